@@ -1,0 +1,195 @@
+"""Answer a Question: rewrite follow-ups, retrieve, abstain or compose, cite.
+
+The pipeline never claims what it cannot cite: a composition without citations
+becomes an abstention, and an LLM reply that fails validation is replaced by the
+extractive answer.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from bot.composing import Composition, ExtractiveComposer, LLMComposer
+from bot.errors import LLMError
+from bot.models import Answer, Citation, Question
+from bot.prompts import render
+from bot.rewrite import LLMRewriter, rewrite_followup
+from knowledge.documents import Passage
+from knowledge.lexical import tokenize
+from knowledge.retrieval import Retrieval, Retriever
+
+logger = logging.getLogger(__name__)
+
+# Calibrated on knowledge/samples/devset.jsonl with `partnerbot eval --calibrate`
+# (see README, "Abstention"): the threshold that abstains on unanswerable questions
+# while keeping wrongly-abstained answerable ones under 5%.
+DEFAULT_ABSTAIN_THRESHOLD = 0.513
+SOURCES_SHOWN = 10
+
+
+@dataclass(frozen=True)
+class Confidence:
+    similarity: float  # best dense cosine among the top passages
+    coverage: float  # share of the question's (idf-weighted) terms found in the top passages
+
+    @property
+    def score(self) -> float:
+        return 0.55 * self.similarity + 0.45 * self.coverage
+
+
+class Answerer:
+    def __init__(
+        self,
+        *,
+        retriever: Retriever,
+        top_k: int = 5,
+        threshold: float = DEFAULT_ABSTAIN_THRESHOLD,
+        llm: LLMComposer | None = None,
+        rewriter: LLMRewriter | None = None,
+        escalation_contact: str = "your partner development manager",
+    ) -> None:
+        self.retriever = retriever
+        self.top_k = top_k
+        self.threshold = threshold
+        self.llm = llm
+        self.rewriter = rewriter
+        self.escalation_contact = escalation_contact
+        self.extractive = ExtractiveComposer(idf=self._idf)
+
+    def _idf(self, token: str) -> float:
+        return self.retriever.index.refresh_lexical().idf(token)
+
+    def standalone_query(self, question: Question) -> str:
+        glossary = self.retriever.index.glossary()
+        if not question.history:
+            return question.text
+        if self.rewriter is not None:
+            return self.rewriter.rewrite(question.text, question.history, glossary)
+        return rewrite_followup(question.text, question.history, glossary)
+
+    def confidence(self, retrieval: Retrieval) -> Confidence:
+        glossary = self.retriever.index.glossary()
+        query = set(tokenize(glossary.normalise(retrieval.query)))
+        if not query or not retrieval.passages:
+            return Confidence(retrieval.confidence, 0.0)
+        weights = {t: self._idf(t) for t in query}
+        total = sum(weights.values()) or 1.0
+        best = 0.0
+        for p in retrieval.passages[:3]:
+            tokens = set(tokenize(f"{p.title} {p.section_label} {p.text}"))
+            best = max(best, sum(weights[t] for t in query & tokens) / total)
+        return Confidence(retrieval.confidence, best)
+
+    def answer(self, question: Question) -> Answer:
+        started = time.perf_counter()
+        query = self.standalone_query(question)
+        retrieval = self.retriever.search(query, k=max(SOURCES_SHOWN, self.top_k))
+        passages = retrieval.passages[: self.top_k]
+        confidence = self.confidence(retrieval)
+
+        composition: Composition | None = None
+        if passages and confidence.score >= self.threshold:
+            composition = self._compose(retrieval.expanded_query, passages)
+        if composition is None or not composition.cited:
+            answer = self._abstain(question, retrieval, confidence.score, query)
+        else:
+            answer = self._cited_answer(
+                question, composition, passages, retrieval, confidence, query
+            )
+        logger.info(
+            "answered platform=%s abstained=%s confidence=%.3f ms=%.0f",
+            question.platform,
+            answer.abstained,
+            confidence.score,
+            (time.perf_counter() - started) * 1000,
+        )
+        return answer
+
+    def _compose(self, question: str, passages: Sequence[Passage]) -> Composition | None:
+        if self.llm is not None:
+            try:
+                return self.llm.compose(question, passages)
+            except LLMError as e:
+                logger.warning("LLM answer rejected, using the extractive answer: %s", e)
+        return self.extractive.compose(question, passages)
+
+    def _cited_answer(
+        self,
+        question: Question,
+        composition: Composition,
+        passages: Sequence[Passage],
+        retrieval: Retrieval,
+        confidence: Confidence,
+        query: str,
+    ) -> Answer:
+        # Renumber: the first passage cited becomes [1], and so on.
+        renumber = {old: new for new, old in enumerate(composition.cited, start=1)}
+        text = re.sub(
+            r"\[(\d+(?:\s*,\s*\d+)*)\]",
+            lambda m: (
+                "[" + ", ".join(str(renumber.get(int(n), n)) for n in m.group(1).split(",")) + "]"
+            ),
+            composition.text,
+        )
+        citations = tuple(_citation(renumber[old], passages[old - 1]) for old in composition.cited)
+        dates = [c.effective_date for c in citations if c.effective_date]
+        return Answer(
+            text=text,
+            citations=citations,
+            abstained=False,
+            confidence=round(confidence.score, 4),
+            as_of=max(dates) if dates else None,
+            sources=_sources(
+                retrieval.passages, cited=[passages[i - 1] for i in composition.cited]
+            ),
+            question=question.text,
+            standalone_query=query,
+        )
+
+    def _abstain(
+        self, question: Question, retrieval: Retrieval, score: float, query: str
+    ) -> Answer:
+        closest: list[str] = []
+        for p in retrieval.passages:
+            if p.title not in closest:
+                closest.append(p.title)
+            if len(closest) == 3:
+                break
+        parts = [render("abstain")]
+        if closest:
+            parts.append(render("abstain_closest", closest="; ".join(closest)))
+        parts.append(render("abstain_escalate", contact=self.escalation_contact))
+        return Answer(
+            text=" ".join(parts),
+            citations=(),
+            abstained=True,
+            confidence=round(score, 4),
+            sources=_sources(retrieval.passages, cited=()),
+            question=question.text,
+            standalone_query=query,
+        )
+
+
+def _citation(number: int, passage: Passage, *, cited: bool = True) -> Citation:
+    return Citation(
+        number=number,
+        title=passage.title,
+        section=passage.section_label,
+        path=passage.doc_path,
+        url=passage.chunk.url,
+        effective_date=passage.effective_date,
+        score=round(passage.score, 6),
+        cited=cited,
+    )
+
+
+def _sources(passages: Sequence[Passage], *, cited: Sequence[Passage]) -> tuple[Citation, ...]:
+    cited_ids = {p.chunk.id for p in cited}
+    return tuple(
+        _citation(i, p, cited=p.chunk.id in cited_ids)
+        for i, p in enumerate(passages[:SOURCES_SHOWN], start=1)
+    )

@@ -1,0 +1,327 @@
+"""The `partnerbot` command line: index, ask, chat, eval, report, serve, and admin tools."""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from bot.config import SAMPLES_DIR, Settings, load_settings
+from bot.core import PartnerBot
+from bot.errors import PartnerbotError, UserError
+from bot.models import Answer, Question, Turn
+from knowledge.errors import KnowledgeError
+from knowledge.index import SyncReport
+
+app = typer.Typer(
+    help="partnerbot: cited answers from partner-program documents, in Slack, Discord "
+    "and the terminal.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+console = Console()
+err = Console(stderr=True)
+logger = logging.getLogger("partnerbot")
+
+
+def _setup_logging(settings: Settings) -> None:
+    logging.basicConfig(
+        level=settings.log_level.upper(),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    for noisy in ("httpx", "httpx2", "chromadb", "urllib3", "discord", "slack_bolt", "slack_sdk"):
+        logging.getLogger(noisy).setLevel(max(logging.WARNING, logging.getLogger().level))
+
+
+def _bot(**overrides: Any) -> PartnerBot:
+    try:
+        settings = load_settings(**{k: v for k, v in overrides.items() if v is not None})
+    except PartnerbotError as e:
+        err.print(f"[red]{e}[/red]")
+        raise typer.Exit(2) from None
+    _setup_logging(settings)
+    return PartnerBot(settings)
+
+
+def _fail(e: Exception) -> typer.Exit:
+    err.print(f"[red]error:[/red] {e}")
+    return typer.Exit(2)
+
+
+# -- index --------------------------------------------------------------------------------
+def _index_with_progress(
+    bot: PartnerBot, path: Path | None, *, rebuild: bool = False
+) -> SyncReport:
+    with Progress(
+        TextColumn("[bold]embedding[/bold]"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("chunks"),
+        TimeElapsedColumn(),
+        console=err,
+        transient=True,
+        disable=not err.is_terminal,
+    ) as progress:
+        task = progress.add_task("embed", total=None)
+
+        def on_progress(done: int, total: int) -> None:
+            progress.update(task, completed=done, total=total or None)
+
+        return bot.reindex(path, on_progress=on_progress, rebuild=rebuild)
+
+
+def print_sync_report(report: SyncReport) -> None:
+    table = Table(title="Index run", show_header=True)
+    for col in ("added", "updated", "removed", "unchanged", "failed", "chunks embedded"):
+        table.add_column(col, justify="right")
+    c = report.counts()
+    table.add_row(
+        *(str(c[k]) for k in ("added", "updated", "removed", "unchanged", "failed")),
+        str(c["chunks_embedded"]),
+    )
+    console.print(table)
+    for old, new in report.renamed:
+        console.print(f"renamed: {old} → {new}")
+    for failure in report.failed:
+        console.print(f"[yellow]failed[/yellow] {failure.path}: {failure.reason}")
+    console.print(f"took {report.seconds:.2f}s")
+
+
+@app.command()
+def index(
+    paths: Annotated[
+        list[Path] | None,
+        typer.Argument(help="Documents folder(s); default PARTNERBOT_DOCS_DIR or the samples."),
+    ] = None,
+    rebuild: Annotated[
+        bool, typer.Option(help="Drop the index first (after changing PARTNERBOT_EMBEDDER).")
+    ] = False,
+    json_out: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
+) -> None:
+    """(Admin) Index program documents: only new and changed ones are embedded."""
+    try:
+        bot = _bot()
+        if rebuild:
+            bot.index.rebuild()
+        any_failed = False
+        for path in paths or [bot.settings.documents_dir]:
+            if not path.exists():
+                raise UserError(f"{path} does not exist")
+            report = _index_with_progress(bot, path)
+            any_failed = any_failed or not report.ok
+            if json_out:
+                console.print_json(
+                    data={
+                        **report.counts(),
+                        "path": str(path),
+                        "failures": [{"path": f.path, "reason": f.reason} for f in report.failed],
+                        "seconds": round(report.seconds, 3),
+                    }
+                )
+            else:
+                print_sync_report(report)
+    except (PartnerbotError, KnowledgeError) as e:
+        raise _fail(e) from None
+    if any_failed:
+        raise typer.Exit(1)
+
+
+# -- ask ----------------------------------------------------------------------------------
+def answer_json(answer: Answer) -> dict[str, Any]:
+    """The stable machine-readable shape of an answer (see README, "ask --json")."""
+    return {
+        "answer": answer.text,
+        "abstained": answer.abstained,
+        "sources": [
+            {
+                "path": s.path,
+                "title": s.title,
+                "section": s.section,
+                "score": s.score,
+                "cited": s.cited,
+            }
+            for s in answer.sources
+        ],
+        "as_of": answer.as_of.isoformat() if answer.as_of else None,
+    }
+
+
+def print_answer(answer: Answer) -> None:
+    console.print(answer.text, highlight=False, soft_wrap=True)
+    if answer.abstained:
+        return
+    if answer.as_of:
+        console.print(f"[dim](as of {answer.as_of.isoformat()})[/dim]")
+    if answer.citations:
+        console.print("[bold]Sources[/bold]")
+        for c in answer.citations:
+            dated = f", {c.effective_date.isoformat()}" if c.effective_date else ""
+            console.print(f"  [{c.number}] {c.label} ({c.path}{dated})", highlight=False)
+
+
+def _question(text: str, previous: list[str]) -> Question:
+    history = tuple(Turn("user", p) for p in previous)
+    return Question(text=text, history=history, platform="cli", asker="cli", is_admin=True)
+
+
+@app.command()
+def ask(
+    question: Annotated[str | None, typer.Argument(help="The question.")] = None,
+    json_out: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+    previous: Annotated[
+        list[str] | None,
+        typer.Option("--previous", help="An earlier question in the conversation (repeatable)."),
+    ] = None,
+    batch: Annotated[
+        str | None,
+        typer.Option(help="JSON lines {question, previous} from a file, or - for stdin."),
+    ] = None,
+) -> None:
+    """Answer a question from the program documents, with numbered sources."""
+    bot = _bot()
+    try:
+        bot.ensure_indexed(notify=lambda m: err.print(f"[dim]{m}[/dim]"))
+    except (PartnerbotError, KnowledgeError) as e:
+        raise _fail(e) from None
+    if batch is not None:
+        stream = sys.stdin if batch == "-" else open(batch, encoding="utf-8")  # noqa: SIM115
+        with stream:
+            for number, line in enumerate(stream, start=1):
+                if not line.strip():
+                    continue
+                try:
+                    item = json.loads(line)
+                    q = _question(str(item["question"]), [str(p) for p in item.get("previous", [])])
+                except (json.JSONDecodeError, KeyError, TypeError, AttributeError) as e:
+                    print(json.dumps({"error": f"line {number}: {e}"}), flush=True)
+                    continue
+                print(json.dumps(answer_json(bot.ask(q))), flush=True)
+        return
+    if not question:
+        raise _fail(UserError("give a question, or --batch FILE"))
+    answer = bot.ask(_question(question, previous or []))
+    if json_out:
+        print(json.dumps(answer_json(answer)))
+    else:
+        print_answer(answer)
+    if answer.kind == "error":
+        raise typer.Exit(1)
+
+
+@app.command()
+def chat() -> None:
+    """A terminal conversation; follow-ups use the earlier turns."""
+    from adapters.console import run_console
+
+    bot = _bot()
+    bot.ensure_indexed(notify=lambda m: err.print(f"[dim]{m}[/dim]"))
+    run_console(bot, console=console)
+
+
+@app.command()
+def demo() -> None:
+    """Index the sample documents and answer a few partner questions (no keys, no network)."""
+    bot = _bot()
+    report = _index_with_progress(bot, SAMPLES_DIR / "docs")
+    print_sync_report(report)
+    questions = [
+        ("whats the new CSAT rule for gold?? deadline?", []),
+        ("and for member tier?", ["whats the new CSAT rule for gold?? deadline?"]),
+        ("how many internal use licenses do advanced partners get now", []),
+        ("which comps replaced app dev and devops", []),
+        ("can i get free tickets to the summit in vegas", []),
+    ]
+    for text, previous in questions:
+        console.rule(f"[bold]Q:[/bold] {text}" + (" (follow-up)" if previous else ""))
+        print_answer(bot.ask(_question(text, previous)))
+
+
+# -- eval ---------------------------------------------------------------------------------
+@app.command("eval")
+def eval_command(
+    questions: Annotated[Path, typer.Argument(help="JSON lines of questions.")] = SAMPLES_DIR
+    / "devset.jsonl",
+    docs: Annotated[Path | None, typer.Option(help="Index this folder first.")] = None,
+    baseline: Annotated[bool, typer.Option(help="Also run plain dense top-5.")] = True,
+    output: Annotated[Path, typer.Option(help="Where to write the JSON results.")] = Path(
+        "bench/results/eval.json"
+    ),
+    calibrate_threshold: Annotated[
+        bool, typer.Option("--calibrate", help="Print the abstention threshold the set implies.")
+    ] = False,
+) -> None:
+    """Measure retrieval and answers: recall@k, MRR, fact coverage, abstention, latency."""
+    from bot.evaluation import (
+        answerer_fn,
+        calibrate,
+        dense_baseline_fn,
+        evaluate,
+        load_questions,
+        table,
+        write_json,
+    )
+
+    bot = _bot()
+    try:
+        items = load_questions(questions)
+        if docs is not None:
+            print_sync_report(_index_with_progress(bot, docs))
+        else:
+            bot.ensure_indexed(notify=lambda m: err.print(f"[dim]{m}[/dim]"))
+    except (PartnerbotError, KnowledgeError) as e:
+        raise _fail(e) from None
+    reports = [evaluate(items, answerer_fn(bot.answerer), name="partnerbot")]
+    if baseline:
+        reports.append(evaluate(items, dense_baseline_fn(bot.answerer), name="dense-top5"))
+    t = Table(title=f"Evaluation on {questions.name} ({len(items)} questions)")
+    t.add_column("metric")
+    for r in reports:
+        t.add_column(r.name, justify="right")
+    for key, values in table(reports):
+        t.add_row(key, *values)
+    console.print(t)
+    write_json(reports, output)
+    console.print(f"JSON written to {output}")
+    if calibrate_threshold:
+        console.print(f"calibrated abstention threshold: {calibrate(reports[0].outcomes)}")
+
+
+# -- report -------------------------------------------------------------------------------
+@app.command()
+def report(
+    json_out: Annotated[bool, typer.Option("--json")] = False,
+    since: Annotated[str | None, typer.Option(help="ISO date or datetime.")] = None,
+) -> None:
+    """(Admin) Knowledge gaps: recent abstentions and 👎 answers, with counts."""
+    bot = _bot()
+    data = bot.store.gap_report(since=since)
+    if json_out:
+        print(json.dumps(data, indent=2))
+        return
+    for key, title in (
+        ("abstentions", "Questions the documents did not answer"),
+        ("downvoted", "Answers rated 👎"),
+    ):
+        t = Table(title=f"{title} ({data['totals'][key]})")
+        t.add_column("count", justify="right")
+        t.add_column("question")
+        t.add_column("last asked")
+        for row in data[key]:
+            t.add_row(str(row["n"]), row["question"], row["last"])
+        console.print(t)
+
+
+def main() -> None:  # pragma: no cover - console script entry
+    app()
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

@@ -1,0 +1,254 @@
+"""Composers turn retrieved passages into a cited answer.
+
+ExtractiveComposer (default, no key) quotes the sentences that best answer the
+question; LLMComposer asks an OpenAI-compatible model and accepts its reply only
+if every claim cites a passage that was actually given. Either way: no citation,
+no claim.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from bot.errors import LLMError
+from bot.llm import LLMClient
+from bot.prompts import render
+from knowledge.chunking import split_sentences
+from knowledge.documents import Passage
+from knowledge.lexical import tokenize
+
+logger = logging.getLogger(__name__)
+
+MAX_SENTENCES = 4
+MAX_WORDS = 110
+
+_NUMBER = re.compile(r"\b\d[\d,.:/-]*%?")
+_DATEISH = re.compile(
+    r"\b(20\d\d-\d\d-\d\d|\d{1,2} (January|February|March|April|May|June|July|August|"
+    r"September|October|November|December)|(January|February|March|April|May|June|July|"
+    r"August|September|October|November|December) \d{1,2}|20\d\d)\b",
+    re.IGNORECASE,
+)
+_INJECTION = re.compile(
+    r"\b(ignore|disregard|forget)\b.{0,40}\b(instructions|prompt|rules)\b"
+    r"|\byou are now\b|\bsystem prompt\b|\bact as\b.{0,30}\b(assistant|bot|ai)\b",
+    re.IGNORECASE,
+)
+_WHEN = re.compile(r"\b(when|deadline|due|date|by when|until|expire|effective)\b", re.I)
+_HOW_MANY = re.compile(
+    r"\b(how many|how much|number|count|minimum|percent|%|cost|price|fee)\b", re.I
+)
+
+
+@dataclass(frozen=True)
+class Composition:
+    """A composed answer: text with [n] markers, n = 1-based index into the passages given."""
+
+    text: str
+    cited: tuple[int, ...]  # passage indexes (1-based) the text cites, in order of appearance
+    superseded: tuple[tuple[int, int], ...] = ()  # (newer, older) passage indexes
+
+
+def looks_like_injection(text: str) -> bool:
+    """Text that addresses the model rather than partners is never quoted as an answer."""
+    return bool(_INJECTION.search(text))
+
+
+@dataclass
+class _Candidate:
+    passage: int  # 1-based
+    position: int
+    text: str
+    tokens: frozenset[str]
+    score: float
+
+
+class ExtractiveComposer:
+    """Picks the best-supported sentences from the top passages and cites each one."""
+
+    def __init__(self, *, idf: Callable[[str], float] | None = None) -> None:
+        self._idf = idf or (lambda _token: 1.0)
+
+    def compose(self, question: str, passages: Sequence[Passage]) -> Composition | None:
+        query = set(tokenize(question))
+        if not query or not passages:
+            return None
+        weight = {t: self._idf(t) for t in query}
+        total = sum(weight.values()) or 1.0
+        wants_date = bool(_WHEN.search(question))
+        wants_number = bool(_HOW_MANY.search(question))
+
+        candidates: list[_Candidate] = []
+        for index, passage in enumerate(passages, start=1):
+            heading = set(tokenize(f"{passage.title} {passage.section_label}"))
+            heading_cover = sum(weight[t] for t in query & heading) / total
+            prior = 0.2 / index
+            for position, sentence in enumerate(_sentences(passage.text)):
+                if looks_like_injection(sentence) or len(sentence.split()) < 3:
+                    continue
+                tokens = frozenset(tokenize(sentence))
+                cover = sum(weight[t] for t in query & tokens) / total
+                if cover == 0:
+                    continue
+                score = cover + 0.35 * heading_cover + prior
+                if wants_date and _DATEISH.search(sentence):
+                    score += 0.15
+                if wants_number and _NUMBER.search(sentence):
+                    score += 0.1
+                candidates.append(_Candidate(index, position, sentence, tokens, score))
+        if not candidates:
+            return None
+
+        superseded = _supersessions(candidates, passages)
+        replaced_by = {id(old): new for new, old in superseded}
+        candidates.sort(key=lambda c: -c.score)
+        best = candidates[0].score
+        chosen: list[_Candidate] = []
+        words = 0
+        for cand in candidates:
+            if cand.score < 0.6 * best or len(chosen) >= MAX_SENTENCES:
+                break
+            # An older document's figure that a newer document changed: use the newer one.
+            while id(cand) in replaced_by:
+                cand = replaced_by[id(cand)]
+            if any(c is cand or _similar(cand.tokens, c.tokens) >= 0.75 for c in chosen):
+                continue  # the same sentence (or nearly) from another passage
+            n = len(cand.text.split())
+            if chosen and words + n > MAX_WORDS:
+                continue
+            chosen.append(cand)
+            words += n
+
+        used = [(new, old) for new, old in superseded if any(c is new for c in chosen)]
+        # Readable order: by passage rank, then as written in the passage.
+        chosen.sort(key=lambda c: (c.passage, c.position))
+        parts = [f"{_sentence_end(c.text)} [{c.passage}]" for c in chosen]
+        if used:
+            newer, older = used[0]
+            parts.insert(
+                0,
+                _supersedes_note(
+                    passages[newer.passage - 1], passages[older.passage - 1], newer.passage
+                ),
+            )
+        cited = tuple(dict.fromkeys(c.passage for c in chosen))
+        return Composition(" ".join(parts), cited, tuple((n.passage, o.passage) for n, o in used))
+
+
+def _sentences(text: str) -> list[str]:
+    out: list[str] = []
+    for line in text.split("\n"):
+        out.extend(split_sentences(line))
+    return out
+
+
+def _sentence_end(text: str) -> str:
+    text = text.strip()
+    return text if text[-1:] in ".!?" else text + "."
+
+
+def _similar(a: frozenset[str], b: frozenset[str]) -> float:
+    if not a or not b:
+        return 0.0
+    return len(a & b) / len(a | b)
+
+
+def _topic(tokens: frozenset[str]) -> frozenset[str]:
+    return frozenset(t for t in tokens if not any(ch.isdigit() for ch in t))
+
+
+def _conflict(a: _Candidate, b: _Candidate) -> bool:
+    """Two sentences about the same thing that state different figures."""
+    if _similar(_topic(a.tokens), _topic(b.tokens)) < 0.5:
+        return False
+    numbers_a, numbers_b = set(_NUMBER.findall(a.text)), set(_NUMBER.findall(b.text))
+    # Both must state a figure the other lacks: "the 2025 guide set MDF at 3%" restates
+    # the old 3% rather than contradicting it.
+    return bool(numbers_a - numbers_b) and bool(numbers_b - numbers_a)
+
+
+def _supersessions(
+    candidates: list[_Candidate], passages: Sequence[Passage]
+) -> list[tuple[_Candidate, _Candidate]]:
+    """(newer, older) pairs: sentences of two dated documents that state different figures
+    on the same topic. The newer document wins when the two disagree."""
+    pairs: list[tuple[_Candidate, _Candidate]] = []
+    for i, a in enumerate(candidates):
+        pa = passages[a.passage - 1]
+        for b in candidates[i + 1 :]:
+            pb = passages[b.passage - 1]
+            if pa.doc_path == pb.doc_path or not (pa.effective_date and pb.effective_date):
+                continue
+            if pa.effective_date == pb.effective_date or not _conflict(a, b):
+                continue
+            pairs.append((a, b) if pa.effective_date > pb.effective_date else (b, a))
+    # Keep the strongest replacement for each older sentence.
+    best: dict[int, tuple[_Candidate, _Candidate]] = {}
+    for new, old in pairs:
+        current = best.get(id(old))
+        if current is None or _similar(new.tokens, old.tokens) > _similar(
+            current[0].tokens, old.tokens
+        ):
+            best[id(old)] = (new, old)
+    return list(best.values())
+
+
+def _supersedes_note(newer: Passage, older: Passage, n: int) -> str:
+    new_date = newer.effective_date.isoformat() if newer.effective_date else "a newer date"
+    old_date = older.effective_date.isoformat() if older.effective_date else "an earlier date"
+    return f"As of {new_date}, {newer.title} replaces what {older.title} ({old_date}) said [{n}]."
+
+
+_CITE = re.compile(r"\[(\d+(?:\s*,\s*\d+)*)\]")
+
+
+class LLMComposer:
+    """A grounded answer from an OpenAI-compatible model, validated before it is used."""
+
+    def __init__(self, client: LLMClient, *, vendor: str = "Northwind") -> None:
+        self.client = client
+        self.vendor = vendor
+
+    def messages(self, question: str, passages: Sequence[Passage]) -> list[dict[str, str]]:
+        blocks = []
+        for i, p in enumerate(passages, start=1):
+            dated = p.effective_date.isoformat() if p.effective_date else "undated"
+            body = p.text.replace("<", "‹").replace(">", "›")  # passages cannot close their tag
+            blocks.append(
+                f'<passage number="{i}" title="{_attr(p.title)}" section="{_attr(p.section_label)}"'
+                f' date="{dated}">\n{body}\n</passage>'
+            )
+        return [
+            {
+                "role": "system",
+                "content": render("answer", vendor=self.vendor, max_sentences=MAX_SENTENCES),
+            },
+            {
+                "role": "user",
+                "content": render("answer_user", question=question, passages="\n".join(blocks)),
+            },
+        ]
+
+    def compose(self, question: str, passages: Sequence[Passage]) -> Composition | None:
+        """The model's answer; None if it says the passages don't answer. Raises LLMError
+        when the reply is unusable (no citation, or a citation of a passage not given)."""
+        reply = self.client.complete(self.messages(question, passages), purpose="answer")
+        if reply.strip().upper().startswith("NOT_FOUND"):
+            return None
+        cited: list[int] = []
+        for m in _CITE.finditer(reply):
+            for part in m.group(1).split(","):
+                cited.append(int(part))
+        if not cited:
+            raise LLMError("the model's reply cites no passage")
+        bad = [n for n in cited if not 1 <= n <= len(passages)]
+        if bad:
+            raise LLMError(f"the model cited passage {bad[0]} but only {len(passages)} were given")
+        return Composition(reply.strip(), tuple(dict.fromkeys(cited)))
+
+
+def _attr(text: str) -> str:
+    return text.replace('"', "'").replace("<", "‹").replace(">", "›")

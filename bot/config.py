@@ -1,0 +1,113 @@
+"""One typed Settings object, read once from the environment and `.env`."""
+
+from __future__ import annotations
+
+from functools import cached_property
+from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from bot.errors import ConfigError
+
+SAMPLES_DIR = Path(__file__).resolve().parent.parent / "knowledge" / "samples"
+
+CsvList = Annotated[list[str], NoDecode]
+
+
+def _split_csv(value: object) -> object:
+    if isinstance(value, str):
+        return [part.strip() for part in value.split(",") if part.strip()]
+    return value
+
+
+class Settings(BaseSettings):
+    """Every setting partnerbot reads; `.env.example` documents each one."""
+
+    model_config = SettingsConfigDict(
+        env_file=".env", env_file_encoding="utf-8", extra="ignore", populate_by_name=True
+    )
+
+    # Where things live
+    data_dir: Path = Field(Path(".partnerbot"), alias="PARTNERBOT_DATA_DIR")
+    docs_dir: Path | None = Field(None, alias="PARTNERBOT_DOCS_DIR")
+    comms_dir: Path | None = Field(None, alias="PARTNERBOT_COMMS_DIR")
+    log_level: str = Field("INFO", alias="PARTNERBOT_LOG_LEVEL")
+
+    # Retrieval and answers
+    embedder: Literal["minilm", "openai"] = Field("minilm", alias="PARTNERBOT_EMBEDDER")
+    embed_batch_size: int = Field(16, alias="PARTNERBOT_EMBED_BATCH_SIZE", ge=1, le=256)
+    top_k: int = Field(5, alias="PARTNERBOT_TOP_K", ge=1, le=20)
+    abstain_threshold: float | None = Field(None, alias="PARTNERBOT_ABSTAIN_THRESHOLD")
+    max_question_chars: int = Field(2000, alias="PARTNERBOT_MAX_QUESTION_CHARS", ge=50)
+    escalation_contact: str = Field(
+        "your partner development manager", alias="PARTNERBOT_ESCALATION_CONTACT"
+    )
+
+    # Chroma server (scale-out); empty means the embedded PersistentClient in data_dir
+    chroma_host: str | None = Field(None, alias="CHROMA_HOST")
+    chroma_port: int = Field(8000, alias="CHROMA_PORT")
+
+    # Optional LLM (OpenAI or any OpenAI-compatible server)
+    openai_api_key: SecretStr | None = Field(None, alias="OPENAI_API_KEY")
+    openai_base_url: str | None = Field(None, alias="OPENAI_BASE_URL")
+    openai_model: str = Field("gpt-4o-mini", alias="OPENAI_MODEL")
+    openai_embedding_model: str = Field("text-embedding-3-small", alias="OPENAI_EMBEDDING_MODEL")
+    llm_timeout: float = Field(20.0, alias="PARTNERBOT_LLM_TIMEOUT", gt=0)
+    llm_max_retries: int = Field(1, alias="PARTNERBOT_LLM_MAX_RETRIES", ge=0, le=5)
+
+    # Chat
+    rate_limit_per_minute: int = Field(10, alias="PARTNERBOT_RATE_LIMIT_PER_MINUTE", ge=1)
+    slack_bot_token: SecretStr | None = Field(None, alias="SLACK_BOT_TOKEN")
+    slack_app_token: SecretStr | None = Field(None, alias="SLACK_APP_TOKEN")
+    slack_signing_secret: SecretStr | None = Field(None, alias="SLACK_SIGNING_SECRET")
+    slack_mode: Literal["socket", "http"] = Field("socket", alias="SLACK_MODE")
+    slack_port: int = Field(3000, alias="SLACK_PORT")
+    slack_api_url: str | None = Field(None, alias="SLACK_API_URL")
+    slack_admin_ids: CsvList = Field(default_factory=list, alias="SLACK_ADMIN_USER_IDS")
+    discord_bot_token: SecretStr | None = Field(None, alias="DISCORD_BOT_TOKEN")
+    discord_admin_role_ids: CsvList = Field(default_factory=list, alias="DISCORD_ADMIN_ROLE_IDS")
+    discord_admin_user_ids: CsvList = Field(default_factory=list, alias="DISCORD_ADMIN_USER_IDS")
+    discord_guild_ids: CsvList = Field(default_factory=list, alias="DISCORD_GUILD_IDS")
+    discord_message_content: bool = Field(False, alias="DISCORD_MESSAGE_CONTENT_INTENT")
+
+    _split = field_validator(
+        "slack_admin_ids",
+        "discord_admin_role_ids",
+        "discord_admin_user_ids",
+        "discord_guild_ids",
+        mode="before",
+    )(_split_csv)
+
+    @cached_property
+    def documents_dir(self) -> Path:
+        """The folder `index` uses when none is given: configured, else the shipped samples."""
+        return self.docs_dir or SAMPLES_DIR / "docs"
+
+    @property
+    def llm_configured(self) -> bool:
+        return bool(self.openai_api_key or self.openai_base_url)
+
+    @property
+    def chroma_dir(self) -> Path:
+        return self.data_dir / "chroma"
+
+    @property
+    def state_db(self) -> Path:
+        return self.data_dir / "state.sqlite3"
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Read settings once; explicit arguments win. A bad value fails fast, naming the variable."""
+    try:
+        return Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as e:
+        problems = []
+        for err in e.errors():
+            name = ".".join(str(p) for p in err["loc"]) or "settings"
+            problems.append(f"{name}: {err['msg']}")
+        raise ConfigError(
+            "Invalid configuration — fix these environment variables (or .env): "
+            + "; ".join(problems)
+        ) from None

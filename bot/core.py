@@ -1,0 +1,216 @@
+"""PartnerBot: the one object adapters hold. Ask, re-index, record feedback.
+
+Adapters compose it (never subclass it): they translate a platform event into a
+`Question`, call `ask`, and render the `Answer`. `ask` never raises: a request
+problem comes back as a notice, an unexpected failure as a short apology, and
+the traceback goes to the log only.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import threading
+from collections.abc import Callable
+from functools import cached_property
+from pathlib import Path
+
+from bot.answering import DEFAULT_ABSTAIN_THRESHOLD, Answerer
+from bot.composing import LLMComposer
+from bot.config import Settings
+from bot.errors import NotAllowed, UserError
+from bot.llm import LLMClient
+from bot.models import Answer, Question
+from bot.prompts import message
+from bot.ratelimit import RateLimiter
+from bot.rewrite import LLMRewriter
+from bot.state import Store
+from knowledge.embeddings import Embedder, OpenAIEmbedder, default_embedder
+from knowledge.errors import KnowledgeError
+from knowledge.index import KnowledgeIndex, ProgressFn, SyncReport
+from knowledge.retrieval import Retriever
+
+logger = logging.getLogger(__name__)
+
+
+def make_embedder(settings: Settings) -> Embedder:
+    if settings.embedder == "openai":
+        return OpenAIEmbedder(
+            model=settings.openai_embedding_model,
+            api_key=settings.openai_api_key.get_secret_value() if settings.openai_api_key else None,
+            base_url=settings.openai_base_url,
+        )
+    return default_embedder(settings.embed_batch_size)
+
+
+class PartnerBot:
+    """The core: knowledge index, answerer, state, and the admin operations."""
+
+    def __init__(self, settings: Settings, *, index: KnowledgeIndex | None = None) -> None:
+        self.settings = settings
+        self._index = index
+        self._index_lock = threading.Lock()
+        self._reindex_lock = threading.Lock()
+        self.rate_limiter = RateLimiter(per_minute=settings.rate_limit_per_minute)
+        self.on_reindex: list[Callable[[SyncReport], None]] = []
+
+    # -- parts, built on first use ----------------------------------------------------------
+    @property
+    def index(self) -> KnowledgeIndex:
+        with self._index_lock:
+            if self._index is None:
+                self._index = KnowledgeIndex(
+                    data_dir=self.settings.data_dir,
+                    embedder=make_embedder(self.settings),
+                    chroma_host=self.settings.chroma_host,
+                    chroma_port=self.settings.chroma_port,
+                )
+            return self._index
+
+    @cached_property
+    def store(self) -> Store:
+        return Store(self.settings.state_db)
+
+    @cached_property
+    def llm_client(self) -> LLMClient | None:
+        s = self.settings
+        if not s.llm_configured:
+            return None
+        return LLMClient(
+            model=s.openai_model,
+            api_key=s.openai_api_key.get_secret_value() if s.openai_api_key else None,
+            base_url=s.openai_base_url,
+            timeout=s.llm_timeout,
+            max_retries=s.llm_max_retries,
+        )
+
+    @cached_property
+    def answerer(self) -> Answerer:
+        client = self.llm_client
+        threshold = self.settings.abstain_threshold
+        return Answerer(
+            retriever=Retriever(self.index),
+            top_k=self.settings.top_k,
+            threshold=DEFAULT_ABSTAIN_THRESHOLD if threshold is None else threshold,
+            llm=LLMComposer(client) if client else None,
+            rewriter=LLMRewriter(client) if client else None,
+            escalation_contact=self.settings.escalation_contact,
+        )
+
+    # -- asking ----------------------------------------------------------------------------
+    def ensure_indexed(self, *, notify: Callable[[str], None] | None = None) -> SyncReport | None:
+        """On an empty index, index the configured (or shipped sample) documents first."""
+        if self.index.document_count(source="docs") > 0:
+            return None
+        if notify:
+            notify(message("indexing_samples"))
+        return self.reindex(self.settings.documents_dir)
+
+    def check_question(self, question: Question) -> Answer | None:
+        """A notice for a question that cannot be answered as asked, else None."""
+        text = question.text.strip()
+        if not text:
+            return _notice(question, message("empty_question"))
+        limit = self.settings.max_question_chars
+        if len(text) > limit:
+            return _notice(
+                question, message("too_long", length=f"{len(text):,}", limit=f"{limit:,}")
+            )
+        wait = self.rate_limiter.check(f"{question.platform}:{question.asker}")
+        if wait > 0:
+            return _notice(
+                question,
+                message(
+                    "rate_limited",
+                    limit=self.settings.rate_limit_per_minute,
+                    seconds=math.ceil(wait),
+                ),
+            )
+        return None
+
+    def ask(self, question: Question) -> Answer:
+        """Answer a question; never raises (see module docstring)."""
+        try:
+            notice = self.check_question(question)
+            if notice is not None:
+                return notice
+            answer = self.answerer.answer(question)
+            interaction_id = self.store.record_interaction(question, answer)
+            return _with_id(answer, interaction_id)
+        except (UserError, KnowledgeError) as e:
+            logger.warning("question refused: %s", e)
+            return _notice(question, str(e))
+        except Exception:
+            logger.exception("answering failed (platform=%s)", question.platform)
+            return Answer(text=message("apology"), kind="error", question=question.text)
+
+    def record_feedback(self, *, interaction_id: int, user: str, rating: int, platform: str) -> str:
+        """Store a rating and return the acknowledgement to show the user."""
+        if not self.store.record_feedback(
+            interaction_id=interaction_id, user=user, rating=rating, platform=platform
+        ):
+            return message("feedback_unknown")
+        return message("feedback_thanks_up" if rating > 0 else "feedback_thanks_down")
+
+    # -- admin -------------------------------------------------------------------------------
+    def require_admin(self, *, is_admin: bool, who: str, action: str) -> None:
+        if not is_admin:
+            logger.warning("refused admin action %r for %s", action, who)
+            raise NotAllowed(message("not_admin", action=action))
+
+    def reindex(
+        self,
+        path: Path | None = None,
+        *,
+        on_progress: ProgressFn | None = None,
+        rebuild: bool = False,
+    ) -> SyncReport:
+        """Sync the index with a documents folder (one run at a time per process)."""
+        with self._reindex_lock:
+            if rebuild:
+                self.index.rebuild()
+            report = self.index.sync(path or self.settings.documents_dir, on_progress=on_progress)
+            for hook in self.on_reindex:
+                try:
+                    hook(report)
+                except Exception:
+                    logger.exception("a re-index hook failed")
+            return report
+
+    def reindex_as(self, *, is_admin: bool, who: str) -> SyncReport:
+        """Re-index on behalf of a chat user; NotAllowed unless they are an admin."""
+        self.require_admin(is_admin=is_admin, who=who, action="re-index the documents")
+        logger.info("re-index requested by %s", who)
+        return self.reindex()
+
+    def close(self) -> None:
+        if "store" in self.__dict__:
+            self.store.close()
+        if self._index is not None:
+            self._index.close()
+
+
+def reindex_summary(report: SyncReport) -> str:
+    c = report.counts()
+    text = message(
+        "reindex_done",
+        added=c["added"],
+        updated=c["updated"],
+        removed=c["removed"],
+        unchanged=c["unchanged"],
+        failed=c["failed"],
+        chunks=c["chunks_embedded"],
+    )
+    if report.failed:
+        text += "\n" + "\n".join(f"• {f.path}: {f.reason}" for f in report.failed[:10])
+    return text
+
+
+def _notice(question: Question, text: str) -> Answer:
+    return Answer(text=text, kind="notice", question=question.text)
+
+
+def _with_id(answer: Answer, interaction_id: int) -> Answer:
+    from dataclasses import replace
+
+    return replace(answer, interaction_id=interaction_id)

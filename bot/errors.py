@@ -1,0 +1,23 @@
+"""The error hierarchy. A UserError's message is safe to show and says how to fix it."""
+
+from __future__ import annotations
+
+
+class PartnerbotError(Exception):
+    """Base class for every error partnerbot raises on purpose."""
+
+
+class UserError(PartnerbotError):
+    """Something the user or admin can act on; the message is shown as is."""
+
+
+class ConfigError(UserError):
+    """A missing or invalid setting; the message names the variable and the fix."""
+
+
+class LLMError(PartnerbotError):
+    """The language model could not give a usable reply (the caller falls back)."""
+
+
+class NotAllowed(UserError):
+    """A non-admin tried an admin command."""

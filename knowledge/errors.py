@@ -1,0 +1,15 @@
+"""Errors raised by the knowledge layer; messages are written for the admin who must act."""
+
+from __future__ import annotations
+
+
+class KnowledgeError(Exception):
+    """Base class: something about the documents or the index the admin can fix."""
+
+
+class EmbedderMismatchError(KnowledgeError):
+    """The index on disk was built with a different embedder than the one configured."""
+
+
+class EmptyIndexError(KnowledgeError):
+    """A question was asked before anything was indexed."""

@@ -1,0 +1,549 @@
+"""The knowledge index: Chroma vectors + BM25 + a SQLite manifest, synced by content hash.
+
+A sync embeds only new and changed documents and removes deleted ones. Each
+document is written as a unit: its old chunks are deleted and the new ones added
+in Chroma *before* the manifest records the new hash, so an interrupted run
+leaves the manifest pointing at the old version and the next run repairs it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import sqlite3
+import threading
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any
+
+os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
+
+import chromadb
+from chromadb.config import Settings as ChromaSettings
+
+from knowledge.chunking import chunk_document, embedding_text
+from knowledge.documents import Chunk, Document, LoadFailure, Section
+from knowledge.embeddings import Embedder
+from knowledge.errors import EmbedderMismatchError
+from knowledge.glossary import GLOSSARY_FILE, Glossary
+from knowledge.lexical import LexicalIndex
+from knowledge.loaders import discover, load_file
+
+logger = logging.getLogger(__name__)
+
+COLLECTION = "partnerbot"
+EMBED_GROUP_CHUNKS = 64
+HISTORY_VERSIONS = 5
+
+ProgressFn = Callable[[int, int], None]
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS documents (
+    path TEXT PRIMARY KEY,
+    source TEXT NOT NULL,
+    content_hash TEXT NOT NULL,
+    file_hash TEXT NOT NULL,
+    title TEXT NOT NULL,
+    effective_date TEXT,
+    url TEXT,
+    kind TEXT NOT NULL,
+    chunk_count INTEGER NOT NULL,
+    indexed_at TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS chunks (
+    id TEXT PRIMARY KEY,
+    doc_path TEXT NOT NULL,
+    ordinal INTEGER NOT NULL,
+    title TEXT NOT NULL,
+    section TEXT NOT NULL,
+    text TEXT NOT NULL,
+    effective_date TEXT,
+    url TEXT,
+    kind TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS chunks_doc ON chunks(doc_path);
+CREATE TABLE IF NOT EXISTS versions (
+    path TEXT NOT NULL,
+    content_hash TEXT NOT NULL,
+    title TEXT NOT NULL,
+    effective_date TEXT,
+    sections TEXT NOT NULL,
+    recorded_at TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS versions_path ON versions(path, recorded_at);
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+"""
+
+
+@dataclass
+class DocumentVersion:
+    """A document's text as it was when indexed (kept to compare with the next version)."""
+
+    path: str
+    content_hash: str
+    title: str
+    effective_date: date | None
+    sections: tuple[Section, ...]
+
+
+@dataclass
+class SyncReport:
+    added: list[str] = field(default_factory=list)
+    updated: list[str] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)
+    unchanged: list[str] = field(default_factory=list)
+    failed: list[LoadFailure] = field(default_factory=list)
+    renamed: list[tuple[str, str]] = field(default_factory=list)  # (old path, new path)
+    chunks_embedded: int = 0
+    seconds: float = 0.0
+    # For change detection: (previous version or None, new document) per added/updated doc,
+    # and the last version of every removed document.
+    changed: list[tuple[DocumentVersion | None, Document]] = field(default_factory=list)
+    removed_versions: list[DocumentVersion] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.failed
+
+    def counts(self) -> dict[str, int]:
+        return {
+            "added": len(self.added),
+            "updated": len(self.updated),
+            "removed": len(self.removed),
+            "unchanged": len(self.unchanged),
+            "failed": len(self.failed),
+            "chunks_embedded": self.chunks_embedded,
+        }
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+def _sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def _date(value: str | None) -> date | None:
+    return date.fromisoformat(value) if value else None
+
+
+def _sections_json(sections: Iterable[Section]) -> str:
+    return json.dumps([{"path": list(s.path), "text": s.text} for s in sections])
+
+
+def _sections_from_json(raw: str) -> tuple[Section, ...]:
+    return tuple(Section(tuple(s["path"]), s["text"]) for s in json.loads(raw))
+
+
+class KnowledgeIndex:
+    """Owns the vector collection, the lexical index and the manifest in one data directory."""
+
+    def __init__(
+        self,
+        *,
+        data_dir: Path,
+        embedder: Embedder,
+        chroma_host: str | None = None,
+        chroma_port: int = 8000,
+    ) -> None:
+        self.data_dir = Path(data_dir)
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        self.embedder = embedder
+        self._lock = threading.RLock()
+        self._db = sqlite3.connect(
+            self.data_dir / "index.sqlite3", check_same_thread=False, isolation_level=None
+        )
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.executescript(_SCHEMA)
+        chroma_settings = ChromaSettings(anonymized_telemetry=False, allow_reset=False)
+        if chroma_host:
+            self._client: Any = chromadb.HttpClient(
+                host=chroma_host, port=chroma_port, settings=chroma_settings
+            )
+        else:
+            self._client = chromadb.PersistentClient(
+                path=str(self.data_dir / "chroma"), settings=chroma_settings
+            )
+        self._collection = self._open_collection()
+        self._glossary: Glossary | None = None
+        self._lexical: LexicalIndex | None = None
+        self._lexical_generation = -1
+
+    # -- opening ------------------------------------------------------------------------
+    def _open_collection(self) -> Any:
+        wanted = {"embedder": self.embedder.model_name, "dimension": self.embedder.dimension}
+        existing = {c.name if hasattr(c, "name") else c for c in self._client.list_collections()}
+        if COLLECTION in existing:
+            raw = self._client.get_collection(COLLECTION, embedding_function=None)
+            meta = raw.metadata or {}
+            have = meta.get("embedder")
+            if have and (
+                have != wanted["embedder"] or meta.get("dimension") != wanted["dimension"]
+            ):
+                raise EmbedderMismatchError(
+                    f"The index in {self.data_dir} was built with embedder '{have}' "
+                    f"({meta.get('dimension')} dimensions) but '{wanted['embedder']}' "
+                    f"({wanted['dimension']} dimensions) is configured. Either set "
+                    f"PARTNERBOT_EMBEDDER back, or re-index with the new embedder: "
+                    f"partnerbot index --rebuild PATH"
+                )
+            return raw
+        return self._client.create_collection(
+            COLLECTION,
+            embedding_function=self.embedder,  # type: ignore[arg-type]
+            metadata={**wanted, "hnsw:space": "cosine"},
+        )
+
+    def rebuild(self) -> None:
+        """Drop everything indexed (used when switching embedders)."""
+        with self._lock:
+            existing = {
+                c.name if hasattr(c, "name") else c for c in self._client.list_collections()
+            }
+            if COLLECTION in existing:
+                self._client.delete_collection(COLLECTION)
+            self._db.executescript("DELETE FROM documents; DELETE FROM chunks;")
+            self._bump_generation()
+            self._collection = self._open_collection()
+
+    # -- manifest helpers ---------------------------------------------------------------
+    def _known(self, source: str) -> dict[str, tuple[str, str]]:
+        rows = self._db.execute(
+            "SELECT path, content_hash, file_hash FROM documents WHERE source = ?", (source,)
+        )
+        return {path: (content, file) for path, content, file in rows}
+
+    def _bump_generation(self) -> None:
+        self._db.execute(
+            "INSERT INTO meta(key, value) VALUES('generation', '1') ON CONFLICT(key) "
+            "DO UPDATE SET value = CAST(value AS INTEGER) + 1"
+        )
+
+    def generation(self) -> int:
+        row = self._db.execute("SELECT value FROM meta WHERE key = 'generation'").fetchone()
+        return int(row[0]) if row else 0
+
+    def last_version(self, path: str) -> DocumentVersion | None:
+        row = self._db.execute(
+            "SELECT path, content_hash, title, effective_date, sections FROM versions "
+            "WHERE path = ? ORDER BY rowid DESC LIMIT 1",
+            (path,),
+        ).fetchone()
+        if row is None:
+            return None
+        return DocumentVersion(row[0], row[1], row[2], _date(row[3]), _sections_from_json(row[4]))
+
+    # -- syncing ------------------------------------------------------------------------
+    def sync(
+        self, root: Path, *, source: str = "docs", on_progress: ProgressFn | None = None
+    ) -> SyncReport:
+        """Bring the index in line with a folder: embed new/changed, drop deleted, report all."""
+        started = time.perf_counter()
+        root = Path(root)
+        known = self._known(source)
+        report = SyncReport()
+        docs: list[tuple[Document, str]] = []
+        seen: set[str] = set()
+        for path in discover(root):
+            rel = path.name if root.is_file() else path.relative_to(root).as_posix()
+            seen.add(rel)
+            try:
+                data = path.read_bytes()
+            except OSError as e:
+                report.failed.append(LoadFailure(rel, f"could not be read ({e.strerror})"))
+                continue
+            file_hash = _sha256(data)
+            if rel in known and known[rel][1] == file_hash:
+                report.unchanged.append(rel)
+                continue
+            loaded = load_file(path, rel, data=data)
+            if isinstance(loaded, LoadFailure):
+                report.failed.append(loaded)  # a previously indexed version stays searchable
+                continue
+            docs.append((loaded, file_hash))
+        removed = [] if root.is_file() else [p for p in known if p not in seen]
+        if root.is_dir():
+            self._store_glossary(root)
+        self._apply(docs, removed, known, source, report, on_progress)
+        report.seconds = time.perf_counter() - started
+        return report
+
+    def sync_documents(
+        self,
+        documents: Sequence[Document],
+        *,
+        source: str,
+        on_progress: ProgressFn | None = None,
+    ) -> SyncReport:
+        """Make `source` hold exactly these documents (used for generated ones, e.g. comms)."""
+        started = time.perf_counter()
+        known = self._known(source)
+        report = SyncReport()
+        docs = [(d, d.content_hash) for d in documents]
+        unchanged = {d.path for d, h in docs if d.path in known and known[d.path][1] == h}
+        report.unchanged.extend(sorted(unchanged))
+        wanted = {d.path for d in documents}
+        pending = [(d, h) for d, h in docs if d.path not in unchanged]
+        removed = [p for p in known if p not in wanted]
+        self._apply(pending, removed, known, source, report, on_progress)
+        report.seconds = time.perf_counter() - started
+        return report
+
+    def _apply(
+        self,
+        docs: list[tuple[Document, str]],
+        removed: list[str],
+        known: dict[str, tuple[str, str]],
+        source: str,
+        report: SyncReport,
+        on_progress: ProgressFn | None,
+    ) -> None:
+        to_embed: list[tuple[Document, str, list[Chunk]]] = []
+        for doc, file_hash in docs:
+            previous = known.get(doc.path)
+            if previous and previous[0] == doc.content_hash:
+                # Same content, different bytes (e.g. line endings): nothing to embed.
+                self._db.execute(
+                    "UPDATE documents SET file_hash = ? WHERE path = ?", (file_hash, doc.path)
+                )
+                report.unchanged.append(doc.path)
+                continue
+            to_embed.append((doc, file_hash, chunk_document(doc)))
+
+        # A removed document whose content reappears under a new path is a rename.
+        removed_hashes = {known[p][0]: p for p in removed}
+        for doc, _, _ in to_embed:
+            old = removed_hashes.pop(doc.content_hash, None)
+            if old is not None and doc.path not in known:
+                report.renamed.append((old, doc.path))
+
+        total = sum(len(c) for _, _, c in to_embed)
+        done = 0
+        if on_progress:
+            on_progress(0, total)
+        with self._lock:
+            group: list[tuple[Document, str, list[Chunk]]] = []
+            for item in to_embed:
+                group.append(item)
+                if sum(len(c) for _, _, c in group) >= EMBED_GROUP_CHUNKS:
+                    done += self._write_group(group, known, source, report)
+                    group = []
+                    if on_progress:
+                        on_progress(done, total)
+            if group:
+                done += self._write_group(group, known, source, report)
+                if on_progress:
+                    on_progress(done, total)
+            for path in removed:
+                report.removed_versions.extend(v for v in [self.last_version(path)] if v)
+                self._collection.delete(where={"doc_path": path})
+                self._db.execute("BEGIN")
+                self._db.execute("DELETE FROM chunks WHERE doc_path = ?", (path,))
+                self._db.execute("DELETE FROM documents WHERE path = ?", (path,))
+                self._bump_generation()
+                self._db.execute("COMMIT")
+                report.removed.append(path)
+        report.chunks_embedded += done
+        if to_embed or removed:
+            self.refresh_lexical(force=True)
+
+    def _write_group(
+        self,
+        group: list[tuple[Document, str, list[Chunk]]],
+        known: dict[str, tuple[str, str]],
+        source: str,
+        report: SyncReport,
+    ) -> int:
+        texts = [embedding_text(c) for _, _, chunks in group for c in chunks]
+        vectors = self.embedder.embed(texts)
+        offset = 0
+        for doc, file_hash, chunks in group:
+            vecs = vectors[offset : offset + len(chunks)]
+            offset += len(chunks)
+            previous = self.last_version(doc.path) if doc.path in known else None
+            # Vector store first; the manifest commit below is what marks the document done.
+            self._collection.delete(where={"doc_path": doc.path})
+            if chunks:
+                self._collection.add(
+                    ids=[c.id for c in chunks],
+                    embeddings=vecs.tolist(),  # type: ignore[arg-type]
+                    documents=[c.text for c in chunks],
+                    metadatas=[_chunk_metadata(c) for c in chunks],
+                )
+            self._db.execute("BEGIN")
+            self._db.execute("DELETE FROM chunks WHERE doc_path = ?", (doc.path,))
+            self._db.executemany(
+                "INSERT INTO chunks VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [
+                    (
+                        c.id,
+                        c.doc_path,
+                        c.ordinal,
+                        c.title,
+                        json.dumps(list(c.section)),
+                        c.text,
+                        c.effective_date.isoformat() if c.effective_date else None,
+                        c.url,
+                        c.kind,
+                    )
+                    for c in chunks
+                ],
+            )
+            self._db.execute(
+                "INSERT OR REPLACE INTO documents VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    doc.path,
+                    source,
+                    doc.content_hash,
+                    file_hash,
+                    doc.title,
+                    doc.effective_date.isoformat() if doc.effective_date else None,
+                    doc.url,
+                    doc.kind,
+                    len(chunks),
+                    _now(),
+                ),
+            )
+            self._db.execute(
+                "INSERT INTO versions VALUES (?, ?, ?, ?, ?, ?)",
+                (
+                    doc.path,
+                    doc.content_hash,
+                    doc.title,
+                    doc.effective_date.isoformat() if doc.effective_date else None,
+                    _sections_json(doc.sections),
+                    _now(),
+                ),
+            )
+            self._db.execute(
+                "DELETE FROM versions WHERE path = ? AND rowid NOT IN (SELECT rowid FROM "
+                "versions WHERE path = ? ORDER BY rowid DESC LIMIT ?)",
+                (doc.path, doc.path, HISTORY_VERSIONS),
+            )
+            self._bump_generation()
+            self._db.execute("COMMIT")
+            (report.updated if doc.path in known else report.added).append(doc.path)
+            report.changed.append((previous, doc))
+        return len(texts)
+
+    def _store_glossary(self, root: Path) -> None:
+        path = root / GLOSSARY_FILE
+        text = path.read_text(encoding="utf-8", errors="replace") if path.is_file() else ""
+        self._db.execute(
+            "INSERT INTO meta(key, value) VALUES('glossary', ?) "
+            "ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+            (text,),
+        )
+        self._glossary = None
+
+    def glossary(self) -> Glossary:
+        """The glossary of the last indexed documents folder (empty if it had none)."""
+        if self._glossary is None:
+            row = self._db.execute("SELECT value FROM meta WHERE key = 'glossary'").fetchone()
+            self._glossary = Glossary.parse(row[0]) if row and row[0] else Glossary()
+        return self._glossary
+
+    # -- reading ------------------------------------------------------------------------
+    def refresh_lexical(self, *, force: bool = False) -> LexicalIndex:
+        """The BM25 index, rebuilt from the manifest when it is older than the last write."""
+        with self._lock:
+            generation = self.generation()
+            if not force and self._lexical is not None and self._lexical_generation == generation:
+                return self._lexical
+            directory = self.data_dir / "bm25"
+            stamp = directory / "generation"
+            lexical: LexicalIndex | None = None
+            if not force and stamp.exists() and stamp.read_text().strip() == str(generation):
+                lexical = LexicalIndex.load(directory)
+            if lexical is None:
+                rows = self._db.execute("SELECT id, title, section, text FROM chunks ORDER BY id")
+                ids, texts = [], []
+                for cid, title, section, text in rows:
+                    ids.append(cid)
+                    texts.append(f"{title} {' '.join(json.loads(section))} {text}")
+                lexical = LexicalIndex.build(ids, texts)
+                lexical.save(directory)
+                stamp.write_text(str(generation))
+            self._lexical, self._lexical_generation = lexical, generation
+            return lexical
+
+    def dense_search(self, vector: Sequence[float], k: int) -> list[tuple[str, float]]:
+        """Top-k (chunk id, cosine similarity), best first."""
+        count = self._collection.count()
+        if count == 0:
+            return []
+        result = self._collection.query(
+            query_embeddings=[list(map(float, vector))],
+            n_results=min(k, count),
+            include=["distances"],
+        )
+        ids = result["ids"][0]
+        distances = (result.get("distances") or [[]])[0]
+        return [(cid, 1.0 - float(d)) for cid, d in zip(ids, distances, strict=True)]
+
+    def chunks(self, ids: Iterable[str]) -> dict[str, Chunk]:
+        ids = list(ids)
+        if not ids:
+            return {}
+        marks = ",".join("?" * len(ids))
+        rows = self._db.execute(
+            "SELECT id, doc_path, ordinal, title, section, text, effective_date, url, kind "
+            f"FROM chunks WHERE id IN ({marks})",
+            ids,
+        )
+        return {
+            r[0]: Chunk(
+                id=r[0],
+                doc_path=r[1],
+                ordinal=r[2],
+                title=r[3],
+                section=tuple(json.loads(r[4])),
+                text=r[5],
+                effective_date=_date(r[6]),
+                url=r[7],
+                kind=r[8],
+            )
+            for r in rows
+        }
+
+    def vector_count(self) -> int:
+        return int(self._collection.count())
+
+    def chunk_count(self) -> int:
+        return int(self._db.execute("SELECT COUNT(*) FROM chunks").fetchone()[0])
+
+    def document_count(self, source: str | None = None) -> int:
+        if source is None:
+            return int(self._db.execute("SELECT COUNT(*) FROM documents").fetchone()[0])
+        row = self._db.execute("SELECT COUNT(*) FROM documents WHERE source = ?", (source,))
+        return int(row.fetchone()[0])
+
+    def documents(self) -> list[dict[str, Any]]:
+        rows = self._db.execute(
+            "SELECT path, source, title, effective_date, url, kind, chunk_count, indexed_at "
+            "FROM documents ORDER BY path"
+        )
+        keys = ("path", "source", "title", "effective_date", "url", "kind", "chunks", "indexed_at")
+        return [dict(zip(keys, r, strict=True)) for r in rows]
+
+    def close(self) -> None:
+        self._db.close()
+
+
+def _chunk_metadata(chunk: Chunk) -> dict[str, str | int]:
+    # Chroma metadata values cannot be None.
+    return {
+        "doc_path": chunk.doc_path,
+        "title": chunk.title,
+        "section": chunk.section_label,
+        "ordinal": chunk.ordinal,
+        "effective_date": chunk.effective_date.isoformat() if chunk.effective_date else "",
+        "url": chunk.url or "",
+        "kind": chunk.kind,
+    }

@@ -1,0 +1,1 @@
+"""Prompt and message templates, as files, rendered by `bot.prompts.render`."""
