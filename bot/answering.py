@@ -58,7 +58,7 @@ class Answerer:
         self.llm = llm
         self.rewriter = rewriter
         self.escalation_contact = escalation_contact
-        self.extractive = ExtractiveComposer(idf=self._idf)
+        self.extractive = ExtractiveComposer(idf=self._idf, glossary=retriever.index.glossary)
 
     def _idf(self, token: str) -> float:
         return self.retriever.index.refresh_lexical().idf(token)
@@ -126,8 +126,12 @@ class Answerer:
         confidence: Confidence,
         query: str,
     ) -> Answer:
-        # Renumber: the first passage cited becomes [1], and so on.
-        renumber = {old: new for new, old in enumerate(composition.cited, start=1)}
+        # Renumber in reading order: the first passage cited in the text becomes [1].
+        order: list[int] = []
+        for m in re.finditer(r"\[(\d+(?:\s*,\s*\d+)*)\]", composition.text):
+            order.extend(int(n) for n in m.group(1).split(",") if int(n) not in order)
+        cited_in_order = [n for n in dict.fromkeys(order) if n in composition.cited]
+        renumber = {old: new for new, old in enumerate(cited_in_order, start=1)}
         text = re.sub(
             r"\[(\d+(?:\s*,\s*\d+)*)\]",
             lambda m: (

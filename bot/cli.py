@@ -13,6 +13,8 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from bot.changes.cli import changes_app
+from bot.comms.cli import comms_app
 from bot.config import SAMPLES_DIR, Settings, load_settings
 from bot.core import PartnerBot
 from bot.errors import PartnerbotError, UserError
@@ -26,6 +28,8 @@ app = typer.Typer(
     no_args_is_help=True,
     pretty_exceptions_enable=False,
 )
+app.add_typer(comms_app, name="comms")
+app.add_typer(changes_app, name="changes")
 console = Console()
 err = Console(stderr=True)
 logger = logging.getLogger("partnerbot")
@@ -292,6 +296,18 @@ def eval_command(
     console.print(f"JSON written to {output}")
     if calibrate_threshold:
         console.print(f"calibrated abstention threshold: {calibrate(reports[0].outcomes)}")
+
+
+# -- serve ---------------------------------------------------------------------------------
+@app.command()
+def serve() -> None:
+    """Run every configured chat adapter (Slack, Discord) and the background jobs."""
+    # The CLI is the composition root: the only place in bot/ that reaches adapters/,
+    # and only here, lazily, so importing the core never loads a chat SDK.
+    from adapters.serve import run
+
+    bot = _bot()
+    raise typer.Exit(run(bot))
 
 
 # -- report -------------------------------------------------------------------------------

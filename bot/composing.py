@@ -18,6 +18,7 @@ from bot.llm import LLMClient
 from bot.prompts import render
 from knowledge.chunking import split_sentences
 from knowledge.documents import Passage
+from knowledge.glossary import Glossary, mentions
 from knowledge.lexical import tokenize
 
 logger = logging.getLogger(__name__)
@@ -64,16 +65,25 @@ class _Candidate:
     text: str
     tokens: frozenset[str]
     score: float
+    topic: frozenset[str] = frozenset()  # words without figures, shorthand resolved
 
 
 class ExtractiveComposer:
     """Picks the best-supported sentences from the top passages and cites each one."""
 
-    def __init__(self, *, idf: Callable[[str], float] | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        idf: Callable[[str], float] | None = None,
+        glossary: Callable[[], Glossary] | None = None,
+    ) -> None:
         self._idf = idf or (lambda _token: 1.0)
+        self._glossary = glossary or Glossary
 
     def compose(self, question: str, passages: Sequence[Passage]) -> Composition | None:
         query = set(tokenize(question))
+        glossary = self._glossary()
+        focus, others = _focus(question, glossary)
         if not query or not passages:
             return None
         weight = {t: self._idf(t) for t in query}
@@ -93,12 +103,19 @@ class ExtractiveComposer:
                 cover = sum(weight[t] for t in query & tokens) / total
                 if cover == 0:
                     continue
-                score = cover + 0.35 * heading_cover + prior
+                score = cover + 0.5 * heading_cover + prior
+                if focus or others:
+                    text = f"{passage.section_label} {sentence}"
+                    if mentions(text, focus):
+                        score += 0.25
+                    elif mentions(sentence, others):
+                        score *= 0.5  # about another tier/competency than the one asked
                 if wants_date and _DATEISH.search(sentence):
                     score += 0.15
                 if wants_number and _NUMBER.search(sentence):
                     score += 0.1
-                candidates.append(_Candidate(index, position, sentence, tokens, score))
+                topic = _topic(frozenset(tokenize(glossary.normalise(sentence))))
+                candidates.append(_Candidate(index, position, sentence, tokens, score, topic))
         if not candidates:
             return None
 
@@ -138,6 +155,22 @@ class ExtractiveComposer:
         return Composition(" ".join(parts), cited, tuple((n.passage, o.passage) for n, o in used))
 
 
+def _focus(question: str, glossary: Glossary) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """Names the question asks about, and the other names of the same kinds (e.g. tiers)."""
+    found = glossary.groups_in(question)
+    focus: set[str] = set()
+    others: set[str] = set()
+    for group, hits in found.items():
+        members = glossary.groups[group]
+        canonical = {glossary.terms.get(h, h).lower() for h in hits} | {h.lower() for h in hits}
+        for member in members:
+            resolved = glossary.terms.get(member, member)
+            (focus if member.lower() in canonical or resolved.lower() in canonical else others).add(
+                member
+            )
+    return tuple(focus), tuple(others - focus)
+
+
 def _sentences(text: str) -> list[str]:
     out: list[str] = []
     for line in text.split("\n"):
@@ -162,7 +195,7 @@ def _topic(tokens: frozenset[str]) -> frozenset[str]:
 
 def _conflict(a: _Candidate, b: _Candidate) -> bool:
     """Two sentences about the same thing that state different figures."""
-    if _similar(_topic(a.tokens), _topic(b.tokens)) < 0.5:
+    if _similar(a.topic, b.topic) < 0.5:
         return False
     numbers_a, numbers_b = set(_NUMBER.findall(a.text)), set(_NUMBER.findall(b.text))
     # Both must state a figure the other lacks: "the 2025 guide set MDF at 3%" restates

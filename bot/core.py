@@ -52,7 +52,11 @@ class PartnerBot:
         self._index_lock = threading.Lock()
         self._reindex_lock = threading.Lock()
         self.rate_limiter = RateLimiter(per_minute=settings.rate_limit_per_minute)
+        # Called after every re-index (e.g. program-change detection).
         self.on_reindex: list[Callable[[SyncReport], None]] = []
+        # Consulted before the document answerer; the first non-None Answer wins
+        # (e.g. "what changed this quarter?" is answered from change records).
+        self.special_answerers: list[Callable[[Question], Answer | None]] = []
 
     # -- parts, built on first use ----------------------------------------------------------
     @property
@@ -134,7 +138,10 @@ class PartnerBot:
             notice = self.check_question(question)
             if notice is not None:
                 return notice
-            answer = self.answerer.answer(question)
+            answer = next(
+                (a for a in (f(question) for f in self.special_answerers) if a is not None),
+                None,
+            ) or self.answerer.answer(question)
             interaction_id = self.store.record_interaction(question, answer)
             return _with_id(answer, interaction_id)
         except (UserError, KnowledgeError) as e:

@@ -39,7 +39,7 @@ class EvalOutcome:
     item: EvalItem
     ranked_paths: list[str]
     abstained: bool
-    answer: str
+    answer: str | None  # None: a retrieval-only run (the baseline) composes no answer
     confidence: float
     seconds: float
     facts_found: int = 0
@@ -70,8 +70,9 @@ class EvalReport:
             if answerable
             else 0.0
         )
-        total_facts = sum(len(o.item.answer_facts) for o in answerable)
-        found = sum(o.facts_found for o in answerable)
+        composed = [o for o in answerable if o.answer is not None]
+        total_facts = sum(len(o.item.answer_facts) for o in composed)
+        found = sum(o.facts_found for o in composed)
         abstained = [o for o in self.outcomes if o.abstained]
         right_abstentions = [o for o in abstained if not o.item.answerable]
         wrong_abstentions = [o for o in answerable if o.abstained]
@@ -84,7 +85,7 @@ class EvalReport:
             "recall@3": round(recall(3), 4),
             "recall@5": round(recall(5), 4),
             "mrr": round(mrr, 4),
-            "fact_coverage": round(found / total_facts, 4) if total_facts else 0.0,
+            "fact_coverage": round(found / total_facts, 4) if total_facts else None,
             "abstention_precision": (
                 round(len(right_abstentions) / len(abstained), 4) if abstained else 1.0
             ),
@@ -133,11 +134,12 @@ def load_questions(path: Path) -> list[EvalItem]:
     return items
 
 
-AnswerFn = Callable[[Question], tuple[list[str], bool, str, float]]
+# (ranked document paths, abstained, answer text or None for retrieval-only, confidence)
+AnswerFn = Callable[[Question], tuple[list[str], bool, str | None, float]]
 
 
 def answerer_fn(answerer: Answerer) -> AnswerFn:
-    def run(question: Question) -> tuple[list[str], bool, str, float]:
+    def run(question: Question) -> tuple[list[str], bool, str | None, float]:
         answer = answerer.answer(question)
         return [s.path for s in answer.sources], answer.abstained, answer.text, answer.confidence
 
@@ -148,12 +150,11 @@ def dense_baseline_fn(answerer: Answerer, k: int = 5) -> AnswerFn:
     """Plain dense top-5: no fusion, no glossary, no follow-up rewrite (the comparison)."""
     index = answerer.retriever.index
 
-    def run(question: Question) -> tuple[list[str], bool, str, float]:
+    def run(question: Question) -> tuple[list[str], bool, str | None, float]:
         vector = index.embedder.embed([question.text])[0]
         hits = index.dense_search(vector, k)
         chunks = index.chunks([cid for cid, _ in hits])
-        paths = [chunks[cid].doc_path for cid, _ in hits if cid in chunks]
-        return paths, False, " ".join(chunks[c].text for c, _ in hits if c in chunks), 0.0
+        return [chunks[cid].doc_path for cid, _ in hits if cid in chunks], False, None, 0.0
 
     return run
 
@@ -167,10 +168,8 @@ def evaluate(items: Sequence[EvalItem], fn: AnswerFn, *, name: str) -> EvalRepor
         paths, abstained, text, confidence = fn(question)
         seconds = time.perf_counter() - started
         ranked = list(dict.fromkeys(paths))
-        answer_norm = normalise(text)
-        found = (
-            sum(1 for f in item.answer_facts if normalise(f) in answer_norm) if not abstained else 0
-        )
+        answer_norm = normalise(text or "")
+        found = 0 if abstained else sum(1 for f in item.answer_facts if normalise(f) in answer_norm)
         report.outcomes.append(
             EvalOutcome(item, ranked, abstained, text, confidence, seconds, found)
         )
@@ -194,7 +193,9 @@ def calibrate(outcomes: Sequence[EvalOutcome], *, max_wrong: float = 0.05) -> fl
 def table(reports: Sequence[EvalReport]) -> list[tuple[str, list[str]]]:
     """Rows of metric name → value per report, for a side-by-side table."""
     metrics = [r.metrics() for r in reports]
-    return [(key, [str(m[key]) for m in metrics]) for key in metrics[0]]
+    return [
+        (key, ["n/a" if m[key] is None else str(m[key]) for m in metrics]) for key in metrics[0]
+    ]
 
 
 def write_json(reports: Sequence[EvalReport], path: Path) -> None:

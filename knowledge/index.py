@@ -196,7 +196,7 @@ class KnowledgeIndex:
             return raw
         return self._client.create_collection(
             COLLECTION,
-            embedding_function=self.embedder,  # type: ignore[arg-type]
+            embedding_function=self.embedder,
             metadata={**wanted, "hnsw:space": "cosine"},
         )
 
@@ -372,7 +372,7 @@ class KnowledgeIndex:
             if chunks:
                 self._collection.add(
                     ids=[c.id for c in chunks],
-                    embeddings=vecs.tolist(),  # type: ignore[arg-type]
+                    embeddings=vecs.tolist(),
                     documents=[c.text for c in chunks],
                     metadatas=[_chunk_metadata(c) for c in chunks],
                 )

@@ -120,9 +120,7 @@ class LexicalIndex:
         self._retriever = retriever
         self.ids = ids
         self._df = df or {}
-        self._vocab: set[str] = (
-            set(retriever.vocab_dict) if retriever is not None else set()  # type: ignore[arg-type]
-        )
+        self._vocab: set[str] = set(retriever.vocab_dict) if retriever is not None else set()
 
     @classmethod
     def build(cls, ids: Sequence[str], texts: Sequence[str]) -> LexicalIndex:

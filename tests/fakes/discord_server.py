@@ -120,7 +120,10 @@ class _Fault:
         return (self.method is None or self.method == method) and bool(self.pattern.search(path))
 
 
-_Handler = Callable[[re.Match[str], Any, Mapping[str, str]], tuple[int, Any]]
+_Match = re.Match[str]
+_Query = Mapping[str, str]
+_Reply = tuple[int, Any]  # (HTTP status, JSON body or None for 204)
+_Handler = Callable[[_Match, Any, _Query], _Reply]
 
 
 @dataclasses.dataclass
@@ -233,6 +236,7 @@ class FakeDiscord:
         self._gateway_urls: list[str] = []
         self._withheld: list[tuple[str, JSON]] = []
         self._heartbeats = 0
+        self._compressed_frames = 0
         self._ready_count = 0
         self._resumed_count = 0
         self._invalidate_resumes = 0
@@ -606,6 +610,12 @@ class FakeDiscord:
         """Number of op 1 heartbeats received."""
         with self._lock:
             return self._heartbeats
+
+    @property
+    def compressed_frames_sent(self) -> int:
+        """Gateway frames sent as zlib-stream binary (only with ``transport_compression``)."""
+        with self._lock:
+            return self._compressed_frames
 
     @property
     def ready_count(self) -> int:
@@ -993,31 +1003,25 @@ class FakeDiscord:
 
     # ------------------------------------------------------------------ REST: users, app, gateway
 
-    def _get_me(self, m: re.Match[str], body: Any, query: Mapping[str, str]) -> tuple[int, Any]:
+    def _get_me(self, m: _Match, body: Any, query: _Query) -> _Reply:
         me = self._user(self.bot_id)
         me.update(verified=True, mfa_enabled=False, flags=0, locale="en-US")
         return 200, me
 
-    def _get_user(self, m: re.Match[str], body: Any, query: Mapping[str, str]) -> tuple[int, Any]:
+    def _get_user(self, m: _Match, body: Any, query: _Query) -> _Reply:
         user_id = int(m["user_id"])
         if user_id not in self._users:
             raise _ApiError(404, 10013, "Unknown User")
         return 200, self._user(user_id)
 
-    def _get_gateway(
-        self, m: re.Match[str], body: Any, query: Mapping[str, str]
-    ) -> tuple[int, Any]:
+    def _get_gateway(self, m: _Match, body: Any, query: _Query) -> _Reply:
         return 200, {"url": self.gateway_url}
 
-    def _get_gateway_bot(
-        self, m: re.Match[str], body: Any, query: Mapping[str, str]
-    ) -> tuple[int, Any]:
+    def _get_gateway_bot(self, m: _Match, body: Any, query: _Query) -> _Reply:
         limit = {"total": 1000, "remaining": 999, "reset_after": 14_400_000, "max_concurrency": 1}
         return 200, {"url": self.gateway_url, "shards": 1, "session_start_limit": limit}
 
-    def _get_application(
-        self, m: re.Match[str], body: Any, query: Mapping[str, str]
-    ) -> tuple[int, Any]:
+    def _get_application(self, m: _Match, body: Any, query: _Query) -> _Reply:
         return 200, {
             "id": str(self.application_id),
             "name": self._users[self.bot_id]["username"],
@@ -1035,7 +1039,7 @@ class FakeDiscord:
             "tags": [],
         }
 
-    def _get_guild(self, m: re.Match[str], body: Any, query: Mapping[str, str]) -> tuple[int, Any]:
+    def _get_guild(self, m: _Match, body: Any, query: _Query) -> _Reply:
         if int(m["guild_id"]) != self.guild_id:
             raise _ApiError(404, 10004, "Unknown Guild")
         guild = self._guild_payload()
@@ -1043,22 +1047,20 @@ class FakeDiscord:
             guild.pop(key, None)
         return 200, guild
 
-    def _get_member(self, m: re.Match[str], body: Any, query: Mapping[str, str]) -> tuple[int, Any]:
+    def _get_member(self, m: _Match, body: Any, query: _Query) -> _Reply:
         member = self._members.get(int(m["user_id"]))
         if int(m["guild_id"]) != self.guild_id or member is None:
             raise _ApiError(404, 10007, "Unknown Member")
         return 200, copy.deepcopy(member)
 
-    def _get_guild_channels(
-        self, m: re.Match[str], body: Any, query: Mapping[str, str]
-    ) -> tuple[int, Any]:
+    def _get_guild_channels(self, m: _Match, body: Any, query: _Query) -> _Reply:
         if int(m["guild_id"]) != self.guild_id:
             raise _ApiError(404, 10004, "Unknown Guild")
         return 200, [
             copy.deepcopy(c) for c in self._channels.values() if c.get("type") in (0, 2, 4, 5)
         ]
 
-    def _create_dm(self, m: re.Match[str], body: Any, query: Mapping[str, str]) -> tuple[int, Any]:
+    def _create_dm(self, m: _Match, body: Any, query: _Query) -> _Reply:
         recipient = int((body or {}).get("recipient_id", 0))
         if not recipient:
             raise _ApiError(400, 50035, "Invalid Form Body: recipient_id")
@@ -1100,14 +1102,10 @@ class FakeDiscord:
         out.pop("_deleted", None)
         return out
 
-    def _get_channel(
-        self, m: re.Match[str], body: Any, query: Mapping[str, str]
-    ) -> tuple[int, Any]:
+    def _get_channel(self, m: _Match, body: Any, query: _Query) -> _Reply:
         return 200, copy.deepcopy(self._channel(int(m["channel_id"])))
 
-    def _get_history(
-        self, m: re.Match[str], body: Any, query: Mapping[str, str]
-    ) -> tuple[int, Any]:
+    def _get_history(self, m: _Match, body: Any, query: _Query) -> _Reply:
         channel_id = int(m["channel_id"])
         self._channel(channel_id)
         limit = max(1, min(100, int(query.get("limit", 50))))
@@ -1132,14 +1130,10 @@ class FakeDiscord:
             msgs = msgs[-limit:]
         return 200, [self._public(x) for x in reversed(msgs)]  # newest first, like Discord
 
-    def _get_message(
-        self, m: re.Match[str], body: Any, query: Mapping[str, str]
-    ) -> tuple[int, Any]:
+    def _get_message(self, m: _Match, body: Any, query: _Query) -> _Reply:
         return 200, self._public(self._stored(int(m["channel_id"]), int(m["message_id"])))
 
-    def _post_message(
-        self, m: re.Match[str], body: Any, query: Mapping[str, str]
-    ) -> tuple[int, Any]:
+    def _post_message(self, m: _Match, body: Any, query: _Query) -> _Reply:
         channel_id = int(m["channel_id"])
         self._channel(channel_id)
         body = body or {}
@@ -1152,25 +1146,19 @@ class FakeDiscord:
         self._store_and_echo(msg)
         return 200, self._public(msg)
 
-    def _patch_message(
-        self, m: re.Match[str], body: Any, query: Mapping[str, str]
-    ) -> tuple[int, Any]:
+    def _patch_message(self, m: _Match, body: Any, query: _Query) -> _Reply:
         msg = self._stored(int(m["channel_id"]), int(m["message_id"]))
         if msg["author"]["id"] != str(self.bot_id) and set(body or {}) - {"flags"}:
             raise _ApiError(403, 50005, "Cannot edit a message authored by another user")
         self._apply_edit(msg, body or {})
         return 200, self._public(msg)
 
-    def _delete_message(
-        self, m: re.Match[str], body: Any, query: Mapping[str, str]
-    ) -> tuple[int, Any]:
+    def _delete_message(self, m: _Match, body: Any, query: _Query) -> _Reply:
         msg = self._stored(int(m["channel_id"]), int(m["message_id"]))
         self._delete(msg)
         return 204, None
 
-    def _thread_from_message(
-        self, m: re.Match[str], body: Any, query: Mapping[str, str]
-    ) -> tuple[int, Any]:
+    def _thread_from_message(self, m: _Match, body: Any, query: _Query) -> _Reply:
         channel_id, message_id = int(m["channel_id"]), int(m["message_id"])
         msg = self._stored(channel_id, message_id)
         if msg.get("thread"):
@@ -1180,9 +1168,7 @@ class FakeDiscord:
         msg["thread"] = copy.deepcopy(thread)
         return 201, copy.deepcopy(thread)
 
-    def _thread_without_message(
-        self, m: re.Match[str], body: Any, query: Mapping[str, str]
-    ) -> tuple[int, Any]:
+    def _thread_without_message(self, m: _Match, body: Any, query: _Query) -> _Reply:
         channel_id = int(m["channel_id"])
         self._channel(channel_id)
         body = body or {}
@@ -1227,13 +1213,11 @@ class FakeDiscord:
         self._emit("THREAD_CREATE", dict(copy.deepcopy(thread), newly_created=True), filtered=True)
         return thread
 
-    def _typing(self, m: re.Match[str], body: Any, query: Mapping[str, str]) -> tuple[int, Any]:
+    def _typing(self, m: _Match, body: Any, query: _Query) -> _Reply:
         self._channel(int(m["channel_id"]))
         return 204, None
 
-    def _add_reaction(
-        self, m: re.Match[str], body: Any, query: Mapping[str, str]
-    ) -> tuple[int, Any]:
+    def _add_reaction(self, m: _Match, body: Any, query: _Query) -> _Reply:
         msg = self._stored(int(m["channel_id"]), int(m["message_id"]))
         name, _, emoji_id = m["emoji"].partition(":")
         reactions = msg.setdefault("reactions", [])
@@ -1249,9 +1233,7 @@ class FakeDiscord:
             )
         return 204, None
 
-    def _remove_reaction(
-        self, m: re.Match[str], body: Any, query: Mapping[str, str]
-    ) -> tuple[int, Any]:
+    def _remove_reaction(self, m: _Match, body: Any, query: _Query) -> _Reply:
         msg = self._stored(int(m["channel_id"]), int(m["message_id"]))
         name = m["emoji"].partition(":")[0]
         kept = []
@@ -1414,14 +1396,10 @@ class FakeDiscord:
             out["guild_id"] = str(guild_id)
         return out
 
-    def _get_commands(
-        self, m: re.Match[str], body: Any, query: Mapping[str, str]
-    ) -> tuple[int, Any]:
+    def _get_commands(self, m: _Match, body: Any, query: _Query) -> _Reply:
         return 200, copy.deepcopy(self._commands.get(self._scope(m), []))
 
-    def _put_commands(
-        self, m: re.Match[str], body: Any, query: Mapping[str, str]
-    ) -> tuple[int, Any]:
+    def _put_commands(self, m: _Match, body: Any, query: _Query) -> _Reply:
         app_id, guild_id = self._scope(m)
         if not isinstance(body, list):
             raise _ApiError(400, 50035, "Invalid Form Body: expected a list of commands")
@@ -1429,9 +1407,7 @@ class FakeDiscord:
         self._commands[(app_id, guild_id)] = commands
         return 200, copy.deepcopy(commands)
 
-    def _post_command(
-        self, m: re.Match[str], body: Any, query: Mapping[str, str]
-    ) -> tuple[int, Any]:
+    def _post_command(self, m: _Match, body: Any, query: _Query) -> _Reply:
         app_id, guild_id = self._scope(m)
         command = self._command_payload(app_id, guild_id, body or {})
         current = [
@@ -1448,9 +1424,7 @@ class FakeDiscord:
             raise _ApiError(404, 10062, "Unknown interaction")
         return record
 
-    def _interaction_callback(
-        self, m: re.Match[str], body: Any, query: Mapping[str, str]
-    ) -> tuple[int, Any]:
+    def _interaction_callback(self, m: _Match, body: Any, query: _Query) -> _Reply:
         record = self._interaction(m["token"])
         if int(m["interaction_id"]) != int(record.payload["id"]):
             raise _ApiError(404, 10062, "Unknown interaction")
@@ -1544,9 +1518,7 @@ class FakeDiscord:
             raise _ApiError(404, 10008, "Unknown Message")
         return msg
 
-    def _webhook_execute(
-        self, m: re.Match[str], body: Any, query: Mapping[str, str]
-    ) -> tuple[int, Any]:
+    def _webhook_execute(self, m: _Match, body: Any, query: _Query) -> _Reply:
         record = self._webhook_record(m)
         body = body or {}
         if not any(body.get(k) for k in ("content", "embeds", "components", "attachments", "poll")):
@@ -1566,21 +1538,15 @@ class FakeDiscord:
             return 200, self._public(msg)
         return 204, None
 
-    def _webhook_get_message(
-        self, m: re.Match[str], body: Any, query: Mapping[str, str]
-    ) -> tuple[int, Any]:
+    def _webhook_get_message(self, m: _Match, body: Any, query: _Query) -> _Reply:
         return 200, self._public(self._webhook_target(m))
 
-    def _webhook_edit_message(
-        self, m: re.Match[str], body: Any, query: Mapping[str, str]
-    ) -> tuple[int, Any]:
+    def _webhook_edit_message(self, m: _Match, body: Any, query: _Query) -> _Reply:
         msg = self._webhook_target(m)
         self._apply_edit(msg, body or {})
         return 200, self._public(msg)
 
-    def _webhook_delete_message(
-        self, m: re.Match[str], body: Any, query: Mapping[str, str]
-    ) -> tuple[int, Any]:
+    def _webhook_delete_message(self, m: _Match, body: Any, query: _Query) -> _Reply:
         self._delete(self._webhook_target(m))
         return 204, None
 
@@ -1626,6 +1592,8 @@ class FakeDiscord:
                         zlib.Z_SYNC_FLUSH
                     )
                     await conn.ws.send_bytes(data)
+                    with self._lock:
+                        self._compressed_frames += 1
                 else:
                     await conn.ws.send_str(text)
             except (ConnectionError, RuntimeError) as exc:

@@ -9,6 +9,7 @@ import time
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
+import aiohttp
 import discord
 import pytest
 from discord import app_commands
@@ -91,6 +92,8 @@ async def running(client: ProbeClient, fake: FakeDiscord) -> AsyncIterator[Probe
         yield client
     finally:
         ready.cancel()
+        # Let in-flight handler requests (e.g. a reply the fake already stored) finish first.
+        await asyncio.sleep(0.05)
         await client.close()
         with contextlib.suppress(asyncio.CancelledError):
             await asyncio.wait_for(task, 5)
@@ -388,6 +391,7 @@ async def test_transport_compression_zlib_stream() -> None:
         async with running(client, fake):
             fake.message_create("compressed?")
             await fake.wait_for_message()
+            assert fake.compressed_frames_sent > 0
 
 
 async def test_wait_for_timeout_lists_what_was_seen(fake: FakeDiscord) -> None:
@@ -396,3 +400,12 @@ async def test_wait_for_timeout_lists_what_was_seen(fake: FakeDiscord) -> None:
         with pytest.raises(FakeDiscordTimeout) as info:
             await fake.wait_for(("DELETE", r"/nothing"), timeout=0.1)
         assert "GET /users/@me -> 200" in str(info.value)
+
+
+async def test_rest_replies_carry_exact_json_content_type(fake: FakeDiscord) -> None:
+    async with (
+        aiohttp.ClientSession() as session,
+        session.get(f"{fake.api_base}/gateway") as response,
+    ):
+        assert response.headers["Content-Type"] == "application/json"
+        assert (await response.json())["url"] == fake.gateway_url

@@ -1,0 +1,1 @@
+"""Vendor-to-customer communications, announced to partners before customers get them."""

@@ -1,0 +1,67 @@
+"""Shared fixtures: isolated environment, and a bot over the indexed sample documents.
+
+Indexing the samples costs several seconds, so it happens once per test session;
+each test gets its own copy of the data directory and can change it freely.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from bot.config import SAMPLES_DIR, Settings
+from bot.core import PartnerBot
+
+SAMPLE_DOCS = SAMPLES_DIR / "docs"
+_PREFIXES = ("PARTNERBOT_", "SLACK_", "DISCORD_", "OPENAI_", "CHROMA_")
+
+
+@pytest.fixture(autouse=True)
+def isolated_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[None]:
+    """No test sees the developer's tokens, .env or data directory."""
+    for key in list(os.environ):
+        if key.startswith(_PREFIXES) or key.lower() in {"http_proxy", "https_proxy", "all_proxy"}:
+            monkeypatch.delenv(key, raising=False)
+    monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
+    monkeypatch.setenv("PARTNERBOT_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.chdir(tmp_path)
+    yield
+
+
+@pytest.fixture(scope="session")
+def indexed_samples(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A data directory with the sample documents indexed (built once per session)."""
+    data_dir = tmp_path_factory.mktemp("indexed-samples")
+    bot = PartnerBot(Settings(PARTNERBOT_DATA_DIR=data_dir))  # type: ignore[call-arg]
+    report = bot.reindex(SAMPLE_DOCS)
+    assert report.ok and report.added, report.failed
+    bot.close()
+    return data_dir
+
+
+@pytest.fixture
+def make_bot(indexed_samples: Path, tmp_path: Path) -> Iterator[Callable[..., PartnerBot]]:
+    """make_bot(**settings) → a PartnerBot over a private copy of the indexed samples."""
+    bots: list[PartnerBot] = []
+
+    def factory(**overrides: Any) -> PartnerBot:
+        data_dir = tmp_path / f"bot-{len(bots)}"
+        shutil.copytree(indexed_samples, data_dir)
+        settings = Settings(PARTNERBOT_DATA_DIR=data_dir, **overrides)  # type: ignore[call-arg]
+        bot = PartnerBot(settings)
+        bots.append(bot)
+        return bot
+
+    yield factory
+    for bot in bots:
+        bot.close()
+
+
+@pytest.fixture
+def bot(make_bot: Callable[..., PartnerBot]) -> PartnerBot:
+    return make_bot()
