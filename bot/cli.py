@@ -310,6 +310,33 @@ def serve() -> None:
     raise typer.Exit(run(bot))
 
 
+@app.command("slack-manifest")
+def slack_manifest(
+    request_url: Annotated[
+        str | None,
+        typer.Option(help="HTTP mode: your public https://…/slack/events URL (no Socket Mode)."),
+    ] = None,
+) -> None:
+    """Print the Slack app manifest (scopes, events, /partner) to paste into api.slack.com/apps."""
+    # Only reads the YAML file: bot/ never imports the Slack SDK.
+    from importlib.resources import files
+
+    import yaml
+
+    text = files("adapters").joinpath("slack/manifest.yml").read_text(encoding="utf-8")
+    if request_url is None:
+        print(text, end="")
+        return
+    manifest = yaml.safe_load(text)
+    settings = manifest["settings"]
+    settings["socket_mode_enabled"] = False
+    settings["event_subscriptions"]["request_url"] = request_url
+    settings["interactivity"]["request_url"] = request_url
+    for command in manifest["features"].get("slash_commands", []):
+        command["url"] = request_url
+    print(yaml.safe_dump(manifest, sort_keys=False, allow_unicode=True), end="")
+
+
 # -- report -------------------------------------------------------------------------------
 @app.command()
 def report(

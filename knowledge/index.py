@@ -24,6 +24,7 @@ from typing import Any
 os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
 
 import chromadb
+from chromadb.api.types import EmbeddingFunction
 from chromadb.config import Settings as ChromaSettings
 
 from knowledge.chunking import chunk_document, embedding_text
@@ -194,9 +195,12 @@ class KnowledgeIndex:
                     f"partnerbot index --rebuild PATH"
                 )
             return raw
+        # Registered embedders are stored with the collection so Chroma can reopen it with
+        # the same function; vectors are always computed by us and passed in explicitly.
+        function = self.embedder if isinstance(self.embedder, EmbeddingFunction) else None
         return self._client.create_collection(
             COLLECTION,
-            embedding_function=self.embedder,
+            embedding_function=function,
             metadata={**wanted, "hnsw:space": "cosine"},
         )
 

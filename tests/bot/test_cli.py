@@ -1,0 +1,108 @@
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from bot.cli import app
+
+runner = CliRunner()
+
+
+@pytest.fixture
+def data_dir(indexed_samples: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    target = tmp_path / "cli-data"
+    shutil.copytree(indexed_samples, target)
+    monkeypatch.setenv("PARTNERBOT_DATA_DIR", str(target))
+    return target
+
+
+def test_ask_json_is_the_documented_shape(data_dir: Path) -> None:
+    result = runner.invoke(app, ["ask", "--json", "whats the new CSAT rule for gold?? deadline?"])
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    assert set(data) == {"answer", "abstained", "sources", "as_of"}
+    assert data["abstained"] is False
+    assert "2027-03-31" in data["answer"]
+    assert 1 <= len(data["sources"]) <= 10
+    first = data["sources"][0]
+    assert set(first) == {"path", "title", "section", "score", "cited"}
+    assert first["path"] == "csat-requirement.md"
+    assert any(s["cited"] for s in data["sources"])
+    assert data["as_of"] == "2026-08-15"
+
+
+def test_ask_json_abstention_still_lists_sources(data_dir: Path) -> None:
+    result = runner.invoke(app, ["ask", "--json", "who is the CEO of northwind"])
+    data = json.loads(result.stdout)
+    assert data["abstained"] is True
+    assert data["sources"] and not any(s["cited"] for s in data["sources"])
+
+
+def test_ask_previous_makes_a_follow_up(data_dir: Path) -> None:
+    result = runner.invoke(
+        app,
+        [
+            "ask",
+            "--json",
+            "--previous",
+            "whats the csat rule for advanced?",
+            "and for member tier?",
+        ],
+    )
+    data = json.loads(result.stdout)
+    assert "2027-06-30" in data["answer"]
+    assert data["sources"][0]["path"] == "csat-requirement.md"
+
+
+def test_ask_batch_reads_json_lines_from_stdin(data_dir: Path) -> None:
+    lines = "\n".join(
+        [
+            json.dumps({"question": "whats the csat rule for advanced?"}),
+            json.dumps(
+                {
+                    "question": "and for member tier?",
+                    "previous": ["whats the csat rule for advanced?"],
+                }
+            ),
+            "not json",
+        ]
+    )
+    result = runner.invoke(app, ["ask", "--json", "--batch", "-"], input=lines)
+    assert result.exit_code == 0, result.output
+    out = [json.loads(line) for line in result.stdout.strip().splitlines()]
+    assert len(out) == 3
+    assert "2027-03-31" in out[0]["answer"] and "2027-06-30" in out[1]["answer"]
+    assert "error" in out[2] and "line 3" in out[2]["error"]
+
+
+def test_ask_prints_numbered_sources(data_dir: Path) -> None:
+    result = runner.invoke(app, ["ask", "how long does deal reg protect a deal"])
+    assert result.exit_code == 0
+    assert "120 days" in result.stdout
+    assert "Sources" in result.stdout and "[1] Deal Registration" in result.stdout
+    assert "deal-registration.md" in result.stdout
+
+
+def test_index_reports_bad_files_and_exits_nonzero(tmp_path: Path) -> None:
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "good.md").write_text("# Good\n## Fees\nThe annual fee is USD 495.\n")
+    (docs / "bad.md").write_bytes(b"\x00\x01binary")
+    (docs / "page.html").write_text("<p>Visible.</p><script>var x = 1;</script>")
+    result = runner.invoke(app, ["index", str(docs)])
+    assert result.exit_code == 1
+    assert "bad.md" in result.stdout and "binary" in result.stdout
+    again = runner.invoke(app, ["index", "--json", str(docs)])
+    report = json.loads(again.stdout)
+    assert report["chunks_embedded"] == 0 and report["unchanged"] == 2 and report["failed"] == 1
+
+
+def test_ask_on_empty_index_indexes_the_samples_first() -> None:
+    result = runner.invoke(app, ["ask", "how much is the elite annual fee"])
+    assert result.exit_code == 0, result.output
+    assert "indexing the shipped sample documents" in result.stderr
+    assert "USD" in result.stdout and "[1]" in result.stdout

@@ -1,0 +1,155 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from knowledge.embeddings import default_embedder
+from knowledge.errors import EmbedderMismatchError
+from knowledge.index import KnowledgeIndex
+
+DOCS = {
+    "tiers.md": "---\ntitle: Tiers\neffective_date: 2026-07-01\n---\n# Tiers\n## Advanced\n"
+    "Advanced partners need 10 survey responses by 2027-03-31.\n## Member\n"
+    "Member partners need 3 survey responses.\n",
+    "billing.md": "# Billing\n## Invoices\nInvoices are issued on the 5th of each month.\n",
+    "deals.md": "# Deals\n## Protection\nAn approved deal is protected for 120 days.\n",
+}
+
+
+class CountingEmbedder:
+    """The real model, counting what it is asked to embed."""
+
+    def __init__(self) -> None:
+        self.inner = default_embedder()
+        self.embedded = 0
+
+    @property
+    def model_name(self) -> str:
+        return self.inner.model_name
+
+    @property
+    def dimension(self) -> int:
+        return self.inner.dimension
+
+    def embed(self, texts):  # type: ignore[no-untyped-def]
+        self.embedded += len(texts)
+        return self.inner.embed(texts)
+
+
+class OtherEmbedder(CountingEmbedder):
+    @property
+    def model_name(self) -> str:
+        return "other-model"
+
+    @property
+    def dimension(self) -> int:
+        return 8
+
+    def embed(self, texts):  # type: ignore[no-untyped-def]
+        return np.ones((len(texts), 8), dtype=np.float32)
+
+
+@pytest.fixture
+def folder(tmp_path: Path) -> Path:
+    root = tmp_path / "docs"
+    root.mkdir()
+    for name, text in DOCS.items():
+        (root / name).write_text(text, encoding="utf-8")
+    return root
+
+
+def chunks_in_chroma(index: KnowledgeIndex, path: str) -> int:
+    return len(index._collection.get(where={"doc_path": path})["ids"])
+
+
+def test_incremental_sync_embeds_only_what_changed(tmp_path: Path, folder: Path) -> None:
+    embedder = CountingEmbedder()
+    index = KnowledgeIndex(data_dir=tmp_path / "data", embedder=embedder)
+    first = index.sync(folder)
+    assert sorted(first.added) == sorted(DOCS)
+    total = index.vector_count()
+    assert total == embedder.embedded == first.chunks_embedded > 0
+
+    again = index.sync(folder)
+    assert again.chunks_embedded == 0 and sorted(again.unchanged) == sorted(DOCS)
+    assert embedder.embedded == total
+
+    (folder / "billing.md").write_text(DOCS["billing.md"] + "\n## Currency\nWe bill in USD.\n")
+    edited = index.sync(folder)
+    assert edited.updated == ["billing.md"]
+    assert edited.chunks_embedded == chunks_in_chroma(index, "billing.md") == 2
+    assert embedder.embedded == total + 2
+
+    (folder / "deals.md").unlink()
+    removed = index.sync(folder)
+    assert removed.removed == ["deals.md"]
+    assert chunks_in_chroma(index, "deals.md") == 0
+    assert index.vector_count() == index.chunk_count() == total + 1 - 1
+
+
+def test_same_content_new_bytes_is_not_reembedded(tmp_path: Path, folder: Path) -> None:
+    embedder = CountingEmbedder()
+    index = KnowledgeIndex(data_dir=tmp_path / "data", embedder=embedder)
+    index.sync(folder)
+    before = embedder.embedded
+    (folder / "deals.md").write_bytes(DOCS["deals.md"].replace("\n", "\r\n").encode())
+    report = index.sync(folder)
+    assert report.chunks_embedded == 0 and embedder.embedded == before
+
+
+def test_interrupted_write_is_repaired_by_the_next_run(
+    tmp_path: Path, folder: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    index = KnowledgeIndex(data_dir=tmp_path / "data", embedder=CountingEmbedder())
+    index.sync(folder)
+    (folder / "tiers.md").write_text(DOCS["tiers.md"].replace("10 survey", "12 survey"))
+
+    # Die after Chroma took the new chunks but before the manifest recorded them.
+    real_execute = index._db.execute
+
+    def crash_on_manifest(sql: str, *args: object):  # type: ignore[no-untyped-def]
+        if sql.startswith("INSERT OR REPLACE INTO documents"):
+            raise KeyboardInterrupt
+        return real_execute(sql, *args)
+
+    monkeypatch.setattr(index, "_db", _Proxy(index._db, crash_on_manifest))
+    with pytest.raises(KeyboardInterrupt):
+        index.sync(folder)
+    monkeypatch.undo()
+    real_execute("ROLLBACK") if index._db.in_transaction else None
+
+    repaired = KnowledgeIndex(data_dir=tmp_path / "data", embedder=CountingEmbedder())
+    report = repaired.sync(folder)
+    assert report.updated == ["tiers.md"]
+    texts = repaired._collection.get(where={"doc_path": "tiers.md"})["documents"]
+    assert any("12 survey" in t for t in texts) and not any("10 survey" in t for t in texts)
+    assert repaired.vector_count() == repaired.chunk_count()
+
+
+class _Proxy:
+    def __init__(self, db, execute) -> None:  # type: ignore[no-untyped-def]
+        self._db = db
+        self.execute = execute
+
+    def __getattr__(self, name: str):  # type: ignore[no-untyped-def]
+        return getattr(self._db, name)
+
+
+def test_opening_with_another_embedder_fails_clearly(tmp_path: Path, folder: Path) -> None:
+    KnowledgeIndex(data_dir=tmp_path / "data", embedder=CountingEmbedder()).sync(folder)
+    with pytest.raises(EmbedderMismatchError) as excinfo:
+        KnowledgeIndex(data_dir=tmp_path / "data", embedder=OtherEmbedder())
+    message = str(excinfo.value)
+    assert "partnerbot-minilm-l6-v2-int8" in message and "other-model" in message
+    assert "--rebuild" in message
+
+
+def test_failed_files_keep_their_previous_version(tmp_path: Path, folder: Path) -> None:
+    index = KnowledgeIndex(data_dir=tmp_path / "data", embedder=CountingEmbedder())
+    index.sync(folder)
+    (folder / "deals.md").write_bytes(b"\xff\xfe broken \x00 bytes")
+    report = index.sync(folder)
+    assert [f.path for f in report.failed] == ["deals.md"]
+    assert chunks_in_chroma(index, "deals.md") == 1  # still answerable from the last good version

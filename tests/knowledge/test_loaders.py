@@ -1,0 +1,105 @@
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import docx
+
+from knowledge.documents import Document, LoadFailure
+from knowledge.loaders import load_folder
+from tests.knowledge.pdfs import make_pdf
+
+
+def load(tmp_path: Path) -> tuple[dict[str, Document], dict[str, str]]:
+    docs: dict[str, Document] = {}
+    failures: dict[str, str] = {}
+    for item in load_folder(tmp_path):
+        if isinstance(item, LoadFailure):
+            failures[item.path] = item.reason
+        else:
+            docs[item.path] = item
+    return docs, failures
+
+
+def test_markdown_front_matter_and_heading_paths(tmp_path: Path) -> None:
+    (tmp_path / "tiers.md").write_text(
+        "---\ntitle: Tiers 2026\neffective_date: 2026-07-01\naudience: [msp, smb]\n"
+        "url: https://example.test/tiers\n---\n# Tiers\nIntro.\n\n## Competencies\n"
+        "### Software Development\n#### Requirements\nTwo certified people.\n",
+        encoding="utf-8",
+    )
+    doc = load(tmp_path)[0]["tiers.md"]
+    assert doc.title == "Tiers 2026"
+    assert doc.effective_date is not None and doc.effective_date.isoformat() == "2026-07-01"
+    assert doc.audience == ("msp", "smb")
+    assert doc.url == "https://example.test/tiers"
+    paths = [s.path for s in doc.sections]
+    assert ("Competencies", "Software Development", "Requirements") in paths
+
+
+def test_html_keeps_visible_text_only(tmp_path: Path) -> None:
+    (tmp_path / "page.html").write_text(
+        "<html><head><title>Benefits</title><style>body{color:red}</style></head><body>"
+        "<script>alert('steal')</script><h2>MDF</h2><p>MDF is 2% of revenue.</p>"
+        "<table><tr><th>Tier</th><th>MDF</th></tr><tr><td>Advanced</td><td>2%</td></tr></table>"
+        "</body></html>",
+        encoding="utf-8",
+    )
+    doc = load(tmp_path)[0]["page.html"]
+    assert doc.title == "Benefits"
+    assert "MDF is 2% of revenue." in doc.text
+    assert "alert" not in doc.text and "color:red" not in doc.text
+    assert doc.sections[0].path == ("MDF",)
+
+
+def test_pdf_and_docx(tmp_path: Path) -> None:
+    (tmp_path / "guide.pdf").write_bytes(
+        make_pdf(
+            ["Deal registration protects a deal for 120 days.", "Page two text."], title="Guide"
+        )
+    )
+    document = docx.Document()
+    document.add_heading("Billing FAQ", level=1)
+    document.add_paragraph("Invoices are issued on the 5th of each month.")
+    buf = io.BytesIO()
+    document.save(buf)
+    (tmp_path / "faq.docx").write_bytes(buf.getvalue())
+
+    docs, failures = load(tmp_path)
+    assert not failures
+    assert "120 days" in docs["guide.pdf"].text
+    assert docs["guide.pdf"].sections[1].path == ("Page 2",)
+    assert docs["faq.docx"].sections[0].path == ("Billing FAQ",)
+    assert "5th of each month" in docs["faq.docx"].text
+
+
+def test_bad_files_are_reported_and_never_abort_the_run(tmp_path: Path) -> None:
+    (tmp_path / "good.md").write_text("# Good\nAdvanced partners need 10 responses.\n")
+    (tmp_path / "corrupt.pdf").write_bytes(b"%PDF-1.4\n1 0 obj << /Type /Catalog >>\ngarbage")
+    (tmp_path / "binary.md").write_bytes(b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" + bytes(range(256)))
+    (tmp_path / "empty.txt").write_bytes(b"")
+    (tmp_path / "latin1.txt").write_bytes("Caf\xe9 partners".encode("latin-1"))
+    (tmp_path / "notpdf.pdf").write_bytes(b"hello")
+
+    docs, failures = load(tmp_path)
+    assert set(docs) == {"good.md"}
+    assert "binary" in failures["binary.md"] or "NUL" in failures["binary.md"]
+    assert "empty" in failures["empty.txt"]
+    assert "UTF-8" in failures["latin1.txt"]
+    assert "PDF" in failures["corrupt.pdf"]
+    assert "not a PDF" in failures["notpdf.pdf"]
+
+
+def test_bad_front_matter_names_the_line(tmp_path: Path) -> None:
+    (tmp_path / "bad.md").write_text("---\ntitle: [unclosed\n---\n# Body\ntext\n")
+    _, failures = load(tmp_path)
+    assert "front matter" in failures["bad.md"] and "line" in failures["bad.md"]
+
+
+def test_huge_file_is_refused(tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    import knowledge.loaders as loaders
+
+    monkeypatch.setattr(loaders, "MAX_FILE_BYTES", 1000)
+    (tmp_path / "huge.txt").write_text("word " * 1000)
+    _, failures = load(tmp_path)
+    assert "limit" in failures["huge.txt"]
