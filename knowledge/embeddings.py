@@ -123,7 +123,9 @@ class MiniLMEmbedder(EmbeddingFunction[Documents]):
 
     @staticmethod
     def build_from_config(config: dict[str, Any]) -> MiniLMEmbedder:
-        return MiniLMEmbedder(batch_size=int(config.get("batch_size", DEFAULT_BATCH)))
+        # Chroma rebuilds the function from the collection's config on every add and
+        # query; hand back the process-wide instance instead of loading the model again.
+        return default_embedder(int(config.get("batch_size", DEFAULT_BATCH)))
 
     def default_space(self) -> Any:
         return "cosine"
