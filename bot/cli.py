@@ -35,9 +35,9 @@ err = Console(stderr=True)
 logger = logging.getLogger("partnerbot")
 
 
-def _setup_logging(settings: Settings) -> None:
+def _setup_logging(settings: Settings, default_level: str) -> None:
     logging.basicConfig(
-        level=settings.log_level.upper(),
+        level=(settings.log_level or default_level).upper(),
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
@@ -45,13 +45,14 @@ def _setup_logging(settings: Settings) -> None:
         logging.getLogger(noisy).setLevel(max(logging.WARNING, logging.getLogger().level))
 
 
-def _bot(**overrides: Any) -> PartnerBot:
+def _bot(*, log_level: str = "WARNING") -> PartnerBot:
+    """Settings and the core, for one command (long-running `serve` logs at INFO)."""
     try:
-        settings = load_settings(**{k: v for k, v in overrides.items() if v is not None})
+        settings = load_settings()
     except PartnerbotError as e:
         err.print(f"[red]{e}[/red]")
         raise typer.Exit(2) from None
-    _setup_logging(settings)
+    _setup_logging(settings, log_level)
     return PartnerBot(settings)
 
 
@@ -306,7 +307,7 @@ def serve() -> None:
     # and only here, lazily, so importing the core never loads a chat SDK.
     from adapters.serve import run
 
-    bot = _bot()
+    bot = _bot(log_level="INFO")
     raise typer.Exit(run(bot))
 
 

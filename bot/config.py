@@ -33,7 +33,7 @@ class Settings(BaseSettings):
     data_dir: Path = Field(Path(".partnerbot"), alias="PARTNERBOT_DATA_DIR")
     docs_dir: Path | None = Field(None, alias="PARTNERBOT_DOCS_DIR")
     comms_dir: Path | None = Field(None, alias="PARTNERBOT_COMMS_DIR")
-    log_level: str = Field("INFO", alias="PARTNERBOT_LOG_LEVEL")
+    log_level: str | None = Field(None, alias="PARTNERBOT_LOG_LEVEL")  # default: see the CLI
 
     # Retrieval and answers
     embedder: Literal["minilm", "openai"] = Field("minilm", alias="PARTNERBOT_EMBEDDER")
@@ -71,6 +71,56 @@ class Settings(BaseSettings):
     discord_admin_user_ids: CsvList = Field(default_factory=list, alias="DISCORD_ADMIN_USER_IDS")
     discord_guild_ids: CsvList = Field(default_factory=list, alias="DISCORD_GUILD_IDS")
     discord_message_content: bool = Field(False, alias="DISCORD_MESSAGE_CONTENT_INTENT")
+
+    # Program changes (bot/changes): partner channels for the digest as platform:channel
+    # ("slack:#partners,discord:123"), publish automatically after each re-index (off by
+    # default), and how many days a change is mentioned under answers as recent.
+    changes_channels: CsvList = Field(default_factory=list, alias="PARTNERBOT_CHANGES_CHANNELS")
+    changes_auto_publish: bool = Field(False, alias="PARTNERBOT_CHANGES_AUTO_PUBLISH")
+    changes_recent_days: int = Field(90, alias="PARTNERBOT_CHANGES_RECENT_DAYS", ge=1)
+    _split_changes_channels = field_validator("changes_channels", mode="before")(_split_csv)
+
+    @field_validator("changes_channels")
+    @classmethod
+    def _check_changes_channels(cls, value: list[str]) -> list[str]:
+        for spec in value:
+            platform, _, channel = spec.partition(":")
+            if platform.strip().lower() not in {"slack", "discord"} or not channel.strip():
+                raise ValueError(f"{spec!r} is not platform:channel, e.g. slack:#partners")
+        return value
+
+    # Communications announced to partners (bot/comms): the routes file (default
+    # <comms folder>/routes.yml), default lead times in days before send_at, an optional
+    # acknowledgement reminder N days before send_at (0: off), how many days sent ones stay
+    # answerable, the dispatcher's poll interval in `serve`, and the admin channels alerts
+    # go to as platform:channel ("slack:C0ADMINS,discord:123").
+    comms_routes: Path | None = Field(None, alias="PARTNERBOT_COMMS_ROUTES")
+    comms_lead_days: Annotated[list[int], NoDecode] = Field(
+        default_factory=lambda: [14, 3, 1], alias="PARTNERBOT_COMMS_LEAD_DAYS"
+    )
+    comms_ack_reminder_days: int = Field(
+        0, alias="PARTNERBOT_COMMS_ACK_REMINDER_DAYS", ge=0, le=365
+    )
+    comms_recent_days: int = Field(30, alias="PARTNERBOT_COMMS_RECENT_DAYS", ge=0)
+    comms_poll_seconds: float = Field(30.0, alias="PARTNERBOT_COMMS_POLL_SECONDS", gt=0)
+    admin_channels: CsvList = Field(default_factory=list, alias="PARTNERBOT_ADMIN_CHANNELS")
+    _split_comms = field_validator("comms_lead_days", "admin_channels", mode="before")(_split_csv)
+
+    @field_validator("comms_lead_days")
+    @classmethod
+    def _check_comms_lead_days(cls, value: list[int]) -> list[int]:
+        if not value or any(d <= 0 or d > 365 for d in value):
+            raise ValueError("give whole days between 1 and 365, e.g. 14,3,1")
+        return value
+
+    @field_validator("admin_channels")
+    @classmethod
+    def _check_admin_channels(cls, value: list[str]) -> list[str]:
+        for spec in value:
+            platform, _, channel = spec.partition(":")
+            if not platform.strip() or not channel.strip():
+                raise ValueError(f"{spec!r} is not platform:channel, e.g. slack:C0123ADMINS")
+        return value
 
     _split = field_validator(
         "slack_admin_ids",
