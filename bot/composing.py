@@ -66,6 +66,7 @@ class _Candidate:
     tokens: frozenset[str]
     score: float
     topic: frozenset[str] = frozenset()  # words without figures, shorthand resolved
+    names: frozenset[str] = frozenset()  # tiers / competencies it is about (glossary groups)
 
 
 class ExtractiveComposer:
@@ -99,6 +100,8 @@ class ExtractiveComposer:
             for position, sentence in enumerate(_sentences(passage.text)):
                 if looks_like_injection(sentence) or len(sentence.split()) < 3:
                     continue
+                if sentence[0].islower():
+                    continue  # a fragment (list item continuing a sentence): unreadable alone
                 tokens = frozenset(tokenize(sentence))
                 cover = sum(weight[t] for t in query & tokens) / total
                 if cover == 0:
@@ -114,8 +117,14 @@ class ExtractiveComposer:
                     score += 0.15
                 if wants_number and _NUMBER.search(sentence):
                     score += 0.1
-                topic = _topic(frozenset(tokenize(glossary.normalise(sentence))))
-                candidates.append(_Candidate(index, position, sentence, tokens, score, topic))
+                normalised = glossary.normalise(sentence)
+                topic = _topic(frozenset(tokenize(normalised)))
+                names = frozenset(
+                    n.lower() for hits in glossary.groups_in(normalised).values() for n in hits
+                )
+                candidates.append(
+                    _Candidate(index, position, sentence, tokens, score, topic, names)
+                )
         if not candidates:
             return None
 
@@ -195,8 +204,8 @@ def _topic(tokens: frozenset[str]) -> frozenset[str]:
 
 def _conflict(a: _Candidate, b: _Candidate) -> bool:
     """Two sentences about the same thing that state different figures."""
-    if _similar(a.topic, b.topic) < 0.5:
-        return False
+    if _similar(a.topic, b.topic) < 0.5 or (a.names and b.names and a.names != b.names):
+        return False  # different subjects, e.g. the Member and the Advanced allowance
     numbers_a, numbers_b = set(_NUMBER.findall(a.text)), set(_NUMBER.findall(b.text))
     # Both must state a figure the other lacks: "the 2025 guide set MDF at 3%" restates
     # the old 3% rather than contradicting it.

@@ -87,10 +87,10 @@ class EvalReport:
             "mrr": round(mrr, 4),
             "fact_coverage": round(found / total_facts, 4) if total_facts else None,
             "abstention_precision": (
-                round(len(right_abstentions) / len(abstained), 4) if abstained else 1.0
+                round(len(right_abstentions) / len(abstained), 4) if abstained else None
             ),
             "abstention_recall": (
-                round(len(right_abstentions) / len(unanswerable), 4) if unanswerable else 1.0
+                round(len(right_abstentions) / len(unanswerable), 4) if unanswerable else None
             ),
             "unanswerable_abstained": len(right_abstentions),
             "answerable_wrongly_abstained": len(wrong_abstentions),
