@@ -19,7 +19,7 @@ from bot.models import Answer, Citation, Question
 from bot.prompts import render
 from bot.rewrite import LLMRewriter, rewrite_followup
 from knowledge.documents import Passage
-from knowledge.lexical import tokenize
+from knowledge.lexical import LexicalIndex, tokenize
 from knowledge.retrieval import Retrieval, Retriever
 
 logger = logging.getLogger(__name__)
@@ -58,10 +58,13 @@ class Answerer:
         self.llm = llm
         self.rewriter = rewriter
         self.escalation_contact = escalation_contact
+        self._lexical: LexicalIndex | None = None
         self.extractive = ExtractiveComposer(idf=self._idf, glossary=retriever.index.glossary)
 
     def _idf(self, token: str) -> float:
-        return self.retriever.index.refresh_lexical().idf(token)
+        # The lexical index of the current answer (refreshed once per answer, not per token).
+        lexical = self._lexical or self.retriever.index.refresh_lexical()
+        return lexical.idf(token)
 
     def standalone_query(self, question: Question) -> str:
         glossary = self.retriever.index.glossary()
@@ -86,6 +89,7 @@ class Answerer:
 
     def answer(self, question: Question) -> Answer:
         started = time.perf_counter()
+        self._lexical = self.retriever.index.refresh_lexical()
         query = self.standalone_query(question)
         retrieval = self.retriever.search(query, k=max(SOURCES_SHOWN, self.top_k))
         passages = retrieval.passages[: self.top_k]

@@ -14,7 +14,7 @@ from __future__ import annotations
 import logging
 import re
 from dataclasses import dataclass, field
-from functools import cached_property
+from functools import cached_property, lru_cache
 from pathlib import Path
 
 import yaml
@@ -81,12 +81,21 @@ class Glossary:
                     additions.append(target)
         return f"{query} ({'; '.join(additions)})" if additions else query
 
+    @cached_property
+    def _group_patterns(self) -> dict[str, re.Pattern[str]]:
+        patterns = {}
+        for name, members in self.groups.items():
+            aliases = set(members) | {k for k, v in self.terms.items() if v in members}
+            ordered = sorted(aliases, key=len, reverse=True)
+            alternation = "|".join(re.escape(a) for a in ordered)
+            patterns[name] = re.compile(rf"(?<![\w-])({alternation})(?![\w-])", re.IGNORECASE)
+        return patterns
+
     def groups_in(self, text: str) -> dict[str, list[str]]:
         """The group members (and their shorthand) a text mentions, by group name."""
         found: dict[str, list[str]] = {}
-        for name, members in self.groups.items():
-            aliases = set(members) | {k for k, v in self.terms.items() if v in members}
-            hits = mentions(text, tuple(sorted(aliases, key=len, reverse=True)))
+        for name, pattern in self._group_patterns.items():
+            hits = list(dict.fromkeys(m.group(1) for m in pattern.finditer(text)))
             if hits:
                 found[name] = hits
         return found
@@ -108,10 +117,11 @@ class Glossary:
         return None
 
 
+@lru_cache(maxsize=4096)
+def _word_pattern(name: str) -> re.Pattern[str]:
+    return re.compile(rf"(?<![\w-]){re.escape(name)}(?![\w-])", re.IGNORECASE)
+
+
 def mentions(text: str, names: tuple[str, ...]) -> list[str]:
     """Which of the names occur in text as whole words (case-insensitive)."""
-    found = []
-    for name in names:
-        if re.search(rf"(?<![\w-]){re.escape(name)}(?![\w-])", text, re.IGNORECASE):
-            found.append(name)
-    return found
+    return [name for name in names if _word_pattern(name).search(text)]

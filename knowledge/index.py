@@ -364,76 +364,86 @@ class KnowledgeIndex:
         source: str,
         report: SyncReport,
     ) -> int:
+        """Embed a group of documents, then write them: Chroma first, then one manifest
+        transaction. Until that commit the manifest still names the old versions, so an
+        interrupted run redoes exactly these documents next time."""
         texts = [embedding_text(c) for _, _, chunks in group for c in chunks]
         vectors = self.embedder.embed(texts)
-        offset = 0
-        for doc, file_hash, chunks in group:
-            vecs = vectors[offset : offset + len(chunks)]
-            offset += len(chunks)
-            previous = self.last_version(doc.path) if doc.path in known else None
-            # Vector store first; the manifest commit below is what marks the document done.
-            self._collection.delete(where={"doc_path": doc.path})
-            if chunks:
-                self._collection.add(
-                    ids=[c.id for c in chunks],
-                    embeddings=vecs.tolist(),
-                    documents=[c.text for c in chunks],
-                    metadatas=[_chunk_metadata(c) for c in chunks],
+        chunks_all = [c for _, _, chunks in group for c in chunks]
+        previous = {d.path: self.last_version(d.path) for d, _, _ in group if d.path in known}
+        stale = [d.path for d, _, _ in group if d.path in known]
+        if stale:
+            self._collection.delete(where={"doc_path": {"$in": stale}})
+        for start in range(0, len(chunks_all), 4000):  # below Chroma's max batch size
+            part = chunks_all[start : start + 4000]
+            self._collection.upsert(
+                ids=[c.id for c in part],
+                embeddings=vectors[start : start + len(part)].tolist(),
+                documents=[c.text for c in part],
+                metadatas=[_chunk_metadata(c) for c in part],
+            )
+        now = _now()
+        self._db.execute("BEGIN")
+        try:
+            for doc, file_hash, chunks in group:
+                effective = doc.effective_date.isoformat() if doc.effective_date else None
+                self._db.execute("DELETE FROM chunks WHERE doc_path = ?", (doc.path,))
+                self._db.executemany(
+                    "INSERT INTO chunks VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    [
+                        (
+                            c.id,
+                            c.doc_path,
+                            c.ordinal,
+                            c.title,
+                            json.dumps(list(c.section)),
+                            c.text,
+                            effective,
+                            c.url,
+                            c.kind,
+                        )
+                        for c in chunks
+                    ],
                 )
-            self._db.execute("BEGIN")
-            self._db.execute("DELETE FROM chunks WHERE doc_path = ?", (doc.path,))
-            self._db.executemany(
-                "INSERT INTO chunks VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                [
+                self._db.execute(
+                    "INSERT OR REPLACE INTO documents VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                     (
-                        c.id,
-                        c.doc_path,
-                        c.ordinal,
-                        c.title,
-                        json.dumps(list(c.section)),
-                        c.text,
-                        c.effective_date.isoformat() if c.effective_date else None,
-                        c.url,
-                        c.kind,
-                    )
-                    for c in chunks
-                ],
-            )
-            self._db.execute(
-                "INSERT OR REPLACE INTO documents VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (
-                    doc.path,
-                    source,
-                    doc.content_hash,
-                    file_hash,
-                    doc.title,
-                    doc.effective_date.isoformat() if doc.effective_date else None,
-                    doc.url,
-                    doc.kind,
-                    len(chunks),
-                    _now(),
-                ),
-            )
-            self._db.execute(
-                "INSERT INTO versions VALUES (?, ?, ?, ?, ?, ?)",
-                (
-                    doc.path,
-                    doc.content_hash,
-                    doc.title,
-                    doc.effective_date.isoformat() if doc.effective_date else None,
-                    _sections_json(doc.sections),
-                    _now(),
-                ),
-            )
-            self._db.execute(
-                "DELETE FROM versions WHERE path = ? AND rowid NOT IN (SELECT rowid FROM "
-                "versions WHERE path = ? ORDER BY rowid DESC LIMIT ?)",
-                (doc.path, doc.path, HISTORY_VERSIONS),
-            )
+                        doc.path,
+                        source,
+                        doc.content_hash,
+                        file_hash,
+                        doc.title,
+                        effective,
+                        doc.url,
+                        doc.kind,
+                        len(chunks),
+                        now,
+                    ),
+                )
+                self._db.execute(
+                    "INSERT INTO versions VALUES (?, ?, ?, ?, ?, ?)",
+                    (
+                        doc.path,
+                        doc.content_hash,
+                        doc.title,
+                        effective,
+                        _sections_json(doc.sections),
+                        now,
+                    ),
+                )
+                self._db.execute(
+                    "DELETE FROM versions WHERE path = ? AND rowid NOT IN (SELECT rowid FROM "
+                    "versions WHERE path = ? ORDER BY rowid DESC LIMIT ?)",
+                    (doc.path, doc.path, HISTORY_VERSIONS),
+                )
             self._bump_generation()
             self._db.execute("COMMIT")
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            raise
+        for doc, _, _ in group:
             (report.updated if doc.path in known else report.added).append(doc.path)
-            report.changed.append((previous, doc))
+            report.changed.append((previous.get(doc.path), doc))
         return len(texts)
 
     def _store_glossary(self, root: Path) -> None:
@@ -479,7 +489,7 @@ class KnowledgeIndex:
 
     def dense_search(self, vector: Sequence[float], k: int) -> list[tuple[str, float]]:
         """Top-k (chunk id, cosine similarity), best first."""
-        count = self._collection.count()
+        count = self.chunk_count()  # the manifest's count: cheaper than asking Chroma
         if count == 0:
             return []
         result = self._collection.query(
