@@ -30,7 +30,7 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check .
 
 typecheck: $(STAMP)
-	$(BIN)/mypy bot knowledge adapters
+	$(BIN)/mypy bot knowledge adapters tests bench
 
 eval: $(STAMP)
 	PARTNERBOT_DATA_DIR=$${PARTNERBOT_DATA_DIR:-.partnerbot/eval} $(BIN)/partnerbot eval --calibrate

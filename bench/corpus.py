@@ -64,5 +64,7 @@ def write_corpus(folder: Path, *, documents: int, chunks_per_doc: int = 1, seed:
         for s in range(chunks_per_doc):
             t = rng.randrange(len(templates))
             body = templates[t].split("\n", 1)[-1]
-            parts.append(f"## Section {s} template {t}\nDocument {d} section {s} template {t}.\n{body}\n")
+            parts.append(
+                f"## Section {s} template {t}\nDocument {d} section {s} template {t}.\n{body}\n"
+            )
         (folder / f"doc-{d:05d}.md").write_text("\n".join(parts), encoding="utf-8")

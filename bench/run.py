@@ -103,7 +103,7 @@ QUESTIONS = [
 
 
 def bench_ask(sizes: tuple[int, ...] = (1000, 10000), rounds: int = 25) -> dict[str, Any]:
-    from bench.corpus import ReplayEmbedder, SAMPLES, write_corpus
+    from bench.corpus import SAMPLES, ReplayEmbedder, write_corpus
     from bot.config import Settings
     from bot.core import PartnerBot
     from bot.models import Question
@@ -150,7 +150,7 @@ def _optional(name: str, module: str, func: str) -> Callable[[], dict[str, Any]]
             fn = getattr(importlib.import_module(module), func)
         except (ImportError, AttributeError) as e:
             return {"skipped": f"{name} benchmark not available ({e})"}
-        return fn()  # type: ignore[no-any-return]
+        return fn()
 
     return run
 
@@ -169,10 +169,16 @@ def main(argv: list[str]) -> int:
     wanted = argv or list(SECTIONS)
     unknown = [w for w in wanted if w not in SECTIONS]
     if unknown:
-        console.print(f"unknown section(s): {', '.join(unknown)}; choose from {', '.join(SECTIONS)}")
+        console.print(
+            f"unknown section(s): {', '.join(unknown)}; choose from {', '.join(SECTIONS)}"
+        )
         return 2
     results: dict[str, Any] = {
-        "machine": {"python": sys.version.split()[0], "cpus": os.cpu_count(), "platform": platform.platform()},
+        "machine": {
+            "python": sys.version.split()[0],
+            "cpus": os.cpu_count(),
+            "platform": platform.platform(),
+        },
     }
     for name in wanted:
         console.print(f"[bold]bench {name}…[/bold]")

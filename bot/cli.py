@@ -248,6 +248,10 @@ def demo() -> None:
         console.rule(f"[bold]Q:[/bold] {text}" + (" (follow-up)" if previous else ""))
         print_answer(bot.ask(_question(text, previous)))
 
+    from bot.changes.demo import demo_changes
+
+    demo_changes(bot, console)
+
 
 # -- eval ---------------------------------------------------------------------------------
 @app.command("eval")

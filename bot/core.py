@@ -16,6 +16,8 @@ from functools import cached_property
 from pathlib import Path
 
 from bot.answering import DEFAULT_ABSTAIN_THRESHOLD, Answerer
+from bot.changes import ProgramChanges
+from bot.comms.registry import Communications
 from bot.composing import LLMComposer
 from bot.config import Settings
 from bot.errors import NotAllowed, UserError
@@ -57,6 +59,16 @@ class PartnerBot:
         # Consulted before the document answerer; the first non-None Answer wins
         # (e.g. "what changed this quarter?" is answered from change records).
         self.special_answerers: list[Callable[[Question], Answer | None]] = []
+        # Applied in order to answers from the documents (not to special ones), e.g. a
+        # note that a cited section changed recently.
+        self.answer_notes: list[Callable[[Question, Answer], Answer]] = []
+        # Program-change detection: records changes on re-index, answers "what changed?".
+        self.changes = ProgramChanges(self)
+        # Communications announced to partners (bot/comms): answers in "Ask about this"
+        # threads and "is the vendor emailing my customers this month?"; kept in the index
+        # after a re-index (a rebuild drops them).
+        self.special_answerers.append(lambda q: self.comms.answer(q))
+        self.on_reindex.append(lambda _report: self.comms.refresh_index())
 
     # -- parts, built on first use ----------------------------------------------------------
     @property
@@ -74,6 +86,11 @@ class PartnerBot:
     @cached_property
     def store(self) -> Store:
         return Store(self.settings.state_db)
+
+    @cached_property
+    def comms(self) -> Communications:
+        """Vendor-to-customer communications: registry, notices, acknowledgements."""
+        return Communications(self)
 
     @cached_property
     def llm_client(self) -> LLMClient | None:
@@ -141,7 +158,11 @@ class PartnerBot:
             answer = next(
                 (a for a in (f(question) for f in self.special_answerers) if a is not None),
                 None,
-            ) or self.answerer.answer(question)
+            )
+            if answer is None:
+                answer = self.answerer.answer(question)
+                for note in self.answer_notes:
+                    answer = note(question, answer)
             interaction_id = self.store.record_interaction(question, answer)
             return _with_id(answer, interaction_id)
         except (UserError, KnowledgeError) as e:
@@ -158,6 +179,20 @@ class PartnerBot:
         ):
             return message("feedback_unknown")
         return message("feedback_thanks_up" if rating > 0 else "feedback_thanks_down")
+
+    def handle_notice_button(
+        self, kind: str, value: str, user: str, channel: str, platform: str
+    ) -> str:
+        """A click on a notice's Acknowledge / Ask about this button; the reply for the user."""
+        try:
+            return self.comms.handle_button(
+                kind=kind, value=value, user=user, channel=channel, platform=platform
+            )
+        except UserError as e:
+            return str(e)
+        except Exception:
+            logger.exception("notice button %s failed (platform=%s)", kind, platform)
+            return message("apology")
 
     # -- admin -------------------------------------------------------------------------------
     def require_admin(self, *, is_admin: bool, who: str, action: str) -> None:

@@ -52,7 +52,7 @@ def make_bot(indexed_samples: Path, tmp_path: Path) -> Iterator[Callable[..., Pa
     def factory(**overrides: Any) -> PartnerBot:
         data_dir = tmp_path / f"bot-{len(bots)}"
         shutil.copytree(indexed_samples, data_dir)
-        settings = Settings(PARTNERBOT_DATA_DIR=data_dir, **overrides)  # type: ignore[call-arg]
+        settings = Settings(PARTNERBOT_DATA_DIR=data_dir, **overrides)
         bot = PartnerBot(settings)
         bots.append(bot)
         return bot

@@ -1,7 +1,457 @@
-"""`partnerbot comms …` commands."""
+"""`partnerbot comms …` commands: register, inspect and change communications."""
 
 from __future__ import annotations
 
-import typer
+import json
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
 
-comms_app = typer.Typer(help="Vendor-to-customer communications announced to partners.")
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from bot.comms.loading import FileRefused
+from bot.comms.model import Communication, format_when, in_days
+from bot.comms.planning import notice_label
+from bot.comms.registry import Preview, RegisterResult, StatusReport
+from bot.comms.store import from_iso
+from bot.errors import PartnerbotError
+from knowledge.errors import KnowledgeError
+
+if TYPE_CHECKING:
+    from bot.core import PartnerBot
+
+comms_app = typer.Typer(
+    help="Vendor-to-customer communications announced to partners.", no_args_is_help=True
+)
+console = Console()
+err = Console(stderr=True)
+
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON.")]
+
+
+@contextmanager
+def _bot() -> Iterator[PartnerBot]:
+    """The configured bot; a user-facing error ends the command with its message."""
+    from bot.cli import _bot as open_bot  # the CLI's composition root (settings, logging)
+
+    bot = open_bot()
+    try:
+        yield bot
+    except (PartnerbotError, KnowledgeError) as e:
+        err.print(f"[red]error:[/red] {e}", highlight=False)
+        raise typer.Exit(2) from None
+    finally:
+        bot.close()
+
+
+def _when(dt: datetime | None, comm: Communication) -> str:
+    return format_when(dt, comm.send_at) if dt is not None else "—"
+
+
+def _print_json(data: Any) -> None:
+    print(json.dumps(data, indent=2, default=str, ensure_ascii=False))
+
+
+def _header(comm: Communication, status: str, now: datetime) -> None:
+    console.print(f"[bold]{comm.title}[/bold]  ({comm.id})", highlight=False)
+    console.print(
+        f"{comm.channel} from {comm.sender} · sends {format_when(comm.send_at)} "
+        f"({in_days(comm.send_at_utc, now)}) · {status}",
+        highlight=False,
+    )
+    console.print(f"audience: {comm.audience.describe()}", highlight=False)
+    mark = (
+        "[green]points to partner[/green]"
+        if comm.points_to_partner
+        else ("[yellow]does NOT point customers to their partner[/yellow]")
+    )
+    pointed = comm.customer_pointed_to or "no contact named"
+    console.print(f"customers are pointed to: {pointed} ({mark})", highlight=False)
+
+
+def _refused(refused: FileRefused) -> None:
+    for p in refused.problems:
+        err.print(f"[red]refused[/red] {refused.path}:{p.line}: {p.reason}", highlight=False)
+
+
+def _warnings(warnings: tuple[str, ...] | list[str]) -> None:
+    for w in warnings:
+        err.print(f"[yellow]warning[/yellow] {w}", highlight=False)
+
+
+def _preview_json(preview: Preview) -> dict[str, Any]:
+    return {
+        "id": preview.comm.id,
+        "title": preview.comm.title,
+        "send_at": preview.comm.send_at.isoformat(),
+        "status": preview.status,
+        "registered": preview.registered,
+        "notices": [
+            {
+                "platform": r.platform,
+                "channel": r.channel,
+                "notice": r.notice,
+                "when": r.when.isoformat() if r.when else None,
+                "status": r.status,
+            }
+            for r in preview.rows
+        ],
+        "warnings": list(preview.warnings),
+    }
+
+
+def print_preview(preview: Preview, now: datetime) -> None:
+    comm = preview.comm
+    _header(comm, preview.status, now)
+    title = f"Notices (times in {format_when(comm.send_at).rsplit(' ', 1)[-1]})"
+    if not preview.registered:
+        title += " — dry run, nothing registered"
+    table = Table(title=title, title_justify="left")
+    for col in ("platform", "channel", "notice", "when", "status"):
+        table.add_column(col)
+    for r in preview.rows:
+        table.add_row(r.platform, r.channel, r.notice, _when(r.when, comm), r.status)
+    if preview.rows:
+        console.print(table)
+    else:
+        console.print("[yellow]no partner channel matches this audience[/yellow]")
+    if not preview.registered:
+        console.print(
+            "Register it with `partnerbot comms sync` (its folder) or `partnerbot comms add FILE`."
+        )
+    _warnings(preview.warnings)
+
+
+def _registered(result: RegisterResult, bot: PartnerBot) -> None:
+    record = result.record
+    verb = {
+        "added": "Registered",
+        "revived": "Registered again",
+        "updated": "Updated",
+        "unchanged": "Unchanged",
+    }[result.action]
+    console.print(f"{verb} {record.id} (revision {record.revision})", highlight=False)
+    if result.changes:
+        console.print(f"changed: {', '.join(result.changes)}", highlight=False)
+    if result.updated_channels:
+        console.print(
+            f"{len(result.updated_channels)} channel(s) already told get an “Updated” notice",
+            highlight=False,
+        )
+    _warnings(result.warnings)
+    print_preview(bot.comms.preview(record.id), bot.comms.now())
+
+
+@comms_app.command("add")
+def add(
+    file: Annotated[Path, typer.Argument(help="A communication file (YAML or Markdown).")],
+    json_out: JsonOpt = False,
+) -> None:
+    """Register a communication from a file (or apply a changed version of it)."""
+    with _bot() as bot:
+        result = bot.comms.add_file(file)
+        if isinstance(result, FileRefused):
+            if json_out:
+                _print_json(
+                    {
+                        "refused": result.path,
+                        "problems": [{"line": p.line, "reason": p.reason} for p in result.problems],
+                    }
+                )
+            else:
+                _refused(result)
+            raise typer.Exit(1)
+        if json_out:
+            _print_json(
+                {
+                    "action": result.action,
+                    "id": result.record.id,
+                    "revision": result.record.revision,
+                    "warnings": list(result.warnings),
+                    "preview": _preview_json(bot.comms.preview(result.record.id)),
+                }
+            )
+            return
+        _registered(result, bot)
+
+
+@comms_app.command("list")
+def list_command(
+    include_all: Annotated[
+        bool, typer.Option("--all", help="Include long-past and cancelled ones.")
+    ] = False,
+    json_out: JsonOpt = False,
+) -> None:
+    """Upcoming communications (and recently sent or cancelled ones)."""
+    with _bot() as bot:
+        comms = bot.comms
+        now = comms.now()
+        records = comms.records(include_all=include_all)
+        rows = []
+        for r in records:
+            deliveries = [d for d in comms.deliveries(r.id) if d["kind"] != "alert"]
+            channels = {(d["platform"], d["channel"]) for d in deliveries}
+            pending = [d for d in deliveries if d["status"] == "planned"]
+            rows.append((r, len(channels), pending[0] if pending else None))
+        if json_out:
+            _print_json(
+                [
+                    {
+                        "id": r.id,
+                        "title": r.comm.title,
+                        "send_at": r.comm.send_at.isoformat(),
+                        "status": r.status,
+                        "channels": n,
+                        "next_notice": nxt["due_at"] if nxt else None,
+                    }
+                    for r, n, nxt in rows
+                ]
+            )
+            return
+        if not rows:
+            console.print("No communications registered. `partnerbot comms sync` or `comms add`.")
+            return
+        table = Table(title="Communications")
+        for col in ("id", "title", "sends", "status", "channels", "next notice"):
+            table.add_column(col)
+        for r, n, nxt in rows:
+            next_text = "—"
+            if nxt is not None:
+                next_text = (
+                    f"{notice_label(nxt['kind'], nxt['lead_days'])}, "
+                    f"{_when(from_iso(nxt['due_at']), r.comm)}"
+                )
+            table.add_row(
+                r.id,
+                r.comm.title,
+                f"{format_when(r.comm.send_at)} ({in_days(r.comm.send_at_utc, now)})",
+                r.status,
+                str(n),
+                next_text,
+            )
+        console.print(table)
+
+
+@comms_app.command("show")
+def show(
+    comm_id: Annotated[str, typer.Argument(help="Communication id.")], json_out: JsonOpt = False
+) -> None:
+    """Everything registered about one communication, and its history."""
+    with _bot() as bot:
+        record = bot.comms.require(comm_id)
+        history = bot.comms.history(comm_id)
+        comm = record.comm
+        if json_out:
+            data = json.loads(comm.to_json())
+            data.update(
+                status=record.status,
+                revision=record.revision,
+                source=record.source,
+                warnings=list(record.warnings),
+                history=history,
+            )
+            _print_json(data)
+            return
+        _header(comm, record.status, bot.comms.now())
+        table = Table(show_header=False, box=None)
+        table.add_column("field", style="bold")
+        table.add_column("value")
+        table.add_row("why (aims)", comm.aims)
+        table.add_row("what customers are told", comm.customer_summary)
+        if comm.full_text_url:
+            table.add_row("full text", comm.full_text_url)
+        table.add_row("talking points", "\n".join(f"• {p}" for p in comm.talking_points) or "—")
+        table.add_row("FAQ", "\n".join(f"• {f.q}" for f in comm.faq) or "—")
+        table.add_row("links", "\n".join(comm.links) or "—")
+        table.add_row(
+            "lead days",
+            ", ".join(str(d) for d in comm.effective_lead_days(bot.comms.lead_days)),
+        )
+        table.add_row("revision", str(record.revision))
+        table.add_row("source", record.source or "—")
+        console.print(table)
+        hist = Table(title="History", title_justify="left")
+        for col in ("at (UTC)", "action", "by", "detail"):
+            hist.add_column(col)
+        for h in history:
+            hist.add_row(h["at"], h["action"], h["who"], h["detail"])
+        console.print(hist)
+        _warnings(record.warnings)
+
+
+@comms_app.command("reschedule")
+def reschedule(
+    comm_id: Annotated[str, typer.Argument(help="Communication id.")],
+    when: Annotated[str, typer.Argument(help="New send date-time, e.g. 2027-02-03T09:00+11:00.")],
+) -> None:
+    """Move the send date: channels already told get an "Updated" notice; new lead times."""
+    with _bot() as bot:
+        result = bot.comms.reschedule(comm_id, when)
+        _registered(result, bot)
+        if result.record.source:
+            _warnings(
+                [
+                    f"{result.record.source} still has the old send_at; a later edit of that "
+                    "file (synced) replaces this date"
+                ]
+            )
+
+
+@comms_app.command("cancel")
+def cancel(comm_id: Annotated[str, typer.Argument(help="Communication id.")]) -> None:
+    """Cancel: channels already told get a "Cancelled" notice; no further notices."""
+    with _bot() as bot:
+        record, told = bot.comms.cancel(comm_id)
+        console.print(
+            f"Cancelled {record.id}: {len(told)} channel(s) already told get a “Cancelled” "
+            "notice; no further notices.",
+            highlight=False,
+        )
+
+
+@comms_app.command("preview")
+def preview(
+    comm_id: Annotated[
+        str, typer.Argument(help="Communication id (registered, or in the comms folder).")
+    ],
+    json_out: JsonOpt = False,
+) -> None:
+    """Dry run: which channels get which notice, and when."""
+    with _bot() as bot:
+        result = bot.comms.preview(comm_id)
+        if json_out:
+            _print_json(_preview_json(result))
+            return
+        print_preview(result, bot.comms.now())
+
+
+def _status_json(report: StatusReport) -> dict[str, Any]:
+    record = report.record
+    return {
+        "id": record.id,
+        "title": record.comm.title,
+        "status": record.status,
+        "send_at": record.comm.send_at.isoformat(),
+        "revision": record.revision,
+        "channels": [
+            {
+                "platform": c.platform,
+                "channel": c.channel,
+                "told_at": c.told_at.isoformat() if c.told_at else None,
+                "notices": [{**n, "posted_at": n["posted_at"].isoformat()} for n in c.notices],
+                "acknowledged_by": c.acks,
+                "next_notice": c.next_notice,
+                "next_at": c.next_at.isoformat() if c.next_at else None,
+            }
+            for c in report.channels
+        ],
+        "not_posted": report.not_posted,
+    }
+
+
+@comms_app.command("status")
+def status(
+    comm_id: Annotated[str, typer.Argument(help="Communication id.")], json_out: JsonOpt = False
+) -> None:
+    """Who was told, when, and who acknowledged."""
+    with _bot() as bot:
+        report = bot.comms.status(comm_id)
+        if json_out:
+            _print_json(_status_json(report))
+            return
+        comm = report.record.comm
+        now = bot.comms.now()
+        console.print(f"[bold]{comm.title}[/bold]  ({comm.id})", highlight=False)
+        console.print(
+            f"{report.record.status} · sends {format_when(comm.send_at)} "
+            f"({in_days(comm.send_at_utc, now)}) · revision {report.record.revision}",
+            highlight=False,
+        )
+        zone = format_when(comm.send_at).rsplit(" ", 1)[-1]
+        table = Table(title=f"Partner channels (times in {zone})", title_justify="left")
+        for col in ("platform", "channel", "told", "notices posted", "acknowledged by", "next"):
+            table.add_column(col)
+        for c in report.channels:
+            notices = "\n".join(
+                f"{n['notice']}{' [late]' if n['late'] else ''}: {_when(n['posted_at'], comm)}"
+                for n in c.notices
+            )
+            acks = "\n".join(
+                f"{a['user']} ({_when(datetime.fromisoformat(a['at']), comm)})" for a in c.acks
+            )
+            nxt = f"{c.next_notice}: {_when(c.next_at, comm)}" if c.next_notice else "—"
+            table.add_row(
+                c.platform,
+                c.channel,
+                _when(c.told_at, comm) if c.told_at else "not yet",
+                notices or "—",
+                acks or "nobody yet",
+                nxt,
+            )
+        console.print(table)
+        told = sum(1 for c in report.channels if c.told_at)
+        acked = sum(1 for c in report.channels if c.acks)
+        console.print(
+            f"told {told} of {len(report.channels)} channel(s) · acknowledged in {acked}",
+            highlight=False,
+        )
+        for n in report.not_posted:
+            err.print(
+                f"[yellow]{n['status']}[/yellow] {n['notice']} to {n['platform']} "
+                f"{n['channel']}: {n['note']}",
+                highlight=False,
+            )
+
+
+@comms_app.command("sync")
+def sync(
+    folder: Annotated[
+        Path | None,
+        typer.Argument(help="Communications folder; default PARTNERBOT_COMMS_DIR or the samples."),
+    ] = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Register new and changed communication files (by content hash); removed files cancel."""
+    with _bot() as bot:
+        result = bot.comms.sync_folder(folder)
+        if json_out:
+            _print_json(
+                {
+                    **result.counts(),
+                    "folder": str(result.folder),
+                    "ids": {
+                        "added": result.added,
+                        "updated": result.updated,
+                        "unchanged": result.unchanged,
+                        "cancelled": result.cancelled,
+                    },
+                    "failures": [
+                        {"path": f.path, "line": p.line, "reason": p.reason}
+                        for f in result.failed
+                        for p in f.problems
+                    ],
+                    "warnings": result.warnings,
+                }
+            )
+        else:
+            table = Table(title=f"Communications sync: {result.folder}")
+            for col in ("added", "updated", "unchanged", "cancelled", "failed"):
+                table.add_column(col, justify="right")
+            table.add_row(*(str(v) for v in result.counts().values()))
+            console.print(table)
+            for label, ids in (
+                ("added", result.added),
+                ("updated", result.updated),
+                ("cancelled (file removed)", result.cancelled),
+            ):
+                for comm_id in ids:
+                    console.print(f"{label}: {comm_id}", highlight=False)
+            for failure in result.failed:
+                _refused(failure)
+            _warnings(result.warnings)
+        if not result.ok:
+            raise typer.Exit(1)

@@ -100,7 +100,7 @@ class Communication:
     def rescheduled(self, send_at: datetime) -> Communication:
         return replace(self, send_at=send_at)
 
-    # -- persistence ---------------------------------------------------------------------------
+    # -- persistence ------------------------------------------------------------------------------
     def to_json(self) -> str:
         data = asdict(self)
         data["send_at"] = self.send_at.isoformat()
@@ -161,7 +161,7 @@ class Communication:
         return changed
 
 
-# -- showing dates ---------------------------------------------------------------------------
+# -- showing dates --------------------------------------------------------------------------------
 def _offset(dt: datetime) -> str:
     off = dt.utcoffset() or timedelta(0)
     if not off:

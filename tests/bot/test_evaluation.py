@@ -46,7 +46,7 @@ def test_eval_on_a_subset_stays_above_floors(bot: PartnerBot) -> None:
 
 def test_eval_command_writes_json_and_a_side_by_side_table(
     indexed_samples: Path, tmp_path: Path, monkeypatch
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     import shutil
 
     shutil.copytree(indexed_samples, tmp_path / "d")

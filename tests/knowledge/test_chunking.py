@@ -36,7 +36,8 @@ def test_chunks_fit_the_embedder_and_never_split_sentences() -> None:
 def test_tables_and_lists_stay_readable_with_section_paths() -> None:
     doc = load_markdown(
         b"# Consolidation\n## Competencies\n### Mapping\n"
-        b"| Old name | New name |\n|---|---|\n| Application Development | Software Development |\n\n"
+        b"| Old name | New name |\n|---|---|\n"
+        b"| Application Development | Software Development |\n\n"
         b"- Two certified people\n- Three customer references\n",
         "c.md",
     )

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -33,7 +34,7 @@ class CountingEmbedder:
     def dimension(self) -> int:
         return self.inner.dimension
 
-    def embed(self, texts):  # type: ignore[no-untyped-def]
+    def embed(self, texts):
         self.embedded += len(texts)
         return self.inner.embed(texts)
 
@@ -47,7 +48,7 @@ class OtherEmbedder(CountingEmbedder):
     def dimension(self) -> int:
         return 8
 
-    def embed(self, texts):  # type: ignore[no-untyped-def]
+    def embed(self, texts):
         return np.ones((len(texts), 8), dtype=np.float32)
 
 
@@ -109,10 +110,10 @@ def test_interrupted_write_is_repaired_by_the_next_run(
     # Die after Chroma took the new chunks but before the manifest recorded them.
     real_execute = index._db.execute
 
-    def crash_on_manifest(sql: str, *args: object):  # type: ignore[no-untyped-def]
+    def crash_on_manifest(sql: str, params: Any = ()) -> Any:
         if sql.startswith("INSERT OR REPLACE INTO documents"):
             raise KeyboardInterrupt
-        return real_execute(sql, *args)
+        return real_execute(sql, params)
 
     monkeypatch.setattr(index, "_db", _Proxy(index._db, crash_on_manifest))
     with pytest.raises(KeyboardInterrupt):
@@ -129,11 +130,11 @@ def test_interrupted_write_is_repaired_by_the_next_run(
 
 
 class _Proxy:
-    def __init__(self, db, execute) -> None:  # type: ignore[no-untyped-def]
+    def __init__(self, db, execute) -> None:
         self._db = db
         self.execute = execute
 
-    def __getattr__(self, name: str):  # type: ignore[no-untyped-def]
+    def __getattr__(self, name: str):
         return getattr(self._db, name)
 
 

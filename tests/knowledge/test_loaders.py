@@ -96,7 +96,7 @@ def test_bad_front_matter_names_the_line(tmp_path: Path) -> None:
     assert "front matter" in failures["bad.md"] and "line" in failures["bad.md"]
 
 
-def test_huge_file_is_refused(tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+def test_huge_file_is_refused(tmp_path: Path, monkeypatch) -> None:
     import knowledge.loaders as loaders
 
     monkeypatch.setattr(loaders, "MAX_FILE_BYTES", 1000)

@@ -1,0 +1,402 @@
+"""The change digest: one concise, cited line per program change, posted to partner channels.
+
+`publish_digest(bot, posters)` is the one entry point for the CLI (`partnerbot changes
+publish`) and the chat commands (Slack `/partner changes`, Discord `/changes`). It posts
+one digest per configured channel through the adapters' `ChannelPoster`s, remembers each
+delivery by key (and asks the platform for the key first, so a crash between posting and
+recording never posts twice), and marks the records published once every channel has it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from difflib import SequenceMatcher
+from typing import TYPE_CHECKING
+
+from bot.changes.periods import parse_since
+from bot.changes.records import ChangeRecord
+from bot.errors import ConfigError, LLMError, PartnerbotError, UserError
+from bot.notify import ChannelPoster, Notice
+from bot.prompts import message, render
+
+if TYPE_CHECKING:
+    from bot.core import PartnerBot
+    from bot.llm import LLMClient
+
+logger = logging.getLogger(__name__)
+
+PLATFORMS = ("slack", "discord")
+EXCERPT_CHARS = 110
+CONTEXT_WORDS = 5
+SUMMARY_MAX_CHARS = 700
+MAX_LINES = 25  # a chat message stays readable; `partnerbot changes` lists the rest
+CHANNELS_VARIABLE = "PARTNERBOT_CHANGES_CHANNELS"
+
+
+# -- channels ------------------------------------------------------------------------------
+def parse_channels(specs: Sequence[str]) -> list[tuple[str, str]]:
+    """`["slack:#partners", "discord:123"]` → `[("slack", "#partners"), ("discord", "123")]`."""
+    out = []
+    for spec in specs:
+        platform, sep, channel = spec.strip().partition(":")
+        if not sep or platform.strip().lower() not in PLATFORMS or not channel.strip():
+            raise ConfigError(
+                f"{CHANNELS_VARIABLE}: {spec!r} is not 'platform:channel'. Use e.g. "
+                f'{CHANNELS_VARIABLE}="slack:#partners,discord:123456789012345678" '
+                f"(platforms: {', '.join(PLATFORMS)})."
+            )
+        out.append((platform.strip().lower(), channel.strip()))
+    return out
+
+
+# -- excerpts ------------------------------------------------------------------------------
+def shorten(text: str, limit: int = EXCERPT_CHARS) -> str:
+    """Cut at a word boundary with an ellipsis."""
+    text = " ".join(text.split())
+    if len(text) <= limit:
+        return text
+    cut = text[:limit].rsplit(" ", 1)[0]
+    return cut.rstrip(",;:") + "…"
+
+
+def _row_cells(text: str) -> list[str] | None:
+    """A table row as chunking writes it ("Header: value; Header: value."), else None."""
+    cells = text.rstrip(".").split("; ")
+    return cells if len(cells) >= 3 and all(": " in c for c in cells) else None
+
+
+def _focus_rows(before: list[str], after: list[str]) -> tuple[str, str] | None:
+    """The row's first cell (which names it) and the cells that changed."""
+    if len(before) != len(after) or before[0] != after[0]:
+        return None
+    changed = [i for i, (a, b) in enumerate(zip(before, after, strict=True)) if a != b]
+    if not changed:
+        return None
+
+    def pick(cells: list[str]) -> str:
+        parts, last = [cells[0]], 0
+        for i in changed:
+            parts.append(("… " if i > last + 1 else "") + cells[i])
+            last = i
+        return "; ".join(parts) + (" …" if changed[-1] < len(cells) - 1 else "")
+
+    return pick(before), pick(after)
+
+
+def focus(before: str, after: str, *, limit: int = EXCERPT_CHARS) -> tuple[str, str]:
+    """The part of two long sentences around what changed, with a few words of context."""
+    rows = _row_cells(before), _row_cells(after)
+    if rows[0] and rows[1] and (shown := _focus_rows(rows[0], rows[1])):
+        return shown
+    if len(before) <= limit and len(after) <= limit:
+        return before, after
+    a, b = before.split(), after.split()
+    opcodes = [op for op in SequenceMatcher(None, a, b, autojunk=False).get_opcodes()]
+    diffs = [op for op in opcodes if op[0] != "equal"]
+    if not diffs:
+        return shorten(before, limit), shorten(after, limit)
+    a_lo, a_hi = diffs[0][1], diffs[-1][2]
+    b_lo, b_hi = diffs[0][3], diffs[-1][4]
+
+    def window(words: list[str], lo: int, hi: int) -> str:
+        start, end = max(0, lo - CONTEXT_WORDS), min(len(words), hi + CONTEXT_WORDS)
+        text = " ".join(words[start:end])
+        text = shorten(text, limit * 2)
+        return ("…" if start > 0 else "") + text + ("…" if end < len(words) else "")
+
+    return window(a, a_lo, a_hi), window(b, b_lo, b_hi)
+
+
+def excerpt(record: ChangeRecord) -> str:
+    """What changed, in a few words: "before" → "after", a new sentence, or what was there."""
+    if not record.edits:
+        return ""
+    first = record.edits[0]
+    if record.kind == "added":
+        text = message("changes_excerpt_added", text=shorten(first.after or ""))
+    elif record.kind == "removed":
+        text = message("changes_excerpt_removed", text=shorten(first.before or ""))
+    elif first.before and first.after:
+        before, after = focus(first.before, first.after)
+        text = message("changes_excerpt_changed", before=before, after=after)
+    elif first.after:
+        text = message("changes_excerpt_new_sentence", text=shorten(first.after))
+    else:
+        text = message("changes_excerpt_dropped_sentence", text=shorten(first.before or ""))
+    more = len(record.edits) - 1
+    if more and record.kind == "changed":
+        text += " " + message("changes_more_edits", count=more)
+    return text
+
+
+def kind_label(record: ChangeRecord) -> str:
+    if not record.section:
+        return message(f"changes_document_{record.kind}")
+    return message(f"changes_kind_{record.kind}")
+
+
+def source_note(record: ChangeRecord) -> str:
+    """The cited source: "competency-requirements.md, effective 2026-10-01" (date if known)."""
+    if record.effective_date:
+        return message(
+            "changes_source_effective",
+            path=record.doc_path,
+            date=record.effective_date.isoformat(),
+        )
+    return record.doc_path
+
+
+def change_line(record: ChangeRecord, number: int) -> str:
+    """One concise digest line, citing the document and section."""
+    return message(
+        "changes_digest_line",
+        number=number,
+        kind=kind_label(record),
+        where=record.label,
+        excerpt=excerpt(record),
+        source=source_note(record),
+    )
+
+
+# -- the digest ----------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Digest:
+    key: str
+    title: str
+    summary: str
+    lines: tuple[str, ...]
+    records: tuple[ChangeRecord, ...]
+
+    @property
+    def text(self) -> str:
+        return "\n".join([self.summary, "", *self.lines, "", message("changes_digest_footer")])
+
+
+def digest_key(records: Sequence[ChangeRecord]) -> str:
+    ids = ",".join(str(r.id) for r in sorted(records, key=lambda r: r.id))
+    return hashlib.sha256(ids.encode()).hexdigest()[:16]
+
+
+def count_text(n: int) -> str:
+    return message("changes_count_one") if n == 1 else message("changes_count", n=n)
+
+
+def extractive_summary(records: Sequence[ChangeRecord], since: str | None) -> str:
+    per_doc: dict[str, int] = {}
+    for r in records:
+        per_doc[r.doc_title] = per_doc.get(r.doc_title, 0) + 1
+    docs = ", ".join(f"{title} ({n})" for title, n in per_doc.items())
+    window = message("changes_window_since", date=since[:10]) if since else ""
+    return message(
+        "changes_digest_summary", changes=count_text(len(records)), window=window, documents=docs
+    ).replace("  ", " ")
+
+
+def llm_summary(client: LLMClient, lines: Sequence[str]) -> str:
+    """A short summary that refers to digest lines as [n]; LLMError when unusable."""
+    reply = client.complete(
+        [
+            {"role": "system", "content": render("changes_digest")},
+            {"role": "user", "content": render("changes_digest_user", lines="\n".join(lines))},
+        ],
+        purpose="changes-digest",
+        max_tokens=250,
+    )
+    text = " ".join(reply.split())
+    refs = [int(n) for n in re.findall(r"\[(\d+)\]", text)]
+    if not refs or any(not 1 <= n <= len(lines) for n in refs):
+        raise LLMError("the change summary did not cite the digest lines")
+    return shorten(text, SUMMARY_MAX_CHARS)
+
+
+def build_digest(
+    records: Sequence[ChangeRecord], *, llm: LLMClient | None = None, since: str | None = None
+) -> Digest:
+    """The digest of these records: a summary (LLM when configured) and one line each."""
+    lines = tuple(change_line(r, n) for n, r in enumerate(records[:MAX_LINES], start=1))
+    if len(records) > MAX_LINES:
+        lines += (message("changes_digest_more", count=len(records) - MAX_LINES),)
+    summary = extractive_summary(records, since)
+    if llm is not None:
+        try:
+            summary = f"{summary}\n{llm_summary(llm, lines)}"
+        except LLMError as e:
+            logger.warning("change digest summary from the LLM failed, extractive only: %s", e)
+    return Digest(
+        key=digest_key(records),
+        title=message("changes_digest_title", changes=count_text(len(records))),
+        summary=summary,
+        lines=lines,
+        records=tuple(records),
+    )
+
+
+# -- publishing ----------------------------------------------------------------------------
+@dataclass
+class DigestResult:
+    """What a publish did: the digest, and per channel posted / already there / failed."""
+
+    digest: Digest | None
+    posted: list[tuple[str, str]] = field(default_factory=list)  # (platform:channel, id)
+    already: list[tuple[str, str]] = field(default_factory=list)
+    failed: list[tuple[str, str]] = field(default_factory=list)  # (platform:channel, why)
+
+    @property
+    def count(self) -> int:
+        return len(self.digest.records) if self.digest else 0
+
+    @property
+    def ok(self) -> bool:
+        return not self.failed
+
+    def summary(self) -> str:
+        """A one-line report for the admin who asked (CLI or chat)."""
+        if self.digest is None:
+            return message("changes_nothing_to_publish")
+        channels = ", ".join(c for c, _ in [*self.posted, *self.already]) or "-"
+        text = message("changes_published", changes=count_text(self.count), channels=channels)
+        if self.failed:
+            text += " " + message(
+                "changes_publish_failed",
+                channels="; ".join(f"{c} ({why})" for c, why in self.failed),
+            )
+        return text
+
+
+def select_records(
+    bot: PartnerBot, *, since: str | None = None, include_published: bool = False
+) -> list[ChangeRecord]:
+    return bot.changes.records.list(since=since, unpublished_only=not include_published)
+
+
+def preview_digest(
+    bot: PartnerBot, *, since: str | None = None, include_published: bool = False
+) -> Digest | None:
+    """The digest `publish_digest` would post, without posting or marking anything."""
+    records = select_records(bot, since=since, include_published=include_published)
+    return build_digest(records, llm=bot.llm_client, since=since) if records else None
+
+
+def publish_digest(
+    bot: PartnerBot,
+    posters: Sequence[ChannelPoster],
+    *,
+    since: str | None = None,
+    include_published: bool = False,
+    channels: Sequence[str] | None = None,
+) -> DigestResult:
+    """Post one digest of the unpublished (or, with include_published, all) changes.
+
+    `channels` defaults to PARTNERBOT_CHANGES_CHANNELS; each is "platform:channel" and
+    goes through the poster of that platform. Records are marked published only when
+    every channel has the digest, so a failed channel is retried by the next publish.
+    """
+    targets = parse_channels(bot.settings.changes_channels if channels is None else channels)
+    if not targets:
+        raise ConfigError(message("changes_no_channels", variable=CHANNELS_VARIABLE))
+    records = select_records(bot, since=since, include_published=include_published)
+    if not records:
+        return DigestResult(digest=None)
+    digest = build_digest(records, llm=bot.llm_client, since=since)
+    result = DigestResult(digest=digest)
+    by_platform = {p.platform: p for p in posters}
+    store = bot.changes.records
+    # The key makes a retry after a crash find the earlier post; asking for published
+    # changes again is a new publication, so it gets a key of its own.
+    publication = digest.key if not include_published else f"{digest.key}@{bot.changes.now()}"
+    for platform, channel in targets:
+        spec = f"{platform}:{channel}"
+        key = f"changes:{publication}:{spec}"
+        poster = by_platform.get(platform)
+        if poster is None:
+            result.failed.append((spec, message("changes_no_poster", platform=platform)))
+            continue
+        known = store.delivery(key)
+        if known is not None:
+            result.already.append((spec, known))
+            continue
+        try:
+            found = poster.find(channel, key)
+            if found is not None:
+                result.already.append((spec, found))
+            else:
+                notice = Notice(key=key, title=digest.title, text=digest.text)
+                found = poster.post(channel, notice)
+                result.posted.append((spec, found))
+        except PartnerbotError as e:  # the platform said no: the reason is in the message
+            logger.warning("posting the change digest to %s failed: %s", spec, e)
+            result.failed.append((spec, str(e)))
+            continue
+        except Exception as e:  # one channel failing must not stop the others
+            logger.exception("posting the change digest to %s failed", spec)
+            result.failed.append((spec, str(e) or type(e).__name__))
+            continue
+        store.record_delivery(key, channel=spec, message_id=found, at=bot.changes.now())
+    if result.ok:
+        store.mark_published([r.id for r in records], digest_key=digest.key, at=bot.changes.now())
+    logger.info(
+        "change digest %s: %d changes, posted=%d already=%d failed=%d",
+        digest.key,
+        len(records),
+        len(result.posted),
+        len(result.already),
+        len(result.failed),
+    )
+    return result
+
+
+def publish_digest_as(
+    bot: PartnerBot,
+    posters: Sequence[ChannelPoster],
+    *,
+    is_admin: bool,
+    who: str,
+    since: str | None = None,
+    include_published: bool = False,
+) -> DigestResult:
+    """Publish on behalf of a chat user; NotAllowed unless they are an admin."""
+    bot.require_admin(is_admin=is_admin, who=who, action="publish the program-change digest")
+    logger.info("change digest publish requested by %s", who)
+    return publish_digest(bot, posters, since=since, include_published=include_published)
+
+
+def changes_command(
+    bot: PartnerBot,
+    args: str,
+    *,
+    is_admin: bool,
+    who: str,
+    posters: Sequence[ChannelPoster] | None = None,
+) -> str:
+    """The chat command (`/partner changes …`, `/changes …`): returns the reply text.
+
+    Empty → publish new changes; `preview` → show the digest without posting;
+    `again` → publish every change again; `since YYYY-MM-DD` narrows any of these.
+    Posters default to the ones running adapters registered in `bot.changes.posters`.
+    """
+    words = args.split()
+    preview = "preview" in words
+    again = "again" in words or "all" in words
+    since: str | None = None
+    if "since" in words:
+        index = words.index("since")
+        if index + 1 >= len(words):
+            raise UserError(message("changes_command_usage"))
+        since = parse_since(words[index + 1])
+    unknown = [w for w in words if w not in {"preview", "again", "all", "since", "publish"}]
+    if since is not None:
+        unknown = [w for w in unknown if w != words[words.index("since") + 1]]
+    if unknown:
+        raise UserError(message("changes_command_usage"))
+    bot.require_admin(is_admin=is_admin, who=who, action="publish the program-change digest")
+    if preview:
+        digest = preview_digest(bot, since=since, include_published=again)
+        return digest.text if digest else message("changes_nothing_to_publish")
+    chosen = bot.changes.posters if posters is None else posters
+    return publish_digest_as(
+        bot, chosen, is_admin=is_admin, who=who, since=since, include_published=again
+    ).summary()

@@ -1,0 +1,60 @@
+"""A communication as a knowledge-index Document, so ordinary questions find and cite it."""
+
+from __future__ import annotations
+
+from bot.comms.model import DIMENSIONS, Communication, format_when
+from knowledge.documents import Document, Section
+
+
+def article(word: str) -> str:
+    """'an email', 'a letter'."""
+    return f"{'an' if word[:1].lower() in 'aeiou' else 'a'} {word}"
+
+
+def document_title(comm: Communication) -> str:
+    return f"Customer {comm.channel} of {comm.send_at:%d %b %Y}: {comm.title}"
+
+
+def communication_document(comm: Communication, status: str) -> Document:
+    """Sections: when and to whom, what customers are told, why, where pointed, talking points."""
+    day = f"{comm.send_at:%A %d %B %Y}"
+    tense = "sent" if status == "sent" else "will send"
+    overview = (
+        f"Vendor communication to customers: {comm.sender} {tense} {article(comm.channel)} "
+        f"to {comm.audience.describe()} on {day} ({format_when(comm.send_at)}), "
+        f"in {comm.send_at:%B %Y}. Subject: “{comm.title}”. Status: {status}."
+    )
+    told = comm.customer_summary
+    if comm.full_text:
+        told += "\n\n" + comm.full_text
+    if comm.full_text_url:
+        told += f"\n\nThe full customer-facing text: {comm.full_text_url}"
+    pointed = comm.customer_pointed_to or "The communication names no contact for questions."
+    pointed += (
+        " The communication points customers to their partner for more information."
+        if comm.points_to_partner
+        else " The communication does not point customers to their partner."
+    )
+    sections = [
+        Section(("When and to whom",), overview),
+        Section(("What customers are told",), told),
+        Section(("Why it is sent",), comm.aims),
+        Section(("Where customers are pointed",), pointed),
+    ]
+    if comm.talking_points:
+        sections.append(
+            Section(("Partner talking points",), "\n".join(f"- {p}" for p in comm.talking_points))
+        )
+    sections.extend(Section(("Partner FAQ", f.q), f"{f.q}\n{f.a}") for f in comm.faq)
+    if comm.links:
+        sections.append(Section(("Links",), "\n".join(f"- {link}" for link in comm.links)))
+    tags = tuple(t for d in DIMENSIONS for t in comm.audience.tags(d))
+    return Document(
+        path=comm.doc_path,
+        title=document_title(comm),
+        sections=tuple(sections),
+        effective_date=comm.send_at.date(),
+        url=comm.full_text_url,
+        audience=tags,
+        kind="communication",
+    )

@@ -1,0 +1,194 @@
+"""Partner-channel notices on Discord: the ChannelPoster, its delivery key, and its buttons."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import shutil
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from adapters.discord.poster import DiscordPoster, footer_for, nonce_for
+from bot.core import PartnerBot
+from bot.errors import PartnerbotError
+from bot.notify import Notice, NoticeButton
+from bot.prompts import message
+from tests.adapters.discord_harness import discord_settings, running_discord
+from tests.conftest import SAMPLE_DOCS
+from tests.fakes.discord_server import FakeDiscord, fake_discord
+
+MESSAGES = r"^/channels/\d+/messages$"
+EPHEMERAL = 1 << 6
+
+NOTICE = Notice(
+    key="comms:renewal-2026:partner-news:first",
+    title="Heads-up: Northwind writes to your small-business customers on 2026-09-01",
+    text="**What is sent:** a renewal reminder.\n**Aims:** renewals through their partner.",
+    buttons=(
+        NoticeButton("acknowledge", "Acknowledge", "d:17"),
+        NoticeButton("ask", "Ask about this", "d:17"),
+        NoticeButton("ask", "Too long", "x" * 120),  # cannot fit a custom id: left out
+    ),
+    link="https://partners.northwind.example/comms/renewal-2026",
+    fields=(("Sent to", "Small-business customers"), ("When", "2026-09-01 09:00 UTC")),
+)
+
+
+def webhook(fake: FakeDiscord, event: dict[str, Any]) -> tuple[str, str]:
+    return ("POST", rf"^/webhooks/{fake.application_id}/{event['token']}$")
+
+
+@pytest.fixture
+def fake() -> Iterator[FakeDiscord]:
+    with fake_discord() as server:
+        yield server
+
+
+@pytest.fixture
+def dbot(make_bot: Callable[..., PartnerBot], fake: FakeDiscord) -> PartnerBot:
+    return make_bot(**discord_settings(fake))
+
+
+async def test_post_carries_the_key_and_find_locates_it(
+    fake: FakeDiscord, dbot: PartnerBot
+) -> None:
+    channel = str(fake.partner_channel_id)
+    async with running_discord(dbot) as service:
+        poster = service.poster
+        assert poster.platform == "discord"
+        assert await asyncio.to_thread(poster.find, channel, NOTICE.key) is None
+
+        message_id = await asyncio.to_thread(poster.post, channel, NOTICE)
+        stored = fake.message(int(message_id))
+        [embed] = stored["embeds"]
+        assert embed["footer"]["text"] == footer_for(NOTICE.key)
+        assert embed["title"] == NOTICE.title and embed["url"] == NOTICE.link
+        assert [f["name"] for f in embed["fields"]] == ["Sent to", "When"]
+        assert stored["nonce"] == nonce_for(NOTICE.key) and len(stored["nonce"]) <= 25
+        buttons = [c["custom_id"] for c in stored["components"][0]["components"]]
+        assert buttons == ["notice:acknowledge:d:17", "notice:ask:d:17"]
+
+        # Someone else's message quoting the key does not count; the bot's own does.
+        fake.message_create(
+            "quoting it",
+            channel_id=fake.partner_channel_id,
+            mentions_bot=False,
+            embeds=[{"type": "rich", "footer": {"text": footer_for(NOTICE.key)}}],
+        )
+        assert await asyncio.to_thread(poster.find, channel, NOTICE.key) == message_id
+        assert await asyncio.to_thread(poster.find, channel, "comms:other") is None
+        assert await asyncio.to_thread(poster.find, "#partner-news", NOTICE.key) == message_id
+        assert await asyncio.to_thread(poster.permalink, channel, message_id) == (
+            f"https://discord.com/channels/{fake.guild_id}/{channel}/{message_id}"
+        )
+
+
+async def test_post_honours_a_429(fake: FakeDiscord, dbot: PartnerBot) -> None:
+    async with running_discord(dbot) as service:
+        fake.rate_limit_next(MESSAGES, retry_after=0.2, method="POST")
+        message_id = await asyncio.to_thread(
+            service.poster.post, str(fake.partner_channel_id), NOTICE
+        )
+        posts = [r for r in fake.requests if r.method == "POST" and re.search(MESSAGES, r.path)]
+        assert [r.status for r in posts] == [429, 200]
+        assert fake.message(int(message_id))["embeds"][0]["title"] == NOTICE.title
+
+
+async def test_poster_errors_are_partnerbot_errors(fake: FakeDiscord, dbot: PartnerBot) -> None:
+    with pytest.raises(PartnerbotError, match="not connected"):
+        DiscordPoster().post("1", NOTICE)
+    async with running_discord(dbot) as service:
+        with pytest.raises(PartnerbotError, match="not found"):
+            await asyncio.to_thread(service.poster.post, "#no-such-channel", NOTICE)
+        fake.fail_next(MESSAGES, status=403, code=50013, message="Missing Permissions")
+        with pytest.raises(PartnerbotError, match="Missing Permissions"):
+            await asyncio.to_thread(service.poster.post, str(fake.partner_channel_id), NOTICE)
+        with pytest.raises(RuntimeError, match="worker thread"):
+            service.poster.find(str(fake.partner_channel_id), NOTICE.key)  # on the loop
+
+
+async def test_change_digests_can_post_while_running(fake: FakeDiscord, dbot: PartnerBot) -> None:
+    async with running_discord(dbot) as service:
+        assert service.poster in dbot.changes.posters
+    assert service.poster not in dbot.changes.posters
+
+
+async def _click(fake: FakeDiscord, poster: DiscordPoster, custom_id: str) -> dict[str, Any]:
+    message_id = await asyncio.to_thread(poster.post, str(fake.partner_channel_id), NOTICE)
+    click = fake.component_click(custom_id, message_id=int(message_id))
+    [hook] = await fake.wait_for(("POST", rf"^/webhooks/{fake.application_id}/{click['token']}$"))
+    [callback] = fake.interaction_responses()
+    assert callback.json["type"] == 5 and callback.json["data"]["flags"] == EPHEMERAL
+    assert hook.json["flags"] == EPHEMERAL
+    return dict(hook.json)
+
+
+async def test_notice_button_goes_to_the_core_hook(
+    fake: FakeDiscord, dbot: PartnerBot, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    calls: list[dict[str, Any]] = []
+
+    def hook(**kwargs: Any) -> str:
+        calls.append(kwargs)
+        return "Thanks, acknowledged for #partner-news."
+
+    monkeypatch.setattr(dbot, "handle_notice_button", hook, raising=False)
+    async with running_discord(dbot) as service:
+        reply = await _click(fake, service.poster, "notice:acknowledge:d:17")
+    assert reply["content"] == "Thanks, acknowledged for #partner-news."
+    assert calls == [
+        {
+            "kind": "acknowledge",
+            "value": "d:17",
+            "user": str(fake.user_id),
+            "channel": str(fake.partner_channel_id),
+            "platform": "discord",
+        }
+    ]
+
+
+async def test_notice_button_without_a_core_hook_says_not_available(
+    fake: FakeDiscord, dbot: PartnerBot, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delattr(PartnerBot, "handle_notice_button", raising=False)
+    async with running_discord(dbot) as service:
+        reply = await _click(fake, service.poster, "notice:ask:d:17")
+    assert reply["content"] == message("button_unavailable")
+
+
+async def test_changes_publish_posts_the_digest_through_the_discord_poster(
+    fake: FakeDiscord, make_bot: Callable[..., PartnerBot], tmp_path: Path
+) -> None:
+    docs = tmp_path / "docs"
+    shutil.copytree(SAMPLE_DOCS, docs)
+    csat = docs / "csat-requirement.md"
+    csat.write_text(csat.read_text().replace("2027-03-31", "2027-06-30"))
+    bot = make_bot(
+        **discord_settings(
+            fake,
+            PARTNERBOT_DOCS_DIR=str(docs),
+            PARTNERBOT_CHANGES_CHANNELS=f"discord:{fake.partner_channel_id}",
+        )
+    )
+    async with running_discord(bot):
+        event = fake.interaction_create(
+            "reindex", user_id=fake.user_id, role_ids=[fake.admin_role_id]
+        )
+        [hook] = await fake.wait_for(webhook(fake, event), timeout=20)
+        assert "1 updated" in hook.json["content"]
+
+        event = fake.interaction_create(
+            "changes",
+            [{"name": "publish", "type": 1, "options": []}],
+            user_id=fake.user_id,
+            role_ids=[fake.admin_role_id],
+        )
+        [hook] = await fake.wait_for(webhook(fake, event), timeout=10)
+        [digest] = fake.bot_messages(fake.partner_channel_id)
+    assert f"discord:{fake.partner_channel_id}" in hook.json["content"]
+    [embed] = digest["embeds"]
+    assert embed["footer"]["text"].startswith("partnerbot · changes:")
+    assert "2027-06-30" in embed["description"]

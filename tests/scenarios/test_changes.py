@@ -1,0 +1,309 @@
+"""Program changes end to end: index a folder, edit it, re-index, publish to FakeSlack, ask.
+
+One module-scoped run indexes a three-document folder four times (v1, the edited v2,
+v2 again, v2 with a file renamed); each test works on its own copy of the data.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+from typer.testing import CliRunner
+
+from adapters.slack.poster import EVENT_TYPE, SlackPoster
+from bot.changes import publish_digest
+from bot.changes.records import ChangeRecord
+from bot.cli import app
+from bot.config import Settings
+from bot.core import PartnerBot
+from bot.models import Question
+from tests.fakes.slack_server import FakeSlack
+
+CHANNEL = "C0PARTNERS"
+_PREFIXES = ("PARTNERBOT_", "SLACK_", "DISCORD_", "OPENAI_", "CHROMA_")
+
+COMPETENCY = """---
+title: Competency Requirements
+effective_date: 2026-10-01
+---
+# Competency Requirements
+
+## Security
+
+### Security requirements
+
+- The partner must have at least 3 certified individuals who have passed NW-310.
+- The partner must provide 4 customer references for Security projects.
+
+## Data & AI
+
+The Data & AI competency needs 5 certified individuals across NW-500 and NW-520.
+
+## Keeping a competency
+
+Northwind checks competency requirements at each membership anniversary.
+A partner that falls below a requirement has 90 days to close the gap.
+"""
+
+DEALS = """---
+title: Deal Registration Rules
+effective_date: 2026-07-01
+---
+# Deal Registration Rules
+
+## Protection period
+
+An approved registration protects the deal for 120 days from the approval date.
+
+## Additional discount
+
+| Tier | Additional discount |
+|---|---|
+| Member | 5% |
+| Advanced | 8% |
+"""
+
+FEES = """# Annual Fee
+
+## Amount
+
+The annual program fee is USD 500 for every tier.
+"""
+
+APP_SECTION = """
+## Registering from the partner app
+
+Partners can also register deals in the Northwind Partner app for iOS and Android.
+"""
+
+
+@dataclass(frozen=True)
+class Run:
+    """The data directory after all runs, and the records each run produced."""
+
+    data_dir: Path
+    docs: Path
+    baseline: list[ChangeRecord]
+    edited: list[ChangeRecord]
+    identical: list[ChangeRecord]
+    renamed: list[ChangeRecord]
+    renamed_pairs: list[tuple[str, str]]
+
+
+def _edit_v2(docs: Path) -> None:
+    competency = docs / "competency.md"
+    text = competency.read_text(encoding="utf-8")
+    text = text.replace("at least 3 certified individuals", "at least 4 certified individuals")
+    start, end = text.index("## Data & AI"), text.index("## Keeping a competency")
+    competency.write_text(text[:start] + text[end:], encoding="utf-8")  # delete a section
+    deals = docs / "deals.md"
+    text = deals.read_text(encoding="utf-8")
+    text = text.replace(
+        "## Additional discount", APP_SECTION.strip() + "\n\n## Additional discount"
+    )
+    text = text.replace(  # reformat only: padding, alignment, emphasis, wrapping
+        "| Tier | Additional discount |\n|---|---|\n| Member | 5% |\n| Advanced | 8% |",
+        "|  Tier      |  Additional discount  |\n|:-----------|----------------------:|\n"
+        "|  Member    |  **5%**               |\n|  Advanced  |  **8%**               |",
+    ).replace(
+        "An approved registration protects the deal for 120 days",
+        "An approved registration protects\nthe deal for *120 days*",
+    )
+    deals.write_text(text, encoding="utf-8")
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Run]:
+    root = tmp_path_factory.mktemp("changes-scenario")
+    docs = root / "docs"
+    docs.mkdir()
+    for name, text in (("competency.md", COMPETENCY), ("deals.md", DEALS), ("fees.md", FEES)):
+        (docs / name).write_text(text, encoding="utf-8")
+    with pytest.MonkeyPatch.context() as mp:  # the autouse isolation is per test
+        for key in list(os.environ):
+            if key.startswith(_PREFIXES):
+                mp.delenv(key)
+        mp.chdir(root)
+        bot = PartnerBot(Settings(PARTNERBOT_DATA_DIR=root / "data"))  # type: ignore[call-arg]
+        try:
+            bot.reindex(docs)
+            baseline = list(bot.changes.last_run)
+            _edit_v2(docs)
+            bot.reindex(docs)
+            edited = list(bot.changes.last_run)
+            bot.reindex(docs)
+            identical = list(bot.changes.last_run)
+            (docs / "fees.md").rename(docs / "program-fees.md")
+            report = bot.reindex(docs)
+            renamed = list(bot.changes.last_run)
+        finally:
+            bot.close()
+    yield Run(root / "data", docs, baseline, edited, identical, renamed, report.renamed)
+
+
+@pytest.fixture
+def make_changed_bot(run: Run, tmp_path: Path) -> Iterator[Callable[..., PartnerBot]]:
+    bots: list[PartnerBot] = []
+
+    def factory(**overrides: Any) -> PartnerBot:
+        data_dir = tmp_path / f"data-{len(bots)}"
+        shutil.copytree(run.data_dir, data_dir)
+        bot = PartnerBot(Settings(PARTNERBOT_DATA_DIR=data_dir, **overrides))
+        bots.append(bot)
+        return bot
+
+    yield factory
+    for bot in bots:
+        bot.close()
+
+
+# -- detection -----------------------------------------------------------------------------------
+def test_the_first_index_is_the_baseline(run: Run) -> None:
+    assert run.baseline == []
+
+
+def test_edit_delete_add_and_reformat_make_exactly_three_changes(run: Run) -> None:
+    found = {(r.doc_path, r.section, r.kind): r for r in run.edited}
+    assert set(found) == {
+        ("competency.md", ("Security", "Security requirements"), "changed"),
+        ("competency.md", ("Data & AI",), "removed"),
+        ("deals.md", ("Registering from the partner app",), "added"),
+    }
+    changed = found["competency.md", ("Security", "Security requirements"), "changed"]
+    assert changed.before == (
+        "The partner must have at least 3 certified individuals who have passed NW-310."
+    )
+    assert changed.after == (
+        "The partner must have at least 4 certified individuals who have passed NW-310."
+    )
+    assert changed.effective_date is not None and changed.effective_date.isoformat() == "2026-10-01"
+    removed = found["competency.md", ("Data & AI",), "removed"]
+    assert removed.before.startswith("The Data & AI competency needs 5 certified individuals")
+    assert removed.after == ""
+    added = found["deals.md", ("Registering from the partner app",), "added"]
+    assert added.after == (
+        "Partners can also register deals in the Northwind Partner app for iOS and Android."
+    )
+    assert added.doc_title == "Deal Registration Rules"
+
+
+def test_an_identical_reindex_records_nothing(run: Run) -> None:
+    assert run.identical == []
+
+
+def test_a_renamed_file_records_no_change(run: Run) -> None:
+    assert run.renamed_pairs == [("fees.md", "program-fees.md")]
+    assert run.renamed == []
+
+
+# -- publishing to a chat stand-in ---------------------------------------------------------------
+@pytest.fixture
+def fake_slack() -> Iterator[FakeSlack]:
+    with FakeSlack() as server:
+        yield server
+
+
+def digest_message(fake: FakeSlack) -> dict[str, Any]:
+    (posted,) = fake.messages(CHANNEL)
+    return posted
+
+
+def test_publish_posts_one_digest_with_three_cited_lines_to_slack(
+    make_changed_bot: Callable[..., PartnerBot], fake_slack: FakeSlack
+) -> None:
+    bot = make_changed_bot(PARTNERBOT_CHANGES_CHANNELS=f"slack:{CHANNEL}")
+    poster = SlackPoster.from_token("xoxb-test", base_url=fake_slack.base_url)
+    result = publish_digest(bot, [poster])
+    assert result.ok and result.count == 3
+    posted = digest_message(fake_slack)
+    body = "\n".join(b["text"]["text"] for b in posted["blocks"] if b["type"] == "section")
+    lines = [line for line in body.split("\n") if line[:2] in {"1.", "2.", "3."}]
+    assert len(lines) == 3
+    assert any(
+        "*Changed* — Competency Requirements › Security › Security requirements:" in line
+        and "at least 3 certified" in line
+        and "at least 4 certified" in line
+        and "(competency.md, effective 2026-10-01)" in line
+        for line in lines
+    )
+    assert any(
+        "*Removed* — Competency Requirements › Data &amp; AI:" in line
+        and "(competency.md, effective 2026-10-01)" in line
+        for line in lines
+    )
+    assert any(
+        "*Added* — Deal Registration Rules › Registering from the partner app:" in line
+        and "(deals.md, effective 2026-07-01)" in line
+        for line in lines
+    )
+    assert posted["blocks"][0]["text"]["text"] == "Partner program changes: 3 changes"
+    assert posted["metadata"]["event_type"] == EVENT_TYPE
+    assert posted["metadata"]["event_payload"]["key"].startswith("changes:")
+    # Published once: a second publish has nothing to post.
+    assert publish_digest(bot, [poster]).digest is None
+    assert len(fake_slack.messages(CHANNEL)) == 1
+
+
+def test_partnerbot_changes_publish_posts_through_the_slack_adapter(
+    make_changed_bot: Callable[..., PartnerBot], fake_slack: FakeSlack
+) -> None:
+    data_dir = make_changed_bot().settings.data_dir
+    env = {
+        "PARTNERBOT_DATA_DIR": str(data_dir),
+        "PARTNERBOT_CHANGES_CHANNELS": f"slack:{CHANNEL}",
+        "SLACK_BOT_TOKEN": "xoxb-test",
+        "SLACK_API_URL": fake_slack.base_url,
+    }
+    result = CliRunner().invoke(app, ["changes", "publish"], env=env)
+    assert result.exit_code == 0, result.output
+    assert "Published the digest of 3 changes to slack:C0PARTNERS." in result.output
+    assert "Security requirements" in digest_message(fake_slack)["text"]
+    again = CliRunner().invoke(app, ["changes", "publish"], env=env)
+    assert "No new program changes to publish." in again.output
+    assert len(fake_slack.messages(CHANNEL)) == 1
+
+
+# -- questions -------------------------------------------------------------------------------------
+def test_what_changed_this_quarter_is_answered_from_the_records(
+    make_changed_bot: Callable[..., PartnerBot],
+) -> None:
+    answer = make_changed_bot().ask(Question("what changed in the program this quarter?"))
+    assert "3 changes" in answer.text
+    assert {(c.path, c.section) for c in answer.citations} == {
+        ("competency.md", "Security › Security requirements"),
+        ("competency.md", "Data & AI"),
+        ("deals.md", "Registering from the partner app"),
+    }
+    assert "detected " in answer.text and "effective 2026-10-01" in answer.text
+
+
+def test_did_the_security_requirements_change_is_answered_from_the_records(
+    make_changed_bot: Callable[..., PartnerBot],
+) -> None:
+    answer = make_changed_bot().ask(
+        Question("did the requirements for the Security competency change?")
+    )
+    assert answer.text.startswith("Yes.")
+    assert "at least 4 certified" in answer.text
+    assert [(c.path, c.section) for c in answer.citations] == [
+        ("competency.md", "Security › Security requirements")
+    ]
+
+
+def test_an_answer_from_a_changed_section_notes_the_change(
+    make_changed_bot: Callable[..., PartnerBot],
+) -> None:
+    answer = make_changed_bot().ask(
+        Question("how many NW-310 certified individuals does the Security competency need?")
+    )
+    assert not answer.abstained
+    assert "4 certified individuals" in answer.text
+    note = answer.text.split("\n")[-1]
+    assert note.startswith("Note: [")
+    assert "Security › Security requirements changed on" in note

@@ -1,0 +1,594 @@
+"""Communications end to end: register → dispatcher → real slack_sdk → FakeSlack.
+
+The clock is injected and jumped from lead time to lead time; the dispatcher is
+run one tick at a time (`run_once`), as `partnerbot serve` would every 30 s.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from slack_sdk import WebClient
+from typer.testing import CliRunner
+
+from adapters.slack.poster import EVENT_TYPE, NOTICE_ACKNOWLEDGE, NOTICE_ASK, SlackPoster
+from bot.cli import app
+from bot.comms import model
+from bot.comms.dispatcher import Dispatcher, TickReport
+from bot.comms.loading import FileRefused
+from bot.comms.registry import RegisterResult
+from bot.config import SAMPLES_DIR
+from bot.core import PartnerBot
+from bot.models import Question, Turn
+from tests.fakes.slack_server import FakeSlack
+
+SAMPLE = SAMPLES_DIR / "comms" / "2026-12-smb-licensing-email.yml"
+COMM_ID = "smb-licensing-2027"
+# The sample's send_at, 2027-01-20T09:00:00+11:00, in UTC.
+SEND_AT = datetime(2027, 1, 19, 22, 0, tzinfo=UTC)
+START = datetime(2026, 11, 22, 9, 0, tzinfo=UTC)
+ANZ, EMEA, AMERICAS, ENTERPRISE, ADMINS = "C0ANZ", "C0EMEA", "C0AMER", "C0ENT", "C0ADMINS"
+PARTNER_CHANNELS = (ANZ, EMEA, AMERICAS, ENTERPRISE)
+
+ROUTES = {
+    "tags": {
+        "regions": ["ANZ", "EMEA", "Americas", "Asia"],
+        "segments": ["smb", "enterprise"],
+        "products": ["Northwind Books", "Northwind Cloud"],
+        "tiers": ["Member", "Advanced", "Elite"],
+    },
+    "routes": [
+        {"match": {"regions": ["ANZ"], "segments": ["smb"]}, "slack": [ANZ]},
+        {"match": {"regions": ["EMEA"], "segments": ["smb"]}, "slack": [EMEA]},
+        {"match": {"regions": ["Americas"]}, "slack": [AMERICAS]},
+        {"match": {"segments": ["enterprise"]}, "slack": [ENTERPRISE]},
+    ],
+}
+
+
+class Clock:
+    """A settable clock for the registry and dispatcher."""
+
+    def __init__(self, now: datetime) -> None:
+        self.now = now
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def set(self, when: datetime) -> None:
+        self.now = when
+
+    def advance(self, **delta: float) -> None:
+        self.now += timedelta(**delta)
+
+
+def before_send(days: float = 0, **delta: float) -> datetime:
+    return SEND_AT - timedelta(days=days, **delta)
+
+
+def write_comm(folder: Path, name: str = "comm.yml", **changes: Any) -> Path:
+    """The sample communication with some fields changed, written to `folder`."""
+    data = yaml.safe_load(SAMPLE.read_text(encoding="utf-8"))
+    data.update(changes)
+    path = folder / name
+    path.write_text(yaml.safe_dump(data, sort_keys=False, allow_unicode=True), encoding="utf-8")
+    return path
+
+
+def write_routes(folder: Path, routes: dict[str, Any] = ROUTES) -> Path:
+    path = folder / "routes.yml"
+    path.write_text(yaml.safe_dump(routes, sort_keys=False), encoding="utf-8")
+    return path
+
+
+class World:
+    """A bot with an injected clock, a dispatcher posting to FakeSlack, and helpers."""
+
+    def __init__(self, bot: PartnerBot, fake: FakeSlack, clock: Clock, folder: Path) -> None:
+        self.bot = bot
+        self.fake = fake
+        self.clock = clock
+        self.folder = folder
+        self.sleeps: list[float] = []
+        self.poster = self.new_poster()
+        self.dispatcher = self.new_dispatcher()
+
+    def new_poster(self) -> SlackPoster:
+        client = WebClient(token="xoxb-test", base_url=self.fake.base_url)
+        return SlackPoster(client, clock=lambda: 0.0, sleep=self.sleeps.append)
+
+    def new_dispatcher(self) -> Dispatcher:
+        """A fresh dispatcher, as after a restart (new owner id, nothing in memory)."""
+        return Dispatcher(comms=self.bot.comms, posters={"slack": self.poster})
+
+    @property
+    def comms(self) -> Any:
+        return self.bot.comms
+
+    def register(self, **changes: Any) -> RegisterResult:
+        result = self.comms.add_file(write_comm(self.folder, **changes))
+        assert isinstance(result, RegisterResult), result
+        return result
+
+    def tick(self, at: datetime | None = None) -> TickReport:
+        if at is not None:
+            self.clock.set(at)
+        return self.dispatcher.run_once()
+
+    def posts(self, channel: str) -> list[dict[str, Any]]:
+        return [m for m in self.fake.messages(channel) if m.get("metadata")]
+
+    def texts(self, channel: str) -> list[str]:
+        return [m["text"] for m in self.posts(channel)]
+
+    def keys(self, channel: str) -> list[str]:
+        return [m["metadata"]["event_payload"]["key"] for m in self.posts(channel)]
+
+    def counts(self) -> dict[str, int]:
+        return {c: len(self.posts(c)) for c in (*PARTNER_CHANNELS, ADMINS)}
+
+
+@pytest.fixture
+def fake() -> Iterator[FakeSlack]:
+    with FakeSlack() as server:
+        yield server
+
+
+@pytest.fixture
+def world_factory(
+    make_bot: Callable[..., PartnerBot], fake: FakeSlack, tmp_path: Path
+) -> Callable[..., World]:
+    def build(*, index: bool = False, **settings: Any) -> World:
+        """index=False: communications are not embedded (slow here), for tests not about Q&A."""
+        folder = tmp_path / "comms"
+        folder.mkdir(exist_ok=True)
+        routes = write_routes(folder)
+        settings.setdefault("PARTNERBOT_COMMS_ROUTES", str(routes))
+        settings.setdefault("PARTNERBOT_ADMIN_CHANNELS", f"slack:{ADMINS}")
+        bot = make_bot(**settings)
+        clock = Clock(START)
+        bot.comms.clock = clock
+        if not index:
+            bot.comms.refresh_index = lambda: None  # type: ignore[method-assign]
+        return World(bot, fake, clock, folder)
+
+    return build
+
+
+@pytest.fixture
+def world(world_factory: Callable[..., World]) -> World:
+    return world_factory()
+
+
+# -- lead times -----------------------------------------------------------------------------------
+def test_each_lead_time_posts_the_right_notice_to_exactly_the_matching_channels(
+    world: World,
+) -> None:
+    result = world.register()
+    assert result.action == "added"
+    assert not result.warnings
+    assert world.tick().posted == []  # 59 days ahead: nothing due yet
+
+    world.tick(before_send(days=14, minutes=1))
+    assert world.tick().posted == []  # not yet: due at exactly 14 days before
+    report = world.tick(before_send(days=14))
+    assert sorted(k.split(":")[-1] for k in report.posted) == [ANZ, EMEA]
+    assert world.counts() == {ANZ: 1, EMEA: 1, AMERICAS: 0, ENTERPRISE: 0, ADMINS: 0}
+
+    first = world.posts(ANZ)[0]
+    text = first["text"]
+    assert "Northwind Books moves to per-user licensing on 1 March 2027" in text  # what
+    assert "Wed 20 Jan 2027 09:00 UTC+11:00" in text and "in 14 days" in text  # when
+    assert "smb customers in ANZ, EMEA" in text  # to whom
+    assert "per-user licensing replaces per-device licensing" in text  # why (aims)
+    assert "USD 14 per user per month" in text  # what customers are told
+    assert "contact their Northwind partner" in text  # where customers are pointed
+    assert "Run the licence calculator" in text  # talking points
+    assert "Late notice" not in text
+    assert first["metadata"] == {
+        "event_type": EVENT_TYPE,
+        "event_payload": {"key": f"pb-comm:{COMM_ID}:r1:first-14d:slack:{ANZ}"},
+    }
+    [actions] = [b for b in first["blocks"] if b["type"] == "actions"]
+    assert [e["action_id"] for e in actions["elements"]] == [NOTICE_ACKNOWLEDGE, NOTICE_ASK]
+    assert all(e["value"].startswith("comm:") for e in actions["elements"])
+    assert "*Why it is sent:*" in json.dumps(first["blocks"])  # Markdown became mrkdwn
+
+    assert world.tick(before_send(days=3, hours=1)).posted == []
+    report = world.tick(before_send(days=3))
+    assert len(report.posted) == 2 and not report.late
+    reminder = world.texts(EMEA)[-1]
+    assert reminder.startswith("Reminder: customer email on Wed 20 Jan 2027")
+    assert "in 3 days" in reminder and "contact their Northwind partner" in reminder
+    assert "/archives/C0EMEA/p" in reminder  # links to the first notice (permalink)
+    assert len(reminder) < len(text) / 2  # reminders are short
+
+    report = world.tick(before_send(days=1))
+    assert len(report.posted) == 2
+    assert "in 1 day" in world.texts(ANZ)[-1]
+
+    world.tick(before_send(hours=-1))  # customers got it
+    world.tick(before_send(days=-10))
+    assert world.counts() == {ANZ: 3, EMEA: 3, AMERICAS: 0, ENTERPRISE: 0, ADMINS: 0}
+    assert world.comms.require(COMM_ID).status == "sent"
+    for channel in (ANZ, EMEA):
+        keys = world.keys(channel)
+        assert len(set(keys)) == 3
+        assert [k.split(":")[3] for k in keys] == ["first-14d", "reminder-3d", "reminder-1d"]
+
+
+def test_registered_inside_the_window_gets_its_first_notice_at_once(world: World) -> None:
+    world.clock.set(before_send(days=2))
+    result = world.register()
+    assert [p.label for p in result.planned if p.ref.channel == ANZ] == [
+        "first notice (at once)",
+        "reminder (1 day before)",
+    ]
+    report = world.tick()
+    assert len(report.posted) == 2 and not report.late
+    assert "in 2 days" in world.texts(ANZ)[0] and "Talking points" in world.texts(ANZ)[0]
+    world.tick(before_send(days=1))
+    assert world.counts()[ANZ] == 2
+
+
+# -- reschedule and cancel ------------------------------------------------------------------------
+def test_reschedule_after_the_first_notice_posts_updated_and_moves_the_reminders(
+    world: World,
+) -> None:
+    world.register()
+    world.tick(before_send(days=14))
+    new_send = "2027-02-03T09:00:00+11:00"
+    result = world.comms.reschedule(COMM_ID, new_send)
+    assert result.action == "updated" and result.changes == ["send date"]
+    assert sorted(r.channel for r in result.updated_channels) == [ANZ, EMEA]
+
+    report = world.tick(world.clock.now + timedelta(seconds=30))
+    assert len(report.posted) == 2
+    updated = world.texts(ANZ)[-1]
+    assert updated.startswith("Updated: Northwind Books moves")
+    assert "The send date moved* from Wed 20 Jan 2027 09:00 UTC+11:00" in updated
+    assert "to Wed 03 Feb 2027 09:00 UTC+11:00" in updated
+    assert "contact their Northwind partner" in updated  # still says where customers go
+
+    # The old 3-day and 1-day reminders are gone …
+    assert world.tick(before_send(days=3)).posted == []
+    assert world.tick(before_send(days=1, hours=1)).posted == []
+    # … reminders come at the lead times before the new date; no second "first" notice.
+    new_send_at = datetime.fromisoformat(new_send)
+    preview = world.comms.preview(COMM_ID)
+    assert [(r.notice, r.when, r.status) for r in preview.rows if r.channel == ANZ] == [
+        ("first notice (14 days before)", before_send(days=14), "posted"),
+        ("updated", before_send(days=14, seconds=-30), "posted"),
+        ("reminder (14 days before)", new_send_at - timedelta(days=14), "planned"),
+        ("reminder (3 days before)", new_send_at - timedelta(days=3), "planned"),
+        ("reminder (1 day before)", new_send_at - timedelta(days=1), "planned"),
+    ]
+    for days in (14, 3, 1):
+        assert len(world.tick(new_send_at - timedelta(days=days)).posted) == 2
+    world.tick(new_send_at + timedelta(days=1))
+    assert [k.split(":")[2:4] for k in world.keys(ANZ)] == [
+        ["r1", "first-14d"],
+        ["r2", "updated"],
+        ["r2", "reminder-14d"],
+        ["r2", "reminder-3d"],
+        ["r2", "reminder-1d"],
+    ]
+    assert world.counts()[ADMINS] == 0
+
+
+def test_cancel_tells_the_channels_already_told_and_nothing_after(world: World) -> None:
+    world.register()
+    world.tick(before_send(days=14))
+    record, told = world.comms.cancel(COMM_ID, who="U0ADMIN")
+    assert record.status == "cancelled" and sorted(r.channel for r in told) == [ANZ, EMEA]
+    report = world.tick(world.clock.now + timedelta(minutes=1))
+    assert len(report.posted) == 2
+    cancelled = world.texts(EMEA)[-1]
+    assert cancelled.startswith("Cancelled: Northwind Books moves")
+    assert "will not be sent" in cancelled
+    for when in (before_send(days=3), before_send(days=1), before_send(days=-1)):
+        assert world.tick(when).posted == []
+    assert world.counts() == {ANZ: 2, EMEA: 2, AMERICAS: 0, ENTERPRISE: 0, ADMINS: 0}
+
+
+def test_cancel_before_any_notice_posts_nothing(world: World) -> None:
+    world.register()
+    _, told = world.comms.cancel(COMM_ID)
+    assert told == []
+    for when in (before_send(days=14), before_send(days=3), before_send(days=1)):
+        assert world.tick(when).posted == []
+    assert sum(world.counts().values()) == 0
+
+
+# -- crashes and downtime -------------------------------------------------------------------------
+class Crash(BaseException):
+    """Stands for the process dying (not an error the dispatcher could handle)."""
+
+
+def test_crash_after_the_post_before_the_record_neither_repeats_nor_loses_a_notice(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    world.register()
+    world.clock.set(before_send(days=14))
+    crashing = world.dispatcher
+
+    def die(*args: Any, **kwargs: Any) -> None:
+        raise Crash
+
+    monkeypatch.setattr(crashing, "record_posted", die)
+    with pytest.raises(Crash):
+        crashing.run_once()
+    # The platform accepted one post; nothing was recorded; the other channel was claimed.
+    assert sum(world.counts().values()) == 1
+    assert {d["status"] for d in world.comms.deliveries(COMM_ID) if d["kind"] == "first"} == {
+        "claimed"
+    }
+
+    restarted = world.new_dispatcher()
+    world.dispatcher = restarted
+    assert world.tick(world.clock.now + timedelta(seconds=30)).posted == []  # lease still held
+    report = world.tick(world.clock.now + timedelta(minutes=3))  # the dead owner's lease ran out
+    assert len(report.reconciled) == 1 and len(report.posted) == 1
+    history_reads = world.fake.calls_to("conversations.history")
+    assert all(c.params.get("include_all_metadata") in (True, "true", "1") for c in history_reads)
+    assert world.counts() == {ANZ: 1, EMEA: 1, AMERICAS: 0, ENTERPRISE: 0, ADMINS: 0}
+    firsts = [d for d in world.comms.deliveries(COMM_ID) if d["kind"] == "first"]
+    assert {d["status"] for d in firsts} == {"posted"}
+    assert sorted(d["reconciled"] for d in firsts) == [0, 1]
+    # Every message id recorded is the one on the platform.
+    for d in firsts:
+        [msg] = world.posts(d["channel"])
+        assert d["message_id"] == msg["ts"]
+
+    world.tick(before_send(days=3))
+    world.tick(before_send(days=1))
+    for channel in (ANZ, EMEA):
+        assert len(world.keys(channel)) == len(set(world.keys(channel))) == 3
+
+
+def test_a_failed_post_is_retried_and_looked_up_first(world: World) -> None:
+    world.register()
+    world.fake.fail_next("chat.postMessage", error="internal_error", status=500)
+    report = world.tick(before_send(days=14))
+    assert len(report.retried) == 1 and len(report.posted) == 1
+    report = world.tick(world.clock.now + timedelta(minutes=2))
+    assert len(report.posted) == 1  # after the backoff, and after looking for the key
+    assert world.fake.calls_to("conversations.history")
+    assert world.counts()[ANZ] == world.counts()[EMEA] == 1
+
+
+def test_down_across_a_lead_time_sends_the_notice_late_and_marked_late(world: World) -> None:
+    world.register()
+    report = world.tick(before_send(days=12))  # the 14-day notice was due two days ago
+    assert len(report.posted) == len(report.late) == 2
+    text = world.texts(ANZ)[0]
+    assert "Late notice" in text and "Wed 06 Jan 2027 09:00 UTC+11:00" in text
+    assert "in 12 days" in text
+    posted = [d for d in world.comms.deliveries(COMM_ID) if d["status"] == "posted"]
+    assert {(d["kind"], d["late"]) for d in posted} == {("first", 1)}
+    world.tick(before_send(days=3))  # the next lead time is on time again
+    assert "Late notice" not in world.texts(ANZ)[-1]
+
+
+def test_down_across_two_lead_times_sends_only_the_first_notice_late(world: World) -> None:
+    world.register()
+    report = world.tick(before_send(days=2))
+    assert len(report.posted) == 2 and len(report.skipped) == 2  # the 3-day reminders
+    assert all(k.split(":")[3] == "first-14d" for k in report.posted)
+    world.tick(before_send(days=1))
+    assert world.counts()[ANZ] == 2
+    assert "Late notice" not in world.texts(ANZ)[1]
+
+
+def test_down_past_send_at_alerts_the_admins_and_posts_no_stale_news(
+    world: World, caplog: pytest.LogCaptureFixture
+) -> None:
+    world.register()
+    with caplog.at_level(logging.WARNING, logger="bot.comms"):
+        report = world.tick(before_send(days=-1))
+    assert report.posted == [f"pb-comm:{COMM_ID}:r1:alert-stale:slack:{ADMINS}"]
+    assert len(report.stale) == 6
+    assert world.counts() == {ANZ: 0, EMEA: 0, AMERICAS: 0, ENTERPRISE: 0, ADMINS: 1}
+    alert = world.texts(ADMINS)[0]
+    assert "Partner notices not posted" in alert and COMM_ID in alert
+    assert "slack C0ANZ" in alert and "slack C0EMEA" in alert
+    assert any("admin alert" in r.getMessage() for r in caplog.records)
+    assert world.comms.require(COMM_ID).status == "sent"
+    world.tick(before_send(days=-2))
+    assert world.counts()[ADMINS] == 1  # told once
+    status = world.comms.status(COMM_ID)
+    assert {n["status"] for n in status.not_posted} == {"stale"}
+
+
+# -- acknowledgement and status -------------------------------------------------------------------
+def test_acknowledge_is_recorded_per_user_and_channel_and_status_shows_it(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    world.register()
+    world.tick(before_send(days=14))
+    [actions] = [b for b in world.posts(ANZ)[0]["blocks"] if b["type"] == "actions"]
+    value = actions["elements"][0]["value"]
+
+    reply = world.bot.handle_notice_button("acknowledge", value, "U0ALICE", ANZ, "slack")
+    assert reply.startswith("Thanks — noted that you've seen “Northwind Books moves")
+    again = world.bot.handle_notice_button(
+        kind="acknowledge", value=value, user="U0ALICE", channel=ANZ, platform="slack"
+    )
+    assert "already acknowledged" in again
+    world.bot.handle_notice_button("acknowledge", value, "U0BOB", ANZ, "slack")
+    intro = world.bot.handle_notice_button("ask", value, "U0CAROL", ANZ, "slack")
+    assert "Ask me anything about “Northwind Books moves" in intro
+    assert f"comms/{COMM_ID}" in intro
+    unknown = world.bot.handle_notice_button("acknowledge", "comm:99999", "U0X", ANZ, "slack")
+    assert "couldn't find" in unknown
+
+    status = world.comms.status(COMM_ID)
+    anz = next(c for c in status.channels if c.channel == ANZ)
+    emea = next(c for c in status.channels if c.channel == EMEA)
+    assert [a["user"] for a in anz.acks] == ["U0ALICE", "U0BOB"]
+    assert emea.acks == [] and emea.told_at is not None
+
+    # The CLI reads the same database (another process in real life).
+    monkeypatch.setenv("PARTNERBOT_DATA_DIR", str(world.bot.settings.data_dir))
+    monkeypatch.setenv("PARTNERBOT_COMMS_ROUTES", str(world.bot.settings.comms_routes))
+    monkeypatch.setenv("COLUMNS", "200")
+    monkeypatch.setattr(model, "utc_now", world.clock)
+    runner = CliRunner()
+    out = runner.invoke(app, ["comms", "status", COMM_ID])
+    assert out.exit_code == 0, out.output
+    assert "U0ALICE" in out.output and "U0BOB" in out.output
+    assert "told 2 of 2 channel(s) · acknowledged in 1" in out.output
+    data = json.loads(runner.invoke(app, ["comms", "status", COMM_ID, "--json"]).output)
+    by_channel = {c["channel"]: c for c in data["channels"]}
+    assert [a["user"] for a in by_channel[ANZ]["acknowledged_by"]] == ["U0ALICE", "U0BOB"]
+    assert by_channel[EMEA]["acknowledged_by"] == []
+    assert by_channel[ANZ]["notices"][0]["notice"] == "first notice (14 days before)"
+    assert by_channel[ANZ]["next_notice"] == "reminder (3 days before)"
+
+
+def test_acknowledgement_reminder_goes_only_where_nobody_acknowledged(
+    world_factory: Callable[..., World],
+) -> None:
+    world = world_factory(PARTNERBOT_COMMS_ACK_REMINDER_DAYS="5")
+    world.register()
+    world.tick(before_send(days=14))
+    [actions] = [b for b in world.posts(ANZ)[0]["blocks"] if b["type"] == "actions"]
+    world.bot.handle_notice_button(
+        "acknowledge", actions["elements"][0]["value"], "U0A", ANZ, "slack"
+    )
+    report = world.tick(before_send(days=5))
+    assert [k.split(":")[-1] for k in report.posted] == [EMEA]
+    assert "Nobody in this channel has acknowledged" in world.texts(EMEA)[-1]
+    assert len(report.skipped) == 1
+
+
+# -- Slack specifics ------------------------------------------------------------------------------
+def test_slack_429_retry_after_is_honoured(world: World) -> None:
+    world.register()
+    world.fake.fail_next("chat.postMessage", retry_after=1)
+    report = world.tick(before_send(days=14))
+    assert len(report.posted) == 2
+    statuses = [c.status for c in world.fake.calls_to("chat.postMessage")]
+    assert statuses == [429, 200, 200]
+    assert world.counts()[ANZ] == world.counts()[EMEA] == 1
+
+
+def test_poster_paces_one_message_per_second_per_channel(world: World) -> None:
+    now = [100.0]
+    slept: list[float] = []
+
+    def sleep(seconds: float) -> None:
+        slept.append(seconds)
+        now[0] += seconds
+
+    client = WebClient(token="xoxb-test", base_url=world.fake.base_url)
+    poster = SlackPoster(client, clock=lambda: now[0], sleep=sleep)
+    from bot.notify import Notice
+
+    for i in range(3):
+        poster.post(ANZ, Notice(key=f"k{i}", title="t", text="x"))
+    poster.post(EMEA, Notice(key="k-emea", title="t", text="x"))
+    assert slept == [1.0, 1.0]  # the other channel did not wait
+    assert poster.find(ANZ, "k1") == world.fake.messages(ANZ)[1]["ts"]
+    assert poster.find(ANZ, "missing") is None
+
+
+# -- questions ------------------------------------------------------------------------------------
+def test_questions_about_the_upcoming_communication_are_answered_citing_it(
+    world_factory: Callable[..., World],
+) -> None:
+    world = world_factory(index=True)
+    world.register()
+    answer = world.bot.ask(
+        Question("what will customers in ANZ be told about the Northwind Books licensing change?")
+    )
+    assert not answer.abstained, answer.text
+    assert f"comms/{COMM_ID}" in {c.path for c in answer.cited}
+    assert "2027-01-20" in {str(c.effective_date) for c in answer.cited}
+
+    world.clock.set(datetime(2027, 1, 4, tzinfo=UTC))
+    answer = world.bot.ask(Question("is the vendor emailing my customers this month?"))
+    assert answer.text.startswith("Yes — 1 vendor communication(s) to customers this month")
+    assert "Wed 20 Jan 2027" in answer.text and "[1]" in answer.text
+    assert [c.path for c in answer.cited] == [f"comms/{COMM_ID}"]
+
+    world.clock.set(START)  # November 2026: not this month, but say when
+    answer = world.bot.ask(Question("Is Northwind emailing my customers this month?"))
+    assert answer.text.startswith("No — no vendor communication to customers is scheduled")
+    assert "The next one:" in answer.text and "Wed 20 Jan 2027 (in 59 days)" in answer.text
+    assert [c.path for c in answer.cited] == [f"comms/{COMM_ID}"]
+
+
+def test_ask_about_this_thread_questions_are_answered_from_that_communication(
+    world_factory: Callable[..., World],
+) -> None:
+    world = world_factory(index=True)
+    world.register()
+    world.tick(before_send(days=14))
+    [actions] = [b for b in world.posts(ANZ)[0]["blocks"] if b["type"] == "actions"]
+    intro = world.bot.handle_notice_button(
+        "ask", actions["elements"][1]["value"], "U0C", ANZ, "slack"
+    )
+    question = Question(
+        "can a customer switch early?",
+        asker="U0C",
+        place=ANZ,
+        platform="slack",
+        history=(Turn("bot", world.texts(ANZ)[0]), Turn("bot", intro)),
+    )
+    answer = world.bot.ask(question)
+    assert not answer.abstained, answer.text
+    assert answer.text.startswith("About “Northwind Books moves to per-user licensing")
+    assert f"comms/{COMM_ID}" in {c.path for c in answer.cited}
+
+
+# -- folder sync and bad files --------------------------------------------------------------------
+def test_sync_registers_good_files_refuses_bad_ones_with_line_and_reason(world: World) -> None:
+    write_comm(world.folder, "good.yml")
+    bad = world.folder / "bad.yml"
+    bad.write_text(
+        "id: bad-one\ntitle: Bad\naims: x\ncustomer_summary: y\n"
+        "audience:\n  regions: [ANZ, Narnia]\nsend_at: 2027-01-20T09:00:00+11:00\n",
+        encoding="utf-8",
+    )
+    result = world.comms.sync_folder(world.folder)
+    assert result.added == [COMM_ID]
+    [refused] = result.failed
+    assert isinstance(refused, FileRefused) and refused.path == "bad.yml"
+    assert [(p.line, p.reason.split(" (")[0]) for p in refused.problems] == [
+        (6, "unknown audience tag 'Narnia' in regions")
+    ]
+    again = world.comms.sync_folder(world.folder)
+    assert again.unchanged == [COMM_ID] and again.added == [] and len(again.failed) == 1
+
+    # An edit is an update: channels already told get "Updated".
+    world.tick(before_send(days=14))
+    write_comm(world.folder, "good.yml", aims="A new reason for the email.")
+    updated = world.comms.sync_folder(world.folder)
+    assert updated.updated == [COMM_ID]
+    world.tick(world.clock.now + timedelta(minutes=1))
+    assert "changed: aims" in world.texts(ANZ)[-1]
+
+    # Removing the file cancels it.
+    (world.folder / "good.yml").unlink()
+    assert world.comms.sync_folder(world.folder).cancelled == [COMM_ID]
+    world.tick(world.clock.now + timedelta(minutes=1))
+    assert world.texts(ANZ)[-1].startswith("Cancelled:")
+
+
+def test_a_communication_that_does_not_point_to_partners_warns_the_admin(world: World) -> None:
+    result = world.register(
+        customer_pointed_to="Customers are told to visit the Northwind help centre.",
+        points_to_partner=False,
+    )
+    assert any("does not point customers to their partner" in w for w in result.warnings)
+    report = world.tick()
+    assert report.posted == [f"pb-comm:{COMM_ID}:r1:alert-no-partner:slack:{ADMINS}"]
+    assert "does not point customers to their partner" in world.texts(ADMINS)[0]
