@@ -100,11 +100,22 @@ class Glossary:
                 found[name] = hits
         return found
 
+    @cached_property
+    def _all_terms(self) -> tuple[re.Pattern[str] | None, dict[str, str]]:
+        """One alternation of every term (longest first) and a lower-case lookup."""
+        if not self.terms:
+            return None, {}
+        ordered = sorted(self.terms, key=len, reverse=True)
+        alternation = "|".join(re.escape(t) for t in ordered)
+        pattern = re.compile(rf"(?<![\w-])({alternation})(?![\w-])", re.IGNORECASE)
+        return pattern, {t.lower(): v for t, v in self.terms.items()}
+
     def normalise(self, query: str) -> str:
         """The query with shorthand and old names replaced by the current terms."""
-        for pattern, target in self._patterns:
-            query = pattern.sub(target, query)
-        return query
+        pattern, lookup = self._all_terms
+        if pattern is None:
+            return query
+        return pattern.sub(lambda m: lookup.get(m.group(1).lower(), m.group(1)), query)
 
     def group_of(self, word: str) -> str | None:
         """Which group (e.g. 'tier') a name belongs to, after resolving shorthand."""

@@ -161,6 +161,7 @@ class KnowledgeIndex:
             self.data_dir / "index.sqlite3", check_same_thread=False, isolation_level=None
         )
         self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.executescript(_SCHEMA)
         chroma_settings = ChromaSettings(anonymized_telemetry=False, allow_reset=False)
         if chroma_host:
