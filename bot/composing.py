@@ -26,6 +26,7 @@ logger = logging.getLogger(__name__)
 MAX_SENTENCES = 4
 MAX_WORDS = 110
 
+_DIGIT = re.compile(r"\d")
 _NUMBER = re.compile(r"\b\d[\d,.:/-]*%?")
 _DATEISH = re.compile(
     r"\b(20\d\d-\d\d-\d\d|\d{1,2} (January|February|March|April|May|June|July|August|"
@@ -80,6 +81,18 @@ class ExtractiveComposer:
     ) -> None:
         self._idf = idf or (lambda _token: 1.0)
         self._glossary = glossary or Glossary
+        self._cache: dict[tuple[str, int, int], _AnalysedPassage] = {}
+
+    def _analyse(self, passage: Passage, glossary: Glossary) -> _AnalysedPassage:
+        """Question-independent sentence analysis, cached per chunk (passages recur)."""
+        key = (passage.chunk.id, hash(passage.text), id(glossary))
+        cached = self._cache.get(key)
+        if cached is None:
+            cached = _analyse_passage(passage, glossary)
+            if len(self._cache) >= 4096:
+                self._cache.clear()
+            self._cache[key] = cached
+        return cached
 
     def compose(self, question: str, passages: Sequence[Passage]) -> Composition | None:
         query = set(tokenize(question))
@@ -94,36 +107,33 @@ class ExtractiveComposer:
 
         candidates: list[_Candidate] = []
         for index, passage in enumerate(passages, start=1):
-            heading = set(tokenize(f"{passage.title} {passage.section_label}"))
-            heading_cover = sum(weight[t] for t in query & heading) / total
+            analysed = self._analyse(passage, glossary)
+            heading_cover = sum(weight[t] for t in query & analysed.heading) / total
             prior = 0.2 / index
-            for position, sentence in enumerate(_sentences(passage.text)):
-                if looks_like_injection(sentence) or len(sentence.split()) < 3:
-                    continue
-                if sentence[0].islower():
-                    continue  # a fragment (list item continuing a sentence): unreadable alone
-                tokens = frozenset(tokenize(sentence))
-                cover = sum(weight[t] for t in query & tokens) / total
+            for sentence in analysed.sentences:
+                cover = sum(weight[t] for t in query & sentence.tokens) / total
                 if cover == 0:
                     continue
                 score = cover + 0.5 * heading_cover + prior
                 if focus or others:
-                    text = f"{passage.section_label} {sentence}"
-                    if mentions(text, focus):
+                    if mentions(f"{passage.section_label} {sentence.text}", focus):
                         score += 0.25
-                    elif mentions(sentence, others):
+                    elif mentions(sentence.text, others):
                         score *= 0.5  # about another tier/competency than the one asked
-                if wants_date and _DATEISH.search(sentence):
+                if wants_date and sentence.has_date:
                     score += 0.15
-                if wants_number and _NUMBER.search(sentence):
+                if wants_number and sentence.has_number:
                     score += 0.1
-                normalised = glossary.normalise(sentence)
-                topic = _topic(frozenset(tokenize(normalised)))
-                names = frozenset(
-                    n.lower() for hits in glossary.groups_in(normalised).values() for n in hits
-                )
                 candidates.append(
-                    _Candidate(index, position, sentence, tokens, score, topic, names)
+                    _Candidate(
+                        index,
+                        sentence.position,
+                        sentence.text,
+                        sentence.tokens,
+                        score,
+                        sentence.topic,
+                        sentence.names,
+                    )
                 )
         if not candidates:
             return None
@@ -164,6 +174,50 @@ class ExtractiveComposer:
         return Composition(" ".join(parts), cited, tuple((n.passage, o.passage) for n, o in used))
 
 
+@dataclass(frozen=True)
+class _Sentence:
+    position: int
+    text: str
+    tokens: frozenset[str]
+    topic: frozenset[str]
+    names: frozenset[str]
+    has_date: bool
+    has_number: bool
+
+
+@dataclass(frozen=True)
+class _AnalysedPassage:
+    heading: frozenset[str]
+    sentences: tuple[_Sentence, ...]
+
+
+def _analyse_passage(passage: Passage, glossary: Glossary) -> _AnalysedPassage:
+    sentences = []
+    for position, text in enumerate(_sentences(passage.text)):
+        if looks_like_injection(text) or len(text.split()) < 3:
+            continue
+        if text[0].islower():
+            continue  # a fragment (list item continuing a sentence): unreadable alone
+        normalised = glossary.normalise(text)
+        sentences.append(
+            _Sentence(
+                position=position,
+                text=text,
+                tokens=frozenset(tokenize(text)),
+                topic=_topic(frozenset(tokenize(normalised))),
+                names=frozenset(
+                    n.lower() for hits in glossary.groups_in(normalised).values() for n in hits
+                ),
+                has_date=bool(_DATEISH.search(text)),
+                has_number=bool(_NUMBER.search(text)),
+            )
+        )
+    return _AnalysedPassage(
+        heading=frozenset(tokenize(f"{passage.title} {passage.section_label}")),
+        sentences=tuple(sentences),
+    )
+
+
 def _focus(question: str, glossary: Glossary) -> tuple[tuple[str, ...], tuple[str, ...]]:
     """Names the question asks about, and the other names of the same kinds (e.g. tiers)."""
     found = glossary.groups_in(question)
@@ -199,7 +253,7 @@ def _similar(a: frozenset[str], b: frozenset[str]) -> float:
 
 
 def _topic(tokens: frozenset[str]) -> frozenset[str]:
-    return frozenset(t for t in tokens if not any(ch.isdigit() for ch in t))
+    return frozenset(t for t in tokens if not _DIGIT.search(t))
 
 
 def _conflict(a: _Candidate, b: _Candidate) -> bool:

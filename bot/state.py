@@ -13,7 +13,6 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import asdict
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -61,8 +60,14 @@ def _citations_json(citations: tuple[Citation, ...]) -> str:
     return json.dumps(
         [
             {
-                **asdict(c),
+                "number": c.number,
+                "title": c.title,
+                "section": c.section,
+                "path": c.path,
+                "url": c.url,
                 "effective_date": c.effective_date.isoformat() if c.effective_date else None,
+                "score": c.score,
+                "cited": c.cited,
             }
             for c in citations
         ]

@@ -163,7 +163,10 @@ class MiniLMEmbedder(EmbeddingFunction[Documents]):
         feeds = {"input_ids": ids, "attention_mask": mask}
         if "token_type_ids" in self._input_names:
             feeds["token_type_ids"] = np.zeros_like(ids)
-        with self._lock:  # one session, many threads: keep runs serial and memory flat
+        if len(texts) > 4:  # indexing batches: one at a time keeps memory flat
+            with self._lock:
+                hidden = self._session.run(None, feeds)[0]
+        else:  # queries: the session is thread-safe, let concurrent questions overlap
             hidden = self._session.run(None, feeds)[0]
         weights = mask[..., None].astype(np.float32)
         pooled = (hidden * weights).sum(axis=1) / np.clip(weights.sum(axis=1), 1e-9, None)
