@@ -32,9 +32,12 @@ def _indexed(tmp: Path) -> Path:
 def _bot(indexed: Path, tmp: Path, name: str, **settings: str) -> PartnerBot:
     data = tmp / name
     shutil.copytree(indexed, data)
-    return PartnerBot(
-        Settings(PARTNERBOT_DATA_DIR=data, PARTNERBOT_RATE_LIMIT_PER_MINUTE=10**6, **settings)  # type: ignore[call-arg]
-    )
+    values: dict[str, Any] = {
+        "PARTNERBOT_DATA_DIR": data,
+        "PARTNERBOT_RATE_LIMIT_PER_MINUTE": 10**6,
+        **settings,
+    }
+    return PartnerBot(Settings(**values))
 
 
 def _median_of(
