@@ -14,7 +14,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import re
 from collections.abc import Iterable
 from typing import Any
 
@@ -24,14 +23,13 @@ from discord import app_commands
 from adapters.discord.commands import COMMANDS, CommandInstaller, install, reply_kwargs
 from adapters.discord.components import DYNAMIC_ITEMS, apologise
 from adapters.discord.questions import is_addressed, question_from_message
-from adapters.discord.render import Reply, render_answer
+from adapters.discord.render import Reply, render_answer, thread_name
 from bot import prompts
 from bot.core import PartnerBot
 from bot.models import Answer, Question
 
 logger = logging.getLogger(__name__)
 
-THREAD_NAME_LIMIT = 100
 HELP_WORDS = frozenset({"help", "/help", "?"})
 
 
@@ -172,12 +170,3 @@ async def send_replies(
             kwargs["reference"] = reference.to_reference(fail_if_not_exists=False)
         sent.append(await channel.send(**kwargs))
     return sent
-
-
-def thread_name(question: str) -> str:
-    """A thread title from the question: mentions removed, one line, at most 100 characters."""
-    text = re.sub(r"<[@#][!&]?\d+>", " ", question)
-    text = " ".join(text.split()) or "partnerbot"
-    if len(text) <= THREAD_NAME_LIMIT:
-        return text
-    return text[: THREAD_NAME_LIMIT - 1].rsplit(" ", 1)[0] + "…"

@@ -2,7 +2,9 @@
 
 They are `DynamicItem`s: the state lives in the custom id (``feedback:up:<interaction id>``,
 ``notice:acknowledge:<value>``) and the classes are registered with the client at
-start-up, so a click on a message sent before a restart is still handled.
+start-up, so a click on a message sent before a restart is still handled. "Ask about
+this" opens a thread on the notice with the core's intro, which anchors the questions
+asked there to the communication.
 """
 
 from __future__ import annotations
@@ -14,6 +16,8 @@ from typing import Any, cast
 
 import discord
 
+from adapters.discord.render import thread_name
+from bot.comms.qa import opens_thread
 from bot.core import PartnerBot
 from bot.notify import Notice
 from bot.prompts import message
@@ -21,6 +25,7 @@ from bot.prompts import message
 logger = logging.getLogger(__name__)
 
 CUSTOM_ID_LIMIT = 100
+THREAD_EXISTS = 160004  # Discord: "A thread has already been created for this message"
 
 Button = discord.ui.Button[discord.ui.View]
 
@@ -133,18 +138,56 @@ class NoticeActionButton(
             if hook is None:
                 await reply_ephemeral(interaction, message("button_unavailable"))
                 return
-            text = await asyncio.to_thread(
-                hook,
-                kind=self.kind,
-                value=self.value,
-                user=str(interaction.user.id),
-                channel=str(interaction.channel_id),
-                platform="discord",
+            text = str(
+                await asyncio.to_thread(
+                    hook,
+                    kind=self.kind,
+                    value=self.value,
+                    user=str(interaction.user.id),
+                    channel=str(interaction.channel_id),
+                    platform="discord",
+                )
             )
-            await reply_ephemeral(interaction, str(text))
+            if self.kind == "ask" and opens_thread(text):
+                thread = await post_in_notice_thread(interaction, text)
+                if thread is not None:
+                    text = message("discord_ask_in_thread", thread=thread.mention)
+            await reply_ephemeral(interaction, text)
         except Exception:
             logger.exception("notice button %s:%s failed", self.kind, self.value)
             await apologise(interaction)
+
+
+async def post_in_notice_thread(
+    interaction: discord.Interaction[Any], text: str
+) -> discord.Thread | None:
+    """Post ``text`` in the thread on the clicked notice, opening it on the first click.
+
+    None when there is no thread to be had (not a text channel, no permission to
+    create threads): the caller then shows the text privately instead.
+    """
+    notice = interaction.message
+    if notice is None or not isinstance(notice.channel, discord.TextChannel):
+        return None
+    try:
+        thread = notice.thread
+        if thread is None:
+            title = notice.embeds[0].title if notice.embeds else None
+            try:
+                thread = await notice.create_thread(name=thread_name(title or notice.content))
+            except discord.HTTPException as e:
+                if e.code != THREAD_EXISTS:
+                    raise
+                # Opened by an earlier click that this client has not cached: same id.
+                found = await interaction.client.fetch_channel(notice.id)
+                thread = found if isinstance(found, discord.Thread) else None
+        if thread is None:
+            return None
+        await thread.send(text)
+        return thread
+    except discord.HTTPException as e:
+        logger.info("could not open a thread on notice %s: %s", notice.id, e)
+        return None
 
 
 DYNAMIC_ITEMS: tuple[type[discord.ui.DynamicItem[Any]], ...] = (FeedbackButton, NoticeActionButton)

@@ -27,6 +27,7 @@ FOOTER_LIMIT = 2048
 FIELDS_PER_EMBED = 25
 EMBED_TOTAL_LIMIT = 6000  # per message, summed over all of its embeds
 EMBEDS_PER_MESSAGE = 10
+THREAD_NAME_LIMIT = 100
 
 ANSWER_COLOUR = discord.Colour.blurple()
 ABSTAINED_COLOUR = discord.Colour.light_grey()
@@ -216,3 +217,12 @@ def _clip(text: str, limit: int) -> str:
     if space > limit // 2:
         head = head[:space]
     return head.rstrip() + "…"
+
+
+def thread_name(text: str) -> str:
+    """A thread title from a question or notice title: mentions removed, one line, ≤ 100 chars."""
+    text = re.sub(r"<[@#][!&]?\d+>", " ", text)
+    text = " ".join(text.split()) or "partnerbot"
+    if len(text) <= THREAD_NAME_LIMIT:
+        return text
+    return text[: THREAD_NAME_LIMIT - 1].rsplit(" ", 1)[0] + "…"

@@ -2,7 +2,9 @@
 
 Translate in (event → `Question`), call the core off the event loop, render out
 (`Answer` → Block Kit). Every request is acknowledged before answering starts;
-deliveries are de-duplicated by event id in the core's persisted store.
+deliveries are de-duplicated by event id in the core's persisted store. The
+service also exposes a `SlackPoster` (`.poster`) through which the core posts
+partner-channel notices and change digests.
 """
 
 from __future__ import annotations
@@ -27,12 +29,15 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from adapters.slack import events as ev
 from adapters.slack.commands import CommandContext, RecentAnswers, dispatch, parse
+from adapters.slack.poster import BUTTON_KINDS, NOTICE_ACKNOWLEDGE, NOTICE_ASK, SlackPoster
 from adapters.slack.render import (
     FEEDBACK_DOWN,
     FEEDBACK_UP,
     SHARE_ANSWER,
     render_answer,
+    render_markdown,
 )
+from bot.comms.qa import opens_thread
 from bot.config import Settings
 from bot.core import PartnerBot
 from bot.errors import ConfigError
@@ -126,6 +131,8 @@ class SlackAdapter:
         self.app.action(FEEDBACK_UP)(self.on_feedback)
         self.app.action(FEEDBACK_DOWN)(self.on_feedback)
         self.app.action(SHARE_ANSWER)(self.on_share)
+        self.app.action(NOTICE_ACKNOWLEDGE)(self.on_notice_button)
+        self.app.action(NOTICE_ASK)(self.on_notice_button)
 
     @property
     def client(self) -> AsyncWebClient:
@@ -376,6 +383,50 @@ class SlackAdapter:
         except Exception:
             logger.debug("Slack: could not delete the private copy", exc_info=True)
 
+    async def on_notice_button(
+        self, ack: Any, body: dict[str, Any], action: dict[str, Any], respond: Any
+    ) -> None:
+        """A partner-channel notice's buttons, handled by the core.
+
+        Acknowledge: the core records it; the thanks is private. Ask about this: the
+        core's intro goes in the notice's thread, where it anchors the follow-up
+        questions (the bot answers in threads it posted in).
+        """
+        await ack()
+        self._track()
+        kind = BUTTON_KINDS[str(action["action_id"])]
+        user_id = str(body.get("user", {}).get("id", ""))
+        container = body.get("container") or {}
+        channel = str((body.get("channel") or {}).get("id") or container.get("channel_id", ""))
+        try:
+            text = await asyncio.to_thread(
+                self.bot.handle_notice_button,
+                kind,
+                str(action.get("value") or ""),
+                user_id,
+                channel,
+                "slack",
+            )
+        except Exception:
+            logger.exception("Slack: notice button %s failed", kind)
+            text = message("apology")
+        notice = body.get("message") or {}
+        notice_ts = notice.get("thread_ts") or notice.get("ts") or container.get("message_ts")
+        if kind == "ask" and notice_ts and opens_thread(text):
+            try:
+                await self.client.chat_postMessage(
+                    channel=channel,
+                    thread_ts=str(notice_ts),
+                    unfurl_links=False,
+                    unfurl_media=False,
+                    **render_markdown(text).as_kwargs(),
+                )
+                return
+            except SlackApiError as e:
+                logger.warning("Slack: could not open a thread on notice %s: %s", notice_ts, e)
+                text = message("slack_share_failed")
+        await _safe_reply(respond, render_markdown(text).text)
+
 
 async def _safe_reply(respond: Any, text: str) -> None:
     try:
@@ -390,8 +441,11 @@ class SlackService:
     name = "slack"
 
     def __init__(self, bot: PartnerBot, config: SlackConfig) -> None:
+        self.bot = bot
         self.config = config
         self.adapter = SlackAdapter(bot, config)
+        # Found by the communications dispatcher; posts from worker threads (sync client).
+        self.poster = SlackPoster.from_token(config.bot_token, base_url=config.api_url)
         self._socket: AsyncSocketModeHandler | None = None
         self._runner: web.AppRunner | None = None
         secret = config.signing_secret if config.mode == "http" else None
@@ -415,6 +469,7 @@ class SlackService:
             self._socket = AsyncSocketModeHandler(self.app, app_token=self.config.app_token)
             await self._socket.connect_async()
             logger.info("Slack: connected in Socket Mode")
+            self._register_poster()
             return
         webapp = web.Application()
         webapp.router.add_post(EVENTS_PATH, self._handle_http)
@@ -430,6 +485,12 @@ class SlackService:
             self.port,
             EVENTS_PATH,
         )
+        self._register_poster()
+
+    def _register_poster(self) -> None:
+        """Change digests (chat command, auto-publish) post through this poster while running."""
+        if self.poster not in self.bot.changes.posters:
+            self.bot.changes.posters.append(self.poster)
 
     async def _handle_http(self, request: web.Request) -> web.Response:
         """Events, commands and interactivity share one path; Bolt verifies the signature.
@@ -457,6 +518,8 @@ class SlackService:
 
     async def stop(self) -> None:
         """Stop taking requests, let in-flight answers finish (briefly), then close."""
+        if self.poster in self.bot.changes.posters:
+            self.bot.changes.posters.remove(self.poster)
         if self._socket is not None:
             await self._socket.close_async()
             self._socket = None

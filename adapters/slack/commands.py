@@ -1,7 +1,7 @@
 """The `/partner` slash command: a table of subcommands, each a small async handler.
 
-Later features add subcommands (`comms`, `changes`) with `register_subcommand`;
-an unknown subcommand shows the help.
+Features add subcommands with `register_subcommand` (`comms` and `changes` call the
+core's chat commands); an unknown subcommand shows the help.
 """
 
 from __future__ import annotations
@@ -13,7 +13,9 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
-from adapters.slack.render import render_answer
+from adapters.slack.render import render_answer, render_markdown
+from bot.changes import changes_command
+from bot.comms import chat as comms_chat
 from bot.core import PartnerBot, reindex_summary
 from bot.errors import NotAllowed, UserError
 from bot.models import Answer, Question
@@ -60,9 +62,20 @@ class CommandContext:
     recent: RecentAnswers
     client: Any = None  # the AsyncWebClient, for subcommands that post to channels
 
+    @property
+    def who(self) -> str:
+        """Who ran the command, for the core's admin log."""
+        return f"slack:{self.user_id}"
+
     async def reply(self, text: str) -> None:
         """A private reply to the person who ran the command."""
         await self.respond(text=text, response_type="ephemeral", replace_original=False)
+
+    async def reply_markdown(self, text: str) -> None:
+        """A private reply from core Markdown (bold, links; long text in sections)."""
+        await self.respond(
+            response_type="ephemeral", replace_original=False, **render_markdown(text).as_kwargs()
+        )
 
 
 Subcommand = Callable[[CommandContext], Awaitable[None]]
@@ -118,7 +131,7 @@ async def ask_command(ctx: CommandContext) -> None:
 @register_subcommand("reindex")
 async def reindex_command(ctx: CommandContext) -> None:
     """Admins only: sync the index off the event loop and report the counts."""
-    who = f"slack:{ctx.user_id}"
+    who = ctx.who
     try:
         if ctx.is_admin:
             await ctx.reply(message("reindex_started"))
@@ -131,3 +144,24 @@ async def reindex_command(ctx: CommandContext) -> None:
         await ctx.reply(str(e))
         return
     await ctx.reply(reindex_summary(report))
+
+
+@register_subcommand("comms")
+async def comms_command(ctx: CommandContext) -> None:
+    """Admins only: `comms list` / `comms cancel <id>` (a non-admin gets the refusal text)."""
+    text = await asyncio.to_thread(
+        comms_chat.command, ctx.bot, ctx.args, is_admin=ctx.is_admin, who=ctx.who
+    )
+    await ctx.reply_markdown(text)
+
+
+@register_subcommand("changes")
+async def changes_subcommand(ctx: CommandContext) -> None:
+    """Admins only: publish (or `preview`) the digest of new program changes."""
+    try:
+        text = await asyncio.to_thread(
+            changes_command, ctx.bot, ctx.args, is_admin=ctx.is_admin, who=ctx.who
+        )
+    except UserError as e:  # NotAllowed, a bad `since`, no channels configured
+        text = str(e)
+    await ctx.reply_markdown(text)

@@ -10,7 +10,6 @@ waits out 429 Retry-After, and at most one message per second per channel.
 from __future__ import annotations
 
 import logging
-import re
 import threading
 import time
 from collections.abc import Callable
@@ -20,7 +19,13 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 from slack_sdk.http_retry.builtin_handlers import RateLimitErrorRetryHandler
 
-from adapters.slack.render import FALLBACK_LIMIT, MAX_BLOCKS, split_text, to_mrkdwn
+from adapters.slack.render import (
+    FALLBACK_LIMIT,
+    MAX_BLOCKS,
+    markdown_to_mrkdwn,
+    split_text,
+    to_mrkdwn,
+)
 from bot.errors import PartnerbotError
 from bot.notify import Notice
 
@@ -30,14 +35,14 @@ EVENT_TYPE = "partnerbot_notice"
 NOTICE_ACKNOWLEDGE = "notice_acknowledge"
 NOTICE_ASK = "notice_ask"
 ACTION_IDS = {"acknowledge": NOTICE_ACKNOWLEDGE, "ask": NOTICE_ASK}
+BUTTON_KINDS = {action_id: kind for kind, action_id in ACTION_IDS.items()}
 HEADER_LIMIT = 150
 HISTORY_PAGE = 200
-_MD_LINK = re.compile(r"\[([^\]\n]+)\]\((https?://[^)\s]+)\)")
 
 
 def notice_mrkdwn(text: str) -> str:
     """Markdown notice text as Slack mrkdwn (bold, headings, [text](url) links)."""
-    return _MD_LINK.sub(lambda m: f"<{m.group(2)}|{m.group(1)}>", to_mrkdwn(text))
+    return markdown_to_mrkdwn(text)
 
 
 def notice_blocks(notice: Notice) -> list[dict[str, Any]]:

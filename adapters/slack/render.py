@@ -48,6 +48,7 @@ def escape(text: str) -> str:
 
 _MD_BOLD = re.compile(r"\*\*(.+?)\*\*")
 _MD_HEADING = re.compile(r"^#{1,6}\s+(.+)$", re.MULTILINE)
+_MD_LINK = re.compile(r"\[([^\]\n]+)\]\((https?://[^)\s]+)\)")
 
 
 def to_mrkdwn(text: str) -> str:
@@ -55,6 +56,11 @@ def to_mrkdwn(text: str) -> str:
     text = escape(text)
     text = _MD_HEADING.sub(r"*\1*", text)
     return _MD_BOLD.sub(r"*\1*", text)
+
+
+def markdown_to_mrkdwn(text: str) -> str:
+    """Core Markdown (notices, digests, command replies) as mrkdwn, [text](url) links too."""
+    return _MD_LINK.sub(lambda m: f"<{m.group(2)}|{m.group(1)}>", to_mrkdwn(text))
 
 
 def split_text(text: str, limit: int = SECTION_LIMIT) -> list[str]:
@@ -215,3 +221,17 @@ def render_answer(
 def render_text(text: str) -> SlackMessage:
     """A plain message (help, notices, acknowledgements)."""
     return SlackMessage(text=_fallback(text))
+
+
+def render_markdown(text: str) -> SlackMessage:
+    """A core reply in Markdown (command output, a thread intro) as mrkdwn.
+
+    Short replies are plain text; a long one (a digest preview) is split into sections,
+    since Slack clients cut a message's text after about 4,000 characters.
+    """
+    mrkdwn = markdown_to_mrkdwn(text)
+    pieces = split_text(mrkdwn)
+    if len(pieces) <= 1:
+        return SlackMessage(text=_fallback(mrkdwn))
+    blocks = [_section(piece, f"text-{i}") for i, piece in enumerate(pieces[:MAX_BLOCKS])]
+    return SlackMessage(text=_fallback(mrkdwn), blocks=blocks)

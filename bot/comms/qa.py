@@ -43,6 +43,15 @@ def answer_question(comms: Communications, question: Question) -> Answer | None:
     return _thread_answer(comms, question) or _calendar_answer(comms, question)
 
 
+def opens_thread(reply: str) -> bool:
+    """Whether a notice-button reply is an "Ask about this" intro (it names `comms/<id>`).
+
+    Adapters post such a reply in a thread on the notice, where it anchors the follow-up
+    questions; any other reply (an acknowledgement, an unknown button) is shown privately.
+    """
+    return _REF.search(reply) is not None
+
+
 # -- "Ask about this" threads ---------------------------------------------------------------------
 def _thread_answer(comms: Communications, question: Question) -> Answer | None:
     comm_id = None

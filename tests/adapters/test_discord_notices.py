@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import re
 import shutil
 from collections.abc import Callable, Iterator
@@ -12,6 +13,8 @@ from typing import Any
 import pytest
 
 from adapters.discord.poster import DiscordPoster, footer_for, nonce_for
+from bot.comms.dispatcher import build_dispatcher_service
+from bot.comms.registry import RegisterResult
 from bot.core import PartnerBot
 from bot.errors import PartnerbotError
 from bot.notify import Notice, NoticeButton
@@ -19,6 +22,7 @@ from bot.prompts import message
 from tests.adapters.discord_harness import discord_settings, running_discord
 from tests.conftest import SAMPLE_DOCS
 from tests.fakes.discord_server import FakeDiscord, fake_discord
+from tests.scenarios.test_comms_slack import COMM_ID, Clock, before_send, write_comm, write_routes
 
 MESSAGES = r"^/channels/\d+/messages$"
 EPHEMERAL = 1 << 6
@@ -192,3 +196,93 @@ async def test_changes_publish_posts_the_digest_through_the_discord_poster(
     [embed] = digest["embeds"]
     assert embed["footer"]["text"].startswith("partnerbot · changes:")
     assert "2027-06-30" in embed["description"]
+
+
+async def test_ask_about_this_opens_a_thread_on_the_notice_and_answers_there(
+    fake: FakeDiscord,
+    make_bot: Callable[..., PartnerBot],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    channel = fake.partner_channel_id
+    folder = tmp_path / "comms"
+    folder.mkdir()
+    routes = {
+        "tags": {
+            "regions": ["ANZ", "EMEA"],
+            "segments": ["smb"],
+            "products": ["Northwind Books"],
+            "tiers": ["Member", "Advanced"],
+        },
+        "routes": [{"match": {"regions": ["ANZ"]}, "discord": [str(channel)]}],
+    }
+    bot = make_bot(
+        **discord_settings(fake), PARTNERBOT_COMMS_ROUTES=str(write_routes(folder, routes))
+    )
+    bot.comms.clock = Clock(before_send(days=2))  # inside the lead window: first notice at once
+    assert isinstance(bot.comms.add_file(write_comm(folder)), RegisterResult)
+
+    async with running_discord(bot) as service:
+        dispatcher = build_dispatcher_service(bot, [service]).dispatcher
+        report = await asyncio.to_thread(dispatcher.run_once)  # also indexes the communication
+        [key] = report.posted
+        [notice] = fake.bot_messages(channel)
+        assert notice["embeds"][0]["footer"]["text"] == footer_for(key)
+        ask_id = notice["components"][0]["components"][1]["custom_id"]
+        assert ask_id.startswith("notice:ask:comm:")
+        thread_id = int(notice["id"])  # a thread started from a message shares its id
+
+        in_thread = message("discord_ask_in_thread", thread=f"<#{thread_id}>")
+        # Two partners click before either thread exists, and the gateway's THREAD_CREATE
+        # is late: both try to open the thread, Discord refuses the second, and that
+        # click finds the first thread and posts there.
+        late: list[tuple[str, dict[str, Any], bool]] = []
+        emit = fake._emit
+
+        def hold_thread_events(event: str, data: dict[str, Any], *, filtered: bool) -> None:
+            if event == "THREAD_CREATE":
+                late.append((event, data, filtered))
+            else:
+                emit(event, data, filtered=filtered)
+
+        monkeypatch.setattr(fake, "_emit", hold_thread_events)
+        clicks = [
+            fake.component_click(ask_id, message_id=thread_id, user_id=fake.user_id + i)
+            for i in range(2)
+        ]
+        for click in clicks:
+            [hook] = await fake.wait_for(webhook(fake, click))
+            assert hook.json["flags"] == EPHEMERAL and hook.json["content"] == in_thread
+        monkeypatch.setattr(fake, "_emit", emit)
+        assert [event for event, _, _ in late] == ["THREAD_CREATE"]
+        for event, data, filtered in late:  # delivered late, as the gateway may
+            fake._call(functools.partial(emit, event, data, filtered=filtered))
+        threads = [r for r in fake.requests if r.path.endswith("/threads")]
+        assert sorted(r.status for r in threads) == [201, 400]
+        assert {r.path for r in threads} == {f"/channels/{channel}/messages/{thread_id}/threads"}
+        assert threads[0].json["name"].startswith("Heads-up: customer email on")
+        intros = fake.bot_messages(thread_id)
+        assert len(intros) == 2
+        assert intros[0]["content"].startswith("Ask me anything about “Northwind Books moves")
+        assert f"comms/{COMM_ID}" in intros[0]["content"]
+
+        # A later click finds the thread on the notice: no new thread.
+        click = fake.component_click(ask_id, message_id=thread_id, user_id=fake.user_id + 2)
+        [hook] = await fake.wait_for(webhook(fake, click))
+        assert hook.json["content"] == in_thread
+        assert len([r for r in fake.requests if r.path.endswith("/threads")]) == 2
+        assert len(fake.bot_messages(thread_id)) == 3
+
+        # A question there is answered about the communication.
+        asked = fake.message_create("can a customer switch early?", channel_id=thread_id)
+        reply = await fake.wait_for_message(
+            lambda m: m.get("message_reference", {}).get("message_id") == asked["id"],
+            channel_id=thread_id,
+            timeout=30,
+        )
+    assert reply["embeds"][0]["description"].startswith(
+        f"About “Northwind Books moves to per-user licensing on 1 March 2027” (comms/{COMM_ID}):"
+    )
+    [stored] = bot.store.query("SELECT question, sources FROM interactions")
+    assert stored["question"] == "can a customer switch early?"
+    assert f"comms/{COMM_ID}" in stored["sources"]

@@ -585,6 +585,8 @@ def test_slack_manifest_command_prints_the_app_manifest() -> None:
         "groups:history",
         "im:history",
         "chat:write",
+        "channels:read",
+        "groups:read",
         "reactions:write",
         "commands",
     }
