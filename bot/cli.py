@@ -14,8 +14,9 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from bot.changes.cli import changes_app
+from bot.cli_session import err, fail, open_bot
 from bot.comms.cli import comms_app
-from bot.config import SAMPLES_DIR, Settings, load_settings
+from bot.config import SAMPLES_DIR
 from bot.core import PartnerBot
 from bot.errors import PartnerbotError, UserError
 from bot.models import Answer, Question, Turn
@@ -31,34 +32,7 @@ app = typer.Typer(
 app.add_typer(comms_app, name="comms")
 app.add_typer(changes_app, name="changes")
 console = Console()
-err = Console(stderr=True)
 logger = logging.getLogger("partnerbot")
-
-
-def _setup_logging(settings: Settings, default_level: str) -> None:
-    logging.basicConfig(
-        level=(settings.log_level or default_level).upper(),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        stream=sys.stderr,
-    )
-    for noisy in ("httpx", "httpx2", "chromadb", "urllib3", "discord", "slack_bolt", "slack_sdk"):
-        logging.getLogger(noisy).setLevel(max(logging.WARNING, logging.getLogger().level))
-
-
-def _bot(*, log_level: str = "WARNING") -> PartnerBot:
-    """Settings and the core, for one command (long-running `serve` logs at INFO)."""
-    try:
-        settings = load_settings()
-    except PartnerbotError as e:
-        err.print(f"[red]{e}[/red]")
-        raise typer.Exit(2) from None
-    _setup_logging(settings, log_level)
-    return PartnerBot(settings)
-
-
-def _fail(e: Exception) -> typer.Exit:
-    err.print(f"[red]error:[/red] {e}")
-    return typer.Exit(2)
 
 
 # -- index --------------------------------------------------------------------------------
@@ -113,7 +87,7 @@ def index(
 ) -> None:
     """(Admin) Index program documents: only new and changed ones are embedded."""
     try:
-        bot = _bot()
+        bot = open_bot()
         if rebuild:
             bot.index.rebuild()
         any_failed = False
@@ -134,7 +108,7 @@ def index(
             else:
                 print_sync_report(report)
     except (PartnerbotError, KnowledgeError) as e:
-        raise _fail(e) from None
+        raise fail(e) from None
     if any_failed:
         raise typer.Exit(1)
 
@@ -191,11 +165,11 @@ def ask(
     ] = None,
 ) -> None:
     """Answer a question from the program documents, with numbered sources."""
-    bot = _bot()
+    bot = open_bot()
     try:
         bot.ensure_indexed(notify=lambda m: err.print(f"[dim]{m}[/dim]"))
     except (PartnerbotError, KnowledgeError) as e:
-        raise _fail(e) from None
+        raise fail(e) from None
     if batch is not None:
         stream = sys.stdin if batch == "-" else open(batch, encoding="utf-8")  # noqa: SIM115
         with stream:
@@ -211,7 +185,7 @@ def ask(
                 print(json.dumps(answer_json(bot.ask(q))), flush=True)
         return
     if not question:
-        raise _fail(UserError("give a question, or --batch FILE"))
+        raise fail(UserError("give a question, or --batch FILE"))
     answer = bot.ask(_question(question, previous or []))
     if json_out:
         print(json.dumps(answer_json(answer)))
@@ -226,7 +200,7 @@ def chat() -> None:
     """A terminal conversation; follow-ups use the earlier turns."""
     from adapters.console import run_console
 
-    bot = _bot()
+    bot = open_bot()
     bot.ensure_indexed(notify=lambda m: err.print(f"[dim]{m}[/dim]"))
     run_console(bot, console=console)
 
@@ -234,7 +208,7 @@ def chat() -> None:
 @app.command()
 def demo() -> None:
     """Index the sample documents and answer a few partner questions (no keys, no network)."""
-    bot = _bot()
+    bot = open_bot()
     report = _index_with_progress(bot, SAMPLES_DIR / "docs")
     print_sync_report(report)
     questions = [
@@ -278,7 +252,7 @@ def eval_command(
         write_json,
     )
 
-    bot = _bot()
+    bot = open_bot()
     try:
         items = load_questions(questions)
         if docs is not None:
@@ -286,7 +260,7 @@ def eval_command(
         else:
             bot.ensure_indexed(notify=lambda m: err.print(f"[dim]{m}[/dim]"))
     except (PartnerbotError, KnowledgeError) as e:
-        raise _fail(e) from None
+        raise fail(e) from None
     reports = [evaluate(items, answerer_fn(bot.answerer), name="partnerbot")]
     if baseline:
         reports.append(evaluate(items, dense_baseline_fn(bot.answerer), name="dense-top5"))
@@ -311,7 +285,7 @@ def serve() -> None:
     # and only here, lazily, so importing the core never loads a chat SDK.
     from adapters.serve import run
 
-    bot = _bot(log_level="INFO")
+    bot = open_bot(log_level="INFO")
     raise typer.Exit(run(bot))
 
 
@@ -349,7 +323,7 @@ def report(
     since: Annotated[str | None, typer.Option(help="ISO date or datetime.")] = None,
 ) -> None:
     """(Admin) Knowledge gaps: recent abstentions and 👎 answers, with counts."""
-    bot = _bot()
+    bot = open_bot()
     data = bot.store.gap_report(since=since)
     if json_out:
         print(json.dumps(data, indent=2))

@@ -9,8 +9,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Sequence
 from typing import Annotated, TypeVar
 
 import typer
@@ -25,15 +24,15 @@ from bot.changes.digest import (
 )
 from bot.changes.periods import parse_since
 from bot.changes.records import ChangeRecord
+from bot.cli_session import command_bot
 from bot.core import PartnerBot
-from bot.errors import ConfigError, PartnerbotError
+from bot.errors import ConfigError
 from bot.notify import ChannelPoster
 from bot.prompts import message
-from knowledge.errors import KnowledgeError
 
 changes_app = typer.Typer(help="Program changes detected when documents are re-indexed.")
 console = Console()
-err = Console(stderr=True)
+
 logger = logging.getLogger(__name__)
 
 T = TypeVar("T")
@@ -42,21 +41,6 @@ SinceOption = Annotated[
     str | None,
     typer.Option("--since", help="Only changes detected on or after this date (YYYY-MM-DD)."),
 ]
-
-
-@contextmanager
-def _bot() -> Iterator[PartnerBot]:
-    """The configured bot; a user-facing error ends the command with its message."""
-    from bot.cli import _bot as open_bot  # the CLI's composition root (settings, logging)
-
-    bot = open_bot()
-    try:
-        yield bot
-    except (PartnerbotError, KnowledgeError) as e:
-        err.print(f"[red]error:[/red] {escape(str(e))}", highlight=False)
-        raise typer.Exit(2) from None
-    finally:
-        bot.close()
 
 
 def _kind_style(record: ChangeRecord) -> str:
@@ -99,7 +83,7 @@ def list_changes(
     """(Admin) List the program changes detected by re-indexing, oldest first."""
     if ctx.invoked_subcommand is not None:
         return
-    with _bot() as bot:
+    with command_bot() as bot:
         records = bot.changes.records.list(
             since=parse_since(since) if since else None, unpublished_only=unpublished
         )
@@ -120,7 +104,7 @@ def publish(
     ] = False,
 ) -> None:
     """(Admin) Post one digest of new program changes to PARTNERBOT_CHANGES_CHANNELS."""
-    with _bot() as bot:
+    with command_bot() as bot:
         start = parse_since(since) if since else None
         if dry_run:
             digest = preview_digest(bot, since=start, include_published=again)

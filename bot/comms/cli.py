@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
@@ -13,13 +11,12 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from bot.cli_session import command_bot, err
 from bot.comms.loading import FileRefused
 from bot.comms.model import Communication, format_when, in_days
 from bot.comms.planning import notice_label
 from bot.comms.registry import Preview, RegisterResult, StatusReport
 from bot.comms.store import from_iso
-from bot.errors import PartnerbotError
-from knowledge.errors import KnowledgeError
 
 if TYPE_CHECKING:
     from bot.core import PartnerBot
@@ -28,24 +25,9 @@ comms_app = typer.Typer(
     help="Vendor-to-customer communications announced to partners.", no_args_is_help=True
 )
 console = Console()
-err = Console(stderr=True)
+
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON.")]
-
-
-@contextmanager
-def _bot() -> Iterator[PartnerBot]:
-    """The configured bot; a user-facing error ends the command with its message."""
-    from bot.cli import _bot as open_bot  # the CLI's composition root (settings, logging)
-
-    bot = open_bot()
-    try:
-        yield bot
-    except (PartnerbotError, KnowledgeError) as e:
-        err.print(f"[red]error:[/red] {e}", highlight=False)
-        raise typer.Exit(2) from None
-    finally:
-        bot.close()
 
 
 def _when(dt: datetime | None, comm: Communication) -> str:
@@ -152,7 +134,7 @@ def add(
     json_out: JsonOpt = False,
 ) -> None:
     """Register a communication from a file (or apply a changed version of it)."""
-    with _bot() as bot:
+    with command_bot() as bot:
         result = bot.comms.add_file(file)
         if isinstance(result, FileRefused):
             if json_out:
@@ -187,7 +169,7 @@ def list_command(
     json_out: JsonOpt = False,
 ) -> None:
     """Upcoming communications (and recently sent or cancelled ones)."""
-    with _bot() as bot:
+    with command_bot() as bot:
         comms = bot.comms
         now = comms.now()
         records = comms.records(include_all=include_all)
@@ -241,7 +223,7 @@ def show(
     comm_id: Annotated[str, typer.Argument(help="Communication id.")], json_out: JsonOpt = False
 ) -> None:
     """Everything registered about one communication, and its history."""
-    with _bot() as bot:
+    with command_bot() as bot:
         record = bot.comms.require(comm_id)
         history = bot.comms.history(comm_id)
         comm = record.comm
@@ -289,7 +271,7 @@ def reschedule(
     when: Annotated[str, typer.Argument(help="New send date-time, e.g. 2027-02-03T09:00+11:00.")],
 ) -> None:
     """Move the send date: channels already told get an "Updated" notice; new lead times."""
-    with _bot() as bot:
+    with command_bot() as bot:
         result = bot.comms.reschedule(comm_id, when)
         _registered(result, bot)
         if result.record.source:
@@ -304,7 +286,7 @@ def reschedule(
 @comms_app.command("cancel")
 def cancel(comm_id: Annotated[str, typer.Argument(help="Communication id.")]) -> None:
     """Cancel: channels already told get a "Cancelled" notice; no further notices."""
-    with _bot() as bot:
+    with command_bot() as bot:
         record, told = bot.comms.cancel(comm_id)
         console.print(
             f"Cancelled {record.id}: {len(told)} channel(s) already told get a “Cancelled” "
@@ -321,7 +303,7 @@ def preview(
     json_out: JsonOpt = False,
 ) -> None:
     """Dry run: which channels get which notice, and when."""
-    with _bot() as bot:
+    with command_bot() as bot:
         result = bot.comms.preview(comm_id)
         if json_out:
             _print_json(_preview_json(result))
@@ -358,7 +340,7 @@ def status(
     comm_id: Annotated[str, typer.Argument(help="Communication id.")], json_out: JsonOpt = False
 ) -> None:
     """Who was told, when, and who acknowledged."""
-    with _bot() as bot:
+    with command_bot() as bot:
         report = bot.comms.status(comm_id)
         if json_out:
             _print_json(_status_json(report))
@@ -416,7 +398,7 @@ def sync(
     json_out: JsonOpt = False,
 ) -> None:
     """Register new and changed communication files (by content hash); removed files cancel."""
-    with _bot() as bot:
+    with command_bot() as bot:
         result = bot.comms.sync_folder(folder)
         if json_out:
             _print_json(
