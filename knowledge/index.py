@@ -24,6 +24,7 @@ from typing import Any
 os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
 
 import chromadb
+import numpy as np
 from chromadb.api.types import EmbeddingFunction
 from chromadb.config import Settings as ChromaSettings
 
@@ -38,7 +39,11 @@ from knowledge.loaders import discover, load_file
 logger = logging.getLogger(__name__)
 
 COLLECTION = "partnerbot"
-EMBED_GROUP_CHUNKS = 64
+# Documents are embedded in groups of about this many chunks, then written. Within a
+# group texts are length-sorted and embedded in slices (full batches, little padding,
+# a progress update per slice); an interrupted run redoes at most one group.
+EMBED_GROUP_CHUNKS = 512
+EMBED_SLICE = 64
 HISTORY_VERSIONS = 5
 
 ProgressFn = Callable[[int, int], None]
@@ -329,22 +334,16 @@ class KnowledgeIndex:
                 report.renamed.append((old, doc.path))
 
         total = sum(len(c) for _, _, c in to_embed)
-        done = 0
-        if on_progress:
-            on_progress(0, total)
+        progress = _Progress(total, on_progress)
         with self._lock:
             group: list[tuple[Document, str, list[Chunk]]] = []
             for item in to_embed:
                 group.append(item)
                 if sum(len(c) for _, _, c in group) >= EMBED_GROUP_CHUNKS:
-                    done += self._write_group(group, known, source, report)
+                    self._write_group(group, known, source, report, progress)
                     group = []
-                    if on_progress:
-                        on_progress(done, total)
             if group:
-                done += self._write_group(group, known, source, report)
-                if on_progress:
-                    on_progress(done, total)
+                self._write_group(group, known, source, report, progress)
             for path in removed:
                 report.removed_versions.extend(v for v in [self.last_version(path)] if v)
                 self._collection.delete(where={"doc_path": path})
@@ -354,7 +353,7 @@ class KnowledgeIndex:
                 self._bump_generation()
                 self._db.execute("COMMIT")
                 report.removed.append(path)
-        report.chunks_embedded += done
+        report.chunks_embedded += progress.done
         if to_embed or removed:
             self.refresh_lexical(force=True)
 
@@ -364,12 +363,18 @@ class KnowledgeIndex:
         known: dict[str, tuple[str, str]],
         source: str,
         report: SyncReport,
-    ) -> int:
+        progress: _Progress,
+    ) -> None:
         """Embed a group of documents, then write them: Chroma first, then one manifest
         transaction. Until that commit the manifest still names the old versions, so an
         interrupted run redoes exactly these documents next time."""
         texts = [embedding_text(c) for _, _, chunks in group for c in chunks]
-        vectors = self.embedder.embed(texts)
+        vectors = np.zeros((len(texts), self.embedder.dimension), dtype=np.float32)
+        order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
+        for start in range(0, len(order), EMBED_SLICE):
+            idx = order[start : start + EMBED_SLICE]
+            vectors[idx] = self.embedder.embed([texts[i] for i in idx])
+            progress.advance(len(idx))
         chunks_all = [c for _, _, chunks in group for c in chunks]
         previous = {d.path: self.last_version(d.path) for d, _, _ in group if d.path in known}
         stale = [d.path for d, _, _ in group if d.path in known]
@@ -445,7 +450,6 @@ class KnowledgeIndex:
         for doc, _, _ in group:
             (report.updated if doc.path in known else report.added).append(doc.path)
             report.changed.append((previous.get(doc.path), doc))
-        return len(texts)
 
     def _store_glossary(self, root: Path) -> None:
         path = root / GLOSSARY_FILE
@@ -549,6 +553,20 @@ class KnowledgeIndex:
 
     def close(self) -> None:
         self._db.close()
+
+
+class _Progress:
+    """Counts embedded chunks and tells the caller's progress callback."""
+
+    def __init__(self, total: int, callback: ProgressFn | None) -> None:
+        self.total, self.done, self._callback = total, 0, callback
+        if callback:
+            callback(0, total)
+
+    def advance(self, n: int) -> None:
+        self.done += n
+        if self._callback:
+            self._callback(self.done, self.total)
 
 
 def _chunk_metadata(chunk: Chunk) -> dict[str, str | int]:

@@ -68,8 +68,10 @@ def chunks_in_chroma(index: KnowledgeIndex, path: str) -> int:
 def test_incremental_sync_embeds_only_what_changed(tmp_path: Path, folder: Path) -> None:
     embedder = CountingEmbedder()
     index = KnowledgeIndex(data_dir=tmp_path / "data", embedder=embedder)
-    first = index.sync(folder)
+    calls: list[tuple[int, int]] = []
+    first = index.sync(folder, on_progress=lambda done, total: calls.append((done, total)))
     assert sorted(first.added) == sorted(DOCS)
+    assert calls[0] == (0, first.chunks_embedded) and calls[-1] == (first.chunks_embedded,) * 2
     total = index.vector_count()
     assert total == embedder.embedded == first.chunks_embedded > 0
 
