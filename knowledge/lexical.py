@@ -15,6 +15,8 @@ import numpy as np
 import Stemmer
 
 logger = logging.getLogger(__name__)
+# bm25s forces its own logger to DEBUG on import; keep it to warnings like everything else.
+logging.getLogger("bm25s").setLevel(logging.WARNING)
 
 _TOKEN = re.compile(r"[a-z0-9]+(?:[.'][a-z0-9]+)*")
 STOPWORDS = frozenset(

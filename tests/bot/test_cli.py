@@ -91,14 +91,27 @@ def test_index_reports_bad_files_and_exits_nonzero(tmp_path: Path) -> None:
     docs = tmp_path / "docs"
     docs.mkdir()
     (docs / "good.md").write_text("# Good\n## Fees\nThe annual fee is USD 495.\n")
-    (docs / "bad.md").write_bytes(b"\x00\x01binary")
-    (docs / "page.html").write_text("<p>Visible.</p><script>var x = 1;</script>")
+    (docs / "page.html").write_text("<p>Visible text.</p><script>var stolen = 1;</script>")
+    (docs / "corrupt.pdf").write_bytes(b"%PDF-1.7\n1 0 obj <<\ntruncated")
+    (docs / "image.md").write_bytes(b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR")
+    (docs / "empty.md").write_bytes(b"")
+    (docs / "latin1.txt").write_bytes("Caf\xe9 partners".encode("latin-1"))
     result = runner.invoke(app, ["index", str(docs)])
     assert result.exit_code == 1
-    assert "bad.md" in result.stdout and "binary" in result.stdout
+    for name, reason in [
+        ("corrupt.pdf", "PDF"),
+        ("image.md", "binary"),
+        ("empty.md", "empty"),
+        ("latin1.txt", "UTF-8"),
+    ]:
+        line = next(line for line in result.stdout.splitlines() if name in line)
+        assert reason in line, line
     again = runner.invoke(app, ["index", "--json", str(docs)])
     report = json.loads(again.stdout)
-    assert report["chunks_embedded"] == 0 and report["unchanged"] == 2 and report["failed"] == 1
+    assert report["chunks_embedded"] == 0 and report["unchanged"] == 2 and report["failed"] == 4
+    answer = runner.invoke(app, ["ask", "--json", "what is the annual fee"])
+    assert "USD 495" in json.loads(answer.stdout)["answer"]
+    assert "stolen" not in answer.stdout
 
 
 def test_ask_on_empty_index_indexes_the_samples_first() -> None:
