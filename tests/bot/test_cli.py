@@ -119,3 +119,12 @@ def test_ask_on_empty_index_indexes_the_samples_first() -> None:
     assert result.exit_code == 0, result.output
     assert "indexing the shipped sample documents" in result.stderr
     assert "USD" in result.stdout and "[1]" in result.stdout
+
+
+def test_chat_follow_up_uses_the_previous_turn(data_dir: Path) -> None:
+    lines = "whats the csat rule for advanced?\nand for member tier?\n\n"
+    result = runner.invoke(app, ["chat"], input=lines)
+    assert result.exit_code == 0, result.output
+    first, _, second = result.stdout.partition("you>")[2].partition("you>")
+    assert "2027-03-31" in first
+    assert "2027-06-30" in second and "csat-requirement.md" in second
