@@ -49,6 +49,8 @@ async def test_one_serve_process_answers_in_slack_and_in_discord(
                 lambda m: m.get("message_reference", {}).get("message_id") == asked["id"],
                 timeout=10,
             )
+            # The Discord answer is followed by a thread on it; let that finish before stopping.
+            await discord_fake.wait_for(("POST", r"/channels/\d+/messages/\d+/threads"), timeout=10)
             deadline = time.monotonic() + 10
             while not [
                 c
@@ -71,6 +73,12 @@ async def test_one_serve_process_answers_in_slack_and_in_discord(
         fields = [f["value"] for f in discord_reply["embeds"][0]["fields"]]
         assert any(CSAT_URL in value for value in fields)
         assert serving.exception() is None
+        # The fakes notice closed sockets a moment after the clients closed them.
+        deadline = time.monotonic() + 5
+        while (slack_fake.socket_connected or discord_fake.connected) and (
+            time.monotonic() < deadline
+        ):
+            await asyncio.sleep(0.02)
         assert not discord_fake.connected
         assert not slack_fake.socket_connected
         # Both answers went through the one core: two interactions, one per platform.
