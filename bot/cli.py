@@ -39,6 +39,7 @@ logger = logging.getLogger("partnerbot")
 def _index_with_progress(
     bot: PartnerBot, path: Path | None, *, rebuild: bool = False
 ) -> SyncReport:
+    """Re-index with a progress bar on the terminal (none when piped)."""
     with Progress(
         TextColumn("[bold]embedding[/bold]"),
         BarColumn(),
@@ -88,13 +89,11 @@ def index(
     """(Admin) Index program documents: only new and changed ones are embedded."""
     try:
         bot = open_bot()
-        if rebuild:
-            bot.index.rebuild()
         any_failed = False
-        for path in paths or [bot.settings.documents_dir]:
+        for number, path in enumerate(paths or [bot.settings.documents_dir]):
             if not path.exists():
                 raise UserError(f"{path} does not exist")
-            report = _index_with_progress(bot, path)
+            report = _index_with_progress(bot, path, rebuild=rebuild and number == 0)
             any_failed = any_failed or not report.ok
             if json_out:
                 console.print_json(

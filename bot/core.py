@@ -73,6 +73,9 @@ class PartnerBot:
     # -- parts, built on first use ----------------------------------------------------------
     @property
     def index(self) -> KnowledgeIndex:
+        return self._open_index(rebuild=False)
+
+    def _open_index(self, *, rebuild: bool) -> KnowledgeIndex:
         with self._index_lock:
             if self._index is None:
                 self._index = KnowledgeIndex(
@@ -80,7 +83,10 @@ class PartnerBot:
                     embedder=make_embedder(self.settings),
                     chroma_host=self.settings.chroma_host,
                     chroma_port=self.settings.chroma_port,
+                    rebuild=rebuild,
                 )
+            elif rebuild:
+                self._index.rebuild()
             return self._index
 
     @cached_property
@@ -207,10 +213,11 @@ class PartnerBot:
         on_progress: ProgressFn | None = None,
         rebuild: bool = False,
     ) -> SyncReport:
-        """Sync the index with a documents folder (one run at a time per process)."""
+        """Sync the index with a documents folder (one run at a time per process).
+        `rebuild` first drops the index, e.g. after changing PARTNERBOT_EMBEDDER."""
         with self._reindex_lock:
             if rebuild:
-                self.index.rebuild()
+                self._open_index(rebuild=True)
             report = self.index.sync(path or self.settings.documents_dir, on_progress=on_progress)
             for hook in self.on_reindex:
                 try:

@@ -184,12 +184,12 @@ class OpenAIEmbedder(EmbeddingFunction[Documents]):
         model: str = "text-embedding-3-small",
         api_key: str | None = None,
         base_url: str | None = None,
-        dimension: int = 1536,
+        dimension: int | None = None,
     ) -> None:
         from openai import OpenAI
 
         self._model = model
-        self._dimension = dimension
+        self._dimension = dimension  # None: asked of the model on first use
         self._client = OpenAI(api_key=api_key or "not-needed", base_url=base_url, timeout=30.0)
 
     def __call__(self, input: Documents) -> Embeddings:
@@ -200,7 +200,7 @@ class OpenAIEmbedder(EmbeddingFunction[Documents]):
         return "partnerbot-openai"
 
     def get_config(self) -> dict[str, Any]:
-        return {"model": self._model, "dimension": self._dimension}
+        return {"model": self._model, "dimension": self.dimension}
 
     @staticmethod
     def build_from_config(config: dict[str, Any]) -> OpenAIEmbedder:
@@ -208,7 +208,7 @@ class OpenAIEmbedder(EmbeddingFunction[Documents]):
             model=config.get("model", "text-embedding-3-small"),
             api_key=os.environ.get("OPENAI_API_KEY"),
             base_url=os.environ.get("OPENAI_BASE_URL"),
-            dimension=int(config.get("dimension", 1536)),
+            dimension=int(config["dimension"]) if config.get("dimension") else None,
         )
 
     def default_space(self) -> Any:
@@ -220,11 +220,14 @@ class OpenAIEmbedder(EmbeddingFunction[Documents]):
 
     @property
     def dimension(self) -> int:
+        """Models differ (1536, 768, …); a one-word probe tells, once per process."""
+        if self._dimension is None:
+            self._dimension = int(self.embed(["dimension"]).shape[1])
         return self._dimension
 
     def embed(self, texts: Sequence[str]) -> np.ndarray:
         if not texts:
-            return np.zeros((0, self._dimension), dtype=np.float32)
+            return np.zeros((0, self.dimension), dtype=np.float32)
         vectors: list[list[float]] = []
         for start in range(0, len(texts), 256):
             response = self._client.embeddings.create(

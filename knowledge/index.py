@@ -157,7 +157,10 @@ class KnowledgeIndex:
         embedder: Embedder,
         chroma_host: str | None = None,
         chroma_port: int = 8000,
+        rebuild: bool = False,
     ) -> None:
+        """Open (or create) the index; `rebuild` drops what is there first, which is how an
+        index built with another embedder is replaced (opening it otherwise fails)."""
         self.data_dir = Path(data_dir)
         self.data_dir.mkdir(parents=True, exist_ok=True)
         self.embedder = embedder
@@ -177,6 +180,8 @@ class KnowledgeIndex:
             self._client = chromadb.PersistentClient(
                 path=str(self.data_dir / "chroma"), settings=chroma_settings
             )
+        if rebuild:
+            self._drop()
         self._collection = self._open_collection()
         self._glossary: Glossary | None = None
         self._lexical: LexicalIndex | None = None
@@ -211,16 +216,17 @@ class KnowledgeIndex:
         )
 
     def rebuild(self) -> None:
-        """Drop everything indexed (used when switching embedders)."""
+        """Drop everything indexed and start an empty collection for this embedder."""
         with self._lock:
-            existing = {
-                c.name if hasattr(c, "name") else c for c in self._client.list_collections()
-            }
-            if COLLECTION in existing:
-                self._client.delete_collection(COLLECTION)
-            self._db.executescript("DELETE FROM documents; DELETE FROM chunks;")
-            self._bump_generation()
+            self._drop()
             self._collection = self._open_collection()
+
+    def _drop(self) -> None:
+        existing = {c.name if hasattr(c, "name") else c for c in self._client.list_collections()}
+        if COLLECTION in existing:
+            self._client.delete_collection(COLLECTION)
+        self._db.executescript("DELETE FROM documents; DELETE FROM chunks;")
+        self._bump_generation()
 
     # -- manifest helpers ---------------------------------------------------------------
     def _known(self, source: str) -> dict[str, tuple[str, str]]:
@@ -369,12 +375,15 @@ class KnowledgeIndex:
         transaction. Until that commit the manifest still names the old versions, so an
         interrupted run redoes exactly these documents next time."""
         texts = [embedding_text(c) for _, _, chunks in group for c in chunks]
-        vectors = np.zeros((len(texts), self.embedder.dimension), dtype=np.float32)
         order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
+        parts = []
         for start in range(0, len(order), EMBED_SLICE):
             idx = order[start : start + EMBED_SLICE]
-            vectors[idx] = self.embedder.embed([texts[i] for i in idx])
+            parts.append(self.embedder.embed([texts[i] for i in idx]))
             progress.advance(len(idx))
+        stacked = np.vstack(parts) if parts else np.zeros((0, 0), np.float32)
+        vectors = np.empty_like(stacked)
+        vectors[order] = stacked  # back to the chunks' own order
         chunks_all = [c for _, _, chunks in group for c in chunks]
         previous = {d.path: self.last_version(d.path) for d, _, _ in group if d.path in known}
         stale = [d.path for d, _, _ in group if d.path in known]

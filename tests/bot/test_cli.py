@@ -128,3 +128,30 @@ def test_chat_follow_up_uses_the_previous_turn(data_dir: Path) -> None:
     first, _, second = result.stdout.partition("you>")[2].partition("you>")
     assert "2027-03-31" in first
     assert "2027-06-30" in second and "csat-requirement.md" in second
+
+
+def test_switching_embedders_fails_clearly_until_rebuilt(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tests.fakes.openai_server import FakeOpenAI
+
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "fees.md").write_text("# Fees\n## Annual fee\nThe Member annual fee is USD 495.\n")
+    assert runner.invoke(app, ["index", str(docs)]).exit_code == 0
+
+    with FakeOpenAI() as fake:
+        monkeypatch.setenv("PARTNERBOT_EMBEDDER", "openai")
+        monkeypatch.setenv("OPENAI_BASE_URL", fake.base_url)
+        refused = runner.invoke(app, ["ask", "what is the member annual fee"])
+        assert refused.exit_code == 2
+        for words in ("partnerbot-minilm-l6-v2-int8", "openai:", "--rebuild"):
+            assert words in refused.stderr.replace("\n", " ")
+
+        rebuilt = runner.invoke(app, ["index", "--rebuild", "--json", str(docs)])
+        assert rebuilt.exit_code == 0, rebuilt.output
+        assert json.loads(rebuilt.stdout)["chunks_embedded"] == 1
+        assert any(r.path.endswith("/embeddings") for r in fake.requests)
+        answer = runner.invoke(app, ["ask", "--json", "what is the member annual fee"])
+        assert answer.exit_code == 0, answer.output
+        assert json.loads(answer.stdout)["sources"][0]["path"] == "fees.md"
