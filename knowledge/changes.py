@@ -71,16 +71,12 @@ class SentenceEdit:
     after: str | None
 
 
-@dataclass(frozen=True, slots=True)
-class SectionChange:
-    """A content change in one section of one document (section () = the whole document)."""
+class EditedSection:
+    """What a change says, for anything holding a section path and its sentence edits."""
 
-    doc_path: str
-    title: str
+    __slots__ = ()
     section: tuple[str, ...]
-    kind: ChangeKind
     edits: tuple[SentenceEdit, ...]
-    effective_date: date | None = None
 
     @property
     def section_label(self) -> str:
@@ -93,6 +89,18 @@ class SectionChange:
     @property
     def after(self) -> str:
         return " … ".join(e.after for e in self.edits if e.after)
+
+
+@dataclass(frozen=True, slots=True)
+class SectionChange(EditedSection):
+    """A content change in one section of one document (section () = the whole document)."""
+
+    doc_path: str
+    title: str
+    section: tuple[str, ...]
+    kind: ChangeKind
+    edits: tuple[SentenceEdit, ...]
+    effective_date: date | None = None
 
 
 # -- normalisation -------------------------------------------------------------------------

@@ -14,7 +14,7 @@ from datetime import date
 from typing import Any
 
 from bot.state import Store
-from knowledge.changes import ChangeKind, SectionChange, SentenceEdit
+from knowledge.changes import ChangeKind, EditedSection, SectionChange, SentenceEdit
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS program_changes (
@@ -43,7 +43,7 @@ CREATE TABLE IF NOT EXISTS program_change_deliveries (
 
 
 @dataclass(frozen=True, slots=True)
-class ChangeRecord:
+class ChangeRecord(EditedSection):
     """One recorded program change (a section added, removed or changed in a document)."""
 
     id: int
@@ -57,10 +57,6 @@ class ChangeRecord:
     published_at: str | None = None
 
     @property
-    def section_label(self) -> str:
-        return " › ".join(self.section)
-
-    @property
     def label(self) -> str:
         """Document › section, as cited."""
         return f"{self.doc_title} › {self.section_label}" if self.section else self.doc_title
@@ -68,14 +64,6 @@ class ChangeRecord:
     @property
     def detected_on(self) -> str:
         return self.detected_at[:10]
-
-    @property
-    def before(self) -> str:
-        return " … ".join(e.before for e in self.edits if e.before)
-
-    @property
-    def after(self) -> str:
-        return " … ".join(e.after for e in self.edits if e.after)
 
     def as_json(self) -> dict[str, Any]:
         return {
