@@ -27,14 +27,10 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
+from bot.evaluation import percentile
+
 RESULTS = Path(__file__).resolve().parent / "results"
 console = Console()
-
-
-def pct(values: list[float], p: float) -> float:
-    if len(values) == 1:
-        return values[0]
-    return statistics.quantiles(sorted(values), n=100, method="inclusive")[int(p) - 1]
 
 
 def bench_index(repeats: int = 3) -> dict[str, Any]:
@@ -136,8 +132,8 @@ def bench_ask(sizes: tuple[int, ...] = (1000, 10000), rounds: int = 25) -> dict[
         out[f"{size}"] = {
             "chunks": chunks,
             "asks": len(latencies),
-            "p50_ms": round(pct(latencies, 50), 1),
-            "p95_ms": round(pct(latencies, 95), 1),
+            "p50_ms": round(percentile(latencies, 50), 1),
+            "p95_ms": round(percentile(latencies, 95), 1),
         }
     return out
 

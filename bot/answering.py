@@ -12,6 +12,7 @@ import re
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 
 from bot.composing import Composition, ExtractiveComposer, LLMComposer
 from bot.errors import LLMError
@@ -83,7 +84,7 @@ class Answerer:
         total = sum(weights.values()) or 1.0
         best = 0.0
         for p in retrieval.passages[:3]:
-            tokens = set(tokenize(f"{p.title} {p.section_label} {p.text}"))
+            tokens = _passage_tokens(f"{p.title} {p.section_label} {p.text}")
             best = max(best, sum(weights[t] for t in query & tokens) / total)
         return Confidence(retrieval.confidence, best)
 
@@ -180,6 +181,12 @@ class Answerer:
             question=question.text,
             standalone_query=query,
         )
+
+
+@lru_cache(maxsize=4096)
+def _passage_tokens(text: str) -> frozenset[str]:
+    """Tokens of a passage; passages recur across questions, so tokenise each once."""
+    return frozenset(tokenize(text))
 
 
 def _citation(number: int, passage: Passage, *, cited: bool = True) -> Citation:

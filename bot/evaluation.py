@@ -94,12 +94,13 @@ class EvalReport:
             ),
             "unanswerable_abstained": len(right_abstentions),
             "answerable_wrongly_abstained": len(wrong_abstentions),
-            "latency_ms_p50": round(_percentile(latencies, 50), 1),
-            "latency_ms_p95": round(_percentile(latencies, 95), 1),
+            "latency_ms_p50": round(percentile(latencies, 50), 1),
+            "latency_ms_p95": round(percentile(latencies, 95), 1),
         }
 
 
-def _percentile(values: Sequence[float], pct: float) -> float:
+def percentile(values: Sequence[float], pct: float) -> float:
+    """The pct-th percentile (interpolated, inclusive); used by eval and every benchmark."""
     if not values:
         return 0.0
     if len(values) == 1:

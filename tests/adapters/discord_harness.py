@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
-import math
 import re
 import statistics
 import threading
@@ -19,6 +18,7 @@ from typing import Any
 
 from adapters.discord import DiscordService, build_discord
 from bot.core import PartnerBot
+from bot.evaluation import percentile
 from tests.fakes.discord_server import FakeDiscord
 
 TOKEN = "fake-bot-token"
@@ -92,13 +92,6 @@ class _ArrivalClock:
         return timed
 
 
-def _percentile(values: list[float], q: float) -> float:
-    """Nearest-rank percentile (q in 0..100) of a non-empty list."""
-    ordered = sorted(values)
-    rank = max(1, math.ceil(q / 100 * len(ordered)))
-    return ordered[rank - 1]
-
-
 async def run_concurrent_asks(
     bot: PartnerBot,
     fake: FakeDiscord,
@@ -161,9 +154,9 @@ async def run_concurrent_asks(
         "ack_ms": ack_ms,
         "answer_ms": answer_ms,
         "ack_p50_ms": statistics.median(ack_ms),
-        "ack_p99_ms": _percentile(ack_ms, 99),
+        "ack_p99_ms": percentile(ack_ms, 99),
         "answer_p50_ms": statistics.median(answer_ms),
-        "answer_p95_ms": _percentile(answer_ms, 95),
+        "answer_p95_ms": percentile(answer_ms, 95),
         "wall_ms": wall_ms,
         "deferred": sum(1 for t in tokens if clock.callbacks[t][1] == 5),
         "rejected_callbacks": len(late),  # e.g. later than Discord's 3 s window

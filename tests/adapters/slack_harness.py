@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import itertools
 import json
-import math
 import sys
 import threading
 import time
@@ -22,6 +21,7 @@ import aiohttp
 
 from adapters.slack import SlackService, build_slack
 from bot.core import PartnerBot
+from bot.evaluation import percentile
 from tests.fakes.slack_server import (
     BOT_USER_ID,
     FakeSlack,
@@ -256,15 +256,6 @@ BENCH_QUESTIONS = (
 )
 
 
-def _percentile(values: list[float], q: float) -> float:
-    """Nearest-rank percentile (q in 0..100) in the values' unit."""
-    ordered = sorted(values)
-    if not ordered:
-        return float("nan")
-    rank = max(1, min(len(ordered), math.ceil(q / 100 * len(ordered))))
-    return ordered[rank - 1]
-
-
 # Slack's side of the benchmark, in its own process (as Slack is): POST every request at
 # once and report, per request, the status and when it was sent and acked (CLOCK_MONOTONIC,
 # which is system-wide, so the parent can compare it with when answers were posted).
@@ -363,7 +354,7 @@ async def run_mentions_http(
         if not values:
             return {**{f"p{q}": None for q in quantiles}, "max": None}
         return {
-            **{f"p{q}": round(_percentile(values, q), 1) for q in quantiles},
+            **{f"p{q}": round(percentile(values, q), 1) for q in quantiles},
             "max": round(max(values), 1),
         }
 
