@@ -102,9 +102,11 @@ def _lines(node: yaml.Node, offset: int) -> dict[str, int]:
 
 
 def _parse_yaml(text: str, offset: int) -> tuple[Any, dict[str, int]] | Problem:
+    loader = yaml.SafeLoader(text)
     try:
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
-        data = yaml.safe_load(text)
+        # One parse: the node tree gives line numbers, the same tree gives the data.
+        node = loader.get_single_node()
+        data = loader.construct_document(node) if node is not None else None
     except yaml.MarkedYAMLError as e:
         mark = e.problem_mark or e.context_mark
         line = (mark.line + 1 if mark else 1) + offset
@@ -112,6 +114,8 @@ def _parse_yaml(text: str, offset: int) -> tuple[Any, dict[str, int]] | Problem:
         return Problem(line, f"bad YAML: {reason}")
     except yaml.YAMLError as e:
         return Problem(1 + offset, f"bad YAML: {e}")
+    finally:
+        loader.dispose()
     return data, _lines(node, offset) if node is not None else {}
 
 
