@@ -47,7 +47,7 @@ def _median_of(
     return round(statistics.median(values), 1) if values else None
 
 
-def bench_slack(n: int = 50, rounds: int = 3) -> dict[str, Any]:
+def bench_slack(n: int = 50, rounds: int = 5) -> dict[str, Any]:
     from tests.adapters.slack_harness import run_mentions_http
     from tests.fakes.slack_server import FakeSlack
 
@@ -74,7 +74,7 @@ def bench_slack(n: int = 50, rounds: int = 3) -> dict[str, Any]:
     }
 
 
-def bench_discord(n: int = 50, rounds: int = 3) -> dict[str, Any]:
+def bench_discord(n: int = 50, rounds: int = 5) -> dict[str, Any]:
     from tests.adapters.discord_harness import discord_settings, run_concurrent_asks
     from tests.fakes.discord_server import fake_discord
 

@@ -100,12 +100,18 @@ class MiniLMEmbedder(EmbeddingFunction[Documents]):
         # and allow the model's full 256-token window.
         self._tokenizer.enable_truncation(max_length=MAX_TOKENS)
         self._tokenizer.enable_padding(pad_id=0, pad_token="[PAD]")
-        options = ort.SessionOptions()
-        options.intra_op_num_threads = threads or (os.cpu_count() or 1)
-        options.log_severity_level = 3
-        self._session = ort.InferenceSession(
-            str(model), sess_options=options, providers=["CPUExecutionProvider"]
-        )
+        def session(intra_threads: int) -> ort.InferenceSession:
+            options = ort.SessionOptions()
+            options.intra_op_num_threads = intra_threads
+            options.log_severity_level = 3
+            return ort.InferenceSession(
+                str(model), sess_options=options, providers=["CPUExecutionProvider"]
+            )
+
+        # Batches (indexing) use every core; single questions use one core each, so
+        # concurrent questions run side by side instead of queueing for all cores.
+        self._session = session(threads or (os.cpu_count() or 1))
+        self._query_session = session(1)
         self._input_names = {i.name for i in self._session.get_inputs()}
         self.batch_size = batch_size
         self._lock = threading.Lock()
@@ -167,7 +173,7 @@ class MiniLMEmbedder(EmbeddingFunction[Documents]):
             with self._lock:
                 hidden = self._session.run(None, feeds)[0]
         else:  # queries: the session is thread-safe, let concurrent questions overlap
-            hidden = self._session.run(None, feeds)[0]
+            hidden = self._query_session.run(None, feeds)[0]
         weights = mask[..., None].astype(np.float32)
         pooled = (hidden * weights).sum(axis=1) / np.clip(weights.sum(axis=1), 1e-9, None)
         norms = np.linalg.norm(pooled, axis=1, keepdims=True)
