@@ -49,6 +49,7 @@ CREATE TABLE IF NOT EXISTS processed_events (
     key TEXT PRIMARY KEY,
     at REAL NOT NULL
 );
+CREATE INDEX IF NOT EXISTS processed_events_at ON processed_events(at);
 """
 
 
@@ -89,6 +90,7 @@ class Store:
         self.db.execute("PRAGMA synchronous=NORMAL")
         self.db.execute("PRAGMA busy_timeout=30000")
         self.db.executescript(_SCHEMA)
+        self._last_expiry = 0.0
 
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
@@ -165,7 +167,9 @@ class Store:
         """True the first time an event key is seen (persisted, so a restart remembers)."""
         now = time.time()
         with self._lock:
-            self.db.execute("DELETE FROM processed_events WHERE at < ?", (now - keep_seconds,))
+            if now - self._last_expiry > 60:  # forget old keys once a minute, not per event
+                self.db.execute("DELETE FROM processed_events WHERE at < ?", (now - keep_seconds,))
+                self._last_expiry = now
             cur = self.db.execute(
                 "INSERT OR IGNORE INTO processed_events(key, at) VALUES (?, ?)", (key, now)
             )

@@ -100,6 +100,7 @@ class MiniLMEmbedder(EmbeddingFunction[Documents]):
         # and allow the model's full 256-token window.
         self._tokenizer.enable_truncation(max_length=MAX_TOKENS)
         self._tokenizer.enable_padding(pad_id=0, pad_token="[PAD]")
+
         def session(intra_threads: int) -> ort.InferenceSession:
             options = ort.SessionOptions()
             options.intra_op_num_threads = intra_threads

@@ -184,6 +184,7 @@ class KnowledgeIndex:
             self._drop()
         self._collection = self._open_collection()
         self._glossary: Glossary | None = None
+        self._chunk_table: tuple[int, dict[str, Chunk]] | None = None
         self._lexical: LexicalIndex | None = None
         self._lexical_generation = -1
 
@@ -503,7 +504,7 @@ class KnowledgeIndex:
 
     def dense_search(self, vector: Sequence[float], k: int) -> list[tuple[str, float]]:
         """Top-k (chunk id, cosine similarity), best first."""
-        count = self.chunk_count()  # the manifest's count: cheaper than asking Chroma
+        count = len(self._all_chunks())  # cheaper than asking Chroma
         if count == 0:
             return []
         result = self._collection.query(
@@ -516,16 +517,21 @@ class KnowledgeIndex:
         return [(cid, 1.0 - float(d)) for cid, d in zip(ids, distances, strict=True)]
 
     def chunks(self, ids: Iterable[str]) -> dict[str, Chunk]:
-        ids = list(ids)
-        if not ids:
-            return {}
-        marks = ",".join("?" * len(ids))
+        """The chunks with these ids (those that exist), from the in-memory table."""
+        table = self._all_chunks()
+        return {cid: table[cid] for cid in ids if cid in table}
+
+    def _all_chunks(self) -> dict[str, Chunk]:
+        """Every chunk, read once per index generation: a question then costs no SQL."""
+        generation = self.generation()
+        cached = self._chunk_table
+        if cached is not None and cached[0] == generation:
+            return cached[1]
         rows = self._db.execute(
             "SELECT id, doc_path, ordinal, title, section, text, effective_date, url, kind "
-            f"FROM chunks WHERE id IN ({marks})",
-            ids,
+            "FROM chunks"
         )
-        return {
+        table = {
             r[0]: Chunk(
                 id=r[0],
                 doc_path=r[1],
@@ -539,6 +545,8 @@ class KnowledgeIndex:
             )
             for r in rows
         }
+        self._chunk_table = (generation, table)
+        return table
 
     def vector_count(self) -> int:
         return int(self._collection.count())
