@@ -1,9 +1,14 @@
-"""The `partnerbot` command line: index, ask, chat, eval, report, serve, and admin tools."""
+"""The `partnerbot` command line: index, ask, chat, eval, report, serve, and admin tools.
+
+With bot/app.py it is the composition root: the terminal chat (adapters/console.py) is
+wired here; chat platforms come from the app's platform registry.
+"""
 
 from __future__ import annotations
 
 import json
 import logging
+import os
 import sys
 from pathlib import Path
 from typing import Annotated, Any
@@ -13,13 +18,14 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from adapters.console import print_answer, run_console
 from bot.changes.cli import changes_app
-from bot.cli_session import err, fail, open_bot
+from bot.cli_session import err, fail, open_app
 from bot.comms.cli import comms_app
 from bot.config import SAMPLES_DIR
 from bot.core import PartnerBot
 from bot.errors import PartnerbotError, UserError
-from bot.models import Answer, Question, Turn
+from bot.models import Actor, Answer, Question, Turn
 from knowledge.errors import KnowledgeError
 from knowledge.index import SyncReport
 
@@ -88,7 +94,7 @@ def index(
 ) -> None:
     """(Admin) Index program documents: only new and changed ones are embedded."""
     try:
-        bot = open_bot()
+        bot = open_app().core
         any_failed = False
         for number, path in enumerate(paths or [bot.settings.documents_dir]):
             if not path.exists():
@@ -132,22 +138,9 @@ def answer_json(answer: Answer) -> dict[str, Any]:
     }
 
 
-def print_answer(answer: Answer) -> None:
-    console.print(answer.text, highlight=False, soft_wrap=True)
-    if answer.abstained:
-        return
-    if answer.as_of:
-        console.print(f"[dim](as of {answer.as_of.isoformat()})[/dim]")
-    if answer.citations:
-        console.print("[bold]Sources[/bold]")
-        for c in answer.citations:
-            dated = f", {c.effective_date.isoformat()}" if c.effective_date else ""
-            console.print(f"  [{c.number}] {c.label} ({c.path}{dated})", highlight=False)
-
-
 def _question(text: str, previous: list[str]) -> Question:
     history = tuple(Turn("user", p) for p in previous)
-    return Question(text=text, history=history, platform="cli", asker="cli", is_admin=True)
+    return Question(text, history=history, actor=Actor("cli", "cli", is_admin=True))
 
 
 @app.command()
@@ -164,7 +157,7 @@ def ask(
     ] = None,
 ) -> None:
     """Answer a question from the program documents, with numbered sources."""
-    bot = open_bot()
+    bot = open_app().core
     try:
         bot.ensure_indexed(notify=lambda m: err.print(f"[dim]{m}[/dim]"))
     except (PartnerbotError, KnowledgeError) as e:
@@ -189,7 +182,7 @@ def ask(
     if json_out:
         print(json.dumps(answer_json(answer)))
     else:
-        print_answer(answer)
+        print_answer(answer, console)
     if answer.kind == "error":
         raise typer.Exit(1)
 
@@ -197,17 +190,16 @@ def ask(
 @app.command()
 def chat() -> None:
     """A terminal conversation; follow-ups use the earlier turns."""
-    from adapters.console import run_console
-
-    bot = open_bot()
-    bot.ensure_indexed(notify=lambda m: err.print(f"[dim]{m}[/dim]"))
-    run_console(bot, console=console)
+    app = open_app()
+    app.core.ensure_indexed(notify=lambda m: err.print(f"[dim]{m}[/dim]"))
+    run_console(app.chat, console=console)
 
 
 @app.command()
 def demo() -> None:
     """Index the sample documents and answer a few partner questions (no keys, no network)."""
-    bot = open_bot()
+    app = open_app()
+    bot = app.core
     report = _index_with_progress(bot, SAMPLES_DIR / "docs")
     print_sync_report(report)
     questions = [
@@ -219,11 +211,11 @@ def demo() -> None:
     ]
     for text, previous in questions:
         console.rule(f"[bold]Q:[/bold] {text}" + (" (follow-up)" if previous else ""))
-        print_answer(bot.ask(_question(text, previous)))
+        print_answer(bot.ask(_question(text, previous)), console)
 
     from bot.changes.demo import demo_changes
 
-    demo_changes(bot, console)
+    demo_changes(bot, app.changes, console)
 
 
 # -- eval ---------------------------------------------------------------------------------
@@ -251,7 +243,7 @@ def eval_command(
         write_json,
     )
 
-    bot = open_bot()
+    bot = open_app().core
     try:
         items = load_questions(questions)
         if docs is not None:
@@ -279,13 +271,29 @@ def eval_command(
 # -- serve ---------------------------------------------------------------------------------
 @app.command()
 def serve() -> None:
-    """Run every configured chat adapter (Slack, Discord) and the background jobs."""
-    # The CLI is the composition root: the only place in bot/ that reaches adapters/,
-    # and only here, lazily, so importing the core never loads a chat SDK.
-    from adapters.serve import run
+    """Run every configured chat platform (Slack, Discord) and the background jobs."""
+    from bot.serve import run
 
-    bot = open_bot(log_level="INFO")
-    raise typer.Exit(run(bot))
+    served = open_app(log_level="INFO")
+    try:
+        served.add_platforms()
+        if not served.platforms:
+            raise UserError(
+                "No chat platform configured: set SLACK_BOT_TOKEN (+ SLACK_APP_TOKEN or "
+                "SLACK_SIGNING_SECRET) and/or DISCORD_BOT_TOKEN. See README, 'Run on Slack'."
+            )
+        services = served.services()
+        served.core.ensure_indexed()
+        busy = run(services)
+    except (PartnerbotError, KnowledgeError) as e:
+        raise fail(e) from None
+    if busy:
+        # A platform call that has not timed out yet must not hold up the exit.
+        logger.warning("exiting with %d platform call(s) unfinished", len(busy))
+        served.close()
+        logging.shutdown()
+        os._exit(0)
+    served.close()
 
 
 @app.command("slack-manifest")
@@ -322,8 +330,7 @@ def report(
     since: Annotated[str | None, typer.Option(help="ISO date or datetime.")] = None,
 ) -> None:
     """(Admin) Knowledge gaps: recent abstentions and 👎 answers, with counts."""
-    bot = open_bot()
-    data = bot.store.gap_report(since=since)
+    data = open_app().store.gap_report(since=since)
     if json_out:
         print(json.dumps(data, indent=2))
         return

@@ -50,6 +50,11 @@ CREATE TABLE IF NOT EXISTS processed_events (
     at REAL NOT NULL
 );
 CREATE INDEX IF NOT EXISTS processed_events_at ON processed_events(at);
+CREATE TABLE IF NOT EXISTS chat_threads (
+    key TEXT PRIMARY KEY,
+    topic TEXT,
+    at TEXT NOT NULL
+);
 """
 
 
@@ -174,6 +179,30 @@ class Store:
                 "INSERT OR IGNORE INTO processed_events(key, at) VALUES (?, ?)", (key, now)
             )
             return cur.rowcount == 1
+
+    # -- threads the bot takes part in, and what each is about ---------------------------------
+    def remember_thread(self, key: str) -> None:
+        """Note that the bot replied in this thread (it answers follow-ups there)."""
+        self.execute(
+            "INSERT OR IGNORE INTO chat_threads(key, topic, at) VALUES (?, NULL, ?)",
+            (key, utcnow()),
+        )
+
+    def set_thread_topic(self, key: str, topic: str) -> bool:
+        """Give a thread its topic; False when it already had one (its intro is posted)."""
+        cur = self.execute(
+            "INSERT INTO chat_threads(key, topic, at) VALUES (?, ?, ?) ON CONFLICT(key) "
+            "DO UPDATE SET topic = excluded.topic WHERE chat_threads.topic IS NULL",
+            (key, topic, utcnow()),
+        )
+        return cur.rowcount == 1
+
+    def known_thread(self, key: str) -> bool:
+        return bool(self.query("SELECT 1 FROM chat_threads WHERE key = ?", (key,)))
+
+    def thread_topic(self, key: str) -> str | None:
+        rows = self.query("SELECT topic FROM chat_threads WHERE key = ?", (key,))
+        return str(rows[0]["topic"]) if rows and rows[0]["topic"] is not None else None
 
     # -- knowledge-gap report -------------------------------------------------------------------
     def gap_report(self, *, since: str | None = None, limit: int = 50) -> dict[str, Any]:
