@@ -1,7 +1,7 @@
 """`partnerbot changes …` commands: list the recorded program changes, publish the digest.
 
-The command line is a composition root: only here, inside the publish command, are the
-chat adapters imported (lazily), to connect the posters the configured channels need.
+Publishing connects the platforms the digest channels are on through the app (the
+platform registry), posts, and disconnects.
 """
 
 from __future__ import annotations
@@ -9,33 +9,24 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from collections.abc import Callable, Sequence
-from typing import Annotated, TypeVar
+from collections.abc import Sequence
+from typing import Annotated
 
 import typer
 from rich.console import Console
 from rich.markup import escape
 
-from bot.changes.digest import (
-    DigestResult,
-    parse_channels,
-    preview_digest,
-    publish_digest,
-)
+from bot.app import App
+from bot.changes.digest import DigestResult
 from bot.changes.periods import parse_since
 from bot.changes.records import ChangeRecord
-from bot.cli_session import command_bot
-from bot.core import PartnerBot
-from bot.errors import ConfigError
-from bot.notify import ChannelPoster
+from bot.cli_session import command_app
 from bot.prompts import message
 
 changes_app = typer.Typer(help="Program changes detected when documents are re-indexed.")
 console = Console()
 
 logger = logging.getLogger(__name__)
-
-T = TypeVar("T")
 
 SinceOption = Annotated[
     str | None,
@@ -83,8 +74,8 @@ def list_changes(
     """(Admin) List the program changes detected by re-indexing, oldest first."""
     if ctx.invoked_subcommand is not None:
         return
-    with command_bot() as bot:
-        records = bot.changes.records.list(
+    with command_app() as app:
+        records = app.changes.records.list(
             since=parse_since(since) if since else None, unpublished_only=unpublished
         )
     if json_out:
@@ -104,19 +95,14 @@ def publish(
     ] = False,
 ) -> None:
     """(Admin) Post one digest of new program changes to PARTNERBOT_CHANGES_CHANNELS."""
-    with command_bot() as bot:
+    with command_app() as app:
         start = parse_since(since) if since else None
         if dry_run:
-            digest = preview_digest(bot, since=start, include_published=again)
+            digest = app.changes.preview(since=start, include_published=again)
             text = digest.text if digest else message("changes_nothing_to_publish")
             console.print(escape(text), highlight=False, soft_wrap=True)
             return
-        platforms = sorted({p for p, _ in parse_channels(bot.settings.changes_channels)})
-
-        def post(posters: list[ChannelPoster]) -> DigestResult:
-            return publish_digest(bot, posters, since=start, include_published=again)
-
-        result = with_posters(bot, platforms, post)
+        result = asyncio.run(_publish(app, start, again))
     if result.digest is not None:
         console.print(escape(result.digest.text), highlight=False, soft_wrap=True)
     console.print(escape(result.summary()), highlight=False, soft_wrap=True)
@@ -124,46 +110,10 @@ def publish(
         raise typer.Exit(1)
 
 
-# -- posters, from the adapters ------------------------------------------------------------
-def with_posters(
-    bot: PartnerBot, platforms: Sequence[str], fn: Callable[[list[ChannelPoster]], T]
-) -> T:
-    """Run fn with posters for these platforms (the adapters are imported only here).
-
-    Slack posts through the Web API with the bot token. Discord needs a gateway
-    connection, so its service is started as `partnerbot serve` would, used from a
-    worker thread (posters block), and stopped again.
-    """
-    posters: list[ChannelPoster] = []
-    if "slack" in platforms:
-        posters.append(_slack_poster(bot))
-    if "discord" in platforms:
-        return asyncio.run(_with_discord(bot, posters, fn))
-    return fn(posters)
-
-
-def _slack_poster(bot: PartnerBot) -> ChannelPoster:
-    from adapters.slack.poster import SlackPoster
-
-    token = bot.settings.slack_bot_token
-    if token is None or not token.get_secret_value().strip():
-        raise ConfigError(
-            "SLACK_BOT_TOKEN is not set, but PARTNERBOT_CHANGES_CHANNELS names a Slack "
-            "channel: set the bot token (xoxb-…) to post the digest there."
+async def _publish(app: App, since: str | None, again: bool) -> DigestResult:
+    """Connect the platforms the digest channels are on, post, disconnect."""
+    names = {ref.platform for ref in app.changes.channels}
+    async with app.connected(names) as posters:
+        return await asyncio.to_thread(
+            app.changes.publish, posters, since=since, include_published=again
         )
-    return SlackPoster.from_token(
-        token.get_secret_value().strip(), base_url=bot.settings.slack_api_url
-    )
-
-
-async def _with_discord(
-    bot: PartnerBot, posters: list[ChannelPoster], fn: Callable[[list[ChannelPoster]], T]
-) -> T:
-    from adapters.discord import build_discord
-
-    service = build_discord(bot)
-    await service.start()
-    try:
-        return await asyncio.to_thread(fn, [*posters, service.poster])
-    finally:
-        await service.stop()

@@ -26,6 +26,7 @@ from bot.config import SAMPLES_DIR
 from bot.models import Answer, Question
 
 if TYPE_CHECKING:
+    from bot.changes.service import ProgramChanges
     from bot.core import PartnerBot
 
 V2_EDITS = SAMPLES_DIR / "v2" / "edits.yml"
@@ -164,6 +165,7 @@ def _print_answer(console: Console, answer: Answer) -> None:
 
 def demo_changes(
     bot: PartnerBot,
+    changes: ProgramChanges,
     console: Console,
     *,
     documents: Path = SAMPLES_DIR / "docs",
@@ -178,7 +180,7 @@ def demo_changes(
             for line in apply_edits(documents, v2, script):
                 console.print(f"  • {escape(line)}", highlight=False)
             report = bot.reindex(v2)
-        records = list(bot.changes.last_run)
+        records = list(changes.last_run)
         c = report.counts()
         console.print(
             f"re-indexed: {c['updated']} updated, {c['added']} added, {c['removed']} removed, "
@@ -196,6 +198,6 @@ def demo_changes(
             _print_answer(console, bot.ask(Question(text, asker="demo-changes")))
     finally:
         # Back to the original documents, unrecorded, so the next demo starts the same.
-        with bot.changes.paused():
+        with changes.paused():
             bot.reindex(documents)
-        bot.changes.records.delete([r.id for r in records])
+        changes.records.delete([r.id for r in records])

@@ -1,6 +1,6 @@
 """The change digest: one concise, cited line per program change, posted to partner channels.
 
-`publish_digest(bot, posters)` is the one entry point for the CLI (`partnerbot changes
+`publish_digest(records, posters, …)` is the one entry point for the CLI (`partnerbot changes
 publish`) and the chat commands (Slack `/partner changes`, Discord `/changes`). It posts
 one digest per configured channel through the adapters' `ChannelPoster`s, remembers each
 delivery by key (and asks the platform for the key first, so a crash between posting and
@@ -12,45 +12,27 @@ from __future__ import annotations
 import hashlib
 import logging
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from difflib import SequenceMatcher
 from typing import TYPE_CHECKING
 
-from bot.changes.periods import parse_since
-from bot.changes.records import ChangeRecord
-from bot.errors import ConfigError, LLMError, PartnerbotError, UserError
-from bot.notify import ChannelPoster, Notice
+from bot.changes.records import ChangeRecord, ChangeStore
+from bot.errors import ConfigError, LLMError, PartnerbotError
+from bot.models import ChannelRef, Notice
+from bot.platform import ChannelPoster
 from bot.prompts import message, render
 
 if TYPE_CHECKING:
-    from bot.core import PartnerBot
     from bot.llm import LLMClient
 
 logger = logging.getLogger(__name__)
 
-PLATFORMS = ("slack", "discord")
 EXCERPT_CHARS = 110
 CONTEXT_WORDS = 5
 SUMMARY_MAX_CHARS = 700
 MAX_LINES = 25  # a chat message stays readable; `partnerbot changes` lists the rest
 CHANNELS_VARIABLE = "PARTNERBOT_CHANGES_CHANNELS"
-
-
-# -- channels ------------------------------------------------------------------------------
-def parse_channels(specs: Sequence[str]) -> list[tuple[str, str]]:
-    """`["slack:#partners", "discord:123"]` → `[("slack", "#partners"), ("discord", "123")]`."""
-    out = []
-    for spec in specs:
-        platform, sep, channel = spec.strip().partition(":")
-        if not sep or platform.strip().lower() not in PLATFORMS or not channel.strip():
-            raise ConfigError(
-                f"{CHANNELS_VARIABLE}: {spec!r} is not 'platform:channel'. Use e.g. "
-                f'{CHANNELS_VARIABLE}="slack:#partners,discord:123456789012345678" '
-                f"(platforms: {', '.join(PLATFORMS)})."
-            )
-        out.append((platform.strip().lower(), channel.strip()))
-    return out
 
 
 # -- excerpts ------------------------------------------------------------------------------
@@ -267,65 +249,60 @@ class DigestResult:
         return text
 
 
-def select_records(
-    bot: PartnerBot, *, since: str | None = None, include_published: bool = False
-) -> list[ChangeRecord]:
-    return bot.changes.records.list(since=since, unpublished_only=not include_published)
-
-
 def preview_digest(
-    bot: PartnerBot, *, since: str | None = None, include_published: bool = False
+    records: ChangeStore,
+    *,
+    llm: LLMClient | None = None,
+    since: str | None = None,
+    include_published: bool = False,
 ) -> Digest | None:
     """The digest `publish_digest` would post, without posting or marking anything."""
-    records = select_records(bot, since=since, include_published=include_published)
-    return build_digest(records, llm=bot.llm_client, since=since) if records else None
+    selected = records.list(since=since, unpublished_only=not include_published)
+    return build_digest(selected, llm=llm, since=since) if selected else None
 
 
 def publish_digest(
-    bot: PartnerBot,
-    posters: Sequence[ChannelPoster],
+    records: ChangeStore,
+    posters: Mapping[str, ChannelPoster],
     *,
+    channels: Sequence[ChannelRef],
+    now: Callable[[], str],
+    llm: LLMClient | None = None,
     since: str | None = None,
     include_published: bool = False,
-    channels: Sequence[str] | None = None,
 ) -> DigestResult:
-    """Post one digest of the unpublished (or, with include_published, all) changes.
-
-    `channels` defaults to PARTNERBOT_CHANGES_CHANNELS; each is "platform:channel" and
-    goes through the poster of that platform. Records are marked published only when
-    every channel has the digest, so a failed channel is retried by the next publish.
+    """Post one digest of the unpublished (or, with include_published, all) changes to
+    each channel, through the poster of its platform. Records are marked published only
+    when every channel has the digest, so a failed channel is retried by the next publish.
     """
-    targets = parse_channels(bot.settings.changes_channels if channels is None else channels)
-    if not targets:
+    if not channels:
         raise ConfigError(message("changes_no_channels", variable=CHANNELS_VARIABLE))
-    records = select_records(bot, since=since, include_published=include_published)
-    if not records:
+    selected = records.list(since=since, unpublished_only=not include_published)
+    if not selected:
         return DigestResult(digest=None)
-    digest = build_digest(records, llm=bot.llm_client, since=since)
+    digest = build_digest(selected, llm=llm, since=since)
     result = DigestResult(digest=digest)
-    by_platform = {p.platform: p for p in posters}
-    store = bot.changes.records
     # The key makes a retry after a crash find the earlier post; asking for published
     # changes again is a new publication, so it gets a key of its own.
-    publication = digest.key if not include_published else f"{digest.key}@{bot.changes.now()}"
-    for platform, channel in targets:
-        spec = f"{platform}:{channel}"
+    publication = digest.key if not include_published else f"{digest.key}@{now()}"
+    for ref in channels:
+        spec = str(ref)
         key = f"changes:{publication}:{spec}"
-        poster = by_platform.get(platform)
+        poster = posters.get(ref.platform)
         if poster is None:
-            result.failed.append((spec, message("changes_no_poster", platform=platform)))
+            result.failed.append((spec, message("changes_no_poster", platform=ref.platform)))
             continue
-        known = store.delivery(key)
+        known = records.delivery(key)
         if known is not None:
             result.already.append((spec, known))
             continue
         try:
-            found = poster.find(channel, key)
+            found = poster.find(ref.channel, key)
             if found is not None:
                 result.already.append((spec, found))
             else:
                 notice = Notice(key=key, title=digest.title, text=digest.text)
-                found = poster.post(channel, notice)
+                found = poster.post(ref.channel, notice)
                 result.posted.append((spec, found))
         except PartnerbotError as e:  # the platform said no: the reason is in the message
             logger.warning("posting the change digest to %s failed: %s", spec, e)
@@ -335,68 +312,15 @@ def publish_digest(
             logger.exception("posting the change digest to %s failed", spec)
             result.failed.append((spec, str(e) or type(e).__name__))
             continue
-        store.record_delivery(key, channel=spec, message_id=found, at=bot.changes.now())
+        records.record_delivery(key, channel=spec, message_id=found, at=now())
     if result.ok:
-        store.mark_published([r.id for r in records], digest_key=digest.key, at=bot.changes.now())
+        records.mark_published([r.id for r in selected], digest_key=digest.key, at=now())
     logger.info(
         "change digest %s: %d changes, posted=%d already=%d failed=%d",
         digest.key,
-        len(records),
+        len(selected),
         len(result.posted),
         len(result.already),
         len(result.failed),
     )
     return result
-
-
-def publish_digest_as(
-    bot: PartnerBot,
-    posters: Sequence[ChannelPoster],
-    *,
-    is_admin: bool,
-    who: str,
-    since: str | None = None,
-    include_published: bool = False,
-) -> DigestResult:
-    """Publish on behalf of a chat user; NotAllowed unless they are an admin."""
-    bot.require_admin(is_admin=is_admin, who=who, action="publish the program-change digest")
-    logger.info("change digest publish requested by %s", who)
-    return publish_digest(bot, posters, since=since, include_published=include_published)
-
-
-def changes_command(
-    bot: PartnerBot,
-    args: str,
-    *,
-    is_admin: bool,
-    who: str,
-    posters: Sequence[ChannelPoster] | None = None,
-) -> str:
-    """The chat command (`/partner changes …`, `/changes …`): returns the reply text.
-
-    Empty → publish new changes; `preview` → show the digest without posting;
-    `again` → publish every change again; `since YYYY-MM-DD` narrows any of these.
-    Posters default to the ones running adapters registered in `bot.changes.posters`.
-    """
-    words = args.split()
-    preview = "preview" in words
-    again = "again" in words or "all" in words
-    since: str | None = None
-    if "since" in words:
-        index = words.index("since")
-        if index + 1 >= len(words):
-            raise UserError(message("changes_command_usage"))
-        since = parse_since(words[index + 1])
-    unknown = [w for w in words if w not in {"preview", "again", "all", "since", "publish"}]
-    if since is not None:
-        unknown = [w for w in unknown if w != words[words.index("since") + 1]]
-    if unknown:
-        raise UserError(message("changes_command_usage"))
-    bot.require_admin(is_admin=is_admin, who=who, action="publish the program-change digest")
-    if preview:
-        digest = preview_digest(bot, since=since, include_published=again)
-        return digest.text if digest else message("changes_nothing_to_publish")
-    chosen = bot.changes.posters if posters is None else posters
-    return publish_digest_as(
-        bot, chosen, is_admin=is_admin, who=who, since=since, include_published=again
-    ).summary()

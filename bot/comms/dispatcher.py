@@ -35,12 +35,11 @@ from bot.comms.model import Communication, format_day, format_when
 from bot.comms.notices import render_notice
 from bot.comms.planning import notice_label
 from bot.comms.store import TELLING_KINDS, button_value, from_iso, iso
-from bot.notify import ChannelPoster
+from bot.platform import ChannelPoster
 from bot.prompts import render
 
 if TYPE_CHECKING:
     from bot.comms.registry import Communications
-    from bot.core import PartnerBot
 
 logger = logging.getLogger(__name__)
 
@@ -386,21 +385,12 @@ class DispatcherService:
             self._task = None
 
 
-def collect_posters(services: Sequence[object]) -> dict[str, ChannelPoster]:
-    """The `.poster` of each chat service that has one, by platform."""
-    posters: dict[str, ChannelPoster] = {}
-    for service in services:
-        poster = getattr(service, "poster", None)
-        if poster is not None:
-            posters[str(poster.platform)] = poster
-    return posters
-
-
-def build_dispatcher_service(bot: PartnerBot, chat_services: Sequence[object]) -> DispatcherService:
-    """Called by adapters/serve.py; posters are looked up each tick (adapters set them on start)."""
+def build_dispatcher_service(
+    comms: Communications, posters: Posters | Callable[[], Posters]
+) -> DispatcherService:
+    """The dispatcher job of `partnerbot serve`; posters are looked up on each tick."""
+    settings = comms.settings
     dispatcher = Dispatcher(
-        comms=bot.comms,
-        posters=lambda: collect_posters(chat_services),
-        sync_folder=bot.settings.comms_dir is not None,
+        comms=comms, posters=posters, sync_folder=settings.comms_dir is not None
     )
-    return DispatcherService(dispatcher=dispatcher, interval=bot.settings.comms_poll_seconds)
+    return DispatcherService(dispatcher=dispatcher, interval=settings.comms_poll_seconds)

@@ -42,15 +42,16 @@ from bot.comms.store import (
 )
 from bot.config import SAMPLES_DIR
 from bot.errors import UserError
+from bot.models import ButtonReply, Topic
 from bot.prompts import message, render
 
 if TYPE_CHECKING:
     from bot.core import PartnerBot
-    from bot.models import Answer, Question
 
 logger = logging.getLogger(__name__)
 
 ACTIVE = ("scheduled", "updated")
+TOPIC_KIND = "comms"  # the topic of an "Ask about this" thread: Topic("comms", <id>)
 
 
 @dataclass(frozen=True)
@@ -169,9 +170,17 @@ def _sha256(data: bytes) -> str:
 class Communications:
     """Registry of vendor-to-customer communications, kept in the bot's state database."""
 
-    def __init__(self, bot: PartnerBot, *, clock: Clock | None = None) -> None:
+    def __init__(
+        self,
+        bot: PartnerBot,
+        *,
+        clock: Clock | None = None,
+        platforms: Iterable[str] | None = None,
+    ) -> None:
         self.bot = bot
         self.settings = bot.settings
+        # Known platform names: a routes file naming another is refused.
+        self.platforms = tuple(platforms) if platforms is not None else None
         # None: the system clock, looked up on each call (so tests can patch model.utc_now).
         self.clock: Clock | None = clock
         self._schema_ready = False
@@ -191,7 +200,7 @@ class Communications:
 
     @property
     def routes(self) -> Routes:
-        return load_routes(self.routes_path)
+        return load_routes(self.routes_path, platforms=self.platforms)
 
     @property
     def lead_days(self) -> tuple[int, ...]:
@@ -200,7 +209,9 @@ class Communications:
     @property
     def admin_channels(self) -> list[ChannelRef]:
         return parse_channel_refs(
-            list(self.settings.admin_channels), variable="PARTNERBOT_ADMIN_CHANNELS"
+            self.settings.admin_channels,
+            variable="PARTNERBOT_ADMIN_CHANNELS",
+            platforms=self.platforms,
         )
 
     @property
@@ -741,8 +752,9 @@ class Communications:
     # -- buttons ----------------------------------------------------------------------------------
     def handle_button(
         self, *, kind: str, value: str, user: str, channel: str, platform: str
-    ) -> str:
-        """Acknowledge (recorded per user and channel) or Ask about this (a thread intro)."""
+    ) -> ButtonReply:
+        """Acknowledge (recorded per user and channel) or Ask about this: a thread on the
+        notice whose topic is the communication."""
         delivery_id = delivery_id_of(value)
         if delivery_id is not None:
             rows = self.db.query("SELECT * FROM comm_deliveries WHERE id = ?", (delivery_id,))
@@ -750,7 +762,7 @@ class Communications:
             rows = self.db.query("SELECT * FROM comm_deliveries WHERE key = ?", (value,))
         record = self.get(rows[0]["comm_id"]) if rows else None
         if not rows or record is None:
-            return message("comms_button_unknown")
+            return ButtonReply(message("comms_button_unknown"))
         delivery = rows[0]
         comm = record.comm
         if kind == "acknowledge":
@@ -777,14 +789,15 @@ class Communications:
                 channel,
             )
             key = "comms_ack_thanks" if cur.rowcount == 1 else "comms_ack_again"
-            return message(key, title=comm.title, send_day=format_day(comm.send_at))
+            return ButtonReply(message(key, title=comm.title, send_day=format_day(comm.send_at)))
         if kind == "ask":
-            return message(
+            intro = message(
                 "comms_ask_intro",
                 title=comm.title,
                 send_day=format_day(comm.send_at),
                 ref=comm.doc_path,
             )
+            return ButtonReply(intro, open_thread=True, topic=Topic(TOPIC_KIND, comm.id))
         raise UserError(f"unknown notice button {kind!r}")
 
     # -- knowledge index --------------------------------------------------------------------------
@@ -798,16 +811,6 @@ class Communications:
             return
         if report.added or report.updated or report.removed:
             logger.info("communications index: %s", report.counts())
-
-    def answer(self, question: Question) -> Answer | None:
-        """Answers only this part can give well (see bot/comms/qa.py); None otherwise."""
-        from bot.comms.qa import answer_question
-
-        try:
-            return answer_question(self, question)
-        except Exception:
-            logger.exception("answering from communications failed; using the documents")
-            return None
 
 
 def _problem(reason: str) -> Problem:
