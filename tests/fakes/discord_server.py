@@ -220,6 +220,7 @@ class FakeDiscord:
         self.user_id = self.USER_ID
         self.heartbeat_interval_ms = heartbeat_interval_ms
         self.application_flags = application_flags
+        self.content_intent = True  # the message-content intent is enabled for the bot
         self.echo_bot_messages = echo_bot_messages
         self.enforce_intents = enforce_intents
         self.transport_compression = transport_compression
@@ -1653,6 +1654,9 @@ class FakeDiscord:
             return
         if conn.session is not None:
             self._close(conn, 4005, "Already authenticated.")
+            return
+        if int(data.get("intents") or 0) & INTENT_MESSAGE_CONTENT and not self.content_intent:
+            self._close(conn, 4014, "Disallowed intent(s).")  # not enabled in the portal
             return
         session = _Session(session_id=secrets.token_hex(16), intents=int(data.get("intents") or 0))
         with self._lock:

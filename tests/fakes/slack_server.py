@@ -317,6 +317,7 @@ class FakeSlack:
             "conversations.history": self._conversations_history,
             "conversations.replies": self._conversations_replies,
             "conversations.info": self._conversations_info,
+            "conversations.list": self._conversations_list,
             "conversations.open": self._conversations_open,
             "users.info": self._users_info,
             "views.open": self._views_open,
@@ -902,6 +903,10 @@ class FakeSlack:
             "ok": True,
             "channel": copy.deepcopy(self._channels.get(channel) or self._default_channel(channel)),
         }
+
+    def _conversations_list(self, params: dict[str, Any], token: str | None) -> dict[str, Any]:
+        """Every seeded channel, one page."""
+        return {"ok": True, "channels": list(self._channels.values()), "response_metadata": {}}
 
     def _conversations_open(self, params: dict[str, Any], token: str | None) -> dict[str, Any]:
         users = str(params.get("users") or "")
