@@ -12,6 +12,7 @@ from typing import Any
 
 import yaml
 
+from knowledge import bounded_yaml
 from knowledge.documents import Document, LoadFailure, Section
 
 logger = logging.getLogger(__name__)
@@ -106,11 +107,16 @@ def split_front_matter(text: str) -> tuple[dict[str, Any], str, int]:
         raise LoadError("front matter starts with '---' but never ends")
     raw = text[4:end]
     try:
-        meta = yaml.safe_load(raw) or {}
+        meta = bounded_yaml.load(raw) or {}
     except yaml.YAMLError as e:
         mark = getattr(e, "problem_mark", None)
         where = f" at line {mark.line + 2}" if mark is not None else ""
-        raise LoadError(f"invalid YAML front matter{where}: {getattr(e, 'problem', e)}") from None
+        what = (
+            "front matter refused"
+            if isinstance(e, bounded_yaml.YAMLRefused)
+            else "invalid YAML front matter"
+        )
+        raise LoadError(f"{what}{where}: {getattr(e, 'problem', e)}") from None
     if not isinstance(meta, dict):
         raise LoadError("front matter must be a mapping of key: value")
     body_start = text.find("\n", end + 4)
@@ -118,11 +124,32 @@ def split_front_matter(text: str) -> tuple[dict[str, Any], str, int]:
     return meta, body, raw.count("\n") + 2
 
 
-def _tags(value: Any) -> tuple[str, ...]:
-    if value is None:
+_SCALARS = (str, int, float, bool, date)
+
+
+def _scalar(meta: dict[str, Any], *keys: str) -> Any:
+    """The first of these front matter fields that is set; a list or mapping is refused."""
+    for key in keys:
+        value = meta.get(key)
+        if value is None or value == "":
+            continue
+        if not isinstance(value, _SCALARS):
+            kind = "a list" if isinstance(value, list) else "a mapping"
+            raise LoadError(f"front matter {key!r} must be a single value, not {kind}")
+        return value
+    return None
+
+
+def _tags(meta: dict[str, Any], *keys: str) -> tuple[str, ...]:
+    """A comma-separated string or a list of single values."""
+    key = next((k for k in keys if meta.get(k)), None)
+    if key is None:
         return ()
-    if isinstance(value, str):
-        value = [v.strip() for v in value.split(",")]
+    value = meta[key]
+    if isinstance(value, _SCALARS):
+        value = [v.strip() for v in str(value).split(",")]
+    if not isinstance(value, list) or not all(isinstance(v, _SCALARS) for v in value):
+        raise LoadError(f"front matter {key!r} must be a list of names, e.g. [msp, smb]")
     return tuple(str(v) for v in value if str(v).strip())
 
 
@@ -167,19 +194,17 @@ def _title_from_name(rel: str) -> str:
 def load_markdown(data: bytes, rel: str) -> Document:
     meta, body, _ = split_front_matter(_decode_text(data))
     h1, sections = sections_from_markdown(body)
+    title = _scalar(meta, "title")
+    url = _scalar(meta, "url")
     return Document(
         path=rel,
-        title=str(meta.get("title") or h1 or _title_from_name(rel)),
+        title=str(title or h1 or _title_from_name(rel)),
         sections=tuple(sections),
         effective_date=_as_date(
-            meta.get("effective_date")
-            or meta.get("effective")
-            or meta.get("published_date")
-            or meta.get("published")
-            or meta.get("date")
+            _scalar(meta, "effective_date", "effective", "published_date", "published", "date")
         ),
-        url=str(meta["url"]) if meta.get("url") else None,
-        audience=_tags(meta.get("audience") or meta.get("tags")),
+        url=str(url) if url else None,
+        audience=_tags(meta, "audience", "tags"),
     )
 
 

@@ -7,6 +7,7 @@ import docx
 
 from knowledge.documents import Document, LoadFailure
 from knowledge.loaders import load_folder
+from tests.hostile_files import alias_bomb_markdown
 from tests.knowledge.pdfs import make_pdf
 
 
@@ -103,3 +104,22 @@ def test_huge_file_is_refused(tmp_path: Path, monkeypatch) -> None:
     (tmp_path / "huge.txt").write_text("word " * 1000)
     _, failures = load(tmp_path)
     assert "limit" in failures["huge.txt"]
+
+
+def test_an_alias_bomb_in_front_matter_is_refused_and_the_rest_loads(tmp_path: Path) -> None:
+    (tmp_path / "bomb.md").write_text(alias_bomb_markdown(), encoding="utf-8")
+    (tmp_path / "good.md").write_text("# Good\nAdvanced partners need 10 responses.\n")
+    docs, failures = load(tmp_path)
+    assert set(docs) == {"good.md"}
+    assert "front matter refused at line" in failures["bomb.md"]
+    assert "alias" in failures["bomb.md"]
+
+
+def test_a_list_where_one_value_belongs_is_refused(tmp_path: Path) -> None:
+    (tmp_path / "title.md").write_text("---\ntitle: [a, b]\n---\n# T\ntext\n")
+    (tmp_path / "url.md").write_text("---\nurl: {x: 1}\n---\n# T\ntext\n")
+    (tmp_path / "tags.md").write_text("---\naudience: [[msp]]\n---\n# T\ntext\n")
+    _, failures = load(tmp_path)
+    assert "'title' must be a single value, not a list" in failures["title.md"]
+    assert "'url' must be a single value, not a mapping" in failures["url.md"]
+    assert "'audience' must be a list of names" in failures["tags.md"]
