@@ -34,7 +34,7 @@ from knowledge.embeddings import Embedder
 from knowledge.errors import EmbedderMismatchError
 from knowledge.glossary import GLOSSARY_FILE, Glossary
 from knowledge.lexical import LexicalIndex
-from knowledge.loaders import discover, load_file
+from knowledge.loaders import FileLoader, LoadError, discover, read_file
 
 logger = logging.getLogger(__name__)
 
@@ -267,23 +267,24 @@ class KnowledgeIndex:
         report = SyncReport()
         docs: list[tuple[Document, str]] = []
         seen: set[str] = set()
-        for path in discover(root):
-            rel = path.name if root.is_file() else path.relative_to(root).as_posix()
-            seen.add(rel)
-            try:
-                data = path.read_bytes()
-            except OSError as e:
-                report.failed.append(LoadFailure(rel, f"could not be read ({e.strerror})"))
-                continue
-            file_hash = _sha256(data)
-            if rel in known and known[rel][1] == file_hash:
-                report.unchanged.append(rel)
-                continue
-            loaded = load_file(path, rel, data=data)
-            if isinstance(loaded, LoadFailure):
-                report.failed.append(loaded)  # a previously indexed version stays searchable
-                continue
-            docs.append((loaded, file_hash))
+        with FileLoader() as loader:
+            for path in discover(root):
+                rel = path.name if root.is_file() else path.relative_to(root).as_posix()
+                seen.add(rel)
+                try:
+                    data = read_file(path)
+                except LoadError as e:
+                    report.failed.append(LoadFailure(rel, str(e)))
+                    continue
+                file_hash = _sha256(data)
+                if rel in known and known[rel][1] == file_hash:
+                    report.unchanged.append(rel)
+                    continue
+                loaded = loader.load(path, rel, data=data)
+                if isinstance(loaded, LoadFailure):
+                    report.failed.append(loaded)  # a previously indexed version stays searchable
+                    continue
+                docs.append((loaded, file_hash))
         removed = [] if root.is_file() else [p for p in known if p not in seen]
         if root.is_dir():
             self._store_glossary(root)

@@ -1,13 +1,17 @@
 from __future__ import annotations
 
 import io
+import tracemalloc
 from pathlib import Path
 
 import docx
+import pytest
 
+from knowledge import formats
 from knowledge.documents import Document, LoadFailure
-from knowledge.loaders import load_folder
-from tests.hostile_files import alias_bomb_markdown
+from knowledge.formats import LoadError
+from knowledge.loaders import load_folder, read_file
+from tests.hostile_files import alias_bomb_markdown, docx_bomb, docx_bytes
 from tests.knowledge.pdfs import make_pdf
 
 
@@ -123,3 +127,39 @@ def test_a_list_where_one_value_belongs_is_refused(tmp_path: Path) -> None:
     assert "'title' must be a single value, not a list" in failures["title.md"]
     assert "'url' must be a single value, not a mapping" in failures["url.md"]
     assert "'audience' must be a list of names" in failures["tags.md"]
+
+
+def test_a_docx_zip_bomb_is_refused_quickly_and_the_rest_loads(tmp_path: Path) -> None:
+    (tmp_path / "bomb.docx").write_bytes(docx_bomb())  # ~360 KB holding 100 MB of XML
+    (tmp_path / "good.docx").write_bytes(docx_bytes(["Invoices are issued on the 5th."]))
+    (tmp_path / "good.md").write_text("# Good\nAdvanced partners need 10 responses.\n")
+    docs, failures = load(tmp_path)
+    assert set(docs) == {"good.docx", "good.md"}
+    assert failures == {"bomb.docx": "the DOCX unpacks to 101 MB of XML; the limit is 20 MB"}
+
+
+def test_a_file_over_the_size_limit_is_refused_before_it_is_read(tmp_path: Path) -> None:
+    huge = tmp_path / "huge.md"
+    with huge.open("wb") as f:  # 210 MB, sparse: no disk needed
+        f.truncate(210 * 2**20)
+    tracemalloc.start()
+    try:
+        with pytest.raises(LoadError, match="210 MB; the limit is 25 MB"):
+            read_file(huge)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 2**20, f"{peak:,} bytes allocated: the file was read"
+
+
+def test_docx_paragraphs_pdf_pages_and_html_tags_are_bounded(monkeypatch) -> None:
+    monkeypatch.setattr(formats, "MAX_PARAGRAPHS", 3)
+    monkeypatch.setattr(formats, "MAX_PDF_PAGES", 1)
+    monkeypatch.setattr(formats, "MAX_HTML_TAGS", 5)
+    with pytest.raises(LoadError, match="4 paragraphs and table rows; the limit is 3"):
+        formats.parse(".docx", docx_bytes(["a", "b", "c", "d"]), "long.docx")
+    with pytest.raises(LoadError, match="2 pages; the limit is 1"):
+        formats.parse(".pdf", make_pdf(["one", "two"]), "long.pdf")
+    with pytest.raises(LoadError, match="6 tags; the limit is 5"):
+        formats.parse(".html", b"<html><body>" + b"<p>x</p>" * 4 + b"</body></html>", "a.html")
+    assert "c" in formats.parse(".docx", docx_bytes(["a", "b", "c"]), "ok.docx").text
