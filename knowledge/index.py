@@ -269,6 +269,9 @@ class KnowledgeIndex:
         seen: set[str] = set()
         with FileLoader() as loader:
             for path in discover(root):
+                if isinstance(path, LoadFailure):
+                    report.failed.append(path)  # not a document: removed if it was indexed
+                    continue
                 rel = path.name if root.is_file() else path.relative_to(root).as_posix()
                 seen.add(rel)
                 try:

@@ -26,17 +26,69 @@ MARKDOWN_SUFFIXES = {".md", ".markdown"}
 SUFFIXES = MARKDOWN_SUFFIXES | {".txt", ".html", ".htm", ".pdf", ".docx"}
 
 
-def discover(root: Path) -> Iterator[Path]:
-    """Every loadable file under root (or root itself), sorted, skipping hidden ones."""
-    if root.is_file():
-        yield root
+def discover(root: Path) -> Iterator[Path | LoadFailure]:
+    """Every loadable file under root (or root itself), sorted by path, and every file
+    skipped on the way as a failure saying why: hidden, a broken or looping link, a link
+    out of the folder, not a regular file. Links are followed only to files inside root."""
+    if not root.is_dir():
+        yield root  # named on its own by the admin
         return
-    for path in sorted(root.rglob("*")):
-        rel = path.relative_to(root)
-        if any(part.startswith(".") for part in rel.parts):
+    yield from _walk(root, root.resolve(), "")
+
+
+def _walk(folder: Path, top: Path, prefix: str) -> Iterator[Path | LoadFailure]:
+    try:
+        entries = sorted(os.scandir(folder), key=lambda e: e.name)
+    except OSError as e:
+        yield LoadFailure(prefix.rstrip("/") or ".", f"folder could not be read ({e.strerror})")
+        return
+    for entry in entries:
+        rel = prefix + entry.name
+        path = Path(entry.path)
+        loadable = path.suffix.lower() in SUFFIXES
+        if entry.is_symlink():
+            problem = _link_problem(path, top, loadable=loadable)
+            if problem:
+                yield LoadFailure(rel, problem)
+            elif loadable and path.is_file():
+                yield path
+            # a link to a folder inside root is not followed: its files are found where they are
+        elif entry.is_dir(follow_symlinks=False):
+            yield from _walk(path, top, f"{rel}/")
+        elif not loadable:
             continue
-        if path.is_file() and path.suffix.lower() in SUFFIXES:
+        elif _hidden(rel):
+            yield LoadFailure(rel, "hidden (its name or a folder's starts with '.'); skipped")
+        elif not entry.is_file(follow_symlinks=False):
+            yield LoadFailure(rel, "not a regular file; skipped")
+        else:
             yield path
+
+
+def _hidden(rel: str) -> bool:
+    return any(part.startswith(".") for part in rel.split("/"))
+
+
+def _link_problem(path: Path, top: Path, *, loadable: bool) -> str | None:
+    """Why a symbolic link is skipped, or None to follow it (a file inside the folder)."""
+    try:
+        target = path.resolve(strict=True)
+    except FileNotFoundError:
+        return "a broken symbolic link (its target does not exist); skipped"
+    except (RuntimeError, OSError):  # a loop ("Symlink loop", ELOOP)
+        return "a symbolic link that loops back on itself; skipped"
+    inside = target == top or top in target.parents
+    if not inside and target.is_dir():
+        return "a symbolic link to a folder outside the documents folder; not followed"
+    if not loadable:
+        return None  # not a document either way
+    if not inside:
+        return "a symbolic link to a file outside the documents folder; skipped"
+    if _hidden(path.name):
+        return "hidden (its name starts with '.'); skipped"
+    if not target.is_file():
+        return "a symbolic link to something that is not a regular file; skipped"
+    return None
 
 
 def read_file(path: Path) -> bytes:
@@ -109,9 +161,12 @@ def load_file(path: Path, rel: str, *, data: bytes | None = None) -> Document | 
 def load_folder(root: Path) -> Iterator[Document | LoadFailure]:
     """Load every document under root; failures are yielded, never raised."""
     with FileLoader() as loader:
-        for path in discover(root):
-            rel = path.name if root.is_file() else path.relative_to(root).as_posix()
-            yield loader.load(path, rel)
+        for found in discover(root):
+            if isinstance(found, LoadFailure):
+                yield found
+                continue
+            rel = found.name if root.is_file() else found.relative_to(root).as_posix()
+            yield loader.load(found, rel)
 
 
 def partition(items: Iterable[Document | LoadFailure]) -> tuple[list[Document], list[LoadFailure]]:

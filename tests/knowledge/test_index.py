@@ -156,3 +156,21 @@ def test_failed_files_keep_their_previous_version(tmp_path: Path, folder: Path) 
     report = index.sync(folder)
     assert [f.path for f in report.failed] == ["deals.md"]
     assert chunks_in_chroma(index, "deals.md") == 1  # still answerable from the last good version
+
+
+def test_a_file_replaced_by_a_link_out_of_the_folder_leaves_the_index(
+    tmp_path: Path, folder: Path
+) -> None:
+    index = KnowledgeIndex(data_dir=tmp_path / "data", embedder=CountingEmbedder())
+    index.sync(folder)
+    secret = tmp_path / "secret.md"
+    secret.write_text("# Secret\nThe admin password is hunter2.\n")
+    (folder / "deals.md").unlink()
+    (folder / "deals.md").symlink_to(secret)
+    report = index.sync(folder)
+    assert report.removed == ["deals.md"]
+    assert [(f.path, f.reason) for f in report.failed] == [
+        ("deals.md", "a symbolic link to a file outside the documents folder; skipped")
+    ]
+    assert chunks_in_chroma(index, "deals.md") == 0
+    assert not any("hunter2" in c.text for c in index._all_chunks().values())

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import io
+import os
 import tracemalloc
 from pathlib import Path
 
@@ -163,3 +164,39 @@ def test_docx_paragraphs_pdf_pages_and_html_tags_are_bounded(monkeypatch) -> Non
     with pytest.raises(LoadError, match="6 tags; the limit is 5"):
         formats.parse(".html", b"<html><body>" + b"<p>x</p>" * 4 + b"</body></html>", "a.html")
     assert "c" in formats.parse(".docx", docx_bytes(["a", "b", "c"]), "ok.docx").text
+
+
+def test_links_out_of_the_folder_are_not_followed_and_every_skip_is_reported(
+    tmp_path: Path,
+) -> None:
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "secret.md").write_text("# Secret\nThe admin password is hunter2.\n")
+    root = tmp_path / "docs"
+    (root / "sub").mkdir(parents=True)
+    (root / ".drafts").mkdir()
+    (root / "good.md").write_text("# Good\nAdvanced partners need 10 responses.\n")
+    (root / "sub" / "fees.md").write_text("# Fees\nThe annual fee is USD 495.\n")
+    (root / "alias.md").symlink_to(root / "good.md")  # inside: followed
+    (root / "subdir-link").symlink_to(root / "sub")  # a folder inside: found where it is
+    (root / "out.md").symlink_to(outside / "secret.md")
+    (root / "outdir").symlink_to(outside)
+    (root / "dangling.md").symlink_to(root / "missing.md")
+    (root / "loop.md").symlink_to(root / "loop.md")
+    (root / ".hidden.md").write_text("# Hidden\ntext\n")
+    (root / ".drafts" / "next.md").write_text("# Next\ntext\n")
+    (root / "logo.png").write_bytes(b"\x89PNG")  # not a document: not reported
+    os.mkfifo(root / "pipe.md")  # reading it would block for ever
+
+    docs, failures = load(root)
+    assert set(docs) == {"alias.md", "good.md", "sub/fees.md"}
+    assert "hunter2" not in " ".join(d.text for d in docs.values())
+    assert failures == {
+        ".drafts/next.md": "hidden (its name or a folder's starts with '.'); skipped",
+        ".hidden.md": "hidden (its name or a folder's starts with '.'); skipped",
+        "dangling.md": "a broken symbolic link (its target does not exist); skipped",
+        "loop.md": "a symbolic link that loops back on itself; skipped",
+        "out.md": "a symbolic link to a file outside the documents folder; skipped",
+        "outdir": "a symbolic link to a folder outside the documents folder; not followed",
+        "pipe.md": "not a regular file; skipped",
+    }
