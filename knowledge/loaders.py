@@ -69,6 +69,13 @@ def _hidden(rel: str) -> bool:
     return any(part.startswith(".") for part in rel.split("/"))
 
 
+def link_problem(path: Path, root: Path) -> str | None:
+    """Why a file in root may not be read when it is a symbolic link, or None."""
+    if not path.is_symlink():
+        return None
+    return _link_problem(path, root.resolve(), loadable=True)
+
+
 def _link_problem(path: Path, top: Path, *, loadable: bool) -> str | None:
     """Why a symbolic link is skipped, or None to follow it (a file inside the folder)."""
     try:
