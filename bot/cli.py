@@ -21,7 +21,7 @@ from bot.core import PartnerBot
 from bot.errors import PartnerbotError, UserError
 from bot.models import Answer, Question, Turn
 from knowledge.errors import KnowledgeError
-from knowledge.index import SyncReport
+from knowledge.index import CheckReport, SyncReport
 
 app = typer.Typer(
     help="partnerbot: cited answers from partner-program documents, in Slack, Discord "
@@ -70,8 +70,46 @@ def print_sync_report(report: SyncReport) -> None:
     console.print(table)
     for old, new in report.renamed:
         console.print(f"renamed: {old} → {new}")
+    if report.repaired:
+        console.print(
+            f"repaired {len(report.repaired)} document(s) an interrupted run left half-written: "
+            + ", ".join(report.repaired)
+        )
     for failure in report.failed:
         console.print(f"[yellow]failed[/yellow] {failure.path}: {failure.reason}")
+    console.print(f"took {report.seconds:.2f}s")
+
+
+def print_check_report(report: CheckReport, *, json_out: bool) -> None:
+    found = {  # chunks Chroma holds that the manifest does not, lacks, holds altered
+        "half-written": len(report.pending),
+        "orphans": report.orphans,
+        "missing": report.missing,
+        "altered": report.mismatched,
+    }
+    if json_out:
+        console.print_json(
+            data={
+                "ok": report.ok,
+                "documents": report.documents,
+                "chunks": report.chunks,
+                "pending": report.pending,
+                "orphans": report.orphans,
+                "missing": report.missing,
+                "mismatched": report.mismatched,
+                "seconds": round(report.seconds, 3),
+            }
+        )
+        return
+    table = Table(title="Index check", show_header=True)
+    for col in ("documents", "chunks", *found):
+        table.add_column(col, justify="right")
+    table.add_row(str(report.documents), str(report.chunks), *(str(n) for n in found.values()))
+    console.print(table)
+    if report.ok:
+        console.print("the index matches its manifest; nothing to repair")
+    else:
+        console.print("repaired: Chroma now holds exactly the manifest's chunks")
     console.print(f"took {report.seconds:.2f}s")
 
 
@@ -85,10 +123,21 @@ def index(
         bool, typer.Option(help="Drop the index first (after changing PARTNERBOT_EMBEDDER).")
     ] = False,
     json_out: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
+    check: Annotated[
+        bool,
+        typer.Option(
+            "--check",
+            help="Compare the index with its manifest and repair what differs (no documents "
+            "are read).",
+        ),
+    ] = False,
 ) -> None:
     """(Admin) Index program documents: only new and changed ones are embedded."""
     try:
         bot = open_bot()
+        if check:
+            print_check_report(bot.index.check(), json_out=json_out)
+            return
         any_failed = False
         for number, path in enumerate(paths or [bot.settings.documents_dir]):
             if not path.exists():
