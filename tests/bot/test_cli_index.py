@@ -141,3 +141,15 @@ def _wait_for(run: subprocess.Popen[bytes], words: bytes, seconds: float = 120) 
         if words in seen:
             return True
     return False
+
+
+def test_ask_on_an_empty_index_indexes_the_configured_folder_and_says_so(
+    folder: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PARTNERBOT_DOCS_DIR", str(folder))
+    monkeypatch.setenv("COLUMNS", "300")  # the path on one line
+    result = runner.invoke(app, ["ask", "--json", "how long is an approved deal protected"])
+    assert result.exit_code == 0, result.output
+    assert f"indexing {folder} first" in " ".join(result.stderr.split())
+    assert "sample" not in result.stderr
+    assert json.loads(result.stdout)["sources"][0]["path"] == "deals.md"
