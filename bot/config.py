@@ -7,7 +7,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic import Field, SecretStr, ValidationError, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from bot.errors import ConfigError
@@ -46,14 +46,17 @@ class Settings(BaseSettings):
             raise ValueError(f"give one of {', '.join(LOG_LEVELS)}")
         return value.strip().upper()
 
-    @field_validator("docs_dir", "comms_dir")
+    @field_validator("docs_dir", "comms_dir", "comms_routes")
     @classmethod
-    def _check_folder(cls, value: Path | None) -> Path | None:
+    def _check_path(cls, value: Path | None, info: ValidationInfo) -> Path | None:
         # A folder that is not there is an error, never an empty folder: indexing or syncing
         # one would remove every document or cancel every communication.
-        if value is not None and not value.is_dir():
-            what = "is not a folder" if value.exists() else "does not exist"
-            raise ValueError(f"the folder {what}; fix the path, or unset it for the default")
+        if value is None:
+            return None
+        kind = "file" if info.field_name == "comms_routes" else "folder"
+        if not (value.is_file() if kind == "file" else value.is_dir()):
+            what = f"is not a {kind}" if value.exists() else "does not exist"
+            raise ValueError(f"the {kind} {what}; fix the path, or unset it for the default")
         return value
 
     # Retrieval and answers
@@ -132,14 +135,6 @@ class Settings(BaseSettings):
     )
     admin_channels: CsvList = Field(default_factory=list, alias="PARTNERBOT_ADMIN_CHANNELS")
     _split_comms = field_validator("comms_lead_days", "admin_channels", mode="before")(_split_csv)
-
-    @field_validator("comms_routes")
-    @classmethod
-    def _check_routes_file(cls, value: Path | None) -> Path | None:
-        if value is not None and not value.is_file():
-            what = "is not a file" if value.exists() else "does not exist"
-            raise ValueError(f"the routes file {what}; fix the path, or unset it for the default")
-        return value
 
     @field_validator("comms_lead_days")
     @classmethod

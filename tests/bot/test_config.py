@@ -52,7 +52,7 @@ def test_lists_come_comma_separated(monkeypatch: pytest.MonkeyPatch) -> None:
         ("SLACK_PORT", "-1", "greater than or equal to 1"),
         ("PARTNERBOT_DOCS_DIR", "/nonexistent", "the folder does not exist"),
         ("PARTNERBOT_COMMS_DIR", "/nonexistent", "the folder does not exist"),
-        ("PARTNERBOT_COMMS_ROUTES", "/nonexistent.yml", "the routes file does not exist"),
+        ("PARTNERBOT_COMMS_ROUTES", "/nonexistent.yml", "the file does not exist"),
     ],
 )
 def test_a_bad_value_stops_with_the_variable_and_the_fix(
