@@ -20,6 +20,7 @@ from bot.config import SAMPLES_DIR
 from bot.core import PartnerBot
 from bot.errors import PartnerbotError, UserError
 from bot.models import Answer, Question, Turn
+from bot.terminal import shown
 from knowledge.errors import KnowledgeError
 from knowledge.index import CheckReport, SyncReport
 
@@ -68,15 +69,20 @@ def print_sync_report(report: SyncReport) -> None:
         str(c["chunks_embedded"]),
     )
     console.print(table)
+    # Names and reasons come from the documents folder: shown, never obeyed (bot/terminal.py).
     for old, new in report.renamed:
-        console.print(f"renamed: {old} → {new}")
+        console.print(f"renamed: {shown(old)} → {shown(new)}", highlight=False)
     if report.repaired:
         console.print(
             f"repaired {len(report.repaired)} document(s) an interrupted run left half-written: "
-            + ", ".join(report.repaired)
+            + ", ".join(map(shown, report.repaired)),
+            highlight=False,
         )
     for failure in report.failed:
-        console.print(f"[yellow]failed[/yellow] {failure.path}: {failure.reason}")
+        console.print(
+            f"[yellow]failed[/yellow] {shown(failure.path)}: {shown(failure.reason)}",
+            highlight=False,
+        )
     console.print(f"took {report.seconds:.2f}s")
 
 
@@ -182,7 +188,7 @@ def answer_json(answer: Answer) -> dict[str, Any]:
 
 
 def print_answer(answer: Answer) -> None:
-    console.print(answer.text, highlight=False, soft_wrap=True)
+    console.print(shown(answer.text, keep_lines=True), highlight=False, soft_wrap=True)
     if answer.abstained:
         return
     if answer.as_of:
@@ -191,7 +197,9 @@ def print_answer(answer: Answer) -> None:
         console.print("[bold]Sources[/bold]")
         for c in answer.citations:
             dated = f", {c.effective_date.isoformat()}" if c.effective_date else ""
-            console.print(f"  [{c.number}] {c.label} ({c.path}{dated})", highlight=False)
+            console.print(
+                f"  \\[{c.number}] {shown(c.label)} ({shown(c.path)}{dated})", highlight=False
+            )
 
 
 def _question(text: str, previous: list[str]) -> Question:
