@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import zipfile
+from pathlib import Path
 
 
 def alias_bomb_yaml(*, key: str = "title", levels: int = 9) -> str:
@@ -61,3 +62,26 @@ def docx_bytes(paragraphs: list[str] | None = None, *, repeat: int = 0) -> bytes
 def docx_bomb() -> bytes:
     """About 300 KB of .docx holding 100 MB of paragraph XML."""
     return docx_bytes(repeat=1_400_000)
+
+
+def hostile_folder(root: Path, outside: Path) -> dict[str, str]:
+    """A documents folder holding both bombs, a link out of it and two good files; returns
+    the good files' questions and the words their answers must contain."""
+    root.mkdir(parents=True, exist_ok=True)
+    outside.mkdir(parents=True, exist_ok=True)
+    (outside / "secret.md").write_text("# Secret\nThe admin password is hunter2.\n")
+    (root / "bomb.md").write_text(alias_bomb_markdown(), encoding="utf-8")
+    (root / "bomb.docx").write_bytes(docx_bomb())
+    (root / "secret-link.md").symlink_to(outside / "secret.md")
+    (root / "fees.md").write_text(
+        "---\ntitle: Annual fees\n---\n# Annual fees\n## Member\n"
+        "The Member annual fee is USD 495, invoiced every January.\n",
+        encoding="utf-8",
+    )
+    (root / "deals.docx").write_bytes(
+        docx_bytes(["Deal registration protects an approved deal for 120 days."])
+    )
+    return {
+        "how much is the member annual fee": "USD 495",
+        "how long does deal registration protect a deal": "120 days",
+    }

@@ -21,6 +21,7 @@ from bot.cli import app
 from knowledge.index import KnowledgeIndex
 from knowledge.index_lock import index_lock
 from knowledge.lexical import LexicalIndex
+from tests.hostile_files import hostile_folder
 
 runner = CliRunner()
 ROOT = Path(__file__).resolve().parents[2]
@@ -153,3 +154,34 @@ def test_ask_on_an_empty_index_indexes_the_configured_folder_and_says_so(
     assert f"indexing {folder} first" in " ".join(result.stderr.split())
     assert "sample" not in result.stderr
     assert json.loads(result.stdout)["sources"][0]["path"] == "deals.md"
+
+
+def test_partnerbot_index_refuses_both_bombs_and_the_link_out_and_indexes_the_rest(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The real CLI in its own process, on a folder that used to hang it or get it killed."""
+    folder = tmp_path / "docs"
+    questions = hostile_folder(folder, tmp_path / "outside")
+    data = tmp_path / "data"
+    env = {**os.environ, "PARTNERBOT_DATA_DIR": str(data), "PYTHONPATH": str(ROOT)}
+    done = subprocess.run(
+        [sys.executable, "-m", "bot.cli", "index", "--json", str(folder)],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=600,
+    )
+    assert done.returncode == 1, done.stderr  # files failed, the run finished
+    report = json.loads(done.stdout)
+    assert report["added"] == 2 and report["failed"] == 3
+    reasons = {f["path"]: f["reason"] for f in report["failures"]}
+    assert set(reasons) == {"bomb.md", "bomb.docx", "secret-link.md"}
+    assert "alias" in reasons["bomb.md"]
+    assert "unpacks to 101 MB of XML" in reasons["bomb.docx"]
+    assert "outside the documents folder" in reasons["secret-link.md"]
+
+    monkeypatch.setenv("PARTNERBOT_DATA_DIR", str(data))
+    for question, words in questions.items():
+        answer = json.loads(runner.invoke(app, ["ask", "--json", question]).stdout)
+        assert words in answer["answer"], (question, answer)
+        assert "hunter2" not in answer["answer"]
