@@ -102,8 +102,11 @@ def read_file(path: Path) -> bytes:
     """The file's bytes; a file over the size limit is refused before it is read."""
     try:
         with path.open("rb") as f:
-            _check_size(os.fstat(f.fileno()).st_size)
-            data = f.read(MAX_FILE_BYTES + 1)
+            size = os.fstat(f.fileno()).st_size
+            _check_size(size)
+            data = f.read(size + 1)  # one byte more tells whether it grew meanwhile
+            if len(data) > size:
+                data += f.read(MAX_FILE_BYTES + 1 - len(data))
     except OSError as e:
         raise LoadError(f"could not be read ({e.strerror or e})") from None
     _check_size(len(data))  # it grew while being read

@@ -20,6 +20,7 @@ import struct
 import subprocess
 import sys
 import time
+from pathlib import Path
 from typing import IO, Any
 
 from knowledge import formats
@@ -58,10 +59,14 @@ class ParserProcess:
 
     def _start(self) -> subprocess.Popen[bytes]:
         if self._child is None or self._child.poll() is not None:
+            # The child imports this package from where the parent found it.
+            here = str(Path(__file__).resolve().parent.parent)
+            path = os.pathsep.join(p for p in (here, os.environ.get("PYTHONPATH")) if p)
             self._child = subprocess.Popen(
                 [sys.executable, "-m", "knowledge.parser_process", str(self.memory_bytes)],
                 stdin=subprocess.PIPE,
                 stdout=subprocess.PIPE,
+                env={**os.environ, "PYTHONPATH": path},
             )
         return self._child
 
@@ -119,7 +124,10 @@ def _serve(memory_bytes: int) -> None:
     """The child: parse each request and reply, until the parent closes the pipe."""
     import resource
 
-    resource.setrlimit(resource.RLIMIT_AS, (memory_bytes, memory_bytes))
+    try:
+        resource.setrlimit(resource.RLIMIT_AS, (memory_bytes, memory_bytes))
+    except (ValueError, OSError) as e:  # not every system allows it; the time limit still holds
+        logger.warning("parsing without a memory limit: %s", e)
     # Replies go over the original stdout; anything a library prints goes to stderr.
     replies = os.fdopen(os.dup(1), "wb")
     os.dup2(2, 1)
