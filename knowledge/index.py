@@ -61,6 +61,7 @@ EMBED_GROUP_CHUNKS = 512
 EMBED_SLICE = 64
 HISTORY_VERSIONS = 5
 CHROMA_BATCH = 4000  # below Chroma's max batch size
+WHERE_BATCH = 500  # documents named in one Chroma `where` filter
 MAX_GLOSSARY_BYTES = 1024 * 1024
 
 ProgressFn = Callable[[int, int], None]
@@ -297,7 +298,7 @@ class KnowledgeIndex:
             logger.debug("index write failed", exc_info=True)
             raise IndexWriteError(
                 f"the disk holding the index in {self.data_dir} is full ({reason}). Free some "
-                "space and run the index again: it repairs what this run left half-written, "
+                "space and index again: the next run repairs what this one left half-written, "
                 "and nothing indexed before is lost."
             ) from None
 
@@ -474,10 +475,8 @@ class KnowledgeIndex:
     def _remove(self, paths: list[str], report: SyncReport) -> None:
         report.removed_versions.extend(v for v in map(self.last_version, paths) if v)
         self._begin_chroma_write(paths)
-        for start in range(0, len(paths), CHROMA_BATCH):
-            self._collection.delete(
-                where={"doc_path": {"$in": paths[start : start + CHROMA_BATCH]}}
-            )
+        for start in range(0, len(paths), WHERE_BATCH):
+            self._collection.delete(where={"doc_path": {"$in": paths[start : start + WHERE_BATCH]}})
         with self._transaction():
             for path in paths:
                 self._db.execute("DELETE FROM chunks WHERE doc_path = ?", (path,))
@@ -597,8 +596,8 @@ class KnowledgeIndex:
         pending = [r[0] for r in self._db.execute("SELECT path FROM pending_writes")]
         todo = [p for p in pending if p not in exclude]
         repaired: list[str] = []
-        for start in range(0, len(todo), CHROMA_BATCH):
-            batch = todo[start : start + CHROMA_BATCH]
+        for start in range(0, len(todo), WHERE_BATCH):
+            batch = todo[start : start + WHERE_BATCH]
             repaired.extend(self._match_manifest(batch))
             with self._transaction():
                 self._clear_intents(batch)

@@ -32,7 +32,10 @@ def index_lock(data_dir: Path) -> Iterator[None]:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             holder = os.pread(fd, 200, 0).decode("utf-8", "replace").strip() or "another process"
-            logger.warning(
+            # Another thread of this process (a chat re-index, a comms sync) is not news.
+            same = holder.startswith(f"pid {os.getpid()},")
+            logger.log(
+                logging.DEBUG if same else logging.WARNING,
                 "another partnerbot run (%s) is writing the index in %s; waiting for it to "
                 "finish, then only what it left undone is done",
                 holder,

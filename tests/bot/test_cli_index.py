@@ -74,7 +74,7 @@ def test_a_full_disk_is_one_clear_message_and_the_next_run_repairs(
     assert "Traceback" not in full.output and "Traceback" not in full.stderr
     message = " ".join(full.stderr.split())
     assert message.startswith("error: the disk holding the index in"), message
-    assert "is full" in message and "run the index again" in message
+    assert "is full" in message and "index again: the next run repairs" in message
 
     again = runner.invoke(app, ["index", "--json", str(folder)])
     assert again.exit_code == 0, again.output
