@@ -1,12 +1,11 @@
-"""The communications tables, kept in the bot's state database (bot/state.py Store).
+"""Delivery keys and button values of communication notices.
 
-comms            one row per communication: its current data, status and revision
-comm_deliveries  one row per planned notice (communication × channel × notice),
-                 with its delivery key, due time, lifecycle and platform message id
-comm_acks        who acknowledged a communication, per platform channel
-comm_history     what happened to a communication, for `comms show`
+Every notice is a delivery in the outbox (bot/delivery.py) under a key unique per
+(communication revision, notice, channel); the key travels with the posted message
+so that a crash between posting and recording never posts twice. Notice buttons
+carry the delivery's id instead (Discord custom ids hold 100 characters).
 
-Delivery lifecycle:
+Delivery lifecycle, as communications use it:
 
     planned ──claim──▶ claimed ──post+record──▶ posted
        │                  │ (lease expires: reclaimed; the key is looked up
@@ -15,94 +14,14 @@ Delivery lifecycle:
        ├──▶ superseded   (rescheduled, edited or cancelled before it went out)
        ├──▶ skipped      (overdue behind a later notice; acknowledged already)
        └──▶ stale        (send_at passed before it could go out: admins alerted)
-
-Times are stored as UTC ISO 8601 strings, which sort as they compare.
 """
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-
-from bot.state import Store
-
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS comms (
-    id TEXT PRIMARY KEY,
-    title TEXT NOT NULL,
-    data TEXT NOT NULL,
-    content_hash TEXT NOT NULL,
-    send_at TEXT NOT NULL,
-    status TEXT NOT NULL,
-    revision INTEGER NOT NULL,
-    epoch INTEGER NOT NULL,
-    source TEXT,
-    file_hash TEXT,
-    warnings TEXT NOT NULL DEFAULT '[]',
-    registered_at TEXT NOT NULL,
-    updated_at TEXT NOT NULL
-);
-CREATE TABLE IF NOT EXISTS comm_deliveries (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
-    key TEXT NOT NULL UNIQUE,
-    comm_id TEXT NOT NULL,
-    revision INTEGER NOT NULL,
-    platform TEXT NOT NULL,
-    channel TEXT NOT NULL,
-    kind TEXT NOT NULL,
-    lead_days INTEGER,
-    due_at TEXT NOT NULL,
-    status TEXT NOT NULL,
-    not_before TEXT,
-    claimed_by TEXT,
-    claimed_until TEXT,
-    attempts INTEGER NOT NULL DEFAULT 0,
-    message_id TEXT,
-    posted_at TEXT,
-    late INTEGER NOT NULL DEFAULT 0,
-    reconciled INTEGER NOT NULL DEFAULT 0,
-    detail TEXT NOT NULL DEFAULT '{}',
-    note TEXT,
-    created_at TEXT NOT NULL
-);
-CREATE INDEX IF NOT EXISTS comm_deliveries_due ON comm_deliveries(status, due_at);
-CREATE INDEX IF NOT EXISTS comm_deliveries_comm ON comm_deliveries(comm_id, platform, channel);
-CREATE TABLE IF NOT EXISTS comm_acks (
-    comm_id TEXT NOT NULL,
-    platform TEXT NOT NULL,
-    channel TEXT NOT NULL,
-    user TEXT NOT NULL,
-    at TEXT NOT NULL,
-    delivery_key TEXT NOT NULL,
-    PRIMARY KEY (comm_id, platform, channel, user)
-);
-CREATE TABLE IF NOT EXISTS comm_history (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
-    comm_id TEXT NOT NULL,
-    at TEXT NOT NULL,
-    action TEXT NOT NULL,
-    who TEXT NOT NULL,
-    detail TEXT NOT NULL
-);
-"""
+FEATURE = "comms"  # the outbox rows of communications
 
 # Deliveries that tell a channel about the communication (vs. cancel it or alert admins).
 TELLING_KINDS = ("first", "reminder", "updated")
-
-
-def ensure_schema(store: Store) -> None:
-    with store.transaction() as db:
-        for statement in SCHEMA.split(";"):
-            if statement.strip():
-                db.execute(statement)
-
-
-def iso(dt: datetime) -> str:
-    """The stored form of a time: UTC, seconds, '+00:00'."""
-    return dt.astimezone(UTC).isoformat(timespec="seconds")
-
-
-def from_iso(value: str) -> datetime:
-    return datetime.fromisoformat(value)
 
 
 def notice_name(kind: str, lead_days: int | None = None, what: str = "") -> str:

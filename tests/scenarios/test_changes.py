@@ -17,12 +17,11 @@ import pytest
 from typer.testing import CliRunner
 
 from adapters.slack.poster import EVENT_TYPE, SlackPoster
-from bot.changes import publish_digest
-from bot.changes.records import ChangeRecord
 from bot.cli import app
 from bot.config import Settings
 from bot.core import PartnerBot
 from bot.models import Question
+from bot.store import ChangeRecord
 from tests.fakes.slack_server import FakeSlack
 
 CHANNEL = "C0PARTNERS"
@@ -219,7 +218,7 @@ def test_publish_posts_one_digest_with_three_cited_lines_to_slack(
 ) -> None:
     bot = make_changed_bot(PARTNERBOT_CHANGES_CHANNELS=f"slack:{CHANNEL}")
     poster = SlackPoster.from_token("xoxb-test", base_url=fake_slack.base_url)
-    result = publish_digest(bot, [poster])
+    result = bot.changes.publish([poster])
     assert result.ok and result.count == 3
     posted = digest_message(fake_slack)
     body = "\n".join(b["text"]["text"] for b in posted["blocks"] if b["type"] == "section")
@@ -246,7 +245,7 @@ def test_publish_posts_one_digest_with_three_cited_lines_to_slack(
     assert posted["metadata"]["event_type"] == EVENT_TYPE
     assert posted["metadata"]["event_payload"]["key"].startswith("changes:")
     # Published once: a second publish has nothing to post.
-    assert publish_digest(bot, [poster]).digest is None
+    assert bot.changes.publish([poster]).digest is None
     assert len(fake_slack.messages(CHANNEL)) == 1
 
 
