@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import sqlite3
 import threading
+import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -28,6 +29,20 @@ DIALECT = Dialect(lock_row="", skip_locked="")
 
 def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+def _wal(db: sqlite3.Connection) -> None:
+    """Switch to WAL; switching needs a moment alone with the file (another process may be
+    creating it right now), and SQLite does not wait for that by itself."""
+    for _ in range(100):
+        try:
+            db.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as e:
+            if "locked" not in str(e):
+                raise
+            time.sleep(0.05)
+    db.execute("PRAGMA journal_mode=WAL")
 
 
 class _Session:
@@ -53,11 +68,11 @@ class SqliteStore(SqlRepositories):
                 path, check_same_thread=False, isolation_level=None, timeout=30
             )
             self._db.row_factory = sqlite3.Row
-            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA busy_timeout=30000")
+            _wal(self._db)
             # WAL + NORMAL: commits survive a crash of the process (not of the OS) and skip
             # an fsync per answer; the database itself is never corrupted.
             self._db.execute("PRAGMA synchronous=NORMAL")
-            self._db.execute("PRAGMA busy_timeout=30000")
         except (OSError, sqlite3.Error) as e:
             raise StoreError(f"cannot open the state database {path}: {e}") from None
         self._lock = threading.RLock()
