@@ -22,6 +22,8 @@ from bot.config import Settings
 from bot.core import PartnerBot
 from bot.models import Question
 from bot.store import ChangeRecord
+from bot.store.sqlite import SqliteStore
+from knowledge.changes import SectionChange
 from tests.fakes.slack_server import FakeSlack
 
 CHANNEL = "C0PARTNERS"
@@ -155,11 +157,31 @@ def make_changed_bot(run: Run, tmp_path: Path) -> Iterator[Callable[..., Partner
         shutil.copytree(run.data_dir, data_dir)
         bot = PartnerBot(Settings(PARTNERBOT_DATA_DIR=data_dir, **overrides))
         bots.append(bot)
+        if bot.settings.database.backend != "sqlite":  # the state is not in the copied dir
+            _copy_change_records(data_dir / "state.sqlite3", bot)
         return bot
 
     yield factory
     for bot in bots:
         bot.close()
+
+
+def _copy_change_records(sqlite_file: Path, bot: PartnerBot) -> None:
+    """The run's change records (kept in its SQLite state) into the bot's own store."""
+    source = SqliteStore(sqlite_file)
+    try:
+        for record in source.changes.list():
+            change = SectionChange(
+                record.doc_path,
+                record.doc_title,
+                record.section,
+                record.kind,
+                record.edits,
+                record.effective_date,
+            )
+            bot.changes.records.add([change], detected_at=record.detected_at)
+    finally:
+        source.close()
 
 
 # -- detection -----------------------------------------------------------------------------------
