@@ -245,18 +245,35 @@ class Communications:
         loaded = load_communication(path, routes=self.routes, now=self.now(), data=data)
         if isinstance(loaded, FileRefused):
             return loaded
+        source = str(path.resolve())
+        comm = loaded.communication
+        records = self.records(include_all=True)
+        holder = next((r for r in records if r.id == comm.id), None)
+        if (
+            holder is not None
+            and holder.status in ACTIVE
+            and holder.source not in (None, source)
+            and Path(str(holder.source)).is_file()
+        ):
+            reason = message("comms_id_taken", id=comm.id, other=holder.source)
+            return FileRefused(loaded.path, (_problem(reason),))
+        previous = next((r for r in records if r.source == source), None)
+        refused = _id_changed(loaded.path, previous, comm.id)
+        if refused is not None:
+            return refused
         result = self.register(
-            loaded.communication,
-            source=str(path.resolve()),
-            file_hash=_sha256(data),
-            warnings=loaded.warnings,
-            who=who,
+            comm, source=source, file_hash=_sha256(data), warnings=loaded.warnings, who=who
         )
         self.refresh_index()
         return result
 
     def sync_folder(self, folder: Path | None = None, *, who: str = "sync") -> SyncResult:
-        """Register new and changed files, cancel ones whose file was removed; by content hash."""
+        """Register new and changed files, cancel ones whose file was removed; by content hash.
+
+        Two files with one id are both refused and the registered communication is left as
+        it was (a new file cannot take over a registered id); a file whose id changed while
+        its communication is still scheduled is refused (see `_id_changed`).
+        """
         folder = Path(folder or self.folder)
         if not folder.is_dir():
             raise UserError(f"{folder} is not a folder of communications")
@@ -268,12 +285,11 @@ class Communications:
             for r in self.records(include_all=True)
             if r.source and r.source.startswith(root + "/")
         }
-        seen_sources: set[str] = set()
-        seen_ids: dict[str, str] = {}
+        # 1. Every file's id: from the registry when the file is unchanged, else parsed.
+        found: list[_Found] = []
         for path in discover(folder, routes_path=self.routes_path):
             rel = path.relative_to(folder).as_posix()
             source = str(path.resolve())
-            seen_sources.add(source)
             try:
                 data = path.read_bytes()
             except OSError as e:
@@ -282,39 +298,58 @@ class Communications:
             file_hash = _sha256(data)
             known = by_source.get(source)
             if known is not None and known.file_hash == file_hash:
-                result.unchanged.append(known.id)
-                seen_ids[known.id] = rel
+                found.append(_Found(rel, source, file_hash, known.id, None))
                 continue
             loaded = load_communication(path, routes=routes, now=self.now(), rel=rel, data=data)
             if isinstance(loaded, FileRefused):
                 result.failed.append(loaded)
                 continue
-            comm = loaded.communication
-            if comm.id in seen_ids:
-                result.failed.append(
-                    FileRefused(
-                        rel, (_problem(f"id {comm.id!r} is also used by {seen_ids[comm.id]}"),)
-                    )
-                )
+            found.append(_Found(rel, source, file_hash, loaded.communication.id, loaded))
+        files_by_id: dict[str, list[str]] = {}
+        for f in found:
+            files_by_id.setdefault(f.id, []).append(f.rel)
+        # 2. Register; an id in several files: all of them refused, the registry untouched.
+        for f in found:
+            others = [rel for rel in files_by_id[f.id] if rel != f.rel]
+            if others:
+                reason = message("comms_duplicate_id", id=f.id, others=", ".join(others))
+                result.failed.append(FileRefused(f.rel, (_problem(reason),)))
                 continue
-            seen_ids[comm.id] = rel
+            if f.loaded is None:
+                result.unchanged.append(f.id)
+                continue
+            refused = _id_changed(f.rel, by_source.get(f.source), f.id)
+            if refused is not None:
+                result.failed.append(refused)
+                continue
             try:
                 registered = self.register(
-                    comm, source=source, file_hash=file_hash, warnings=loaded.warnings, who=who
+                    f.loaded.communication,
+                    source=f.source,
+                    file_hash=f.file_hash,
+                    warnings=f.loaded.warnings,
+                    who=who,
                 )
             except UserError as e:
-                result.failed.append(FileRefused(rel, (_problem(str(e)),)))
+                result.failed.append(FileRefused(f.rel, (_problem(str(e)),)))
                 continue
-            result.warnings.extend(loaded.warnings)
+            result.warnings.extend(f.loaded.warnings)
             bucket = {
                 "added": result.added,
                 "revived": result.added,
                 "updated": result.updated,
                 "unchanged": result.unchanged,
             }[registered.action]
-            bucket.append(comm.id)
+            bucket.append(f.id)
+        # 3. A removed file cancels its communication, unless its id is still in the folder
+        # (the file was renamed, or another file with that id was refused above).
+        seen_sources = {f.source for f in found} | {
+            str((folder / r.path).resolve()) for r in result.failed
+        }
         for source, record in by_source.items():
-            if source not in seen_sources and record.status in ACTIVE:
+            if source in seen_sources or record.id in files_by_id:
+                continue
+            if record.status in ACTIVE:
                 self.cancel(record.id, who=f"{who} (file removed)")
                 result.cancelled.append(record.id)
         self.refresh_index()
@@ -754,3 +789,23 @@ class Communications:
 
 def _problem(reason: str) -> Problem:
     return Problem(1, reason)
+
+
+@dataclass(frozen=True)
+class _Found:
+    """A communication file in a synced folder, and the id it holds."""
+
+    rel: str
+    source: str
+    file_hash: str
+    id: str
+    loaded: Loaded | None  # None: unchanged since it was registered
+
+
+def _id_changed(rel: str, previous: Record | None, new_id: str) -> FileRefused | None:
+    """A file registered as one communication now names another id. Refused while the old one
+    is still scheduled: cancelling it silently (or announcing both) is worse than asking."""
+    if previous is None or previous.id == new_id or previous.status not in ACTIVE:
+        return None
+    reason = message("comms_id_changed", old=previous.id, new=new_id)
+    return FileRefused(rel, (_problem(reason),))
