@@ -15,6 +15,7 @@ from collections.abc import Callable
 from functools import cached_property
 from pathlib import Path
 
+from bot.acknowledgements import is_acknowledgement
 from bot.answering import DEFAULT_ABSTAIN_THRESHOLD, Answerer
 from bot.changes import ProgramChanges
 from bot.comms.registry import Communications
@@ -158,6 +159,11 @@ class PartnerBot:
     def ask(self, question: Question) -> Answer:
         """Answer a question; never raises (see module docstring)."""
         try:
+            if is_acknowledgement(question.text):
+                # "thanks!" asks nothing: a short reply, not a search (and not a gap).
+                return Answer(
+                    text=message("acknowledgement"), kind="acknowledgement", question=question.text
+                )
             notice = self.check_question(question)
             if notice is not None:
                 return notice

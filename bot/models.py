@@ -59,9 +59,10 @@ class Answer:
     # Every retrieved passage in rank order (cited or not), for --json and reports.
     sources: tuple[Citation, ...] = field(default=())
     question: str = ""
-    # "answer": from the documents; "notice": a message about the request itself
-    # (too long, rate limited, refused); "error": the short apology after a failure.
-    kind: Literal["answer", "notice", "error"] = "answer"
+    # "answer": from the documents; "acknowledgement": the short reply to "thanks!";
+    # "notice": a message about the request itself (too long, rate limited, refused);
+    # "error": the short apology after a failure.
+    kind: Literal["answer", "acknowledgement", "notice", "error"] = "answer"
     interaction_id: int | None = None
     standalone_query: str = ""
 

@@ -1,0 +1,59 @@
+"""Acknowledgements ("thanks!", "👍") get a short reply, not an answer from the documents."""
+
+from __future__ import annotations
+
+import pytest
+
+from bot.acknowledgements import is_acknowledgement
+from bot.core import PartnerBot
+from bot.models import Question, Turn
+from bot.prompts import message
+
+ACKS = [
+    "thanks!",
+    "ok great",
+    "👍",
+    "ty",
+    "cool",
+    "Thank you so much!",
+    "thx 🙏",
+    "perfect, thanks",
+    "got it, cheers",
+    ":+1:",
+    "👍🏽",
+    "ok 👌",
+    "awesome, that helps",
+]
+QUESTIONS = [
+    "thanks, and for elite?",
+    "ok what about member tier",
+    "cool, how many licenses do we get?",
+    "great tier?",
+    "gold",
+    "deadline?",
+    "thanks 2027",
+    "ok great, what's the deadline for that",
+    "",
+]
+
+
+@pytest.mark.parametrize("text", ACKS)
+def test_acknowledgements_are_recognised(text: str) -> None:
+    assert is_acknowledgement(text)
+
+
+@pytest.mark.parametrize("text", QUESTIONS)
+def test_questions_are_not_acknowledgements(text: str) -> None:
+    assert not is_acknowledgement(text)
+
+
+@pytest.mark.parametrize("text", ["thanks!", "ok great", "👍", "ty", "cool"])
+def test_acknowledgement_is_answered_briefly_and_not_logged(bot: PartnerBot, text: str) -> None:
+    history = (Turn("user", "whats the new CSAT rule for gold?? deadline?"),)
+    answer = bot.ask(Question(text, history=history, platform="slack", asker="U1"))
+    assert answer.kind == "acknowledgement"
+    assert answer.text == message("acknowledgement")
+    assert not answer.abstained and not answer.citations and not answer.sources
+    assert answer.interaction_id is None  # no 👍/👎 for it, nothing stored
+    assert bot.store.gap_report()["totals"]["abstentions"] == 0
+    assert not bot.store.query("SELECT id FROM interactions")
