@@ -57,3 +57,14 @@ def test_acknowledgement_is_answered_briefly_and_not_logged(bot: PartnerBot, tex
     assert answer.interaction_id is None  # no 👍/👎 for it, nothing stored
     assert bot.store.gap_report()["totals"]["abstentions"] == 0
     assert not bot.store.query("SELECT id FROM interactions")
+
+
+def test_a_question_after_thanks_still_follows_the_conversation(bot: PartnerBot) -> None:
+    history = (
+        Turn("user", "whats the new CSAT rule for gold?? deadline?"),
+        Turn("bot", "Advanced partners must have at least 10 CSAT survey responses [1]."),
+        Turn("user", "thanks!"),
+        Turn("bot", message("acknowledgement")),
+    )
+    answer = bot.ask(Question("and for member tier?", history=history))
+    assert answer.kind == "answer" and "2027-06-30" in answer.text
