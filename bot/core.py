@@ -23,9 +23,9 @@ from bot.composing import LLMComposer
 from bot.config import Settings
 from bot.errors import NotAllowed, UserError
 from bot.llm import LLMClient
-from bot.models import Answer, Question
+from bot.models import Answer, AnswerKind, Question
 from bot.prompts import message
-from bot.ratelimit import RateLimiter
+from bot.ratelimit import UNLIMITED_PLATFORMS, RateLimiter
 from bot.rewrite import LLMRewriter
 from bot.state import Store
 from knowledge.embeddings import Embedder, OpenAIEmbedder, default_embedder
@@ -135,15 +135,19 @@ class PartnerBot:
         return self.reindex(self.settings.documents_dir)
 
     def check_question(self, question: Question) -> Answer | None:
-        """A notice for a question that cannot be answered as asked, else None."""
+        """A refusal for a question that cannot be answered as asked, else None."""
         text = question.text.strip()
         if not text:
-            return _notice(question, message("empty_question"))
+            return _notice(question, message("empty_question"), kind="empty")
         limit = self.settings.max_question_chars
         if len(text) > limit:
             return _notice(
-                question, message("too_long", length=f"{len(text):,}", limit=f"{limit:,}")
+                question,
+                message("too_long", length=f"{len(text):,}", limit=f"{limit:,}"),
+                kind="too_long",
             )
+        if question.platform in UNLIMITED_PLATFORMS:
+            return None
         wait = self.rate_limiter.check(f"{question.platform}:{question.asker}")
         if wait > 0:
             return _notice(
@@ -153,6 +157,7 @@ class PartnerBot:
                     limit=self.settings.rate_limit_per_minute,
                     seconds=math.ceil(wait),
                 ),
+                kind="rate_limited",
             )
         return None
 
@@ -261,8 +266,8 @@ def reindex_summary(report: SyncReport) -> str:
     return text
 
 
-def _notice(question: Question, text: str) -> Answer:
-    return Answer(text=text, kind="notice", question=question.text)
+def _notice(question: Question, text: str, *, kind: AnswerKind = "notice") -> Answer:
+    return Answer(text=text, kind=kind, question=question.text)
 
 
 def _with_id(answer: Answer, interaction_id: int) -> Answer:
