@@ -14,8 +14,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 
-from bot.composing import Composition, ExtractiveComposer, LLMComposer
+from bot.composing import Composition, ExtractiveComposer
 from bot.errors import LLMError
+from bot.grounded import LLMComposer
 from bot.models import Answer, Citation, Question
 from bot.prompts import render
 from bot.rewrite import FollowUps, LLMRewriter

@@ -19,9 +19,9 @@ from bot.acknowledgements import is_acknowledgement
 from bot.answering import DEFAULT_ABSTAIN_THRESHOLD, Answerer
 from bot.changes import ProgramChanges
 from bot.comms.registry import Communications
-from bot.composing import LLMComposer
 from bot.config import Settings
 from bot.errors import NotAllowed, UserError
+from bot.grounded import LLMComposer
 from bot.llm import LLMClient
 from bot.models import Answer, AnswerKind, Question
 from bot.prompts import message
