@@ -12,6 +12,7 @@ import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+from bot.injection import looks_like_injection
 from knowledge.chunking import split_sentences
 from knowledge.documents import Passage
 from knowledge.glossary import Glossary, mentions
@@ -30,11 +31,6 @@ _DATEISH = re.compile(
     r"August|September|October|November|December) \d{1,2}|20\d\d)\b",
     re.IGNORECASE,
 )
-_INJECTION = re.compile(
-    r"\b(ignore|disregard|forget)\b.{0,40}\b(instructions|prompt|rules)\b"
-    r"|\byou are now\b|\bsystem prompt\b|\bact as\b.{0,30}\b(assistant|bot|ai)\b",
-    re.IGNORECASE,
-)
 _WHEN = re.compile(r"\b(when|deadline|due|date|by when|until|expire|effective)\b", re.I)
 _HOW_MANY = re.compile(
     r"\b(how many|how much|number|count|minimum|percent|%|cost|price|fee)\b", re.I
@@ -48,11 +44,6 @@ class Composition:
     text: str
     cited: tuple[int, ...]  # passage indexes (1-based) the text cites, in order of appearance
     superseded: tuple[tuple[int, int], ...] = ()  # (newer, older) passage indexes
-
-
-def looks_like_injection(text: str) -> bool:
-    """Text that addresses the model rather than partners is never quoted as an answer."""
-    return bool(_INJECTION.search(text))
 
 
 @dataclass
