@@ -100,8 +100,8 @@ def _resolve(text: str, before: _Turn | None, names: NameKinds) -> _Turn:
 
     subject = before.subject
     tokens, owners = _stems(subject)
-    present = set(rest_tokens)
-    dropped = {owners[i] for i, token in enumerate(tokens) if token in present}
+    present = {w.lower() for w in rest_words}  # said again: once is enough
+    dropped = {i for i, word in enumerate(subject) if word.lower() in present}
     for start, end, name in names.names_in(tokens):
         if name in rivals:
             dropped.update(owners[start:end])
