@@ -180,6 +180,9 @@ def answer_json(answer: Answer) -> dict[str, Any]:
             for s in answer.sources
         ],
         "as_of": answer.as_of.isoformat() if answer.as_of else None,
+        # "answer", or what else the reply is ("rate_limited", "too_long", "empty",
+        # "acknowledgement", "notice", "error"), so a script can tell a refusal from an answer.
+        "kind": answer.kind,
     }
 
 

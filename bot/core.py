@@ -15,18 +15,19 @@ from collections.abc import Callable
 from functools import cached_property
 from pathlib import Path
 
+from bot.acknowledgements import is_acknowledgement
 from bot.admin import require_admin
 from bot.answering import DEFAULT_ABSTAIN_THRESHOLD, Answerer
 from bot.changes import ChangesSettings, ProgramChanges
 from bot.comms.registry import Communications
 from bot.comms.settings import CommsSettings
-from bot.composing import LLMComposer
 from bot.config import Settings
 from bot.errors import UserError
+from bot.grounded import LLMComposer
 from bot.llm import LLMClient
-from bot.models import Answer, Question
+from bot.models import Answer, AnswerKind, Question
 from bot.prompts import message
-from bot.ratelimit import RateLimiter
+from bot.ratelimit import UNLIMITED_PLATFORMS, RateLimiter
 from bot.rewrite import LLMRewriter
 from bot.store import Store, open_store
 from knowledge.embeddings import Embedder, OpenAIEmbedder, default_embedder
@@ -155,15 +156,19 @@ class PartnerBot:
         return self.reindex(self.settings.documents_dir)
 
     def check_question(self, question: Question) -> Answer | None:
-        """A notice for a question that cannot be answered as asked, else None."""
+        """A refusal for a question that cannot be answered as asked, else None."""
         text = question.text.strip()
         if not text:
-            return _notice(question, message("empty_question"))
+            return _notice(question, message("empty_question"), kind="empty")
         limit = self.settings.max_question_chars
         if len(text) > limit:
             return _notice(
-                question, message("too_long", length=f"{len(text):,}", limit=f"{limit:,}")
+                question,
+                message("too_long", length=f"{len(text):,}", limit=f"{limit:,}"),
+                kind="too_long",
             )
+        if question.platform in UNLIMITED_PLATFORMS:
+            return None
         wait = self.rate_limiter.check(f"{question.platform}:{question.asker}")
         if wait > 0:
             return _notice(
@@ -173,12 +178,18 @@ class PartnerBot:
                     limit=self.settings.rate_limit_per_minute,
                     seconds=math.ceil(wait),
                 ),
+                kind="rate_limited",
             )
         return None
 
     def ask(self, question: Question) -> Answer:
         """Answer a question; never raises (see module docstring)."""
         try:
+            if is_acknowledgement(question.text):
+                # "thanks!" asks nothing: a short reply, not a search (and not a gap).
+                return Answer(
+                    text=message("acknowledgement"), kind="acknowledgement", question=question.text
+                )
             notice = self.check_question(question)
             if notice is not None:
                 return notice
@@ -274,8 +285,8 @@ def reindex_summary(report: SyncReport) -> str:
     return text
 
 
-def _notice(question: Question, text: str) -> Answer:
-    return Answer(text=text, kind="notice", question=question.text)
+def _notice(question: Question, text: str, *, kind: AnswerKind = "notice") -> Answer:
+    return Answer(text=text, kind=kind, question=question.text)
 
 
 def _with_id(answer: Answer, interaction_id: int) -> Answer:
