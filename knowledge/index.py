@@ -47,7 +47,7 @@ from knowledge.documents import Chunk, Document, LoadFailure, Section
 from knowledge.embeddings import Embedder
 from knowledge.errors import DocumentsMissingError, EmbedderMismatchError, IndexWriteError
 from knowledge.glossary import GLOSSARY_FILE, Glossary
-from knowledge.index_lock import index_lock
+from knowledge.index_lock import index_lock, opening_lock
 from knowledge.lexical import LexicalIndex
 from knowledge.loaders import FileLoader, LoadError, discover, link_problem, read_file
 
@@ -211,25 +211,27 @@ class KnowledgeIndex:
             ) from None
         self.embedder = embedder
         self._lock = threading.RLock()
-        self._db = sqlite3.connect(
-            self.data_dir / "index.sqlite3", check_same_thread=False, isolation_level=None
-        )
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=NORMAL")
-        self._db.executescript(_SCHEMA)
         chroma_settings = ChromaSettings(anonymized_telemetry=False, allow_reset=False)
-        if chroma_host:
-            self._client: Any = chromadb.HttpClient(
-                host=chroma_host, port=chroma_port, settings=chroma_settings
+        with opening_lock(self.data_dir):
+            self._db = sqlite3.connect(
+                self.data_dir / "index.sqlite3", check_same_thread=False, isolation_level=None
             )
-        else:
-            self._client = chromadb.PersistentClient(
-                path=str(self.data_dir / "chroma"), settings=chroma_settings
-            )
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=NORMAL")
+            self._db.executescript(_SCHEMA)
+            if chroma_host:
+                self._client: Any = chromadb.HttpClient(
+                    host=chroma_host, port=chroma_port, settings=chroma_settings
+                )
+            else:
+                self._client = chromadb.PersistentClient(
+                    path=str(self.data_dir / "chroma"), settings=chroma_settings
+                )
         if rebuild:
             with self._writing():
                 self._drop()
-        self._collection = self._open_collection()
+        with opening_lock(self.data_dir):
+            self._collection = self._open_collection()
         self._glossary: Glossary | None = None
         self._chunk_table: tuple[int, dict[str, Chunk]] | None = None
         self._lexical: LexicalIndex | None = None

@@ -20,6 +20,7 @@ from pathlib import Path
 logger = logging.getLogger(__name__)
 
 LOCK_FILE = "index.lock"
+OPEN_LOCK_FILE = "open.lock"
 
 
 @contextmanager
@@ -48,6 +49,25 @@ def index_lock(data_dir: Path) -> Iterator[None]:
             os.pwrite(fd, f"pid {os.getpid()}, since {since}".encode(), 0)
         except OSError:
             pass
+        try:
+            yield
+        finally:
+            fcntl.flock(fd, fcntl.LOCK_UN)
+    finally:
+        os.close(fd)
+
+
+@contextmanager
+def opening_lock(data_dir: Path) -> Iterator[None]:
+    """Hold a short lock while the embedded index files are opened (and created).
+
+    Two processes opening a fresh data directory at the same moment would both create
+    the vector store's tables, and one fails. Opening is quick, so this lock is held
+    only for that, never for a whole index run: a question never waits for a writer.
+    """
+    fd = os.open(Path(data_dir) / OPEN_LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
         try:
             yield
         finally:
