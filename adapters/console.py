@@ -7,17 +7,18 @@ import asyncio
 import uuid
 
 from rich.console import Console
-from rich.markup import escape
 
 from bot.chat import ChatService
 from bot.models import Actor, Answer, ChatMessage, Conversation, Place, Reply, Turn
+from bot.terminal import shown
 
 PLATFORM = "console"
 
 
 def print_answer(answer: Answer, console: Console) -> None:
-    """An answer with its date and numbered sources (an abstention: the text alone)."""
-    console.print(answer.text, highlight=False, soft_wrap=True, markup=False)
+    """An answer with its date and numbered sources (an abstention: the text alone).
+    Text from the documents or the model is shown, never obeyed (bot/terminal.py)."""
+    console.print(shown(answer.text, keep_lines=True), highlight=False, soft_wrap=True)
     if answer.abstained:
         return
     if answer.as_of:
@@ -26,14 +27,16 @@ def print_answer(answer: Answer, console: Console) -> None:
         console.print("[bold]Sources[/bold]")
         for c in answer.citations:
             dated = f", {c.effective_date.isoformat()}" if c.effective_date else ""
-            console.print(f"  \\[{c.number}] {escape(c.label)} ({c.path}{dated})", highlight=False)
+            console.print(
+                f"  \\[{c.number}] {shown(c.label)} ({shown(c.path)}{dated})", highlight=False
+            )
 
 
 def print_reply(reply: Reply, console: Console) -> None:
     if reply.answer is not None:
         print_answer(reply.answer, console)
     else:
-        console.print(reply.text, highlight=False, soft_wrap=True, markup=False)
+        console.print(shown(reply.text, keep_lines=True), highlight=False, soft_wrap=True)
 
 
 def run_console(chat: ChatService, *, console: Console) -> None:
@@ -67,5 +70,5 @@ async def _session(chat: ChatService, console: Console) -> None:
         if reply is None:
             continue
         print_reply(reply, console)
-        shown = reply.answer.text if reply.answer is not None else reply.text
-        history.extend([Turn("user", text), Turn("bot", shown)])
+        said = reply.answer.text if reply.answer is not None else reply.text
+        history.extend([Turn("user", text), Turn("bot", said)])

@@ -14,11 +14,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 
-from bot.composing import Composition, ExtractiveComposer, LLMComposer
+from bot.composing import Composition, ExtractiveComposer
 from bot.errors import LLMError
+from bot.grounded import LLMComposer
 from bot.models import Answer, Citation, Question
 from bot.prompts import render
-from bot.rewrite import LLMRewriter, rewrite_followup
+from bot.rewrite import FollowUps, LLMRewriter
 from knowledge.documents import Passage
 from knowledge.lexical import LexicalIndex, tokenize
 from knowledge.retrieval import Retrieval, Retriever
@@ -58,6 +59,7 @@ class Answerer:
         self.threshold = threshold
         self.llm = llm
         self.rewriter = rewriter
+        self.followups = FollowUps(retriever.index, rewriter=rewriter)
         self.escalation_contact = escalation_contact
         self._lexical: LexicalIndex | None = None
         self.extractive = ExtractiveComposer(idf=self._idf, glossary=retriever.index.glossary)
@@ -68,12 +70,7 @@ class Answerer:
         return lexical.idf(token)
 
     def standalone_query(self, question: Question) -> str:
-        glossary = self.retriever.index.glossary()
-        if not question.history:
-            return question.text
-        if self.rewriter is not None:
-            return self.rewriter.rewrite(question.text, question.history, glossary)
-        return rewrite_followup(question.text, question.history, glossary)
+        return self.followups.standalone(question.text, question.history)
 
     def confidence(self, retrieval: Retrieval) -> Confidence:
         glossary = self.retriever.index.glossary()

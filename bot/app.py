@@ -14,17 +14,19 @@ from collections.abc import AsyncIterator, Iterable, Mapping
 from contextlib import AsyncExitStack, asynccontextmanager
 from typing import Any
 
-from bot.changes.service import ProgramChanges
+from bot.changes import ChangesSettings, ProgramChanges
 from bot.chat import ChatService
 from bot.comms.feature import CommsFeature
 from bot.comms.registry import Communications
 from bot.comms.routing import parse_channel_refs
+from bot.comms.settings import CommsSettings
 from bot.config import Settings
 from bot.core import PartnerBot
 from bot.errors import ConfigError
 from bot.features import Service
 from bot.platform import ChannelPoster, Platform, PlatformRegistry
 from bot.serve import serve
+from bot.store import Store
 from knowledge.index import KnowledgeIndex
 
 logger = logging.getLogger(__name__)
@@ -50,20 +52,28 @@ class App:
         self.settings = settings
         self.registry = registry or PLATFORMS
         check_channels(settings, self.registry.names)
-        self.core = PartnerBot(settings, index=index)
+        self.core = core = PartnerBot(settings, index=index)
         self.platforms: list[Platform] = []
-        self.comms = Communications(self.core, platforms=self.registry.names)
+        # The features get narrow parts (repositories, callables), never the core.
+        self.comms = Communications(
+            store=core.store,
+            settings=CommsSettings.from_settings(settings),
+            index_documents=lambda docs: core.index.sync_documents(docs, source="comms"),
+            answer_documents=lambda question: core.answerer.answer(question),
+            platforms=self.registry.names,
+        )
         self.changes = ProgramChanges(
-            settings=settings,
-            store=self.core.store,
-            llm=lambda: self.core.llm_client,
+            records=core.store.changes,
+            deliveries=core.store.deliveries,
+            settings=ChangesSettings.from_settings(settings),
+            llm=lambda: core.llm_client,
             posters=self.posters,
         )
         self.core.features.extend([self.changes, CommsFeature(self.comms, posters=self.posters)])
         self.chat = ChatService(self.core)
 
     @property
-    def store(self) -> Any:
+    def store(self) -> Store:
         return self.core.store
 
     # -- platforms and jobs --------------------------------------------------------------------

@@ -14,13 +14,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import re
 from collections import OrderedDict
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from typing import Protocol
 
+from bot.acknowledgements import is_acknowledgement
+from bot.admin import require_admin
 from bot.commands import Command, CommandTable, CommandUsageError, Param
 from bot.core import PartnerBot, reindex_summary
 from bot.errors import UserError
@@ -39,27 +40,16 @@ from bot.models import (
     Turn,
 )
 from bot.prompts import message
+from bot.store import EventRepository, InteractionRepository, ThreadRepository
 
 logger = logging.getLogger(__name__)
 
 HISTORY_TURNS = 10  # earlier turns handed to the core, after merging
 HELP_WORDS = frozenset({"help", "/help", "?"})
-# A message that only thanks or agrees; overheard in a thread, it is not a question.
-_ACK_WORDS = (
-    r"(?:(?:many|big)\s+)?thanks?(?:\s+you)?|thx|ty|cheers|great|perfect|ok(?:ay)?|got\s+it|"
-    r"cool|nice|awesome|makes\s+sense|understood|sounds\s+good|👍|🙏|🙌|"
-    r"a\s+lot|so\s+much|very\s+much|again|all|everyone|(?:@?partner)?bot"
-)
-_ACKNOWLEDGEMENT = re.compile(rf"^(?:{_ACK_WORDS})(?:[\s,!.]+(?:{_ACK_WORDS}))*[\s!.:)]*$", re.I)
-
 Reader = Callable[[], Awaitable[Conversation]]
 Working = Callable[[], AbstractAsyncContextManager[None]]
 # Posts a reply where a message is answered; returns the thread it is now in, if any.
 Send = Callable[[Reply], Awaitable[Place | None]]
-
-
-def is_acknowledgement(text: str) -> bool:
-    return bool(_ACKNOWLEDGEMENT.match(text.strip()))
 
 
 async def _no_pointer(place: Place, first: bool) -> None:
@@ -97,21 +87,17 @@ class ButtonUI:
 
 
 class ChatStore(Protocol):
-    """What the chat service keeps: delivery de-dupe, feedback, threads and their topics."""
+    """The repositories the chat service keeps its state in: delivery de-dupe (events),
+    feedback (interactions), threads and their topics."""
 
-    def first_time(self, key: str) -> bool: ...
+    @property
+    def events(self) -> EventRepository: ...
 
-    def record_feedback(
-        self, *, interaction_id: int, user: str, rating: int, platform: str
-    ) -> bool: ...
+    @property
+    def interactions(self) -> InteractionRepository: ...
 
-    def remember_thread(self, key: str) -> None: ...
-
-    def set_thread_topic(self, key: str, topic: str) -> bool: ...
-
-    def known_thread(self, key: str) -> bool: ...
-
-    def thread_topic(self, key: str) -> str | None: ...
+    @property
+    def threads(self) -> ThreadRepository: ...
 
 
 def words_usage(command: Command) -> str:
@@ -182,7 +168,7 @@ class ChatService:
                 )
         key = thread_key(platform, msg.place)
         known, topic = await asyncio.to_thread(
-            lambda: (self.store.known_thread(key), self.store.thread_topic(key))
+            lambda: (self.store.threads.known(key), self.store.threads.topic(key))
         )
         if not msg.addressed and not (conversation.bot_present or known):
             return None  # people talking in a thread the bot is not part of
@@ -227,7 +213,7 @@ class ChatService:
         keys = [f"{platform}:message:{msg.actor.team or '-'}:{msg.place.channel}:{msg.message_id}"]
         if msg.delivery_id:
             keys.insert(0, f"{platform}:event:{msg.delivery_id}")
-        return all(self.store.first_time(k) for k in keys)
+        return all(self.store.events.first_time(k) for k in keys)
 
     def history(self, turns: Sequence[Turn]) -> tuple[Turn, ...]:
         """The one history policy: empty turns dropped, consecutive turns of one side
@@ -245,7 +231,7 @@ class ChatService:
 
     async def replied_in_thread(self, platform: str, place: Place) -> None:
         """The bot posted in this thread: it follows up there (even if reading it fails)."""
-        await asyncio.to_thread(self.store.remember_thread, thread_key(platform, place))
+        await asyncio.to_thread(self.store.threads.remember, thread_key(platform, place))
 
     def follow_up_hint(self, platform: str) -> str | None:
         """For the bot's first message in a thread, where follow-ups must mention it."""
@@ -300,7 +286,7 @@ class ChatService:
     def _feedback(self, click: ButtonClick) -> str:
         interaction_id = _int(click.value)
         rating = 1 if click.action == "feedback_up" else -1
-        if interaction_id < 0 or not self.store.record_feedback(
+        if interaction_id < 0 or not self.store.interactions.record_feedback(
             interaction_id=interaction_id,
             user=click.actor.id,
             rating=rating,
@@ -313,7 +299,7 @@ class ChatService:
         """A button opened (or found) a thread: remember its topic. The text to post there
         the first time (the intro, with the follow-up hint); None once it has been posted."""
         key = thread_key(platform, place)
-        first = await asyncio.to_thread(self.store.set_thread_topic, key, str(reply.topic or ""))
+        first = await asyncio.to_thread(self.store.threads.set_topic, key, str(reply.topic or ""))
         if not first:
             return None
         hint = self.follow_up_hint(platform)
@@ -362,10 +348,10 @@ class ChatService:
     ) -> Reply:
         """Run a command for `call.actor`: admins only where the table says so; a UserError
         is shown as its message, any other failure as the apology (traceback logged)."""
-        if command.admin_only and not call.actor.is_admin:
-            logger.warning("refused admin action %r for %s", command.action, call.actor.who)
-            return Reply(text=message("not_admin", action=command.action), private=True)
         try:
+            if command.admin_only:
+                actor = call.actor
+                require_admin(is_admin=actor.is_admin, who=actor.who, action=command.action)
             if command.working and working is not None:
                 await working(message(command.working))
             reply = await asyncio.to_thread(command.handler, call)

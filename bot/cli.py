@@ -26,8 +26,9 @@ from bot.config import SAMPLES_DIR
 from bot.core import PartnerBot
 from bot.errors import PartnerbotError, UserError
 from bot.models import Actor, Answer, Question, Turn
+from bot.terminal import shown
 from knowledge.errors import KnowledgeError
-from knowledge.index import SyncReport
+from knowledge.index import CheckReport, SyncReport
 
 app = typer.Typer(
     help="partnerbot: cited answers from partner-program documents, in Slack, Discord "
@@ -35,10 +36,10 @@ app = typer.Typer(
     no_args_is_help=True,
     pretty_exceptions_enable=False,
 )
-app.add_typer(comms_app, name="comms")
-app.add_typer(changes_app, name="changes")
 console = Console()
 logger = logging.getLogger("partnerbot")
+app.add_typer(comms_app, name="comms")
+app.add_typer(changes_app, name="changes")
 
 
 # -- index --------------------------------------------------------------------------------
@@ -74,10 +75,53 @@ def print_sync_report(report: SyncReport) -> None:
         str(c["chunks_embedded"]),
     )
     console.print(table)
+    # Names and reasons come from the documents folder: shown, never obeyed (bot/terminal.py).
     for old, new in report.renamed:
-        console.print(f"renamed: {old} → {new}")
+        console.print(f"renamed: {shown(old)} → {shown(new)}", highlight=False)
+    if report.repaired:
+        console.print(
+            f"repaired {len(report.repaired)} document(s) an interrupted run left half-written: "
+            + ", ".join(map(shown, report.repaired)),
+            highlight=False,
+        )
     for failure in report.failed:
-        console.print(f"[yellow]failed[/yellow] {failure.path}: {failure.reason}")
+        console.print(
+            f"[yellow]failed[/yellow] {shown(failure.path)}: {shown(failure.reason)}",
+            highlight=False,
+        )
+    console.print(f"took {report.seconds:.2f}s")
+
+
+def print_check_report(report: CheckReport, *, json_out: bool) -> None:
+    found = {  # chunks Chroma holds that the manifest does not, lacks, holds altered
+        "half-written": len(report.pending),
+        "orphans": report.orphans,
+        "missing": report.missing,
+        "altered": report.mismatched,
+    }
+    if json_out:
+        console.print_json(
+            data={
+                "ok": report.ok,
+                "documents": report.documents,
+                "chunks": report.chunks,
+                "pending": report.pending,
+                "orphans": report.orphans,
+                "missing": report.missing,
+                "mismatched": report.mismatched,
+                "seconds": round(report.seconds, 3),
+            }
+        )
+        return
+    table = Table(title="Index check", show_header=True)
+    for col in ("documents", "chunks", *found):
+        table.add_column(col, justify="right")
+    table.add_row(str(report.documents), str(report.chunks), *(str(n) for n in found.values()))
+    console.print(table)
+    if report.ok:
+        console.print("the index matches its manifest; nothing to repair")
+    else:
+        console.print("repaired: Chroma now holds exactly the manifest's chunks")
     console.print(f"took {report.seconds:.2f}s")
 
 
@@ -91,10 +135,21 @@ def index(
         bool, typer.Option(help="Drop the index first (after changing PARTNERBOT_EMBEDDER).")
     ] = False,
     json_out: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
+    check: Annotated[
+        bool,
+        typer.Option(
+            "--check",
+            help="Compare the index with its manifest and repair what differs (no documents "
+            "are read).",
+        ),
+    ] = False,
 ) -> None:
     """(Admin) Index program documents: only new and changed ones are embedded."""
     try:
         bot = open_app().core
+        if check:
+            print_check_report(bot.index.check(), json_out=json_out)
+            return
         any_failed = False
         for number, path in enumerate(paths or [bot.settings.documents_dir]):
             if not path.exists():
@@ -135,6 +190,9 @@ def answer_json(answer: Answer) -> dict[str, Any]:
             for s in answer.sources
         ],
         "as_of": answer.as_of.isoformat() if answer.as_of else None,
+        # "answer", or what else the reply is ("rate_limited", "too_long", "empty",
+        # "acknowledgement", "notice", "error"), so a script can tell a refusal from an answer.
+        "kind": answer.kind,
     }
 
 
@@ -330,7 +388,7 @@ def report(
     since: Annotated[str | None, typer.Option(help="ISO date or datetime.")] = None,
 ) -> None:
     """(Admin) Knowledge gaps: recent abstentions and 👎 answers, with counts."""
-    data = open_app().store.gap_report(since=since)
+    data = open_app().store.interactions.gap_report(since=since).as_json()
     if json_out:
         print(json.dumps(data, indent=2))
         return

@@ -13,11 +13,11 @@ from contextlib import contextmanager
 
 import typer
 from rich.console import Console
-from rich.markup import escape
 
 from bot.app import App
 from bot.config import Settings, load_settings
 from bot.errors import PartnerbotError
+from bot.terminal import shown
 from knowledge.errors import KnowledgeError
 
 err = Console(stderr=True)
@@ -42,13 +42,13 @@ def open_app(*, log_level: str = "WARNING") -> App:
         setup_logging(settings, log_level)
         return App(settings)
     except PartnerbotError as e:
-        err.print(f"[red]{escape(str(e))}[/red]")
+        err.print(f"[red]{shown(str(e))}[/red]")
         raise typer.Exit(2) from None
 
 
 def fail(e: Exception) -> typer.Exit:
     """Print a user-facing error; the caller raises the returned Exit (code 2)."""
-    err.print(f"[red]error:[/red] {escape(str(e))}", highlight=False)
+    err.print(f"[red]error:[/red] {shown(str(e))}", highlight=False)
     return typer.Exit(2)
 
 

@@ -16,17 +16,18 @@ from dataclasses import replace
 from functools import cached_property
 from pathlib import Path
 
+from bot.acknowledgements import is_acknowledgement
 from bot.answering import DEFAULT_ABSTAIN_THRESHOLD, Answerer
-from bot.composing import LLMComposer
 from bot.config import Settings
 from bot.errors import UserError
 from bot.features import Feature
+from bot.grounded import LLMComposer
 from bot.llm import LLMClient
-from bot.models import Answer, Question
+from bot.models import Answer, AnswerKind, Question
 from bot.prompts import message
-from bot.ratelimit import RateLimiter
+from bot.ratelimit import UNLIMITED_PLATFORMS, RateLimiter
 from bot.rewrite import LLMRewriter
-from bot.state import Store
+from bot.store import Store, open_store
 from knowledge.embeddings import Embedder, OpenAIEmbedder, default_embedder
 from knowledge.errors import KnowledgeError
 from knowledge.index import KnowledgeIndex, ProgressFn, SyncReport
@@ -87,7 +88,8 @@ class PartnerBot:
 
     @cached_property
     def store(self) -> Store:
-        return Store(self.settings.state_db)
+        """The state backend PARTNERBOT_DATABASE_URL names (SQLite in the data dir by default)."""
+        return open_store(self.settings.database)
 
     @cached_property
     def llm_client(self) -> LLMClient | None:
@@ -121,19 +123,25 @@ class PartnerBot:
         if self.index.document_count(source="docs") > 0:
             return None
         if notify:
-            notify(message("indexing_samples"))
+            folder = self.settings.docs_dir
+            notify(
+                message("indexing_documents", folder=folder)
+                if folder
+                else message("indexing_samples")
+            )
         return self.reindex(self.settings.documents_dir)
 
     def check_question(self, question: Question) -> Answer | None:
-        """A notice for a question that cannot be answered as asked, else None."""
+        """A refusal for a question that cannot be answered as asked, else None."""
         text = question.text.strip()
         if not text:
-            return _notice(question, message("empty_question"))
+            return _notice(question, message("empty_question"), kind="empty")
         limit = self.settings.max_question_chars
         if len(text) > limit:
-            return _notice(
-                question, message("too_long", length=f"{len(text):,}", limit=f"{limit:,}")
-            )
+            too_long = message("too_long", length=f"{len(text):,}", limit=f"{limit:,}")
+            return _notice(question, too_long, kind="too_long")
+        if question.platform in UNLIMITED_PLATFORMS:
+            return None
         wait = self.rate_limiter.check(question.actor.who)
         if wait > 0:
             return _notice(
@@ -143,12 +151,17 @@ class PartnerBot:
                     limit=self.settings.rate_limit_per_minute,
                     seconds=math.ceil(wait),
                 ),
+                kind="rate_limited",
             )
         return None
 
     def ask(self, question: Question) -> Answer:
         """Answer a question; never raises (see module docstring)."""
         try:
+            if is_acknowledgement(question.text):
+                # "thanks!" asks nothing: a short reply, not a search (and not a gap).
+                thanks = message("acknowledgement")
+                return Answer(text=thanks, kind="acknowledgement", question=question.text)
             notice = self.check_question(question)
             if notice is not None:
                 return notice
@@ -157,7 +170,7 @@ class PartnerBot:
                 answer = self.answerer.answer(question)
                 for feature in self.features:
                     answer = _annotated(feature, question, answer)
-            interaction_id = self.store.record_interaction(question, answer)
+            interaction_id = self.store.interactions.record(question, answer)
             return replace(answer, interaction_id=interaction_id)
         except (UserError, KnowledgeError) as e:
             logger.warning("question refused: %s", e)
@@ -229,5 +242,5 @@ def _annotated(feature: Feature, question: Question, answer: Answer) -> Answer:
         return answer
 
 
-def _notice(question: Question, text: str) -> Answer:
-    return Answer(text=text, kind="notice", question=question.text)
+def _notice(question: Question, text: str, *, kind: AnswerKind = "notice") -> Answer:
+    return Answer(text=text, kind=kind, question=question.text)

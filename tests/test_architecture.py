@@ -142,7 +142,7 @@ def test_only_the_composition_root_names_a_platform() -> None:
 def test_the_walk_sees_lazy_imports() -> None:
     graph = import_graph()
     assert "adapters.slack.app" in graph["adapters.slack"]  # imported inside build()
-    assert "bot.comms.registry" in graph["bot.comms.qa"]  # under TYPE_CHECKING
+    assert "bot.changes.service" in graph["bot.changes.demo"]  # under TYPE_CHECKING
 
 
 def test_adapters_stay_thin() -> None:

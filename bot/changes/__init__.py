@@ -1,22 +1,13 @@
 """Program changes detected on re-index, and the digests that tell partners about them.
 
-`ProgramChanges` (a feature of the bot, see bot/features.py) records the section-level
-changes of every re-index, answers "what changed?" from them, notes recent changes under
-answers, and posts the digest (`publish_digest`) through the platforms' posters.
+`ProgramChanges` records the section-level changes of every re-index, answers "what
+changed?" from them, notes recent changes under answers, and publishes the digest
+through the outbox (bot/delivery.py).
 """
 
 from __future__ import annotations
 
-from bot.changes.digest import Digest, DigestResult, preview_digest, publish_digest
-from bot.changes.records import ChangeRecord, ChangeStore
-from bot.changes.service import ProgramChanges
+from bot.changes.digest import Digest, DigestResult, build_digest
+from bot.changes.service import ChangesSettings, ProgramChanges
 
-__all__ = [
-    "ChangeRecord",
-    "ChangeStore",
-    "Digest",
-    "DigestResult",
-    "ProgramChanges",
-    "preview_digest",
-    "publish_digest",
-]
+__all__ = ["ChangesSettings", "Digest", "DigestResult", "ProgramChanges", "build_digest"]

@@ -17,11 +17,11 @@ from rich.console import Console
 from rich.markup import escape
 
 from bot.app import App
-from bot.changes.digest import DigestResult
+from bot.changes.digest import DigestResult, parse_channels
 from bot.changes.periods import parse_since
-from bot.changes.records import ChangeRecord
 from bot.cli_session import command_app
 from bot.prompts import message
+from bot.store import ChangeRecord
 
 changes_app = typer.Typer(help="Program changes detected when documents are re-indexed.")
 console = Console()
@@ -112,8 +112,8 @@ def publish(
 
 async def _publish(app: App, since: str | None, again: bool) -> DigestResult:
     """Connect the platforms the digest channels are on, post, disconnect."""
-    names = {ref.platform for ref in app.changes.channels}
+    names = {platform for platform, _ in parse_channels(app.changes.settings.channels)}
     async with app.connected(names) as posters:
         return await asyncio.to_thread(
-            app.changes.publish, posters, since=since, include_published=again
+            app.changes.publish, list(posters.values()), since=since, include_published=again
         )

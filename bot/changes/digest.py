@@ -1,10 +1,7 @@
-"""The change digest: one concise, cited line per program change, posted to partner channels.
+"""The change digest: one concise, cited line per program change, for partner channels.
 
-`publish_digest(records, posters, …)` is the one entry point for the CLI (`partnerbot changes
-publish`) and the chat commands (Slack `/partner changes`, Discord `/changes`). It posts
-one digest per configured channel through the adapters' `ChannelPoster`s, remembers each
-delivery by key (and asks the platform for the key first, so a crash between posting and
-recording never posts twice), and marks the records published once every channel has it.
+Pure functions from change records to a `Digest` (summary + lines); publishing it —
+once per channel, through the outbox — is `ProgramChanges.publish` (bot/changes/service.py).
 """
 
 from __future__ import annotations
@@ -12,16 +9,15 @@ from __future__ import annotations
 import hashlib
 import logging
 import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from difflib import SequenceMatcher
 from typing import TYPE_CHECKING
 
-from bot.changes.records import ChangeRecord, ChangeStore
-from bot.errors import ConfigError, LLMError, PartnerbotError
-from bot.models import ChannelRef, Notice
-from bot.platform import ChannelPoster
+from bot.errors import ConfigError, LLMError
+from bot.models import ChannelRef
 from bot.prompts import message, render
+from bot.store import ChangeRecord
 
 if TYPE_CHECKING:
     from bot.llm import LLMClient
@@ -33,6 +29,20 @@ CONTEXT_WORDS = 5
 SUMMARY_MAX_CHARS = 700
 MAX_LINES = 25  # a chat message stays readable; `partnerbot changes` lists the rest
 CHANNELS_VARIABLE = "PARTNERBOT_CHANGES_CHANNELS"
+
+
+# -- channels ------------------------------------------------------------------------------
+def parse_channels(specs: Sequence[str]) -> list[tuple[str, str]]:
+    """`["slack:#partners", "discord:123"]` → `[("slack", "#partners"), ("discord", "123")]`
+    (by the one parser; unknown platforms are refused when the app is composed)."""
+    out = []
+    for spec in specs:
+        try:
+            ref = ChannelRef.parse(spec)
+        except ConfigError as e:
+            raise ConfigError(f"{CHANNELS_VARIABLE}: {e}") from None
+        out.append((ref.platform, ref.channel))
+    return out
 
 
 # -- excerpts ------------------------------------------------------------------------------
@@ -226,6 +236,8 @@ class DigestResult:
     posted: list[tuple[str, str]] = field(default_factory=list)  # (platform:channel, id)
     already: list[tuple[str, str]] = field(default_factory=list)
     failed: list[tuple[str, str]] = field(default_factory=list)  # (platform:channel, why)
+    # Another process holds the claim (it is posting right now): not failed, not confirmed.
+    in_flight: list[tuple[str, str]] = field(default_factory=list)
 
     @property
     def count(self) -> int:
@@ -233,7 +245,7 @@ class DigestResult:
 
     @property
     def ok(self) -> bool:
-        return not self.failed
+        return not self.failed and not self.in_flight
 
     def summary(self) -> str:
         """A one-line report for the admin who asked (CLI or chat)."""
@@ -241,86 +253,9 @@ class DigestResult:
             return message("changes_nothing_to_publish")
         channels = ", ".join(c for c, _ in [*self.posted, *self.already]) or "-"
         text = message("changes_published", changes=count_text(self.count), channels=channels)
-        if self.failed:
+        if self.failed or self.in_flight:
             text += " " + message(
                 "changes_publish_failed",
-                channels="; ".join(f"{c} ({why})" for c, why in self.failed),
+                channels="; ".join(f"{c} ({why})" for c, why in [*self.failed, *self.in_flight]),
             )
         return text
-
-
-def preview_digest(
-    records: ChangeStore,
-    *,
-    llm: LLMClient | None = None,
-    since: str | None = None,
-    include_published: bool = False,
-) -> Digest | None:
-    """The digest `publish_digest` would post, without posting or marking anything."""
-    selected = records.list(since=since, unpublished_only=not include_published)
-    return build_digest(selected, llm=llm, since=since) if selected else None
-
-
-def publish_digest(
-    records: ChangeStore,
-    posters: Mapping[str, ChannelPoster],
-    *,
-    channels: Sequence[ChannelRef],
-    now: Callable[[], str],
-    llm: LLMClient | None = None,
-    since: str | None = None,
-    include_published: bool = False,
-) -> DigestResult:
-    """Post one digest of the unpublished (or, with include_published, all) changes to
-    each channel, through the poster of its platform. Records are marked published only
-    when every channel has the digest, so a failed channel is retried by the next publish.
-    """
-    if not channels:
-        raise ConfigError(message("changes_no_channels", variable=CHANNELS_VARIABLE))
-    selected = records.list(since=since, unpublished_only=not include_published)
-    if not selected:
-        return DigestResult(digest=None)
-    digest = build_digest(selected, llm=llm, since=since)
-    result = DigestResult(digest=digest)
-    # The key makes a retry after a crash find the earlier post; asking for published
-    # changes again is a new publication, so it gets a key of its own.
-    publication = digest.key if not include_published else f"{digest.key}@{now()}"
-    for ref in channels:
-        spec = str(ref)
-        key = f"changes:{publication}:{spec}"
-        poster = posters.get(ref.platform)
-        if poster is None:
-            result.failed.append((spec, message("changes_no_poster", platform=ref.platform)))
-            continue
-        known = records.delivery(key)
-        if known is not None:
-            result.already.append((spec, known))
-            continue
-        try:
-            found = poster.find(ref.channel, key)
-            if found is not None:
-                result.already.append((spec, found))
-            else:
-                notice = Notice(key=key, title=digest.title, text=digest.text)
-                found = poster.post(ref.channel, notice)
-                result.posted.append((spec, found))
-        except PartnerbotError as e:  # the platform said no: the reason is in the message
-            logger.warning("posting the change digest to %s failed: %s", spec, e)
-            result.failed.append((spec, str(e)))
-            continue
-        except Exception as e:  # one channel failing must not stop the others
-            logger.exception("posting the change digest to %s failed", spec)
-            result.failed.append((spec, str(e) or type(e).__name__))
-            continue
-        records.record_delivery(key, channel=spec, message_id=found, at=now())
-    if result.ok:
-        records.mark_published([r.id for r in selected], digest_key=digest.key, at=now())
-    logger.info(
-        "change digest %s: %d changes, posted=%d already=%d failed=%d",
-        digest.key,
-        len(selected),
-        len(result.posted),
-        len(result.already),
-        len(result.failed),
-    )
-    return result

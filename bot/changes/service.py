@@ -1,9 +1,15 @@
-"""ProgramChanges: program-change detection as a feature of the bot.
+"""ProgramChanges: record the changes of every re-index, answer from them, publish digests.
 
-On every re-index it records the section-level changes; it answers "what changed?"
-from the records, notes a recent change under document answers, and posts the digest
-(chat command, CLI, or automatically) through the running platforms' posters. It gets
-the narrow parts it needs from the composition root, never the bot.
+It is given narrow parts — the change records, the outbox's deliveries, its settings, an
+LLM provider, the running platforms' posters and a clock — never the bot. It is a
+feature (bot/features.py): `on_reindex` records, `answer` answers before the documents,
+`annotate` notes a recent change under document answers, `commands` are the chat commands.
+
+A digest is published through the outbox (bot/delivery.py), one delivery per channel
+under a key made of the records it lists: claimed, re-checked, looked up on the platform
+when an earlier attempt may have posted it, posted, recorded. Two processes publishing
+the same digest at once post it once; the records are marked published when every
+channel has it.
 """
 
 from __future__ import annotations
@@ -11,26 +17,51 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from functools import cached_property
+from typing import TYPE_CHECKING
 
 from bot.changes.answers import answer_from_records, with_change_note
-from bot.changes.digest import Digest, DigestResult, preview_digest, publish_digest
+from bot.changes.digest import (
+    CHANNELS_VARIABLE,
+    Digest,
+    DigestResult,
+    build_digest,
+    parse_channels,
+)
 from bot.changes.periods import parse_since
-from bot.changes.records import ChangeRecord, ChangeStore
 from bot.commands import Command, Param
-from bot.config import Settings
+from bot.delivery import Outbox
+from bot.errors import ConfigError, PartnerbotError
 from bot.features import Feature
-from bot.llm import LLMClient
-from bot.models import Answer, ChannelRef, CommandCall, Question, Reply
+from bot.models import Answer, CommandCall, Notice, Question, Reply
 from bot.platform import ChannelPoster
 from bot.prompts import message
-from bot.state import Store
+from bot.store import ChangeRecord, ChangeRepository, Delivery, DeliveryRepository, NewDelivery
 from knowledge.changes import SyncLike, changes_from_sync
+
+if TYPE_CHECKING:
+    from bot.config import Settings
+    from bot.llm import LLMClient
 
 logger = logging.getLogger(__name__)
 
-Posters = Callable[[], Mapping[str, ChannelPoster]]
+FEATURE = "changes"  # the outbox rows of digests
+
+
+@dataclass(frozen=True)
+class ChangesSettings:
+    channels: tuple[str, ...] = ()  # PARTNERBOT_CHANGES_CHANNELS, platform:channel
+    auto_publish: bool = False
+    recent_days: int = 90
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> ChangesSettings:
+        return cls(
+            channels=tuple(settings.changes_channels),
+            auto_publish=settings.changes_auto_publish,
+            recent_days=settings.changes_recent_days,
+        )
 
 
 class ProgramChanges(Feature):
@@ -41,23 +72,22 @@ class ProgramChanges(Feature):
     def __init__(
         self,
         *,
-        settings: Settings,
-        store: Store,
+        records: ChangeRepository,
+        deliveries: DeliveryRepository,
+        settings: ChangesSettings,
         llm: Callable[[], LLMClient | None] = lambda: None,
-        posters: Posters = dict,
+        posters: Callable[[], Mapping[str, ChannelPoster]] = dict,
         clock: Callable[[], datetime] | None = None,
     ) -> None:
+        self.records = records
         self.settings = settings
-        self.store = store
         self.llm = llm
-        self.posters = posters
         self.clock = clock or (lambda: datetime.now(UTC))
+        self.outbox = Outbox(deliveries=deliveries, clock=lambda: self.clock())
+        # The running platforms' posters, by platform (auto-publish, the chat command).
+        self.posters = posters
         self.last_run: list[ChangeRecord] = []
         self._paused = False
-
-    @cached_property
-    def records(self) -> ChangeStore:
-        return ChangeStore(self.store)
 
     def now(self) -> str:
         return self.clock().astimezone(UTC).isoformat(timespec="seconds")
@@ -65,17 +95,12 @@ class ProgramChanges(Feature):
     @property
     def recent_since(self) -> str:
         """The start of "recently" (PARTNERBOT_CHANGES_RECENT_DAYS ago)."""
-        start = self.clock() - timedelta(days=self.settings.changes_recent_days)
+        start = self.clock() - timedelta(days=self.settings.recent_days)
         return start.astimezone(UTC).date().isoformat()
-
-    @property
-    def channels(self) -> list[ChannelRef]:
-        """PARTNERBOT_CHANGES_CHANNELS (checked when the settings were loaded)."""
-        return [ChannelRef.parse(spec) for spec in self.settings.changes_channels]
 
     # -- feature hooks --------------------------------------------------------------------
     def on_reindex(self, report: SyncLike) -> None:
-        """Diff every changed document and store the changes (see `last_run`)."""
+        """After a re-index: diff every changed document and store the changes (`last_run`)."""
         if self._paused:
             self.last_run = []
             return
@@ -87,29 +112,140 @@ class ProgramChanges(Feature):
                 len(self.last_run),
                 len({r.doc_path for r in self.last_run}),
             )
-            if self.settings.changes_auto_publish:
+            if self.settings.auto_publish:
                 self._auto_publish()
 
     def answer(self, question: Question) -> Answer | None:
-        """ "What changed this quarter?" from the records."""
+        """Before the documents: "what changed this quarter?" from the records."""
         return answer_from_records(
             question,
             self.records,
             today=self.clock().astimezone(UTC).date(),
-            recent_days=self.settings.changes_recent_days,
+            recent_days=self.settings.recent_days,
         )
 
     def annotate(self, question: Question, answer: Answer) -> Answer:
-        """Mention that a cited section changed recently."""
+        """Under document answers: mention that a cited section changed recently."""
         try:
             return with_change_note(answer, self.records, since=self.recent_since)
         except Exception:
             logger.exception("could not check the cited sections for recent changes")
             return answer
 
+    # -- digests ----------------------------------------------------------------------------
+    def select(
+        self, *, since: str | None = None, include_published: bool = False
+    ) -> list[ChangeRecord]:
+        return self.records.list(since=since, unpublished_only=not include_published)
+
+    def preview(
+        self, *, since: str | None = None, include_published: bool = False
+    ) -> Digest | None:
+        """The digest `publish` would post, without posting or marking anything."""
+        records = self.select(since=since, include_published=include_published)
+        return build_digest(records, llm=self.llm(), since=since) if records else None
+
+    def publish(
+        self,
+        posters: Sequence[ChannelPoster] | None = None,
+        *,
+        since: str | None = None,
+        include_published: bool = False,
+        channels: Sequence[str] | None = None,
+    ) -> DigestResult:
+        """Post one digest of the unpublished (or, with include_published, all) changes.
+
+        `channels` defaults to PARTNERBOT_CHANGES_CHANNELS; each is "platform:channel" and
+        goes through the poster of that platform (default: the registered posters).
+        Records are marked published only when every channel has the digest, so a failed
+        channel is retried by the next publish.
+        """
+        targets = parse_channels(self.settings.channels if channels is None else channels)
+        if not targets:
+            raise ConfigError(message("changes_no_channels", variable=CHANNELS_VARIABLE))
+        records = self.select(since=since, include_published=include_published)
+        if not records:
+            return DigestResult(digest=None)
+        digest = build_digest(records, llm=self.llm(), since=since)
+        result = DigestResult(digest=digest)
+        chosen = list(self.posters().values()) if posters is None else posters
+        by_platform = {p.platform: p for p in chosen}
+        # The key makes a retry find the earlier post; asking for published changes again
+        # is a new publication, so it gets a key of its own.
+        publication = digest.key if not include_published else f"{digest.key}@{self.now()}"
+        planned = [
+            NewDelivery(
+                key=f"changes:{publication}:{platform}:{channel}",
+                feature=FEATURE,
+                subject=publication,
+                kind="digest",
+                platform=platform,
+                channel=channel,
+                due_at=self.clock(),
+                detail={"title": digest.title, "text": digest.text},
+            )
+            for platform, channel in targets
+        ]
+        self.outbox.plan(planned)
+        for delivery in planned:
+            self._post(delivery, by_platform.get(delivery.platform), result)
+        if result.ok:
+            self.records.mark_published(
+                [r.id for r in records], digest_key=digest.key, at=self.now()
+            )
+        logger.info(
+            "change digest %s: %d changes, posted=%d already=%d failed=%d in flight=%d",
+            digest.key,
+            len(records),
+            len(result.posted),
+            len(result.already),
+            len(result.failed),
+            len(result.in_flight),
+        )
+        return result
+
+    def _post(
+        self, planned: NewDelivery, poster: ChannelPoster | None, result: DigestResult
+    ) -> None:
+        spec = f"{planned.platform}:{planned.channel}"
+        if poster is None:
+            result.failed.append((spec, message("changes_no_poster", platform=planned.platform)))
+            return
+        claimed = self.outbox.claim(planned.key)
+        if claimed is None:  # posted before, or another process is posting it now
+            known = self.outbox.deliveries.by_key(planned.key)
+            if known is not None and known.status == "posted":
+                result.already.append((spec, known.message_id or ""))
+            else:
+                result.in_flight.append((spec, message("changes_being_posted")))
+            return
+
+        def compose(d: Delivery) -> Notice:
+            return Notice(key=d.key, title=str(d.detail["title"]), text=str(d.detail["text"]))
+
+        try:
+            outcome = self.outbox.deliver(claimed, poster, compose)
+        except PartnerbotError as e:  # the platform said no: the reason is in the message
+            logger.warning("posting the change digest to %s failed: %s", spec, e)
+            self.outbox.retry_later(claimed, str(e), after=timedelta(0))
+            result.failed.append((spec, str(e)))
+            return
+        except Exception as e:  # one channel failing must not stop the others
+            logger.exception("posting the change digest to %s failed", spec)
+            self.outbox.retry_later(claimed, str(e) or type(e).__name__, after=timedelta(0))
+            result.failed.append((spec, str(e) or type(e).__name__))
+            return
+        if outcome.status == "posted":
+            result.posted.append((spec, outcome.message_id or ""))
+        elif outcome.status == "reconciled":
+            result.already.append((spec, outcome.message_id or ""))
+        else:
+            result.in_flight.append((spec, message("changes_being_posted")))
+
     def commands(self) -> Sequence[Command]:
         since = Param("since", "Only changes detected since this date (YYYY-MM-DD)", "option")
         again = Param("again", "Include changes already published", "flag")
+        action = "publish the program-change digest"
         return [
             Command(
                 "changes publish",
@@ -117,7 +253,7 @@ class ProgramChanges(Feature):
                 self._publish_command,
                 params=(again, since),
                 admin_only=True,
-                action="publish the program-change digest",
+                action=action,
                 aliases=("changes",),
             ),
             Command(
@@ -126,7 +262,7 @@ class ProgramChanges(Feature):
                 self._preview_command,
                 params=(again, since),
                 admin_only=True,
-                action="publish the program-change digest",
+                action=action,
             ),
         ]
 
@@ -142,36 +278,10 @@ class ProgramChanges(Feature):
         text = digest.text if digest else message("changes_nothing_to_publish")
         return Reply(text=text, private=True)
 
-    # -- publishing -----------------------------------------------------------------------
-    def preview(
-        self, *, since: str | None = None, include_published: bool = False
-    ) -> Digest | None:
-        return preview_digest(
-            self.records, llm=self.llm(), since=since, include_published=include_published
-        )
-
-    def publish(
-        self,
-        posters: Mapping[str, ChannelPoster] | None = None,
-        *,
-        since: str | None = None,
-        include_published: bool = False,
-    ) -> DigestResult:
-        """Post the digest through the given posters (default: the running platforms')."""
-        return publish_digest(
-            self.records,
-            self.posters() if posters is None else posters,
-            channels=self.channels,
-            now=self.now,
-            llm=self.llm(),
-            since=since,
-            include_published=include_published,
-        )
-
     def _auto_publish(self) -> None:
         if not self.posters():
             logger.warning(
-                "PARTNERBOT_CHANGES_AUTO_PUBLISH is on but no chat platform is running here; "
+                "PARTNERBOT_CHANGES_AUTO_PUBLISH is on but no chat adapter is running here; "
                 "the changes stay unpublished until `partnerbot changes publish`"
             )
             return

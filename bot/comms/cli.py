@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
@@ -15,11 +15,8 @@ from bot.cli_session import command_app, err
 from bot.comms.loading import FileRefused
 from bot.comms.model import Communication, format_when, in_days
 from bot.comms.planning import notice_label
-from bot.comms.registry import Preview, RegisterResult, StatusReport
-from bot.comms.store import from_iso
-
-if TYPE_CHECKING:
-    from bot.app import App
+from bot.comms.registry import Communications, Preview, RegisterResult, StatusReport
+from bot.terminal import shown
 
 comms_app = typer.Typer(
     help="Vendor-to-customer communications announced to partners.", no_args_is_help=True
@@ -34,14 +31,19 @@ def _when(dt: datetime | None, comm: Communication) -> str:
     return format_when(dt, comm.send_at) if dt is not None else "—"
 
 
+def _iso(dt: datetime) -> str:
+    """A time as stored and printed in JSON: UTC, seconds."""
+    return dt.astimezone(UTC).isoformat(timespec="seconds")
+
+
 def _print_json(data: Any) -> None:
     print(json.dumps(data, indent=2, default=str, ensure_ascii=False))
 
 
 def _header(comm: Communication, status: str, now: datetime) -> None:
-    console.print(f"[bold]{comm.title}[/bold]  ({comm.id})", highlight=False)
+    console.print(f"[bold]{shown(comm.title)}[/bold]  ({comm.id})", highlight=False)
     console.print(
-        f"{comm.channel} from {comm.sender} · sends {format_when(comm.send_at)} "
+        f"{shown(comm.channel)} from {shown(comm.sender)} · sends {format_when(comm.send_at)} "
         f"({in_days(comm.send_at_utc, now)}) · {status}",
         highlight=False,
     )
@@ -51,18 +53,21 @@ def _header(comm: Communication, status: str, now: datetime) -> None:
         if comm.points_to_partner
         else ("[yellow]does NOT point customers to their partner[/yellow]")
     )
-    pointed = comm.customer_pointed_to or "no contact named"
+    pointed = shown(comm.customer_pointed_to) or "no contact named"
     console.print(f"customers are pointed to: {pointed} ({mark})", highlight=False)
 
 
 def _refused(refused: FileRefused) -> None:
     for p in refused.problems:
-        err.print(f"[red]refused[/red] {refused.path}:{p.line}: {p.reason}", highlight=False)
+        err.print(
+            f"[red]refused[/red] {shown(refused.path)}:{p.line}: {shown(p.reason)}",
+            highlight=False,
+        )
 
 
 def _warnings(warnings: tuple[str, ...] | list[str]) -> None:
     for w in warnings:
-        err.print(f"[yellow]warning[/yellow] {w}", highlight=False)
+        err.print(f"[yellow]warning[/yellow] {shown(w)}", highlight=False)
 
 
 def _preview_json(preview: Preview) -> dict[str, Any]:
@@ -108,7 +113,7 @@ def print_preview(preview: Preview, now: datetime) -> None:
     _warnings(preview.warnings)
 
 
-def _registered(result: RegisterResult, app: App) -> None:
+def _registered(result: RegisterResult, comms: Communications) -> None:
     record = result.record
     verb = {
         "added": "Registered",
@@ -125,7 +130,7 @@ def _registered(result: RegisterResult, app: App) -> None:
             highlight=False,
         )
     _warnings(result.warnings)
-    print_preview(app.comms.preview(record.id), app.comms.now())
+    print_preview(comms.preview(record.id), comms.now())
 
 
 @comms_app.command("add")
@@ -158,7 +163,7 @@ def add(
                 }
             )
             return
-        _registered(result, app)
+        _registered(result, app.comms)
 
 
 @comms_app.command("list")
@@ -175,9 +180,9 @@ def list_command(
         records = comms.records(include_all=include_all)
         rows = []
         for r in records:
-            deliveries = [d for d in comms.deliveries(r.id) if d["kind"] != "alert"]
-            channels = {(d["platform"], d["channel"]) for d in deliveries}
-            pending = [d for d in deliveries if d["status"] == "planned"]
+            deliveries = [d for d in comms.deliveries(r.id) if d.kind != "alert"]
+            channels = {(d.platform, d.channel) for d in deliveries}
+            pending = [d for d in deliveries if d.status == "planned"]
             rows.append((r, len(channels), pending[0] if pending else None))
         if json_out:
             _print_json(
@@ -188,7 +193,7 @@ def list_command(
                         "send_at": r.comm.send_at.isoformat(),
                         "status": r.status,
                         "channels": n,
-                        "next_notice": nxt["due_at"] if nxt else None,
+                        "next_notice": _iso(nxt.due_at) if nxt else None,
                     }
                     for r, n, nxt in rows
                 ]
@@ -203,13 +208,10 @@ def list_command(
         for r, n, nxt in rows:
             next_text = "—"
             if nxt is not None:
-                next_text = (
-                    f"{notice_label(nxt['kind'], nxt['lead_days'])}, "
-                    f"{_when(from_iso(nxt['due_at']), r.comm)}"
-                )
+                next_text = f"{notice_label(nxt.kind, nxt.lead_days)}, {_when(nxt.due_at, r.comm)}"
             table.add_row(
                 r.id,
-                r.comm.title,
+                shown(r.comm.title),
                 f"{format_when(r.comm.send_at)} ({in_days(r.comm.send_at_utc, now)})",
                 r.status,
                 str(n),
@@ -242,19 +244,20 @@ def show(
         table = Table(show_header=False, box=None)
         table.add_column("field", style="bold")
         table.add_column("value")
-        table.add_row("why (aims)", comm.aims)
-        table.add_row("what customers are told", comm.customer_summary)
+        table.add_row("why (aims)", shown(comm.aims, keep_lines=True))
+        table.add_row("what customers are told", shown(comm.customer_summary, keep_lines=True))
         if comm.full_text_url:
-            table.add_row("full text", comm.full_text_url)
-        table.add_row("talking points", "\n".join(f"• {p}" for p in comm.talking_points) or "—")
-        table.add_row("FAQ", "\n".join(f"• {f.q}" for f in comm.faq) or "—")
-        table.add_row("links", "\n".join(comm.links) or "—")
+            table.add_row("full text", shown(comm.full_text_url))
+        points = [f"• {shown(p)}" for p in comm.talking_points]
+        table.add_row("talking points", "\n".join(points) or "—")
+        table.add_row("FAQ", "\n".join(f"• {shown(f.q)}" for f in comm.faq) or "—")
+        table.add_row("links", "\n".join(map(shown, comm.links)) or "—")
         table.add_row(
             "lead days",
             ", ".join(str(d) for d in comm.effective_lead_days(app.comms.lead_days)),
         )
         table.add_row("revision", str(record.revision))
-        table.add_row("source", record.source or "—")
+        table.add_row("source", shown(record.source or "—"))
         console.print(table)
         hist = Table(title="History", title_justify="left")
         for col in ("at (UTC)", "action", "by", "detail"):
@@ -273,7 +276,7 @@ def reschedule(
     """Move the send date: channels already told get an "Updated" notice; new lead times."""
     with command_app() as app:
         result = app.comms.reschedule(comm_id, when)
-        _registered(result, app)
+        _registered(result, app.comms)
         if result.record.source:
             _warnings(
                 [

@@ -14,7 +14,6 @@ from bot.commands import Command, Param
 from bot.comms.dispatcher import build_dispatcher_service
 from bot.comms.model import format_when, in_days
 from bot.comms.planning import notice_label
-from bot.comms.qa import answer_question
 from bot.comms.registry import Communications
 from bot.features import Feature, Service
 from bot.models import Answer, ButtonClick, ButtonReply, CommandCall, Question, Reply
@@ -35,12 +34,7 @@ class CommsFeature(Feature):
         self.posters = posters
 
     def answer(self, question: Question) -> Answer | None:
-        """Answers only communications can give well (see bot/comms/qa.py)."""
-        try:
-            return answer_question(self.comms, question)
-        except Exception:
-            logger.exception("answering from communications failed; using the documents")
-            return None
+        return self.comms.answer(question)  # (see bot/comms/qa.py)
 
     def on_reindex(self, report: SyncReport) -> None:
         self.comms.refresh_index()  # a re-index keeps the communications (a rebuild drops them)
@@ -91,15 +85,11 @@ class CommsFeature(Feature):
         lines = [message("comms_list_heading")]
         for r in records:
             c = r.comm
-            pending = [
-                d
-                for d in comms.deliveries(c.id)
-                if d["status"] == "planned" and d["kind"] != "alert"
-            ]
+            deliveries = comms.deliveries(c.id)
+            pending = [d for d in deliveries if d.status == "planned" and d.kind != "alert"]
             next_part = ""
             if pending:
-                first = pending[0]
-                next_part = f" · next: {notice_label(first['kind'], first['lead_days'])}"
+                next_part = f" · next: {notice_label(pending[0].kind, pending[0].lead_days)}"
             lines.append(
                 f"• `{c.id}` — “{c.title}” — {c.channel}, {format_when(c.send_at)} "
                 f"({in_days(c.send_at_utc, now)}) · {r.status}{next_part}"

@@ -16,17 +16,28 @@ from __future__ import annotations
 
 import calendar
 import re
+from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 from bot.comms.indexing import document_title
-from bot.comms.model import format_day, in_days
+from bot.comms.model import Record, format_day, in_days
 from bot.models import Answer, Citation, Question
 from bot.prompts import message
 
-if TYPE_CHECKING:
-    from bot.comms.registry import Communications, Record
+
+class Registry(Protocol):
+    """What answering needs of the registry (bot/comms/registry.py `Communications`)."""
+
+    answer_documents: Callable[[Question], Answer] | None
+
+    def get(self, comm_id: str) -> Record | None: ...
+
+    def now(self) -> datetime: ...
+
+    def indexed_records(self) -> list[Record]: ...
+
 
 _INTENT = re.compile(
     r"\b(e-?mail\w*|letters?|writ(?:e|es|ing) to|contact\w*|messag\w*|communicat\w*|"
@@ -38,12 +49,12 @@ _MONTHS = {name.lower(): i for i, name in enumerate(calendar.month_name) if name
 _MONTHS.update({name.lower(): i for i, name in enumerate(calendar.month_abbr) if name})
 
 
-def answer_question(comms: Communications, question: Question) -> Answer | None:
+def answer_question(comms: Registry, question: Question) -> Answer | None:
     return _thread_answer(comms, question) or _calendar_answer(comms, question)
 
 
-# -- "Ask about this" threads --------------------------------------------------------------------
-def _thread_answer(comms: Communications, question: Question) -> Answer | None:
+# -- "Ask about this" threads ---------------------------------------------------------------------
+def _thread_answer(comms: Registry, question: Question) -> Answer | None:
     """In a thread opened from a notice, the thread's topic names the communication."""
     topic = question.topic
     if topic is None or topic.kind != "comms":
@@ -54,7 +65,9 @@ def _thread_answer(comms: Communications, question: Question) -> Answer | None:
     focused = Question(
         f"{question.text} ({record.comm.title})", actor=question.actor, place=question.place
     )
-    answer = comms.bot.answerer.answer(focused)
+    if comms.answer_documents is None:
+        return None
+    answer = comms.answer_documents(focused)
     if answer.abstained:
         return None
     prefix = message("comms_answer_prefix", title=record.comm.title, ref=record.comm.doc_path)
@@ -120,7 +133,7 @@ def _label(phrase: str, start: datetime, end: datetime) -> str:
     return f"{phrase} ({start:%d %b} – {last:%d %b %Y})"
 
 
-def _calendar_answer(comms: Communications, question: Question) -> Answer | None:
+def _calendar_answer(comms: Registry, question: Question) -> Answer | None:
     text = question.text
     if not (_INTENT.search(text) and _CUSTOMERS.search(text)):
         return None

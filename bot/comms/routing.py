@@ -29,6 +29,7 @@ import yaml
 from bot.comms.model import DIMENSIONS, Communication
 from bot.errors import ConfigError
 from bot.models import ChannelRef
+from knowledge import bounded_yaml
 
 logger = logging.getLogger(__name__)
 
@@ -108,9 +109,9 @@ def load_routes(path: Path | None, *, platforms: Iterable[str] | None = None) ->
     if path is None or not path.is_file():
         return Routes(path=path)
     try:
-        text = path.read_text(encoding="utf-8")
-        data = yaml.safe_load(text) or {}
-        lines = _channel_lines(yaml.compose(text, Loader=yaml.SafeLoader))
+        root, data = bounded_yaml.parse(path.read_text(encoding="utf-8"))
+        data = data or {}
+        lines = _channel_lines(root)
     except yaml.YAMLError as e:
         mark = getattr(e, "problem_mark", None)
         line = f":{mark.line + 1}" if mark is not None else ""

@@ -155,15 +155,19 @@ async def test_mention_gets_reply_with_sources_as_fields_and_a_thread(
         assert f"]({CSAT_URL})" in embed["fields"][0]["value"]  # linked source
         assert embed["footer"]["text"] == "as of 2026-08-15"
         buttons = [c["custom_id"] for c in reply["components"][0]["components"]]
-        [row] = dapp.store.query("SELECT id FROM interactions")
-        assert buttons == [f"feedback:up:{row['id']}", f"feedback:down:{row['id']}"]
+        stored = dapp.store.interactions.get(1)
+        assert stored is not None and dapp.store.interactions.get(2) is None
+        assert buttons == [f"feedback:up:{stored.id}", f"feedback:down:{stored.id}"]
 
         # The conversation continues in a thread the bot starts on its answer.
         [thread] = await fake.wait_for(("POST", rf"/messages/{reply['id']}/threads$"))
         assert thread.json["name"] == GOLD
         # The mention was stripped before the core saw the question.
-        [stored] = dapp.store.query("SELECT question, platform, asker FROM interactions")
-        assert tuple(stored) == (GOLD, "discord", str(fake.user_id))
+        assert (stored.question, stored.platform, stored.asker) == (
+            GOLD,
+            "discord",
+            str(fake.user_id),
+        )
 
 
 async def test_thread_follow_up_uses_the_first_turn(
@@ -417,9 +421,9 @@ async def test_feedback_click_is_stored(fake: FakeDiscord, dapp: App) -> None:
 
     assert callback.json["type"] == 5 and callback.json["data"]["flags"] == EPHEMERAL
     assert hook.json["content"] == message("feedback_thanks_down")
-    [row] = dapp.store.feedback()
-    assert (row["rating"], row["platform"], row["user"]) == (-1, "discord", str(fake.user_id))
-    assert row["question"] == GOLD
+    [row] = dapp.store.interactions.feedback()
+    assert (row.rating, row.platform, row.user) == (-1, "discord", str(fake.user_id))
+    assert row.question == GOLD
 
 
 async def test_feedback_click_after_a_restart_still_works(fake: FakeDiscord, dapp: App) -> None:
@@ -433,7 +437,7 @@ async def test_feedback_click_after_a_restart_still_works(fake: FakeDiscord, dap
             click = fake.component_click(up, message_id=int(reply["id"]))
             [hook] = await fake.wait_for(webhook(fake, click))
         assert hook.json["content"] == message("feedback_thanks_up")
-        assert [r["rating"] for r in restarted.store.feedback()] == [1]
+        assert [r.rating for r in restarted.store.interactions.feedback()] == [1]
         assert len(fake.identify_payloads) == 2
     finally:
         restarted.close()
@@ -732,5 +736,7 @@ async def test_start_up_configuration_errors_say_what_to_fix(
             pass
     from bot.config import load_settings
 
-    with pytest.raises(ConfigError, match=r"DISCORD_GUILD_IDS: .*numeric .* not an id: 'general'"):
+    with pytest.raises(
+        ConfigError, match=r"DISCORD_GUILD_IDS='general': .*numeric .* not an id: 'general'"
+    ):
         load_settings(**discord_settings(fake, DISCORD_GUILD_IDS="general"))

@@ -259,6 +259,7 @@ async def test_ask_about_this_opens_a_thread_on_the_notice_and_answers_there(
     assert reply["embeds"][0]["description"].startswith(
         f"About “Northwind Books moves to per-user licensing on 1 March 2027” (comms/{COMM_ID}):"
     )
-    [stored] = app.store.query("SELECT question, sources FROM interactions")
-    assert stored["question"] == "can a customer switch early?"
-    assert f"comms/{COMM_ID}" in stored["sources"]
+    stored = app.store.interactions.get(1)
+    assert stored is not None and app.store.interactions.get(2) is None
+    assert stored.question == "can a customer switch early?"
+    assert f"comms/{COMM_ID}" in {s["path"] for s in stored.sources}

@@ -133,8 +133,9 @@ async def test_mention_gets_a_threaded_answer_rendered_as_blocks(
     assert sources.startswith(f"*{message('sources_heading')}*")
     assert f"`[1]` <{CSAT_URL}|Customer Satisfaction Survey (CSAT) Requirement › " in sources
     assert block(blocks, "context")["elements"][0]["text"] == "as of 2026-08-15"
-    stored = slack.app.store.interaction(int(feedback_value(blocks)))
-    assert (stored["question"], stored["platform"], stored["asker"]) == (
+    stored = slack.app.store.interactions.get(int(feedback_value(blocks)))
+    assert stored is not None
+    assert (stored.question, stored.platform, stored.asker) == (
         CSAT_QUESTION,  # the mention was stripped
         "slack",
         "U0ASKER",
@@ -410,8 +411,8 @@ async def test_feedback_click_is_stored_and_acknowledged_privately(
     [ack] = await responses(fake)
     assert ack["text"] == message("feedback_thanks_up")
     assert ack["response_type"] == "ephemeral" and ack["replace_original"] is False
-    [row] = slack.app.store.feedback()
-    assert (row["user"], row["rating"], row["platform"]) == ("U0RATER", 1, "slack")
+    [row] = slack.app.store.interactions.feedback()
+    assert (row.user, row.rating, row.platform) == ("U0RATER", 1, "slack")
 
 
 # -- configuration -------------------------------------------------------------------------------

@@ -238,8 +238,9 @@ async def test_ask_about_this_opens_the_notice_thread_once_and_answers_there(
         await slack.event(question)
         [_, reply] = await posted(fake, channel=ANZ, thread_ts=notice["ts"], count=2, timeout=30)
     assert reply.params["text"].startswith(f"About “{TITLE}” (comms/{COMM_ID}):")
-    stored = app.store.interaction(int(feedback_value(reply.params["blocks"])))
-    assert stored is not None and f"comms/{COMM_ID}" in stored["sources"]
+    stored = app.store.interactions.get(int(feedback_value(reply.params["blocks"])))
+    assert stored is not None and stored.question == "can a customer switch early?"
+    assert f"comms/{COMM_ID}" in {s["path"] for s in stored.sources}
 
 
 async def test_an_unknown_notice_button_says_so_privately(

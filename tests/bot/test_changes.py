@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterator
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -21,8 +21,8 @@ from bot.errors import ConfigError, LLMError, UserError
 from bot.models import Actor, Answer, Citation, Notice, Question
 from bot.prompts import message
 from knowledge.changes import SectionChange, SentenceEdit
+from knowledge.formats import load_markdown
 from knowledge.index import SyncReport
-from knowledge.loaders import load_markdown
 from tests.fakes.openai_server import FakeOpenAI
 
 NOW = datetime(2026, 11, 22, 9, 30, tzinfo=UTC)
@@ -96,7 +96,7 @@ class RecordingPoster:
 
 
 def publish(app: App, *posters: RecordingPoster, **options: Any) -> DigestResult:
-    return app.changes.publish({p.platform: p for p in posters}, **options)
+    return app.changes.publish(list(posters), **options)
 
 
 @pytest.fixture
@@ -416,18 +416,37 @@ def test_a_failed_channel_is_retried_without_reposting_to_the_others(
     assert [c for c, _ in poster.posted] == ["C0OK", "C0GONE"]
 
 
-def test_a_digest_already_on_the_platform_is_not_posted_twice(
-    make_core: Callable[..., App],
+class Crash(BaseException):
+    """Stands for the process dying (not an error publishing could handle)."""
+
+
+def test_a_digest_posted_before_a_crash_is_found_not_posted_twice(
+    make_core: Callable[..., App], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """A crash after posting but before recording: the key is found on the platform."""
+    """A crash after the platform took the digest, before it was recorded: the next publish
+    waits for the dead claim's lease, then finds the post by its key instead of reposting."""
     bot = make_core(PARTNERBOT_CHANGES_CHANNELS="slack:C0PARTNERS")
     bot.changes.records.add([SECURITY], detected_at=THIS_QUARTER)
     poster = RecordingPoster()
-    digest = build_digest(bot.changes.records.list())
-    poster.known[f"changes:{digest.key}:slack:C0PARTNERS"] = "m-earlier"
-    result = publish(bot, poster)
-    assert result.ok and not poster.posted
-    assert result.already == [("slack:C0PARTNERS", "m-earlier")]
+
+    def die(*args: Any, **kwargs: Any) -> None:
+        raise Crash
+
+    with monkeypatch.context() as patch:
+        patch.setattr(bot.changes.outbox, "record", die)
+        with pytest.raises(Crash):
+            publish(bot, poster)
+    assert len(poster.posted) == 1 and not any(r.published_at for r in bot.changes.records.list())
+    # Another process (a new outbox worker) publishes while the dead claim's lease holds …
+    restarted = make_core(PARTNERBOT_CHANGES_CHANNELS="slack:C0PARTNERS")
+    waiting = publish(restarted, poster)
+    assert not waiting.ok and waiting.in_flight and len(poster.posted) == 1
+    # … and after it ran out.
+    restarted.changes.clock = lambda: NOW + timedelta(minutes=3)
+    result = publish(restarted, poster)
+    assert result.ok and len(poster.posted) == 1
+    assert result.already == [("slack:C0PARTNERS", "m1")]
+    assert all(r.published_at for r in restarted.changes.records.list())
 
 
 def test_publish_needs_channels_and_a_poster_per_platform(
@@ -437,8 +456,7 @@ def test_publish_needs_channels_and_a_poster_per_platform(
     bot.changes.records.add([SECURITY], detected_at=THIS_QUARTER)
     with pytest.raises(ConfigError, match="PARTNERBOT_CHANGES_CHANNELS"):
         publish(bot, RecordingPoster())
-    bot = make_core(PARTNERBOT_CHANGES_CHANNELS="discord:42")
-    result = publish(bot, RecordingPoster("slack"))
+    result = publish(bot, RecordingPoster("slack"), channels=["discord:42"])
     assert result.failed == [("discord:42", "no discord connection is available here")]
 
 

@@ -13,8 +13,9 @@ from bot.changes.demo import V2_EDITS, apply_edits, demo_changes, reformat_markd
 from bot.config import SAMPLES_DIR, Settings
 from knowledge.changes import changes_from_sync, compare
 from knowledge.documents import Document
+from knowledge.formats import load_markdown
 from knowledge.index import DocumentVersion, SyncReport
-from knowledge.loaders import load_folder, load_markdown
+from knowledge.loaders import load_folder
 
 DOCS = SAMPLES_DIR / "docs"
 EXPECTED = {

@@ -8,7 +8,8 @@ from typing import Any
 
 import pytest
 
-from bot.chat import ButtonUI, ChatService, PlatformTraits, is_acknowledgement
+from bot.acknowledgements import is_acknowledgement
+from bot.chat import ButtonUI, ChatService, PlatformTraits
 from bot.commands import Command
 from bot.core import PartnerBot
 from bot.errors import UserError
@@ -108,7 +109,7 @@ async def test_overheard_acknowledgements_are_not_answered(chat: ChatService) ->
         assert await chat.handle(msg(text, id=f"a{i}", addressed=False), earlier=reading()) is None
     assert not is_acknowledgement("thanks, and what about member tier?")
     assert not is_acknowledgement("all good partners?")
-    assert chat.core.store.interaction(1) is None  # nothing reached the core
+    assert chat.core.store.interactions.get(1) is None  # nothing reached the core
 
 
 async def test_overheard_follow_ups_are_answered_only_where_the_bot_takes_part(
@@ -210,8 +211,8 @@ async def test_feedback_clicks_are_recorded(chat: ChatService) -> None:
     assert up.text == message("feedback_thanks_up")
     down = await chat.click(ButtonClick("feedback_down", interaction, PARTNER, "C1"))
     assert down.text == message("feedback_thanks_down")
-    [row] = chat.core.store.feedback()  # the second click replaced the first
-    assert (row["rating"], row["user"], row["platform"]) == (-1, "U-partner", "memory")
+    [row] = chat.core.store.interactions.feedback()  # the second click replaced the first
+    assert (row.rating, row.user, row.platform) == (-1, "U-partner", "memory")
     for value in ("999999", "not-a-number"):
         unknown = await chat.click(ButtonClick("feedback_up", value, PARTNER, "C1"))
         assert unknown.text == message("feedback_unknown")

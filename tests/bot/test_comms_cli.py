@@ -192,9 +192,8 @@ class RecordingPoster:
 
 
 async def test_the_dispatcher_job_posts_through_the_platforms_posters(plain_app: App) -> None:
-    plain_app.settings.comms_poll_seconds = 0.05
     posters: dict[str, RecordingPoster] = {}
-    service = build_dispatcher_service(plain_app.comms, lambda: posters)
+    service = build_dispatcher_service(plain_app.comms, lambda: posters, interval=0.05)
     assert service.name == "comms-dispatcher"
     # Registered inside its window (clock: 2 days before send_at): the first notice is due now.
     model_now = datetime(2027, 1, 17, 22, 0, tzinfo=UTC)

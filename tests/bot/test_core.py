@@ -56,8 +56,8 @@ def test_the_first_feature_with_an_answer_wins_and_failures_are_skipped(
     assert documents.text.endswith(
         "(noted by first) (noted by second)"
     )  # in order, skipping broken
-    row = bot.store.interaction(documents.interaction_id or 0)
-    assert row is not None and row["question"] == GOLD
+    row = bot.store.interactions.get(documents.interaction_id or 0)
+    assert row is not None and row.question == GOLD
 
 
 def test_reindex_tells_every_feature_and_one_failing_does_not_stop_the_others(
@@ -79,7 +79,7 @@ def test_ask_never_raises_and_limits_each_person_per_platform(
     slack, discord = Actor("slack", "U1"), Actor("discord", "U1")
     assert bot.ask(Question(GOLD, actor=slack)).kind == "answer"
     limited = bot.ask(Question(GOLD, actor=slack))
-    assert limited.kind == "notice" and limited.text.startswith("You're asking faster")
+    assert limited.kind == "rate_limited" and limited.text.startswith("You're asking faster")
     assert bot.ask(Question(GOLD, actor=discord)).kind == "answer"  # another person
     assert bot.ask(Question("   ")).text == message("empty_question")
 

@@ -191,7 +191,7 @@ def test_a_bad_setting_at_start_is_a_message_not_a_traceback(served_env: dict[st
         timeout=60,
     )
     assert result.returncode == 2
-    assert "DISCORD_GUILD_IDS: Value error, give comma-separated numeric Discord ids" in " ".join(
+    assert "DISCORD_GUILD_IDS='general': give comma-separated numeric Discord ids" in " ".join(
         result.stderr.split()
     )
     assert "Traceback" not in result.stderr

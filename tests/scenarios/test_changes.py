@@ -16,9 +16,11 @@ from typing import Any
 import pytest
 
 from bot.app import App
-from bot.changes.records import ChangeRecord
 from bot.config import Settings
 from bot.models import Question
+from bot.store import ChangeRecord
+from bot.store.sqlite import SqliteStore
+from knowledge.changes import SectionChange
 from tests.conftest import TEST_PLATFORMS
 from tests.fakes.memory_platform import MemoryPlatform
 
@@ -153,11 +155,31 @@ def make_changed_app(run: Run, tmp_path: Path) -> Iterator[Callable[..., App]]:
         shutil.copytree(run.data_dir, data_dir)
         app = App(Settings(PARTNERBOT_DATA_DIR=data_dir, **overrides), registry=TEST_PLATFORMS)
         apps.append(app)
+        if app.settings.database.backend != "sqlite":  # the state is not in the copied dir
+            _copy_change_records(data_dir / "state.sqlite3", app)
         return app
 
     yield factory
     for app in apps:
         app.close()
+
+
+def _copy_change_records(sqlite_file: Path, bot: App) -> None:
+    """The run's change records (kept in its SQLite state) into the bot's own store."""
+    source = SqliteStore(sqlite_file)
+    try:
+        for record in source.changes.list():
+            change = SectionChange(
+                record.doc_path,
+                record.doc_title,
+                record.section,
+                record.kind,
+                record.edits,
+                record.effective_date,
+            )
+            bot.changes.records.add([change], detected_at=record.detected_at)
+    finally:
+        source.close()
 
 
 # -- detection -----------------------------------------------------------------------------------

@@ -60,8 +60,9 @@ async def test_a_mention_is_answered_in_its_thread_with_numbered_sources(
     )
     assert "as of 2026-08-15" in reply.rendered
     assert [a for a, _ in reply.buttons] == ["feedback_up", "feedback_down"]
-    stored = app.store.interaction(int(reply.buttons[0][1]))
-    assert (stored["question"], stored["platform"], stored["asker"]) == (GOLD, "memory", "U-alice")
+    stored = app.store.interactions.get(int(reply.buttons[0][1]))
+    assert stored is not None
+    assert (stored.question, stored.platform, stored.asker) == (GOLD, "memory", "U-alice")
 
 
 async def test_a_follow_up_in_the_thread_without_a_mention_uses_the_first_turn(
@@ -102,7 +103,7 @@ async def test_overheard_thanks_in_the_bots_thread_is_not_answered(
     asked = await platform.say(GOLD)
     await platform.say("thanks!", thread=asked.id, mention=False)
     assert len(platform.replies(asked)) == 1
-    assert len(app.store.query("SELECT id FROM interactions")) == 1
+    assert app.store.interactions.get(1) is not None and app.store.interactions.get(2) is None
 
 
 async def test_a_repeated_delivery_is_answered_once_even_after_a_restart(
@@ -173,8 +174,8 @@ async def test_feedback_is_stored_and_feeds_the_knowledge_gap_report(
     [reply] = platform.replies(asked)
     await platform.click(reply, "feedback_down", user="U-rater")
     assert platform.private("U-rater")[-1].text == message("feedback_thanks_down")
-    [row] = app.store.feedback()
-    assert (row["rating"], row["user"], row["platform"]) == (-1, "U-rater", "memory")
+    [row] = app.store.interactions.feedback()
+    assert (row.rating, row.user, row.platform) == (-1, "U-rater", "memory")
     monkeypatch.setenv("PARTNERBOT_DATA_DIR", str(app.settings.data_dir))
     result = CliRunner().invoke(cli, ["report", "--json"])
     assert result.exit_code == 0, result.output
