@@ -86,6 +86,13 @@ async def test_post_carries_the_key_and_find_locates_it(fake: FakeDiscord, dapp:
         assert await asyncio.to_thread(poster.permalink, channel, message_id) == (
             f"https://discord.com/channels/{fake.guild_id}/{channel}/{message_id}"
         )
+        # A notice to one person: in their DM channel, with the same key.
+        dm = await asyncio.to_thread(poster.post_direct, str(fake.user_id), NOTICE)
+        [sent] = await fake.wait_for(("POST", r"^/users/@me/channels$"))
+        assert str(sent.json["recipient_id"]) == str(fake.user_id)
+        direct = fake.message(int(dm))
+        assert direct["embeds"][0]["footer"]["text"] == footer_for(NOTICE.key)
+        assert direct["channel_id"] != channel
 
 
 async def test_post_honours_a_429(fake: FakeDiscord, dapp: App) -> None:
