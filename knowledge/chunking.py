@@ -13,6 +13,7 @@ import re
 from collections.abc import Iterable, Iterator
 
 from knowledge.documents import Chunk, Document
+from knowledge.markup import plain_text
 
 MAX_WORDS = 140
 OVERLAP_MAX_WORDS = 35
@@ -61,6 +62,7 @@ def _table_units(lines: list[str]) -> list[str]:
 
 def section_units(text: str) -> list[str]:
     """The indivisible pieces of a section: sentences, list items and table rows."""
+    text = plain_text(text)
     units: list[str] = []
     block: list[str] = []
     table: list[str] = []
