@@ -15,7 +15,7 @@ from collections.abc import Callable
 from functools import cached_property
 from pathlib import Path
 
-from bot.answering import DEFAULT_ABSTAIN_THRESHOLD, Answerer
+from bot.answering import Answerer
 from bot.changes import ProgramChanges
 from bot.comms.registry import Communications
 from bot.composing import LLMComposer
@@ -114,11 +114,10 @@ class PartnerBot:
     @cached_property
     def answerer(self) -> Answerer:
         client = self.llm_client
-        threshold = self.settings.abstain_threshold
         return Answerer(
             retriever=Retriever(self.index),
             top_k=self.settings.top_k,
-            threshold=DEFAULT_ABSTAIN_THRESHOLD if threshold is None else threshold,
+            threshold=self.settings.abstain_threshold,
             llm=LLMComposer(client) if client else None,
             rewriter=LLMRewriter(client) if client else None,
             escalation_contact=self.settings.escalation_contact,
