@@ -93,10 +93,11 @@ def run_eval(
     devsets = resolve_sets(sets, docs)
     suite = EvalSuite(settings, devsets, data_root=settings.data_dir, glossary=glossary)
     try:
+        sizes = {d.name: len(d.items) for d in devsets}
         for name, report in suite.open():
             c = report.counts()
             console.print(
-                f"[dim]{name}: {len(suite.runs[-1].devset.items)} questions; index "
+                f"[dim]{name}: {sizes[name]} questions; index "
                 f"+{c['added']} ~{c['updated']} -{c['removed']} ={c['unchanged']} "
                 f"failed {c['failed']}[/dim]"
             )

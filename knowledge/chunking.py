@@ -13,7 +13,7 @@ import re
 from collections.abc import Iterable, Iterator
 
 from knowledge.documents import Chunk, Document
-from knowledge.markup import plain_text
+from knowledge.markup import plain_inline, plain_text
 
 MAX_WORDS = 140
 OVERLAP_MAX_WORDS = 35
@@ -140,8 +140,8 @@ def _make_chunk(doc: Document, path: tuple[str, ...], units: list[str], ordinal:
     return Chunk(
         id=f"{digest}-{ordinal:04d}",
         doc_path=doc.path,
-        title=doc.title,
-        section=path,
+        title=plain_inline(doc.title),
+        section=tuple(plain_inline(p) for p in path),
         text="\n".join(units),
         ordinal=ordinal,
         effective_date=doc.effective_date,

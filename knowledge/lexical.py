@@ -181,6 +181,10 @@ class LexicalIndex:
                 out.append((self.ids[int(pos)], float(score)))
         return out
 
+    def knows(self, token: str) -> bool:
+        """Does any passage contain this stemmed token?"""
+        return token in self._df
+
     def idf(self, token: str) -> float:
         """Inverse document frequency of a stemmed token (rare terms weigh more)."""
         n = max(len(self.ids), 1)

@@ -26,6 +26,7 @@ _INLINE_LINK = re.compile(r"\[([^\]]+)\]\(([^)\s]+)(?:\s+\"[^\"]*\")?\)")
 _EMPHASIS = re.compile(r"(\*\*|__)(?=\S)(.+?)(?<=\S)\1")
 _CODE = re.compile(r"`([^`\n]+)`")
 _TAG = re.compile(r"</?[a-zA-Z][^>]*>")
+_ESCAPE = re.compile(r"\\([!-/:-@\[-`{-~])")
 _PIPE_ROW = re.compile(r"^\s*\|.*<[a-zA-Z/].*$", re.MULTILINE)
 _ITEM_BREAK = re.compile(r"</li>\s*<li[^>]*>|<br\s*/?>", re.IGNORECASE)
 _HTML_BLOCK = re.compile(
@@ -53,6 +54,7 @@ def plain_text(text: str) -> str:
     text = _EMPHASIS.sub(r"\2", text)
     text = _CODE.sub(r"\1", text)
     text = _TAG.sub("", text)
+    text = _ESCAPE.sub(r"\1", text)  # Markdown backslash escapes: "1\\-2 days" → "1-2 days"
     text = re.sub(r"[ \t]+\n", "\n", text)
     return re.sub(r"\n{3,}", "\n\n", text).strip()
 
@@ -72,8 +74,15 @@ def _unquote(text: str) -> str:
     return "\n".join(lines)
 
 
+def plain_inline(text: str) -> str:
+    """A title or heading without markup ("Fees\\(ISV\\)<a name=…></a>" → "Fees(ISV)")."""
+    if not _looks_marked_up(text):
+        return text
+    return _inline(_TAG.sub("", _ESCAPE.sub(r"\1", text)))
+
+
 def _looks_marked_up(text: str) -> bool:
-    return any(mark in text for mark in ("<", "{{", "{%", "[", ":::", "**", "__", "`", ">"))
+    return any(mark in text for mark in ("<", "{{", "{%", "[", ":::", "**", "__", "`", ">", "\\"))
 
 
 def _link(m: re.Match[str]) -> str:

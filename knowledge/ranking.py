@@ -41,13 +41,11 @@ FEATURES: tuple[str, ...] = (
 # Per question, for the confidence.
 SIGNALS: tuple[str, ...] = (
     "top_dense",  # best dense similarity among the top passages
-    "dense_margin",  # how far the best dense similarity stands above the next ones
-    "agreement",  # do dense and lexical search put the top document first?
-    "coverage",  # share of the concepts the top passages cover
-    "top_coverage",  # ... the first passage covers
-    "missing",  # salience of the most salient concept no top passage covers (0..1)
+    "coverage",  # weighted share of the question's concepts the top passages cover
+    "unknown",  # weighted share of the question's concepts that no document uses
     "heading",  # share of the concepts in the first passage's title and section path
-    "top_score",  # ranking score of the first passage
+    "figure_gap",  # how much better the best sentence is than the best one holding the kind
+    # of figure the question asks for (a %, an amount, a date…); 0 when none is asked for
 )
 
 

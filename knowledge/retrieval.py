@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from itertools import pairwise
 
 from knowledge.acronyms import Acronyms
+from knowledge.answer_types import expected_kinds, holds
 from knowledge.documents import Chunk, Passage
 from knowledge.index import KnowledgeIndex
 from knowledge.lexical import LexicalIndex, tokenize
@@ -114,7 +115,9 @@ class Retriever:
                     text for c in chunks for text in (c.title, c.section_label, c.text)
                 )
                 glossary = self.index.glossary() if self.use_glossary else None
-                self._vocabulary = Vocabulary(acronyms=acronyms, glossary=glossary, idf=lexical.idf)
+                self._vocabulary = Vocabulary(
+                    acronyms=acronyms, glossary=glossary, idf=lexical.idf, known=lexical.knows
+                )
                 self._headings = LexicalIndex.build(
                     [c.id for c in chunks], [f"{c.title} {c.section_label}" for c in chunks]
                 )
@@ -150,8 +153,7 @@ class Retriever:
             headings = heading_index.search(terms.text, self.candidates // 2)
         candidates = self._rank(terms, dense, lexical, headings)
         passages = self._pick(candidates, k)
-        signals = self._signals(terms, candidates, passages, dense, lexical)
-        signals["missing"] /= lexical_index.idf("\0") or 1.0  # as a share of the rarest
+        signals = self._signals(terms, passages)
         confidence = max(
             (p.extras.get("similarity", 0.0) for p in passages[:TOP_PASSAGES_FOR_SIGNALS]),
             default=0.0,
@@ -255,36 +257,29 @@ class Retriever:
             picked.extend(overflow[: k - len(picked)])
         return picked
 
-    def _signals(
-        self,
-        terms: QueryTerms,
-        candidates: list[Candidate],
-        passages: list[Passage],
-        dense: list[tuple[str, float]],
-        lexical: list[tuple[str, float]],
-    ) -> dict[str, float]:
+    def _signals(self, terms: QueryTerms, passages: list[Passage]) -> dict[str, float]:
+        """What the confidence is computed from (knowledge/ranking.py, SIGNALS)."""
         if not passages:
             return {}
         top = passages[:TOP_PASSAGES_FOR_SIGNALS]
         top_terms = [self._chunk_terms(p.chunk) for p in top]
         union = frozenset().union(*(t.all for t in top_terms))
-        sims = [s for _, s in dense]
-        margin = sims[0] - sum(sims[1:5]) / len(sims[1:5]) if len(sims) > 1 else 0.0
-        top_doc = passages[0].doc_path
-        chunks = self.index.chunks([cid for cid, _ in dense] + [cid for cid, _ in lexical])
-
-        def doc_rank(hits: list[tuple[str, float]]) -> int | None:
-            docs = list(dict.fromkeys(chunks[c].doc_path for c, _ in hits if c in chunks))
-            return docs.index(top_doc) + 1 if top_doc in docs else None
-
-        ranks = [doc_rank(dense), doc_rank(lexical)]
+        # Each line (a sentence, list item or table row) with its section path: how much
+        # of what the question asks about does it hold, and does it hold the kind of
+        # figure asked for?
+        lines = [
+            (line, terms.coverage(frozenset(tokenize(line)) | t.section, known_only=True))
+            for p, t in zip(top, top_terms, strict=True)
+            for line in p.text.split("\n")
+        ]
+        sentence = max((cover for _, cover in lines), default=0.0)
+        kinds = expected_kinds(terms.query)
+        typed = max((c for line, c in lines if holds(line, kinds)), default=0.0) if kinds else 1.0
         return {
             "top_dense": max(p.extras.get("similarity", 0.0) for p in top),
-            "dense_margin": margin,
-            "agreement": sum(1.0 / r for r in ranks if r) / 2,
             "coverage": terms.coverage(union),
-            "top_coverage": terms.coverage(top_terms[0].all),
-            "missing": terms.missing_weight(union),
+            "unknown": terms.unknown_share,
             "heading": terms.coverage(top_terms[0].heading),
-            "top_score": candidates[0].score if candidates else 0.0,
+            "sentence": sentence,
+            "figure_gap": max(0.0, sentence - typed),
         }

@@ -81,6 +81,7 @@ class Concept:
 
     weight: float
     alternatives: tuple[frozenset[str], ...]
+    known: bool = True  # do the documents use any of its wordings at all?
 
     def covered_by(self, tokens: frozenset[str] | set[str]) -> bool:
         return any(alt <= tokens for alt in self.alternatives)
@@ -103,13 +104,21 @@ class QueryTerms:
     def tokens(self) -> frozenset[str]:
         return frozenset(t for c in self.concepts for alt in c.alternatives for t in alt)
 
-    def coverage(self, tokens: frozenset[str] | set[str]) -> float:
-        """Weighted share of the concepts these tokens cover (0..1)."""
-        return sum(c.weight for c in self.concepts if c.covered_by(tokens)) / self.total_weight
+    @cached_property
+    def known_weight(self) -> float:
+        return sum(c.weight for c in self.concepts if c.known) or 1.0
 
-    def missing_weight(self, tokens: frozenset[str] | set[str]) -> float:
-        """The weight of the most salient concept these tokens do not cover."""
-        return max((c.weight for c in self.concepts if not c.covered_by(tokens)), default=0.0)
+    def coverage(self, tokens: frozenset[str] | set[str], *, known_only: bool = False) -> float:
+        """Weighted share of the concepts these tokens cover (0..1); `known_only`: of the
+        concepts the documents use at all (chat words and typos left out)."""
+        concepts = [c for c in self.concepts if c.known or not known_only]
+        total = self.known_weight if known_only else self.total_weight
+        return sum(c.weight for c in concepts if c.covered_by(tokens)) / total
+
+    @cached_property
+    def unknown_share(self) -> float:
+        """Weighted share of the concepts no document uses (off-topic words, or chat)."""
+        return sum(c.weight for c in self.concepts if not c.known) / self.total_weight
 
 
 class Vocabulary:
@@ -121,10 +130,12 @@ class Vocabulary:
         acronyms: Acronyms | None = None,
         glossary: Glossary | None = None,
         idf: Callable[[str], float] | None = None,
+        known: Callable[[str], bool] | None = None,
     ) -> None:
         self.acronyms = acronyms or Acronyms()
         self.glossary = glossary or Glossary()
         self._idf = idf or (lambda _t: 1.0)
+        self._known = known or (lambda _t: True)
 
     @cached_property
     def _long_names(self) -> list[tuple[tuple[str, ...], str]]:
@@ -170,14 +181,16 @@ class Vocabulary:
             # A wording made of stopwords only covers nothing, so it is left out.
             alternatives = tuple(alt for alt in (own, frozenset(tokenize(other))) if alt)
             if alternatives:
-                concepts.append(Concept(self._weight(alternatives), alternatives))
+                concepts.append(
+                    Concept(self._weight(alternatives), alternatives, self._uses(alternatives))
+                )
         seen: set[str] = set()
         for i, word_stems in enumerate(stems):
             for stem in word_stems:
                 if i in in_span or stem in seen:
                     continue
                 seen.add(stem)
-                concepts.append(Concept(self._idf(stem), (frozenset([stem]),)))
+                concepts.append(Concept(self._idf(stem), (frozenset([stem]),), self._known(stem)))
         additions = list(dict.fromkeys(o for _, _, o in spans if o.lower() not in query.lower()))
         named = [a for a in additions if a not in shorthand]
         return QueryTerms(query, _with(query, additions), tuple(concepts), _with(query, named))
@@ -200,6 +213,9 @@ class Vocabulary:
         if not long_stems or not short_stems:
             return False
         return max(self._idf(t) for t in short_stems) > max(self._idf(t) for t in long_stems)
+
+    def _uses(self, alternatives: tuple[frozenset[str], ...]) -> bool:
+        return any(all(self._known(t) for t in alt) for alt in alternatives)
 
     def _weight(self, alternatives: tuple[frozenset[str], ...]) -> float:
         """A concept is as salient as its most common wording is rare."""
