@@ -13,13 +13,13 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from bot.composing import Composition, ExtractiveComposer, LLMComposer
+from bot.composing import Composition, LLMComposer
 from bot.errors import LLMError
+from bot.extractive import ExtractiveComposer
 from bot.models import Answer, Citation, Question
 from bot.prompts import render
 from bot.rewrite import LLMRewriter, rewrite_followup
 from knowledge.documents import Passage
-from knowledge.lexical import LexicalIndex
 from knowledge.retrieval import Retrieval, Retriever
 
 logger = logging.getLogger(__name__)
@@ -33,7 +33,8 @@ class Trace:
 
     standalone_query: str
     signals: dict[str, float]
-    candidates: list[tuple[str, list[float]]]  # (document path, ranking features), best first
+    # Every candidate passage, best first: (document path, text, ranking features).
+    candidates: list[tuple[str, str, list[float]]]
 
 
 class Answerer:
@@ -41,7 +42,7 @@ class Answerer:
         self,
         *,
         retriever: Retriever,
-        top_k: int = 5,
+        top_k: int = 8,
         threshold: float | None = None,
         llm: LLMComposer | None = None,
         rewriter: LLMRewriter | None = None,
@@ -55,19 +56,15 @@ class Answerer:
         self.llm = llm
         self.rewriter = rewriter
         self.escalation_contact = escalation_contact
-        self._lexical: LexicalIndex | None = None
-        self.extractive = ExtractiveComposer(idf=self._idf, glossary=retriever.index.glossary)
+        self.extractive = ExtractiveComposer(
+            vocabulary=retriever.vocabulary, glossary=retriever.index.glossary
+        )
 
     @property
     def threshold(self) -> float:
         if self._threshold is not None:
             return self._threshold
         return self.retriever.weights.confidence.threshold
-
-    def _idf(self, token: str) -> float:
-        # The lexical index of the current answer (refreshed once per answer, not per token).
-        lexical = self._lexical or self.retriever.index.refresh_lexical()
-        return lexical.idf(token)
 
     def standalone_query(self, question: Question) -> str:
         glossary = self.retriever.index.glossary()
@@ -88,21 +85,20 @@ class Answerer:
 
     def answer_with_trace(self, question: Question) -> tuple[Answer, Trace]:
         started = time.perf_counter()
-        self._lexical = self.retriever.index.refresh_lexical()
         query = self.standalone_query(question)
-        retrieval = self.retriever.search(query, k=max(SOURCES_SHOWN, self.top_k))
-        passages = retrieval.passages[: self.top_k]
+        retrieval = self.retriever.search(query, k=max(SOURCES_SHOWN, self.top_k), head=self.top_k)
+        # What the composer is given: the top passages, lists made whole.
+        passages = self.retriever.widen(retrieval.passages[: self.top_k])
+        shown = (*passages, *retrieval.passages[len(passages) :])
         confidence = self.confidence(retrieval)
 
         composition: Composition | None = None
         if passages and confidence >= self.threshold:
-            composition = self._compose(retrieval.expanded_query, passages)
+            composition = self._compose(query, passages)
         if composition is None or not composition.cited:
-            answer = self._abstain(question, retrieval, confidence, query)
+            answer = self._abstain(question, shown, confidence, query)
         else:
-            answer = self._cited_answer(
-                question, composition, passages, retrieval, confidence, query
-            )
+            answer = self._cited_answer(question, composition, passages, shown, confidence, query)
         logger.info(
             "answered platform=%s abstained=%s confidence=%.3f ms=%.0f",
             question.platform,
@@ -113,7 +109,7 @@ class Answerer:
         trace = Trace(
             standalone_query=query,
             signals=dict(retrieval.signals),
-            candidates=[(c.chunk.doc_path, c.vector()) for c in retrieval.candidates],
+            candidates=[(c.chunk.doc_path, c.chunk.text, c.vector()) for c in retrieval.candidates],
         )
         return answer, trace
 
@@ -130,7 +126,7 @@ class Answerer:
         question: Question,
         composition: Composition,
         passages: Sequence[Passage],
-        retrieval: Retrieval,
+        shown: Sequence[Passage],
         confidence: float,
         query: str,
     ) -> Answer:
@@ -155,18 +151,16 @@ class Answerer:
             abstained=False,
             confidence=round(confidence, 4),
             as_of=max(dates) if dates else None,
-            sources=_sources(
-                retrieval.passages, cited=[passages[i - 1] for i in composition.cited]
-            ),
+            sources=_sources(shown, cited=[passages[i - 1] for i in composition.cited]),
             question=question.text,
             standalone_query=query,
         )
 
     def _abstain(
-        self, question: Question, retrieval: Retrieval, score: float, query: str
+        self, question: Question, shown: Sequence[Passage], score: float, query: str
     ) -> Answer:
         closest: list[str] = []
-        for p in retrieval.passages:
+        for p in shown:
             if p.title not in closest:
                 closest.append(p.title)
             if len(closest) == 3:
@@ -180,7 +174,7 @@ class Answerer:
             citations=(),
             abstained=True,
             confidence=round(score, 4),
-            sources=_sources(retrieval.passages, cited=()),
+            sources=_sources(shown, cited=()),
             question=question.text,
             standalone_query=query,
         )

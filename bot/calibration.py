@@ -5,8 +5,10 @@ questions fit them and they cannot learn one vendor's words. Fitting uses what a
 evaluation run recorded: for each question, the features of every candidate passage
 (and which documents are gold), and its confidence signals.
 
-- Ranking: a linear score, fitted with a listwise loss (the gold documents' passages
-  should take the probability mass of a softmax over the candidates).
+- Ranking: a linear score, fitted with a listwise loss: the passages that hold an
+  answer fact (or, when none does, any passage of a gold document) should take the
+  probability mass of a softmax over the candidates; the other passages of gold
+  documents are left out of it, neither right nor wrong.
 - Confidence: logistic regression, answerable vs unanswerable, each corpus and class
   weighted equally; the threshold is the highest one that keeps wrongly abstained
   answerable questions at or under the target on every corpus.
@@ -23,7 +25,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from bot.evaluation import EvalReport
+from bot.evaluation import EvalReport, fact_found
 from knowledge.ranking import FEATURES, SIGNALS, ConfidenceModel, FittedWeights, LinearRanker
 
 logger = logging.getLogger(__name__)
@@ -38,8 +40,9 @@ class RankingSample:
     """One question: its candidates' features and which of them come from a gold document."""
 
     features: np.ndarray  # candidates x FEATURES
-    gold: np.ndarray  # candidates, bool
+    gold: np.ndarray  # candidates, bool: what should come first
     corpus: str
+    ignore: np.ndarray | None = None  # candidates, bool: left out of the loss
 
 
 @dataclass(frozen=True)
@@ -54,11 +57,16 @@ def ranking_samples(report: EvalReport, corpus: str) -> list[RankingSample]:
     for o in report.outcomes:
         if not o.item.answerable or not o.response.candidates:
             continue
-        gold = np.array([path in o.item.gold_paths for path, _ in o.response.candidates])
-        if not gold.any():
+        candidates = o.response.candidates
+        in_gold = np.array([path in o.item.gold_paths for path, _, _ in candidates])
+        if not in_gold.any():
             continue  # no gold passage among the candidates: nothing a ranker can do
-        features = np.array([vector for _, vector in o.response.candidates], dtype=float)
-        samples.append(RankingSample(features, gold, corpus))
+        holds_fact = in_gold & np.array(
+            [any(fact_found(f, text) for f in o.item.answer_facts) for _, text, _ in candidates]
+        )
+        gold, ignore = (holds_fact, in_gold & ~holds_fact) if holds_fact.any() else (in_gold, None)
+        features = np.array([vector for _, _, vector in candidates], dtype=float)
+        samples.append(RankingSample(features, gold, corpus, ignore))
     return samples
 
 
@@ -83,6 +91,8 @@ def fit_ranker(samples: Sequence[RankingSample], *, epochs: int = 400) -> Linear
         grad = 2 * RANKER_L2 * w
         for s in samples:
             scores = s.features @ w
+            if s.ignore is not None:
+                scores = np.where(s.ignore, -np.inf, scores)
             p = np.exp(scores - scores.max())
             p /= p.sum()
             gold_p = p * s.gold

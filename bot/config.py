@@ -38,7 +38,7 @@ class Settings(BaseSettings):
     # Retrieval and answers
     embedder: Literal["minilm", "openai"] = Field("minilm", alias="PARTNERBOT_EMBEDDER")
     embed_batch_size: int = Field(16, alias="PARTNERBOT_EMBED_BATCH_SIZE", ge=1, le=256)
-    top_k: int = Field(5, alias="PARTNERBOT_TOP_K", ge=1, le=20)
+    top_k: int = Field(8, alias="PARTNERBOT_TOP_K", ge=1, le=20)
     abstain_threshold: float | None = Field(None, alias="PARTNERBOT_ABSTAIN_THRESHOLD")
     max_question_chars: int = Field(2000, alias="PARTNERBOT_MAX_QUESTION_CHARS", ge=50)
     escalation_contact: str = Field(

@@ -81,7 +81,8 @@ class Response:
     confidence: float = 0.0
     context: list[str] = field(default_factory=list)  # passage texts handed to the composer
     signals: dict[str, float] = field(default_factory=dict)  # confidence inputs
-    candidates: list[tuple[str, list[float]]] = field(default_factory=list)  # (path, features)
+    # Every candidate passage: (document path, text, ranking features).
+    candidates: list[tuple[str, str, list[float]]] = field(default_factory=list)
 
 
 @dataclass

@@ -13,11 +13,13 @@ from __future__ import annotations
 
 import logging
 import threading
-from dataclasses import dataclass, field
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
 from itertools import pairwise
 
 from knowledge.acronyms import Acronyms
 from knowledge.answer_types import expected_kinds, holds
+from knowledge.chunking import LIST_MARK, neighbour_id
 from knowledge.documents import Chunk, Passage
 from knowledge.index import KnowledgeIndex
 from knowledge.lexical import LexicalIndex, tokenize
@@ -27,6 +29,7 @@ from knowledge.vocabulary import QueryTerms, Vocabulary
 logger = logging.getLogger(__name__)
 
 TOP_PASSAGES_FOR_SIGNALS = 3
+WIDEN_WORDS = 90  # at most this many words of a list are borrowed from the next chunk
 
 
 @dataclass(frozen=True)
@@ -82,7 +85,7 @@ class Retriever:
         index: KnowledgeIndex,
         *,
         candidates: int = 40,
-        per_document: int = 2,
+        per_document: int = 3,
         use_lexical: bool = True,
         use_glossary: bool = True,
         weights: FittedWeights | None = None,
@@ -142,7 +145,8 @@ class Retriever:
         return terms
 
     # -- search -----------------------------------------------------------------------------
-    def search(self, query: str, *, k: int = 5) -> Retrieval:
+    def search(self, query: str, *, k: int = 5, head: int | None = None) -> Retrieval:
+        """The k best passages; the first `head` (default k) are what an answer draws on."""
         lexical_index, heading_index, vocabulary = self._refresh()
         terms = vocabulary.expand(query)
         vector = self.index.embedder.embed([terms.dense_text or terms.text])[0]
@@ -152,7 +156,7 @@ class Retriever:
             lexical = lexical_index.search(terms.text, self.candidates)
             headings = heading_index.search(terms.text, self.candidates // 2)
         candidates = self._rank(terms, dense, lexical, headings)
-        passages = self._pick(candidates, k)
+        passages = self._pick(candidates, k, k if head is None else head)
         signals = self._signals(terms, passages)
         confidence = max(
             (p.extras.get("similarity", 0.0) for p in passages[:TOP_PASSAGES_FOR_SIGNALS]),
@@ -161,6 +165,57 @@ class Retriever:
         return Retrieval(
             query, terms.text, tuple(passages), confidence, terms, signals, tuple(candidates)
         )
+
+    def widen(self, passages: Sequence[Passage]) -> list[Passage]:
+        """Passages with their lists made whole: a chunk cut between a sentence ending in
+        ':' (or a list) and the items that follow borrows those items from the next chunk
+        of the same section, and a chunk that starts inside a list gets its introducing
+        sentence from the previous one. What the composer is given, and `ask --json` shows."""
+        out = []
+        for p in passages:
+            lines = p.text.split("\n")
+            after: list[str] = []
+            before: list[str] = []
+            if lines and (lines[-1].rstrip().endswith(":") or lines[-1].startswith(LIST_MARK)):
+                after = self._continuation(p.chunk, lines)
+            if lines and lines[0].startswith(LIST_MARK):
+                before = self._introduction(p.chunk)
+            if after or before:
+                chunk = replace(p.chunk, text="\n".join([*before, *lines, *after]))
+                p = replace(p, chunk=chunk)
+            out.append(p)
+        return out
+
+    def _neighbour(self, chunk: Chunk, offset: int) -> Chunk | None:
+        other_id = neighbour_id(chunk.id, offset)
+        other = self.index.chunks([other_id]).get(other_id) if other_id else None
+        if other is None or other.doc_path != chunk.doc_path or other.section != chunk.section:
+            return None
+        return other
+
+    def _continuation(self, chunk: Chunk, lines: list[str]) -> list[str]:
+        following = self._neighbour(chunk, 1)
+        if following is None:
+            return []
+        taken: list[str] = []
+        words = 0
+        for line in following.text.split("\n"):
+            if line == lines[-1] and not taken:
+                continue  # chunks overlap by one line
+            if not line.startswith(LIST_MARK) or words + len(line.split()) > WIDEN_WORDS:
+                break
+            taken.append(line)
+            words += len(line.split())
+        return taken
+
+    def _introduction(self, chunk: Chunk) -> list[str]:
+        previous = self._neighbour(chunk, -1)
+        if previous is None:
+            return []
+        for line in reversed(previous.text.split("\n")):
+            if not line.startswith(LIST_MARK):
+                return [line] if line.rstrip().endswith(":") else []
+        return []
 
     def _rank(
         self,
@@ -234,7 +289,10 @@ class Retriever:
         out.sort(key=lambda c: (-c.score, c.dense_rank or 10**6))
         return out
 
-    def _pick(self, candidates: list[Candidate], k: int) -> list[Passage]:
+    def _pick(self, candidates: list[Candidate], k: int, head: int) -> list[Passage]:
+        """The first `head` passages (what an answer draws on) take at most `per_document`
+        passages of one document; the rest, up to k, come from documents not yet shown,
+        so the sources also name the next-best documents."""
         picked: list[Passage] = []
         overflow: list[Passage] = []
         per_doc: dict[str, int] = {}
@@ -246,8 +304,9 @@ class Retriever:
                 lexical_rank=c.lexical_rank,
                 extras={"similarity": c.features["dense"]},
             )
-            if per_doc.get(c.chunk.doc_path, 0) < self.per_document:
-                per_doc[c.chunk.doc_path] = per_doc.get(c.chunk.doc_path, 0) + 1
+            seen = per_doc.get(c.chunk.doc_path, 0)
+            if (len(picked) < head and seen < self.per_document) or seen == 0:
+                per_doc[c.chunk.doc_path] = seen + 1
                 picked.append(passage)
             else:
                 overflow.append(passage)
