@@ -9,7 +9,7 @@ STAMP  := $(VENV)/.installed
 export ORT_DISABLE_TELEMETRY := 1
 export ANONYMIZED_TELEMETRY := False
 
-.PHONY: demo test lint typecheck eval bench clean install
+.PHONY: demo test lint typecheck eval bench clean install postgresql
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -17,13 +17,25 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	@touch $(STAMP)
 
-install: $(STAMP)
+install: $(STAMP) postgresql
+
+# The tests start a throwaway PostgreSQL server (tests/postgres_server.py): Debian's
+# postgresql package, installed quietly when no initdb is found (needs root or sudo).
+postgresql:
+	@command -v initdb >/dev/null 2>&1 || ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || { \
+	  echo "installing postgresql (for the store tests)…"; \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get update -qq >/dev/null && \
+	  $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends postgresql >/dev/null; }
 
 demo: $(STAMP)
 	PARTNERBOT_DATA_DIR=$${PARTNERBOT_DATA_DIR:-.partnerbot/demo} $(BIN)/partnerbot demo
 
-test: $(STAMP)
+# Everything on the default SQLite state, then the scenarios again with every test's
+# PARTNERBOT_DATABASE_URL on a fresh database of the session's PostgreSQL server.
+test: $(STAMP) postgresql
 	$(BIN)/python -m pytest -q
+	PARTNERBOT_TEST_DATABASE=postgres $(BIN)/python -m pytest -q tests/scenarios
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -43,7 +43,7 @@ def background_jobs(bot: PartnerBot, chat: list[Service]) -> list[Service]:
         from bot.comms.dispatcher import build_dispatcher_service
     except ImportError:
         return jobs
-    service = build_dispatcher_service(bot, chat)
+    service = build_dispatcher_service(bot.comms, chat)
     if service is not None:
         jobs.append(service)
     return jobs

@@ -13,12 +13,13 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from bot.composing import Composition, LLMComposer
+from bot.composing import Composition
 from bot.errors import LLMError
 from bot.extractive import ExtractiveComposer
+from bot.grounded import LLMComposer
 from bot.models import Answer, Citation, Question
 from bot.prompts import render
-from bot.rewrite import LLMRewriter, rewrite_followup
+from bot.rewrite import FollowUps, LLMRewriter
 from knowledge.documents import Passage
 from knowledge.retrieval import Retrieval, Retriever
 
@@ -55,6 +56,7 @@ class Answerer:
         self._threshold = threshold
         self.llm = llm
         self.rewriter = rewriter
+        self.followups = FollowUps(retriever.index, rewriter=rewriter)
         self.escalation_contact = escalation_contact
         self.extractive = ExtractiveComposer(
             vocabulary=retriever.vocabulary, glossary=retriever.index.glossary
@@ -67,12 +69,7 @@ class Answerer:
         return self.retriever.weights.confidence.threshold
 
     def standalone_query(self, question: Question) -> str:
-        glossary = self.retriever.index.glossary()
-        if not question.history:
-            return question.text
-        if self.rewriter is not None:
-            return self.rewriter.rewrite(question.text, question.history, glossary)
-        return rewrite_followup(question.text, question.history, glossary)
+        return self.followups.standalone(question.text, question.history)
 
     def confidence(self, retrieval: Retrieval) -> float:
         """The probability that the documents answer the question (0 without passages)."""

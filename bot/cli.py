@@ -2,24 +2,27 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import sys
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from bot.changes.cli import changes_app
+from bot.changes.cli import build_changes_app
 from bot.cli_session import err, fail, open_bot
 from bot.comms.cli import comms_app
 from bot.config import SAMPLES_DIR
 from bot.core import PartnerBot
-from bot.errors import PartnerbotError, UserError
+from bot.errors import ConfigError, PartnerbotError, UserError
 from bot.models import Answer, Question, Turn
+from bot.notify import ChannelPoster
 from knowledge.errors import KnowledgeError
 from knowledge.index import SyncReport
 
@@ -29,10 +32,58 @@ app = typer.Typer(
     no_args_is_help=True,
     pretty_exceptions_enable=False,
 )
-app.add_typer(comms_app, name="comms")
-app.add_typer(changes_app, name="changes")
 console = Console()
 logger = logging.getLogger("partnerbot")
+T = TypeVar("T")
+
+
+# -- posters outside `serve` (the composition root alone imports adapters, lazily) --------------
+def with_posters(
+    bot: PartnerBot, platforms: Sequence[str], fn: Callable[[list[ChannelPoster]], T]
+) -> T:
+    """Run fn with posters for these platforms (e.g. `partnerbot changes publish`).
+
+    Slack posts through the Web API with the bot token. Discord needs a gateway
+    connection, so its service is started as `partnerbot serve` would, used from a
+    worker thread (posters block), and stopped again.
+    """
+    posters: list[ChannelPoster] = []
+    if "slack" in platforms:
+        posters.append(_slack_poster(bot))
+    if "discord" in platforms:
+        return asyncio.run(_with_discord(bot, posters, fn))
+    return fn(posters)
+
+
+def _slack_poster(bot: PartnerBot) -> ChannelPoster:
+    from adapters.slack.poster import SlackPoster
+
+    token = bot.settings.slack_bot_token
+    if token is None or not token.get_secret_value().strip():
+        raise ConfigError(
+            "SLACK_BOT_TOKEN is not set, but PARTNERBOT_CHANGES_CHANNELS names a Slack "
+            "channel: set the bot token (xoxb-…) to post the digest there."
+        )
+    return SlackPoster.from_token(
+        token.get_secret_value().strip(), base_url=bot.settings.slack_api_url
+    )
+
+
+async def _with_discord(
+    bot: PartnerBot, posters: list[ChannelPoster], fn: Callable[[list[ChannelPoster]], T]
+) -> T:
+    from adapters.discord import build_discord
+
+    service = build_discord(bot)
+    await service.start()
+    try:
+        return await asyncio.to_thread(fn, [*posters, service.poster])
+    finally:
+        await service.stop()
+
+
+app.add_typer(comms_app, name="comms")
+app.add_typer(build_changes_app(with_posters=with_posters), name="changes")
 
 
 # -- index --------------------------------------------------------------------------------
@@ -130,6 +181,9 @@ def answer_json(answer: Answer) -> dict[str, Any]:
             for s in answer.sources
         ],
         "as_of": answer.as_of.isoformat() if answer.as_of else None,
+        # "answer", or what else the reply is ("rate_limited", "too_long", "empty",
+        # "acknowledgement", "notice", "error"), so a script can tell a refusal from an answer.
+        "kind": answer.kind,
     }
 
 
@@ -234,7 +288,8 @@ def eval_command(
         list[str] | None,
         typer.Argument(
             help="Dev sets: folders (or names under knowledge/devsets/) holding corpus/ and "
-            "questions.jsonl; or one questions .jsonl with --docs. Default: every dev set."
+            "questions.jsonl; or a questions .jsonl (about --docs, or the current index). "
+            "Default: every dev set."
         ),
     ] = None,
     docs: Annotated[
@@ -330,7 +385,7 @@ def report(
 ) -> None:
     """(Admin) Knowledge gaps: recent abstentions and 👎 answers, with counts."""
     bot = open_bot()
-    data = bot.store.gap_report(since=since)
+    data = bot.store.interactions.gap_report(since=since).as_json()
     if json_out:
         print(json.dumps(data, indent=2))
         return

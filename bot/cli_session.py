@@ -22,6 +22,8 @@ from knowledge.errors import KnowledgeError
 
 err = Console(stderr=True)
 
+CliBot = PartnerBot  # what every command works on
+
 _NOISY = ("httpx", "httpx2", "chromadb", "urllib3", "discord", "slack_bolt", "slack_sdk")
 
 
@@ -43,7 +45,10 @@ def open_bot(*, log_level: str = "WARNING") -> PartnerBot:
         err.print(f"[red]{escape(str(e))}[/red]")
         raise typer.Exit(2) from None
     setup_logging(settings, log_level)
-    return PartnerBot(settings)
+    try:
+        return PartnerBot(settings)
+    except PartnerbotError as e:
+        raise fail(e) from None
 
 
 def fail(e: Exception) -> typer.Exit:

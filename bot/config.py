@@ -10,6 +10,7 @@ from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from bot.errors import ConfigError
+from bot.store.url import DatabaseUrl, parse_database_url
 
 SAMPLES_DIR = Path(__file__).resolve().parent.parent / "knowledge" / "samples"
 
@@ -34,6 +35,19 @@ class Settings(BaseSettings):
     docs_dir: Path | None = Field(None, alias="PARTNERBOT_DOCS_DIR")
     comms_dir: Path | None = Field(None, alias="PARTNERBOT_COMMS_DIR")
     log_level: str | None = Field(None, alias="PARTNERBOT_LOG_LEVEL")  # default: see the CLI
+    # The bot's state (feedback, events, communications, outbox, changes): sqlite:///… or
+    # postgresql://…; unset: state.sqlite3 in the data dir. A secret: it may hold a password.
+    database_url: SecretStr | None = Field(None, alias="PARTNERBOT_DATABASE_URL")
+
+    @field_validator("database_url")
+    @classmethod
+    def _check_database_url(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and value.get_secret_value().strip():
+            try:
+                parse_database_url(value.get_secret_value())
+            except ConfigError as e:
+                raise ValueError(str(e)) from None
+        return value
 
     # Retrieval and answers
     embedder: Literal["minilm", "openai"] = Field("minilm", alias="PARTNERBOT_EMBEDDER")
@@ -146,6 +160,12 @@ class Settings(BaseSettings):
     @property
     def state_db(self) -> Path:
         return self.data_dir / "state.sqlite3"
+
+    @property
+    def database(self) -> DatabaseUrl:
+        """Where the state lives: PARTNERBOT_DATABASE_URL, else state.sqlite3 in the data dir."""
+        url = self.database_url.get_secret_value().strip() if self.database_url else ""
+        return parse_database_url(url) if url else DatabaseUrl.sqlite_file(self.state_db)
 
 
 def load_settings(**overrides: object) -> Settings:

@@ -15,18 +15,21 @@ from collections.abc import Callable
 from functools import cached_property
 from pathlib import Path
 
+from bot.acknowledgements import is_acknowledgement
+from bot.admin import require_admin
 from bot.answering import Answerer
-from bot.changes import ProgramChanges
+from bot.changes import ChangesSettings, ProgramChanges
 from bot.comms.registry import Communications
-from bot.composing import LLMComposer
+from bot.comms.settings import CommsSettings
 from bot.config import Settings
-from bot.errors import NotAllowed, UserError
+from bot.errors import UserError
+from bot.grounded import LLMComposer
 from bot.llm import LLMClient
-from bot.models import Answer, Question
+from bot.models import Answer, AnswerKind, Question
 from bot.prompts import message
-from bot.ratelimit import RateLimiter
+from bot.ratelimit import UNLIMITED_PLATFORMS, RateLimiter
 from bot.rewrite import LLMRewriter
-from bot.state import Store
+from bot.store import Store, open_store
 from knowledge.embeddings import Embedder, OpenAIEmbedder, default_embedder
 from knowledge.errors import KnowledgeError
 from knowledge.index import KnowledgeIndex, ProgressFn, SyncReport
@@ -62,8 +65,11 @@ class PartnerBot:
         # Applied in order to answers from the documents (not to special ones), e.g. a
         # note that a cited section changed recently.
         self.answer_notes: list[Callable[[Question, Answer], Answer]] = []
-        # Program-change detection: records changes on re-index, answers "what changed?".
-        self.changes = ProgramChanges(self)
+        # Program-change detection: records changes on re-index, answers "what changed?",
+        # notes a recently changed section under an answer.
+        self.on_reindex.append(lambda report: self.changes.record_sync(report))
+        self.special_answerers.append(lambda q: self.changes.answer(q))
+        self.answer_notes.append(lambda q, a: self.changes.note(q, a))
         # Communications announced to partners (bot/comms): answers in "Ask about this"
         # threads and "is the vendor emailing my customers this month?"; kept in the index
         # after a re-index (a rebuild drops them).
@@ -91,12 +97,28 @@ class PartnerBot:
 
     @cached_property
     def store(self) -> Store:
-        return Store(self.settings.state_db)
+        """The state backend PARTNERBOT_DATABASE_URL names (SQLite in the data dir by default)."""
+        return open_store(self.settings.database)
 
     @cached_property
     def comms(self) -> Communications:
         """Vendor-to-customer communications: registry, notices, acknowledgements."""
-        return Communications(self)
+        return Communications(
+            store=self.store,
+            settings=CommsSettings.from_settings(self.settings),
+            index_documents=lambda docs: self.index.sync_documents(docs, source="comms"),
+            answer_documents=lambda q: self.answerer.answer(q),
+        )
+
+    @cached_property
+    def changes(self) -> ProgramChanges:
+        """Program changes: records of every re-index, change answers, digests."""
+        return ProgramChanges(
+            records=self.store.changes,
+            deliveries=self.store.deliveries,
+            settings=ChangesSettings.from_settings(self.settings),
+            llm=lambda: self.llm_client,
+        )
 
     @cached_property
     def llm_client(self) -> LLMClient | None:
@@ -133,15 +155,19 @@ class PartnerBot:
         return self.reindex(self.settings.documents_dir)
 
     def check_question(self, question: Question) -> Answer | None:
-        """A notice for a question that cannot be answered as asked, else None."""
+        """A refusal for a question that cannot be answered as asked, else None."""
         text = question.text.strip()
         if not text:
-            return _notice(question, message("empty_question"))
+            return _notice(question, message("empty_question"), kind="empty")
         limit = self.settings.max_question_chars
         if len(text) > limit:
             return _notice(
-                question, message("too_long", length=f"{len(text):,}", limit=f"{limit:,}")
+                question,
+                message("too_long", length=f"{len(text):,}", limit=f"{limit:,}"),
+                kind="too_long",
             )
+        if question.platform in UNLIMITED_PLATFORMS:
+            return None
         wait = self.rate_limiter.check(f"{question.platform}:{question.asker}")
         if wait > 0:
             return _notice(
@@ -151,12 +177,18 @@ class PartnerBot:
                     limit=self.settings.rate_limit_per_minute,
                     seconds=math.ceil(wait),
                 ),
+                kind="rate_limited",
             )
         return None
 
     def ask(self, question: Question) -> Answer:
         """Answer a question; never raises (see module docstring)."""
         try:
+            if is_acknowledgement(question.text):
+                # "thanks!" asks nothing: a short reply, not a search (and not a gap).
+                return Answer(
+                    text=message("acknowledgement"), kind="acknowledgement", question=question.text
+                )
             notice = self.check_question(question)
             if notice is not None:
                 return notice
@@ -168,7 +200,7 @@ class PartnerBot:
                 answer = self.answerer.answer(question)
                 for note in self.answer_notes:
                     answer = note(question, answer)
-            interaction_id = self.store.record_interaction(question, answer)
+            interaction_id = self.store.interactions.record(question, answer)
             return _with_id(answer, interaction_id)
         except (UserError, KnowledgeError) as e:
             logger.warning("question refused: %s", e)
@@ -179,7 +211,7 @@ class PartnerBot:
 
     def record_feedback(self, *, interaction_id: int, user: str, rating: int, platform: str) -> str:
         """Store a rating and return the acknowledgement to show the user."""
-        if not self.store.record_feedback(
+        if not self.store.interactions.record_feedback(
             interaction_id=interaction_id, user=user, rating=rating, platform=platform
         ):
             return message("feedback_unknown")
@@ -201,9 +233,7 @@ class PartnerBot:
 
     # -- admin -------------------------------------------------------------------------------
     def require_admin(self, *, is_admin: bool, who: str, action: str) -> None:
-        if not is_admin:
-            logger.warning("refused admin action %r for %s", action, who)
-            raise NotAllowed(message("not_admin", action=action))
+        require_admin(is_admin=is_admin, who=who, action=action)
 
     def reindex(
         self,
@@ -254,8 +284,8 @@ def reindex_summary(report: SyncReport) -> str:
     return text
 
 
-def _notice(question: Question, text: str) -> Answer:
-    return Answer(text=text, kind="notice", question=question.text)
+def _notice(question: Question, text: str, *, kind: AnswerKind = "notice") -> Answer:
+    return Answer(text=text, kind=kind, question=question.text)
 
 
 def _with_id(answer: Answer, interaction_id: int) -> Answer:

@@ -21,3 +21,8 @@ class LLMError(PartnerbotError):
 
 class NotAllowed(UserError):
     """A non-admin tried an admin command."""
+
+
+class StoreError(UserError):
+    """The state database cannot be opened or used as configured; the message says why
+    (never with a password)."""

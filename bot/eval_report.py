@@ -63,8 +63,7 @@ def resolve_sets(sets: Sequence[str], docs: Path | None) -> list[DevSet]:
     for spec in sets:
         path = Path(spec)
         if path.suffix == ".jsonl":
-            if docs is None:
-                raise UserError(f"{spec}: a questions file needs --docs FOLDER")
+            # With --docs: index that folder for it; without: ask the configured index.
             out.append(DevSet(path.stem, docs, load_questions(path), (path,)))
         elif path.is_dir():
             out.append(load_devset(path))

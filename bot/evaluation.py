@@ -62,7 +62,7 @@ class DevSet:
     """A corpus with its questions, as found under knowledge/devsets/<name>/."""
 
     name: str
-    corpus: Path
+    corpus: Path | None  # None: the index already in the configured data directory
     items: list[EvalItem]
     question_files: tuple[Path, ...] = ()
 

@@ -11,6 +11,9 @@ from datetime import date
 from typing import Literal
 
 Platform = Literal["slack", "discord", "console", "cli"]
+AnswerKind = Literal[
+    "answer", "acknowledgement", "empty", "too_long", "rate_limited", "notice", "error"
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,9 +63,11 @@ class Answer:
     # Every retrieved passage in rank order (cited or not), for --json and reports.
     sources: tuple[Citation, ...] = field(default=())
     question: str = ""
-    # "answer": from the documents; "notice": a message about the request itself
-    # (too long, rate limited, refused); "error": the short apology after a failure.
-    kind: Literal["answer", "notice", "error"] = "answer"
+    # What the reply is (`ask --json` prints it as "kind"): "answer" from the documents
+    # (abstaining or not); "acknowledgement", the short reply to "thanks!"; a refusal of
+    # the request itself: "empty", "too_long", "rate_limited", or "notice" (any other);
+    # "error", the short apology after a failure.
+    kind: AnswerKind = "answer"
     interaction_id: int | None = None
     standalone_query: str = ""
 

@@ -1,4 +1,8 @@
-"""Per-user sliding-window rate limit, shared by every adapter in the process."""
+"""Per-user sliding-window rate limit, shared by every adapter in the process.
+
+The limit is for chat users, per asker. Questions typed on this machine — `ask`,
+`ask --batch`, `eval`, the terminal chat — are the operator's own and never limited.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +10,9 @@ import threading
 import time
 from collections import defaultdict, deque
 from collections.abc import Callable
+
+# Platforms whose questions come from the operator's own terminal or scripts.
+UNLIMITED_PLATFORMS = frozenset({"cli", "console"})
 
 
 class RateLimiter:

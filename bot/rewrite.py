@@ -1,16 +1,30 @@
-"""Turn a follow-up ("and for member tier?") into a standalone query for retrieval."""
+"""Turn a follow-up ("and for member tier?") into a standalone query for retrieval.
+
+The subject is resolved through the whole conversation, not just the last turn: each
+elliptical user turn is read against the standalone form of the turn before it, so
+"gold CSAT rule?" → "and for member tier?" → "and elite?" → "deadline for that?" still
+asks about the CSAT rule, for Elite. A name of the same kind as one said earlier (a
+tier for a tier, a track for a track) replaces it instead of joining it; the kinds come
+from the glossary when there is one and are otherwise learned from the documents
+(knowledge/kinds.py).
+"""
 
 from __future__ import annotations
 
 import logging
 import re
+import threading
 from collections.abc import Sequence
+from dataclasses import dataclass
 
+from bot.acknowledgements import is_acknowledgement
 from bot.errors import LLMError
 from bot.llm import LLMClient
 from bot.models import Turn
 from bot.prompts import render
-from knowledge.glossary import Glossary, mentions
+from knowledge.glossary import Glossary
+from knowledge.index import KnowledgeIndex
+from knowledge.kinds import Name, NameKinds, learn_kinds, name_tokens
 from knowledge.lexical import STOPWORDS
 
 logger = logging.getLogger(__name__)
@@ -38,37 +52,92 @@ def is_elliptical(text: str) -> bool:
     return bool(_PRONOUN.search(text)) and len(words) <= 6
 
 
-def previous_question(history: Sequence[Turn]) -> str | None:
-    for turn in reversed(history):
-        if turn.role == "user" and turn.text.strip():
-            return turn.text
-    return None
+def user_turns(history: Sequence[Turn]) -> list[str]:
+    """The partner's earlier questions, oldest first (acknowledgements carry no subject)."""
+    return [
+        t.text
+        for t in history
+        if t.role == "user" and t.text.strip() and not is_acknowledgement(t.text)
+    ]
 
 
-def rewrite_followup(question: str, history: Sequence[Turn], glossary: Glossary) -> str:
-    """Deterministic rewrite: carry the previous question's subject into an elliptical one.
+def _stems(words: Sequence[str]) -> tuple[list[str], list[int]]:
+    """Stemmed tokens of the words, and for each token the index of its word."""
+    tokens: list[str] = []
+    owners: list[int] = []
+    for i, word in enumerate(words):
+        for token in name_tokens(word):
+            tokens.append(token)
+            owners.append(i)
+    return tokens, owners
 
-    Names of the same kind (a tier for a tier, a competency for a competency, as the
-    glossary groups them) are replaced rather than added, so "and for member tier?"
-    after a question about Advanced asks about Member only.
+
+@dataclass(frozen=True)
+class _Turn:
+    standalone: str  # the question as retrieval should see it
+    subject: list[str]  # the words a later elliptical turn carries
+
+
+def _resolve(text: str, before: _Turn | None, names: NameKinds) -> _Turn:
+    """One turn made standalone against the conversation so far.
+
+    A self-contained question starts a new subject. An elliptical one keeps the subject:
+    names it mentions replace the names of the same kind in it ("and for member tier?"),
+    a lead-in follow-up without a pronoun adds its words to it ("and a normal trial?"),
+    and a question about the subject ("how long does that take?") only borrows it.
     """
-    previous = previous_question(history)
-    if not previous or not is_elliptical(question):
-        return question
-    rest = _LEADS.sub("", question).strip(" ?!.,") or question
-    replaced = glossary.groups_in(rest)
-    carried_text = previous
-    for group in replaced:
-        members = glossary.groups.get(group, ())
-        aliases = set(members) | {k for k, v in glossary.terms.items() if v in members}
-        for name in sorted(aliases, key=len, reverse=True):
-            if mentions(carried_text, (name,)):
-                carried_text = re.sub(
-                    rf"(?<![\w-]){re.escape(name)}(?![\w-])", " ", carried_text, flags=re.I
-                )
-    have = {w.lower() for w in _content_words(rest)}
-    carried = [w for w in _content_words(carried_text) if w.lower() not in have]
-    return f"{rest} {' '.join(carried)}".strip()
+    if before is None or not is_elliptical(text):
+        return _Turn(text, _content_words(text))
+    rest = _LEADS.sub("", text).strip(" ?!.,") or text
+    rest_words = _content_words(rest)
+    rest_tokens, rest_owners = _stems(rest_words)
+    said = names.names_in(rest_tokens)
+    said_names = {name for _, _, name in said}
+    rivals: set[Name] = set()
+    for name in said_names:
+        rivals |= names.rivals(name)
+    rivals -= said_names
+
+    subject = before.subject
+    tokens, owners = _stems(subject)
+    present = {w.lower() for w in rest_words}  # said again: once is enough
+    dropped = {i for i, word in enumerate(subject) if word.lower() in present}
+    for start, end, name in names.names_in(tokens):
+        if name in rivals:
+            dropped.update(owners[start:end])
+    kept = [w for i, w in enumerate(subject) if i not in dropped]
+
+    if _LEADS.match(text) and not _PRONOUN.search(rest):
+        joining = rest_words
+    else:
+        named = {rest_owners[i] for start, end, _ in said for i in range(start, end)}
+        joining = [w for i, w in enumerate(rest_words) if i in named]
+    return _Turn(f"{rest} {' '.join(kept)}".strip(), joining + kept)
+
+
+def standalone_question(question: str, history: Sequence[Turn], names: NameKinds) -> str:
+    """The question with the conversation's subject carried in (unchanged when it is
+    self-contained or there is no earlier question)."""
+    turn: _Turn | None = None
+    for text in user_turns(history):
+        turn = _resolve(text, turn, names)
+    return _resolve(question, turn, names).standalone
+
+
+def rewrite_followup(
+    question: str,
+    history: Sequence[Turn],
+    glossary: Glossary,
+    kinds: NameKinds | None = None,
+) -> str:
+    """Deterministic rewrite: carry the conversation's subject into an elliptical question.
+
+    Names of one kind (the glossary's groups, plus `kinds` learned from the documents)
+    are replaced rather than added, so "and for member tier?" after a question about
+    Advanced asks about Member only.
+    """
+    names = NameKinds.from_glossary(glossary)
+    return standalone_question(question, history, names.merged(kinds) if kinds else names)
 
 
 class LLMRewriter:
@@ -77,8 +146,8 @@ class LLMRewriter:
     def __init__(self, client: LLMClient) -> None:
         self.client = client
 
-    def rewrite(self, question: str, history: Sequence[Turn], glossary: Glossary) -> str:
-        if not previous_question(history):
+    def rewrite(self, question: str, history: Sequence[Turn], names: NameKinds) -> str:
+        if not user_turns(history):
             return question
         convo = "\n".join(f"{t.role}: {t.text}" for t in history[-6:])
         messages = [
@@ -89,5 +158,36 @@ class LLMRewriter:
             text = self.client.complete(messages, purpose="rewrite", max_tokens=80).strip()
         except LLMError as e:
             logger.warning("rewrite fell back to the deterministic rule: %s", e)
-            return rewrite_followup(question, history, glossary)
-        return text.splitlines()[0] if text else rewrite_followup(question, history, glossary)
+            return standalone_question(question, history, names)
+        return text.splitlines()[0] if text else standalone_question(question, history, names)
+
+
+class FollowUps:
+    """Standalone questions over one index: the glossary's groups and the name kinds
+    learned from its documents, re-read once per index generation (a few milliseconds)."""
+
+    def __init__(self, index: KnowledgeIndex, *, rewriter: LLMRewriter | None = None) -> None:
+        self.index = index
+        self.rewriter = rewriter
+        self._names: tuple[int, Glossary, NameKinds] | None = None
+        self._lock = threading.Lock()
+
+    def names(self) -> NameKinds:
+        """Names of one kind: the glossary's groups plus those learned from the documents."""
+        generation = self.index.generation()
+        glossary = self.index.glossary()  # a new object when a re-index changed it
+        with self._lock:
+            cached = self._names
+            if cached is not None and cached[0] == generation and cached[1] is glossary:
+                return cached[2]
+            chunks = self.index.chunks(self.index.refresh_lexical().ids)
+            names = NameKinds.from_glossary(glossary).merged(learn_kinds(chunks.values()))
+            self._names = (generation, glossary, names)
+            return names
+
+    def standalone(self, question: str, history: Sequence[Turn]) -> str:
+        if not user_turns(history):
+            return question
+        if self.rewriter is not None:
+            return self.rewriter.rewrite(question, history, self.names())
+        return standalone_question(question, history, self.names())

@@ -2,6 +2,11 @@
 
 Indexing the samples costs several seconds, so it happens once per test session;
 each test gets its own copy of the data directory and can change it freely.
+
+State backend: SQLite in each test's data directory, unless the session runs with
+PARTNERBOT_TEST_DATABASE=postgres — then every test gets a fresh database on a
+throwaway PostgreSQL server (tests/postgres_server.py, started once per session)
+through PARTNERBOT_DATABASE_URL, so any suite runs against PostgreSQL unchanged.
 """
 
 from __future__ import annotations
@@ -16,13 +21,28 @@ import pytest
 
 from bot.config import SAMPLES_DIR, Settings
 from bot.core import PartnerBot
+from tests.postgres_server import PostgresServer
 
 SAMPLE_DOCS = SAMPLES_DIR / "docs"
 _PREFIXES = ("PARTNERBOT_", "SLACK_", "DISCORD_", "OPENAI_", "CHROMA_")
+# Read before any test clears the PARTNERBOT_ variables: "postgres" or "sqlite" (default).
+TEST_DATABASE = os.environ.get("PARTNERBOT_TEST_DATABASE", "sqlite").strip().lower()
+if TEST_DATABASE not in ("sqlite", "postgres"):
+    raise pytest.UsageError("PARTNERBOT_TEST_DATABASE must be sqlite or postgres")
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[PostgresServer]:
+    """A real PostgreSQL server for the session; if it cannot start, its tests fail."""
+    server = PostgresServer().start()
+    yield server
+    server.stop()
 
 
 @pytest.fixture(autouse=True)
-def isolated_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[None]:
+def isolated_env(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, request: pytest.FixtureRequest
+) -> Iterator[None]:
     """No test sees the developer's tokens, .env or data directory."""
     for key in list(os.environ):
         if key.startswith(_PREFIXES) or key.lower() in {"http_proxy", "https_proxy", "all_proxy"}:
@@ -30,7 +50,14 @@ def isolated_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[No
     monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
     monkeypatch.setenv("PARTNERBOT_DATA_DIR", str(tmp_path / "data"))
     monkeypatch.chdir(tmp_path)
+    if TEST_DATABASE != "postgres":
+        yield
+        return
+    server: PostgresServer = request.getfixturevalue("postgres_server")
+    url = server.create_database("scenario")
+    monkeypatch.setenv("PARTNERBOT_DATABASE_URL", url)
     yield
+    server.drop_database(url)
 
 
 @pytest.fixture(scope="session")

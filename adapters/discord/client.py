@@ -119,7 +119,9 @@ class PartnerbotClient(discord.Client):
 
     async def answer_message(self, msg: discord.Message, me: discord.ClientUser) -> None:
         # A second replica on the same token (or a replayed event) must not answer twice.
-        if not await asyncio.to_thread(self.bot.store.first_time, f"discord:message:{msg.id}"):
+        if not await asyncio.to_thread(
+            self.bot.store.events.first_time, f"discord:message:{msg.id}"
+        ):
             return
         question = await question_from_message(msg, me, self.bot.settings)
         if question.text.lower() in HELP_WORDS:

@@ -19,7 +19,6 @@ from discord import app_commands
 from adapters.discord.components import feedback_view
 from adapters.discord.questions import is_admin, question_from_interaction
 from adapters.discord.render import CONTENT_LIMIT, Reply, render_answer, split_text
-from bot.changes.digest import changes_command
 from bot.comms import chat as comms_chat
 from bot.core import PartnerBot, reindex_summary
 from bot.errors import UserError
@@ -72,7 +71,9 @@ def add_comms(tree: Tree, bot: PartnerBot) -> None:
     @group.command(name="list", description="Admins: list upcoming communications")
     async def list_(interaction: discord.Interaction[Any]) -> None:
         await admin_reply(
-            interaction, bot, lambda admin, who: comms_chat.list_text(bot, is_admin=admin, who=who)
+            interaction,
+            bot,
+            lambda admin, who: comms_chat.list_text(bot.comms, is_admin=admin, who=who),
         )
 
     @group.command(name="cancel", description="Admins: cancel a communication")
@@ -82,7 +83,7 @@ def add_comms(tree: Tree, bot: PartnerBot) -> None:
         await admin_reply(
             interaction,
             bot,
-            lambda admin, who: comms_chat.cancel_as(bot, comm_id, is_admin=admin, who=who),
+            lambda admin, who: comms_chat.cancel_as(bot.comms, comm_id, is_admin=admin, who=who),
         )
 
     tree.add_command(group)
@@ -92,7 +93,7 @@ def add_changes(tree: Tree, bot: PartnerBot) -> None:
     group = app_commands.Group(name="changes", description="Admins: recent program changes")
 
     def run(words: str) -> Callable[[bool, str], str]:
-        return lambda admin, who: changes_command(bot, words, is_admin=admin, who=who)
+        return lambda admin, who: bot.changes.command(words, is_admin=admin, who=who)
 
     @group.command(name="publish", description="Admins: post the digest of new program changes")
     @app_commands.describe(

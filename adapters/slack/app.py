@@ -269,7 +269,7 @@ class SlackAdapter:
         keys = [ev.event_key(body), ev.message_key(context.team_id, channel, ts)]
 
         def claim() -> bool:
-            return all(self.bot.store.first_time(k) for k in keys if k)
+            return all(self.bot.store.events.first_time(k) for k in keys if k)
 
         if await asyncio.to_thread(claim):
             return True

@@ -14,7 +14,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from adapters.slack.render import render_answer, render_markdown
-from bot.changes import changes_command
 from bot.comms import chat as comms_chat
 from bot.core import PartnerBot, reindex_summary
 from bot.errors import NotAllowed, UserError
@@ -150,7 +149,7 @@ async def reindex_command(ctx: CommandContext) -> None:
 async def comms_command(ctx: CommandContext) -> None:
     """Admins only: `comms list` / `comms cancel <id>` (a non-admin gets the refusal text)."""
     text = await asyncio.to_thread(
-        comms_chat.command, ctx.bot, ctx.args, is_admin=ctx.is_admin, who=ctx.who
+        comms_chat.command, ctx.bot.comms, ctx.args, is_admin=ctx.is_admin, who=ctx.who
     )
     await ctx.reply_markdown(text)
 
@@ -160,7 +159,7 @@ async def changes_subcommand(ctx: CommandContext) -> None:
     """Admins only: publish (or `preview`) the digest of new program changes."""
     try:
         text = await asyncio.to_thread(
-            changes_command, ctx.bot, ctx.args, is_admin=ctx.is_admin, who=ctx.who
+            ctx.bot.changes.command, ctx.args, is_admin=ctx.is_admin, who=ctx.who
         )
     except UserError as e:  # NotAllowed, a bad `since`, no channels configured
         text = str(e)

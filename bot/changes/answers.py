@@ -15,9 +15,9 @@ from datetime import date
 
 from bot.changes.digest import count_text, excerpt, kind_label, shorten
 from bot.changes.periods import Period, period_in
-from bot.changes.records import ChangeRecord, ChangeStore
 from bot.models import Answer, Citation, Question
 from bot.prompts import message
+from bot.store import ChangeRecord, ChangeRepository
 
 MAX_LINES = 8
 MIN_TOPIC_MATCH = 0.5
@@ -116,7 +116,7 @@ def answer_line(record: ChangeRecord, number: int) -> str:
 
 
 def answer_from_records(
-    question: Question, store: ChangeStore, *, today: date, recent_days: int
+    question: Question, store: ChangeRepository, *, today: date, recent_days: int
 ) -> Answer | None:
     """An answer from the change records, or None to let the documents answer."""
     text = question.text
@@ -173,7 +173,7 @@ def _none_in(question: Question, period: Period | None, latest: ChangeRecord) ->
     return Answer(text=text, confidence=1.0, question=question.text)
 
 
-def with_change_note(answer: Answer, store: ChangeStore, *, since: str) -> Answer:
+def with_change_note(answer: Answer, store: ChangeRepository, *, since: str) -> Answer:
     """Append "Note: … changed on <date>" when a cited section changed since `since`."""
     if answer.abstained or answer.kind != "answer" or not answer.citations:
         return answer

@@ -1,41 +1,35 @@
 """`partnerbot changes …` commands: list the recorded program changes, publish the digest.
 
-The command line is a composition root: only here, inside the publish command, are the
-chat adapters imported (lazily), to connect the posters the configured channels need.
+Publishing needs the chat platforms' posters; the composition root (bot/cli.py), the
+only place that may import adapters, hands them in as `with_posters`.
 """
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
 from collections.abc import Callable, Sequence
-from typing import Annotated, TypeVar
+from typing import Annotated
 
 import typer
 from rich.console import Console
 from rich.markup import escape
 
-from bot.changes.digest import (
-    DigestResult,
-    parse_channels,
-    preview_digest,
-    publish_digest,
-)
+from bot.changes.digest import DigestResult, parse_channels
 from bot.changes.periods import parse_since
-from bot.changes.records import ChangeRecord
-from bot.cli_session import command_bot
-from bot.core import PartnerBot
-from bot.errors import ConfigError
+from bot.cli_session import CliBot, command_bot
 from bot.notify import ChannelPoster
 from bot.prompts import message
+from bot.store import ChangeRecord
 
-changes_app = typer.Typer(help="Program changes detected when documents are re-indexed.")
 console = Console()
 
 logger = logging.getLogger(__name__)
 
-T = TypeVar("T")
+# Run the function with posters for these platforms (connected for the command only).
+WithPosters = Callable[
+    [CliBot, Sequence[str], Callable[[list[ChannelPoster]], DigestResult]], DigestResult
+]
 
 SinceOption = Annotated[
     str | None,
@@ -71,7 +65,44 @@ def print_records(records: Sequence[ChangeRecord], out: Console | None = None) -
                 )
 
 
-@changes_app.callback(invoke_without_command=True)
+def build_changes_app(*, with_posters: WithPosters) -> typer.Typer:
+    """The `changes` command group."""
+    changes_app = typer.Typer(help="Program changes detected when documents are re-indexed.")
+    changes_app.callback(invoke_without_command=True)(list_changes)
+
+    @changes_app.command("publish")
+    def publish(
+        since: SinceOption = None,
+        again: Annotated[
+            bool, typer.Option("--again", help="Include changes that were already published.")
+        ] = False,
+        dry_run: Annotated[
+            bool, typer.Option("--dry-run", help="Print the digest; post and mark nothing.")
+        ] = False,
+    ) -> None:
+        """(Admin) Post one digest of new program changes to PARTNERBOT_CHANGES_CHANNELS."""
+        with command_bot() as bot:
+            start = parse_since(since) if since else None
+            if dry_run:
+                digest = bot.changes.preview(since=start, include_published=again)
+                text = digest.text if digest else message("changes_nothing_to_publish")
+                console.print(escape(text), highlight=False, soft_wrap=True)
+                return
+            platforms = sorted({p for p, _ in parse_channels(bot.changes.settings.channels)})
+
+            def post(posters: list[ChannelPoster]) -> DigestResult:
+                return bot.changes.publish(posters, since=start, include_published=again)
+
+            result = with_posters(bot, platforms, post)
+        if result.digest is not None:
+            console.print(escape(result.digest.text), highlight=False, soft_wrap=True)
+        console.print(escape(result.summary()), highlight=False, soft_wrap=True)
+        if not result.ok:
+            raise typer.Exit(1)
+
+    return changes_app
+
+
 def list_changes(
     ctx: typer.Context,
     since: SinceOption = None,
@@ -91,79 +122,3 @@ def list_changes(
         print(json.dumps([r.as_json() for r in records], indent=2, ensure_ascii=False))
     else:
         print_records(records)
-
-
-@changes_app.command("publish")
-def publish(
-    since: SinceOption = None,
-    again: Annotated[
-        bool, typer.Option("--again", help="Include changes that were already published.")
-    ] = False,
-    dry_run: Annotated[
-        bool, typer.Option("--dry-run", help="Print the digest; post and mark nothing.")
-    ] = False,
-) -> None:
-    """(Admin) Post one digest of new program changes to PARTNERBOT_CHANGES_CHANNELS."""
-    with command_bot() as bot:
-        start = parse_since(since) if since else None
-        if dry_run:
-            digest = preview_digest(bot, since=start, include_published=again)
-            text = digest.text if digest else message("changes_nothing_to_publish")
-            console.print(escape(text), highlight=False, soft_wrap=True)
-            return
-        platforms = sorted({p for p, _ in parse_channels(bot.settings.changes_channels)})
-
-        def post(posters: list[ChannelPoster]) -> DigestResult:
-            return publish_digest(bot, posters, since=start, include_published=again)
-
-        result = with_posters(bot, platforms, post)
-    if result.digest is not None:
-        console.print(escape(result.digest.text), highlight=False, soft_wrap=True)
-    console.print(escape(result.summary()), highlight=False, soft_wrap=True)
-    if not result.ok:
-        raise typer.Exit(1)
-
-
-# -- posters, from the adapters ------------------------------------------------------------
-def with_posters(
-    bot: PartnerBot, platforms: Sequence[str], fn: Callable[[list[ChannelPoster]], T]
-) -> T:
-    """Run fn with posters for these platforms (the adapters are imported only here).
-
-    Slack posts through the Web API with the bot token. Discord needs a gateway
-    connection, so its service is started as `partnerbot serve` would, used from a
-    worker thread (posters block), and stopped again.
-    """
-    posters: list[ChannelPoster] = []
-    if "slack" in platforms:
-        posters.append(_slack_poster(bot))
-    if "discord" in platforms:
-        return asyncio.run(_with_discord(bot, posters, fn))
-    return fn(posters)
-
-
-def _slack_poster(bot: PartnerBot) -> ChannelPoster:
-    from adapters.slack.poster import SlackPoster
-
-    token = bot.settings.slack_bot_token
-    if token is None or not token.get_secret_value().strip():
-        raise ConfigError(
-            "SLACK_BOT_TOKEN is not set, but PARTNERBOT_CHANGES_CHANNELS names a Slack "
-            "channel: set the bot token (xoxb-…) to post the digest there."
-        )
-    return SlackPoster.from_token(
-        token.get_secret_value().strip(), base_url=bot.settings.slack_api_url
-    )
-
-
-async def _with_discord(
-    bot: PartnerBot, posters: list[ChannelPoster], fn: Callable[[list[ChannelPoster]], T]
-) -> T:
-    from adapters.discord import build_discord
-
-    service = build_discord(bot)
-    await service.start()
-    try:
-        return await asyncio.to_thread(fn, [*posters, service.poster])
-    finally:
-        await service.stop()

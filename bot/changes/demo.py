@@ -14,7 +14,7 @@ import tempfile
 import textwrap
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import yaml
 from rich.console import Console
@@ -26,7 +26,8 @@ from bot.config import SAMPLES_DIR
 from bot.models import Answer, Question
 
 if TYPE_CHECKING:
-    from bot.core import PartnerBot
+    from bot.changes.service import ProgramChanges
+    from knowledge.index import SyncReport
 
 V2_EDITS = SAMPLES_DIR / "v2" / "edits.yml"
 DEMO_QUESTIONS = (
@@ -162,8 +163,19 @@ def _print_answer(console: Console, answer: Answer) -> None:
         console.print(f"  \\[{c.number}] {escape(c.label)} ({c.path}{dated})", highlight=False)
 
 
+class DemoHost(Protocol):
+    """What the demo drives: re-index a folder, ask a question, and the changes feature."""
+
+    @property
+    def changes(self) -> ProgramChanges: ...
+
+    def reindex(self, path: Path) -> SyncReport: ...
+
+    def ask(self, question: Question) -> Answer: ...
+
+
 def demo_changes(
-    bot: PartnerBot,
+    bot: DemoHost,
     console: Console,
     *,
     documents: Path = SAMPLES_DIR / "docs",
@@ -186,7 +198,7 @@ def demo_changes(
             highlight=False,
         )
         if records:
-            digest = build_digest(records, llm=bot.llm_client)
+            digest = build_digest(records, llm=bot.changes.llm())
             console.print(
                 Panel(escape(digest.text), title=escape(digest.title), title_align="left"),
                 highlight=False,

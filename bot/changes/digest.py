@@ -1,10 +1,7 @@
-"""The change digest: one concise, cited line per program change, posted to partner channels.
+"""The change digest: one concise, cited line per program change, for partner channels.
 
-`publish_digest(bot, posters)` is the one entry point for the CLI (`partnerbot changes
-publish`) and the chat commands (Slack `/partner changes`, Discord `/changes`). It posts
-one digest per configured channel through the adapters' `ChannelPoster`s, remembers each
-delivery by key (and asks the platform for the key first, so a crash between posting and
-recording never posts twice), and marks the records published once every channel has it.
+Pure functions from change records to a `Digest` (summary + lines); publishing it —
+once per channel, through the outbox — is `ProgramChanges.publish` (bot/changes/service.py).
 """
 
 from __future__ import annotations
@@ -17,14 +14,11 @@ from dataclasses import dataclass, field
 from difflib import SequenceMatcher
 from typing import TYPE_CHECKING
 
-from bot.changes.periods import parse_since
-from bot.changes.records import ChangeRecord
-from bot.errors import ConfigError, LLMError, PartnerbotError, UserError
-from bot.notify import ChannelPoster, Notice
+from bot.errors import ConfigError, LLMError
 from bot.prompts import message, render
+from bot.store import ChangeRecord
 
 if TYPE_CHECKING:
-    from bot.core import PartnerBot
     from bot.llm import LLMClient
 
 logger = logging.getLogger(__name__)
@@ -244,6 +238,8 @@ class DigestResult:
     posted: list[tuple[str, str]] = field(default_factory=list)  # (platform:channel, id)
     already: list[tuple[str, str]] = field(default_factory=list)
     failed: list[tuple[str, str]] = field(default_factory=list)  # (platform:channel, why)
+    # Another process holds the claim (it is posting right now): not failed, not confirmed.
+    in_flight: list[tuple[str, str]] = field(default_factory=list)
 
     @property
     def count(self) -> int:
@@ -251,7 +247,7 @@ class DigestResult:
 
     @property
     def ok(self) -> bool:
-        return not self.failed
+        return not self.failed and not self.in_flight
 
     def summary(self) -> str:
         """A one-line report for the admin who asked (CLI or chat)."""
@@ -259,144 +255,9 @@ class DigestResult:
             return message("changes_nothing_to_publish")
         channels = ", ".join(c for c, _ in [*self.posted, *self.already]) or "-"
         text = message("changes_published", changes=count_text(self.count), channels=channels)
-        if self.failed:
+        if self.failed or self.in_flight:
             text += " " + message(
                 "changes_publish_failed",
-                channels="; ".join(f"{c} ({why})" for c, why in self.failed),
+                channels="; ".join(f"{c} ({why})" for c, why in [*self.failed, *self.in_flight]),
             )
         return text
-
-
-def select_records(
-    bot: PartnerBot, *, since: str | None = None, include_published: bool = False
-) -> list[ChangeRecord]:
-    return bot.changes.records.list(since=since, unpublished_only=not include_published)
-
-
-def preview_digest(
-    bot: PartnerBot, *, since: str | None = None, include_published: bool = False
-) -> Digest | None:
-    """The digest `publish_digest` would post, without posting or marking anything."""
-    records = select_records(bot, since=since, include_published=include_published)
-    return build_digest(records, llm=bot.llm_client, since=since) if records else None
-
-
-def publish_digest(
-    bot: PartnerBot,
-    posters: Sequence[ChannelPoster],
-    *,
-    since: str | None = None,
-    include_published: bool = False,
-    channels: Sequence[str] | None = None,
-) -> DigestResult:
-    """Post one digest of the unpublished (or, with include_published, all) changes.
-
-    `channels` defaults to PARTNERBOT_CHANGES_CHANNELS; each is "platform:channel" and
-    goes through the poster of that platform. Records are marked published only when
-    every channel has the digest, so a failed channel is retried by the next publish.
-    """
-    targets = parse_channels(bot.settings.changes_channels if channels is None else channels)
-    if not targets:
-        raise ConfigError(message("changes_no_channels", variable=CHANNELS_VARIABLE))
-    records = select_records(bot, since=since, include_published=include_published)
-    if not records:
-        return DigestResult(digest=None)
-    digest = build_digest(records, llm=bot.llm_client, since=since)
-    result = DigestResult(digest=digest)
-    by_platform = {p.platform: p for p in posters}
-    store = bot.changes.records
-    # The key makes a retry after a crash find the earlier post; asking for published
-    # changes again is a new publication, so it gets a key of its own.
-    publication = digest.key if not include_published else f"{digest.key}@{bot.changes.now()}"
-    for platform, channel in targets:
-        spec = f"{platform}:{channel}"
-        key = f"changes:{publication}:{spec}"
-        poster = by_platform.get(platform)
-        if poster is None:
-            result.failed.append((spec, message("changes_no_poster", platform=platform)))
-            continue
-        known = store.delivery(key)
-        if known is not None:
-            result.already.append((spec, known))
-            continue
-        try:
-            found = poster.find(channel, key)
-            if found is not None:
-                result.already.append((spec, found))
-            else:
-                notice = Notice(key=key, title=digest.title, text=digest.text)
-                found = poster.post(channel, notice)
-                result.posted.append((spec, found))
-        except PartnerbotError as e:  # the platform said no: the reason is in the message
-            logger.warning("posting the change digest to %s failed: %s", spec, e)
-            result.failed.append((spec, str(e)))
-            continue
-        except Exception as e:  # one channel failing must not stop the others
-            logger.exception("posting the change digest to %s failed", spec)
-            result.failed.append((spec, str(e) or type(e).__name__))
-            continue
-        store.record_delivery(key, channel=spec, message_id=found, at=bot.changes.now())
-    if result.ok:
-        store.mark_published([r.id for r in records], digest_key=digest.key, at=bot.changes.now())
-    logger.info(
-        "change digest %s: %d changes, posted=%d already=%d failed=%d",
-        digest.key,
-        len(records),
-        len(result.posted),
-        len(result.already),
-        len(result.failed),
-    )
-    return result
-
-
-def publish_digest_as(
-    bot: PartnerBot,
-    posters: Sequence[ChannelPoster],
-    *,
-    is_admin: bool,
-    who: str,
-    since: str | None = None,
-    include_published: bool = False,
-) -> DigestResult:
-    """Publish on behalf of a chat user; NotAllowed unless they are an admin."""
-    bot.require_admin(is_admin=is_admin, who=who, action="publish the program-change digest")
-    logger.info("change digest publish requested by %s", who)
-    return publish_digest(bot, posters, since=since, include_published=include_published)
-
-
-def changes_command(
-    bot: PartnerBot,
-    args: str,
-    *,
-    is_admin: bool,
-    who: str,
-    posters: Sequence[ChannelPoster] | None = None,
-) -> str:
-    """The chat command (`/partner changes …`, `/changes …`): returns the reply text.
-
-    Empty → publish new changes; `preview` → show the digest without posting;
-    `again` → publish every change again; `since YYYY-MM-DD` narrows any of these.
-    Posters default to the ones running adapters registered in `bot.changes.posters`.
-    """
-    words = args.split()
-    preview = "preview" in words
-    again = "again" in words or "all" in words
-    since: str | None = None
-    if "since" in words:
-        index = words.index("since")
-        if index + 1 >= len(words):
-            raise UserError(message("changes_command_usage"))
-        since = parse_since(words[index + 1])
-    unknown = [w for w in words if w not in {"preview", "again", "all", "since", "publish"}]
-    if since is not None:
-        unknown = [w for w in unknown if w != words[words.index("since") + 1]]
-    if unknown:
-        raise UserError(message("changes_command_usage"))
-    bot.require_admin(is_admin=is_admin, who=who, action="publish the program-change digest")
-    if preview:
-        digest = preview_digest(bot, since=since, include_published=again)
-        return digest.text if digest else message("changes_nothing_to_publish")
-    chosen = bot.changes.posters if posters is None else posters
-    return publish_digest_as(
-        bot, chosen, is_admin=is_admin, who=who, since=since, include_published=again
-    ).summary()

@@ -7,24 +7,20 @@ Admins only: a non-admin gets the NotAllowed message, not an exception.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
+from bot.admin import require_admin
 from bot.comms.model import format_when, in_days
 from bot.comms.planning import notice_label
+from bot.comms.registry import Communications
 from bot.errors import UserError
 from bot.prompts import message
 
-if TYPE_CHECKING:
-    from bot.core import PartnerBot
 
-
-def list_text(bot: PartnerBot, *, is_admin: bool, who: str) -> str:
+def list_text(comms: Communications, *, is_admin: bool, who: str) -> str:
     """Upcoming communications, one line each, with the next notice due."""
     try:
-        bot.require_admin(is_admin=is_admin, who=who, action="list communications")
+        require_admin(is_admin=is_admin, who=who, action="list communications")
     except UserError as e:
         return str(e)
-    comms = bot.comms
     now = comms.now()
     records = [r for r in comms.records() if r.status in ("scheduled", "updated")]
     if not records:
@@ -32,13 +28,11 @@ def list_text(bot: PartnerBot, *, is_admin: bool, who: str) -> str:
     lines = [message("comms_list_heading")]
     for r in records:
         c = r.comm
-        pending = [
-            d for d in comms.deliveries(c.id) if d["status"] == "planned" and d["kind"] != "alert"
-        ]
+        pending = [d for d in comms.deliveries(c.id) if d.status == "planned" and d.kind != "alert"]
         next_part = ""
         if pending:
             first = pending[0]
-            next_part = f" · next: {notice_label(first['kind'], first['lead_days'])}"
+            next_part = f" · next: {notice_label(first.kind, first.lead_days)}"
         lines.append(
             f"• `{c.id}` — “{c.title}” — {c.channel}, {format_when(c.send_at)} "
             f"({in_days(c.send_at_utc, now)}) · {r.status}{next_part}"
@@ -46,21 +40,21 @@ def list_text(bot: PartnerBot, *, is_admin: bool, who: str) -> str:
     return "\n".join(lines)
 
 
-def cancel_as(bot: PartnerBot, comm_id: str, *, is_admin: bool, who: str) -> str:
+def cancel_as(comms: Communications, comm_id: str, *, is_admin: bool, who: str) -> str:
     """Cancel on behalf of a chat admin; channels already told get a "Cancelled" notice."""
     try:
-        bot.require_admin(is_admin=is_admin, who=who, action="cancel communications")
-        record, told = bot.comms.cancel(comm_id.strip(), who=who)
+        require_admin(is_admin=is_admin, who=who, action="cancel communications")
+        record, told = comms.cancel(comm_id.strip(), who=who)
     except UserError as e:
         return str(e)
     return message("comms_cancel_done", title=record.comm.title, id=record.id, told=len(told))
 
 
-def command(bot: PartnerBot, text: str, *, is_admin: bool, who: str) -> str:
+def command(comms: Communications, text: str, *, is_admin: bool, who: str) -> str:
     """`list` or `cancel ID` (the words after `/partner comms` or `/comms`)."""
     words = text.split()
     if not words or words[0].lower() == "list":
-        return list_text(bot, is_admin=is_admin, who=who)
+        return list_text(comms, is_admin=is_admin, who=who)
     if words[0].lower() == "cancel" and len(words) == 2:
-        return cancel_as(bot, words[1], is_admin=is_admin, who=who)
+        return cancel_as(comms, words[1], is_admin=is_admin, who=who)
     return message("comms_chat_usage")

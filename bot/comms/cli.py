@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
@@ -15,11 +15,7 @@ from bot.cli_session import command_bot, err
 from bot.comms.loading import FileRefused
 from bot.comms.model import Communication, format_when, in_days
 from bot.comms.planning import notice_label
-from bot.comms.registry import Preview, RegisterResult, StatusReport
-from bot.comms.store import from_iso
-
-if TYPE_CHECKING:
-    from bot.core import PartnerBot
+from bot.comms.registry import Communications, Preview, RegisterResult, StatusReport
 
 comms_app = typer.Typer(
     help="Vendor-to-customer communications announced to partners.", no_args_is_help=True
@@ -32,6 +28,11 @@ JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON.")]
 
 def _when(dt: datetime | None, comm: Communication) -> str:
     return format_when(dt, comm.send_at) if dt is not None else "—"
+
+
+def _iso(dt: datetime) -> str:
+    """A time as stored and printed in JSON: UTC, seconds."""
+    return dt.astimezone(UTC).isoformat(timespec="seconds")
 
 
 def _print_json(data: Any) -> None:
@@ -108,7 +109,7 @@ def print_preview(preview: Preview, now: datetime) -> None:
     _warnings(preview.warnings)
 
 
-def _registered(result: RegisterResult, bot: PartnerBot) -> None:
+def _registered(result: RegisterResult, comms: Communications) -> None:
     record = result.record
     verb = {
         "added": "Registered",
@@ -125,7 +126,7 @@ def _registered(result: RegisterResult, bot: PartnerBot) -> None:
             highlight=False,
         )
     _warnings(result.warnings)
-    print_preview(bot.comms.preview(record.id), bot.comms.now())
+    print_preview(comms.preview(record.id), comms.now())
 
 
 @comms_app.command("add")
@@ -158,7 +159,7 @@ def add(
                 }
             )
             return
-        _registered(result, bot)
+        _registered(result, bot.comms)
 
 
 @comms_app.command("list")
@@ -175,9 +176,9 @@ def list_command(
         records = comms.records(include_all=include_all)
         rows = []
         for r in records:
-            deliveries = [d for d in comms.deliveries(r.id) if d["kind"] != "alert"]
-            channels = {(d["platform"], d["channel"]) for d in deliveries}
-            pending = [d for d in deliveries if d["status"] == "planned"]
+            deliveries = [d for d in comms.deliveries(r.id) if d.kind != "alert"]
+            channels = {(d.platform, d.channel) for d in deliveries}
+            pending = [d for d in deliveries if d.status == "planned"]
             rows.append((r, len(channels), pending[0] if pending else None))
         if json_out:
             _print_json(
@@ -188,7 +189,7 @@ def list_command(
                         "send_at": r.comm.send_at.isoformat(),
                         "status": r.status,
                         "channels": n,
-                        "next_notice": nxt["due_at"] if nxt else None,
+                        "next_notice": _iso(nxt.due_at) if nxt else None,
                     }
                     for r, n, nxt in rows
                 ]
@@ -203,10 +204,7 @@ def list_command(
         for r, n, nxt in rows:
             next_text = "—"
             if nxt is not None:
-                next_text = (
-                    f"{notice_label(nxt['kind'], nxt['lead_days'])}, "
-                    f"{_when(from_iso(nxt['due_at']), r.comm)}"
-                )
+                next_text = f"{notice_label(nxt.kind, nxt.lead_days)}, {_when(nxt.due_at, r.comm)}"
             table.add_row(
                 r.id,
                 r.comm.title,
@@ -273,7 +271,7 @@ def reschedule(
     """Move the send date: channels already told get an "Updated" notice; new lead times."""
     with command_bot() as bot:
         result = bot.comms.reschedule(comm_id, when)
-        _registered(result, bot)
+        _registered(result, bot.comms)
         if result.record.source:
             _warnings(
                 [

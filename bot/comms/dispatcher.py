@@ -7,12 +7,16 @@ Each tick (every PARTNERBOT_COMMS_POLL_SECONDS inside `partnerbot serve`):
    news); of several overdue notices for one channel only the one that matters
    is kept (the first notice, else the latest reminder); an acknowledgement
    reminder to a channel that already acknowledged is skipped;
-2. claim, in the same transaction: due deliveries (and claims whose lease ran
-   out: their owner died) become `claimed` by this process, with a lease;
-3. post each claimed delivery through the platform's poster, then record the
-   platform message id. A delivery that may already have been posted (an earlier
-   attempt crashed or failed after the platform accepted it) is first looked up
-   on the platform by its delivery key (`poster.find`) and recorded, not reposted.
+2. then, one delivery at a time, through the outbox (bot/delivery.py): claim it
+   with a lease, re-check the claim right before posting, post through the
+   platform's poster, record the platform message id. A delivery another
+   dispatcher had claimed (its lease ran out) is first looked up on the platform by
+   its delivery key and recorded, not reposted.
+
+Claiming one delivery at a time keeps every claim's lease far longer than its one
+post, so several dispatchers on one store (threads, processes, replicas) never post
+a notice twice however slow the platform is. `stop()` ends a tick between two
+deliveries and the service releases what it still holds.
 
 A notice posted more than `late_after` after its lead time is marked late.
 """
@@ -21,32 +25,30 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
+import threading
 import uuid
 from collections import defaultdict
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
-from sqlite3 import Connection, Row
-from typing import TYPE_CHECKING, Any
 
+from bot.comms.keys import FEATURE, TELLING_KINDS, button_value
 from bot.comms.model import Communication, format_day, format_when
 from bot.comms.notices import render_notice
 from bot.comms.planning import notice_label
-from bot.comms.store import TELLING_KINDS, button_value, from_iso, iso
-from bot.notify import ChannelPoster
+from bot.comms.registry import Communications
+from bot.delivery import Outbox
+from bot.notify import ChannelPoster, Notice
 from bot.prompts import render
-
-if TYPE_CHECKING:
-    from bot.comms.registry import Communications
-    from bot.core import PartnerBot
+from bot.store import Delivery, Repositories
 
 logger = logging.getLogger(__name__)
 
 Posters = Mapping[str, ChannelPoster]
 # Kinds that are news about an upcoming send: pointless (stale) once send_at has passed.
 STALE_KINDS = ("first", "reminder", "updated", "ack_reminder")
+STALE_NOTE = "send_at passed before it could be posted"
 
 
 @dataclass
@@ -58,11 +60,12 @@ class TickReport:
     skipped: list[str] = field(default_factory=list)
     retried: list[str] = field(default_factory=list)
     failed: list[str] = field(default_factory=list)
+    lost: list[str] = field(default_factory=list)
     waiting_for_platform: list[str] = field(default_factory=list)
 
 
 class Dispatcher:
-    """Posts due deliveries; safe to run in several processes against one database."""
+    """Posts due deliveries; safe to run in several threads or processes on one store."""
 
     def __init__(
         self,
@@ -77,19 +80,29 @@ class Dispatcher:
     ) -> None:
         self.comms = comms
         self._posters = posters
-        self.lease = lease
         self.late_after = late_after
         self.max_attempts = max_attempts
         self.sync_folder = sync_folder
-        self.owner = owner or f"dispatcher-{uuid.uuid4().hex[:8]}"
+        # Each dispatcher is one worker of the outbox, on the communications' clock.
+        self.outbox = Outbox(
+            deliveries=comms.store.deliveries,
+            owner=owner or f"dispatcher-{uuid.uuid4().hex[:8]}",
+            lease=lease,
+            clock=comms.now,
+        )
+        self.stopping = threading.Event()
         self._reported: set[str] = set()
+
+    @property
+    def owner(self) -> str:
+        return self.outbox.owner
 
     @property
     def posters(self) -> Posters:
         return self._posters() if callable(self._posters) else self._posters
 
     def run_once(self) -> TickReport:
-        """One pass: sync the folder (if configured), triage, claim, post, record."""
+        """One pass: sync the folder (if configured), triage, then claim-post-record each."""
         report = TickReport()
         if self.sync_folder:
             try:
@@ -102,9 +115,12 @@ class Dispatcher:
                 logger.exception("syncing the communications folder failed")
         self.comms.mark_sent()
         posters = self.posters
-        claimed = self._triage_and_claim(posters, report)
-        for row in claimed:
-            self._deliver(row, posters[row["platform"]], report)
+        self._triage(posters, report)
+        while not self.stopping.is_set():
+            delivery = self.outbox.claim_next(FEATURE, platforms=sorted(posters))
+            if delivery is None:
+                break
+            self._deliver(delivery, posters[delivery.platform], report)
         self.comms.refresh_index()
         if any((report.posted, report.reconciled, report.stale, report.failed)):
             logger.info(
@@ -117,108 +133,67 @@ class Dispatcher:
             )
         return report
 
-    # -- 1 + 2: triage and claim ------------------------------------------------------------------
-    def _due(self, db: Connection, now: str) -> list[Row]:
-        return list(
-            db.execute(
-                "SELECT d.*, c.data AS comm_data, c.status AS comm_status "
-                "FROM comm_deliveries d JOIN comms c ON c.id = d.comm_id "
-                "WHERE (d.status = 'planned' AND d.due_at <= ? "
-                "       AND (d.not_before IS NULL OR d.not_before <= ?)) "
-                "   OR (d.status = 'claimed' AND d.claimed_until <= ?) "
-                "ORDER BY d.due_at, d.id",
-                (now, now, now),
-            )
-        )
-
-    def _triage_and_claim(self, posters: Posters, report: TickReport) -> list[Row]:
-        now_dt = self.comms.now()
-        now = iso(now_dt)
+    # -- 1: triage --------------------------------------------------------------------------------
+    def _triage(self, posters: Posters, report: TickReport) -> None:
+        now = self.comms.now()
+        if not self.comms.store.deliveries.due(FEATURE, now):
+            return  # the usual tick: no write lock taken
         comms: dict[str, Communication] = {}
-        with self.comms.db.transaction() as db:
-            stale: dict[str, list[Row]] = defaultdict(list)
-            groups: dict[tuple[str, int, str, str], list[Row]] = defaultdict(list)
-            for row in self._due(db, now):
-                if row["status"] != "planned" or row["kind"] not in STALE_KINDS:
+        with self.comms.store.transaction() as tx:
+            stale: dict[str, list[Delivery]] = defaultdict(list)
+            groups: dict[tuple[str, int, str, str], list[Delivery]] = defaultdict(list)
+            statuses: dict[str, str] = {}
+            for d in tx.deliveries.due(FEATURE, now):
+                if d.status != "planned" or d.kind not in STALE_KINDS:
                     continue  # reclaims are decided after a lookup; alerts/cancels always go
-                comm = comms.setdefault(row["comm_id"], Communication.from_json(row["comm_data"]))
-                if row["comm_status"] == "cancelled":
-                    self._set(db, row, "superseded", "communication cancelled")
-                elif now_dt >= comm.send_at_utc:
-                    self._set(db, row, "stale", "send_at passed before it could be posted")
-                    stale[row["comm_id"]].append(row)
-                    report.stale.append(row["key"])
-                elif row["kind"] == "ack_reminder":
-                    reason = self._ack_reminder_skip(db, row)
+                if d.subject not in statuses:
+                    stored = tx.comms.get(d.subject)
+                    if stored is None:
+                        continue
+                    statuses[d.subject] = stored.status
+                    comms[d.subject] = Communication.from_json(stored.data)
+                comm = comms[d.subject]
+                if statuses[d.subject] == "cancelled":
+                    tx.deliveries.set_status(d.id, "superseded", note="communication cancelled")
+                elif now >= comm.send_at_utc:
+                    tx.deliveries.set_status(d.id, "stale", note=STALE_NOTE)
+                    stale[d.subject].append(d)
+                    report.stale.append(d.key)
+                elif d.kind == "ack_reminder":
+                    reason = self._ack_reminder_skip(tx, d)
                     if reason:
-                        self._set(db, row, "skipped", reason)
-                        report.skipped.append(row["key"])
-                elif row["kind"] in ("first", "reminder"):
-                    key = (row["comm_id"], row["revision"], row["platform"], row["channel"])
-                    groups[key].append(row)
+                        tx.deliveries.set_status(d.id, "skipped", note=reason)
+                        report.skipped.append(d.key)
+                elif d.kind in ("first", "reminder"):
+                    groups[(d.subject, d.revision, d.platform, d.channel)].append(d)
             for rows in groups.values():
                 if len(rows) < 2:
                     continue
-                firsts = [r for r in rows if r["kind"] == "first"]
-                keep = firsts[0] if firsts else max(rows, key=lambda r: (r["due_at"], r["id"]))
+                firsts = [r for r in rows if r.kind == "first"]
+                keep = firsts[0] if firsts else max(rows, key=lambda r: (r.due_at, r.id))
                 for r in rows:
                     if r is not keep:
-                        self._set(db, r, "skipped", "overdue; a later notice covers it")
-                        report.skipped.append(r["key"])
+                        tx.deliveries.set_status(
+                            r.id, "skipped", note="overdue; a later notice covers it"
+                        )
+                        report.skipped.append(r.key)
             for comm_id, rows in stale.items():
-                self._alert_stale(db, comms[comm_id], rows)
-
-            claimed: list[Row] = []
-            until = iso(now_dt + self.lease)
-            for row in self._due(db, now):
-                if row["platform"] not in posters:
-                    report.waiting_for_platform.append(row["key"])
-                    continue
-                cur = db.execute(
-                    "UPDATE comm_deliveries SET status = 'claimed', claimed_by = ?, "
-                    "claimed_until = ?, attempts = attempts + 1 WHERE id = ? AND "
-                    "(status = 'planned' OR (status = 'claimed' AND claimed_until <= ?))",
-                    (self.owner, until, row["id"], now),
-                )
-                if cur.rowcount == 1:
-                    claimed.append(
-                        db.execute(
-                            "SELECT d.*, c.data AS comm_data, c.status AS comm_status "
-                            "FROM comm_deliveries d JOIN comms c ON c.id = d.comm_id "
-                            "WHERE d.id = ?",
-                            (row["id"],),
-                        ).fetchone()
-                    )
+                self._alert_stale(tx, comms[comm_id], rows)
+            report.waiting_for_platform = [
+                d.key for d in tx.deliveries.due(FEATURE, now) if d.platform not in posters
+            ]
         if report.waiting_for_platform:
             logger.debug("no poster yet for %d due notice(s)", len(report.waiting_for_platform))
-        return claimed
 
-    def _set(self, db: Connection, row: Row, status: str, note: str) -> None:
-        db.execute(
-            "UPDATE comm_deliveries SET status = ?, note = ? WHERE id = ?",
-            (status, note, row["id"]),
-        )
-
-    def _ack_reminder_skip(self, db: Connection, row: Row) -> str | None:
-        acked = db.execute(
-            "SELECT 1 FROM comm_acks WHERE comm_id = ? AND platform = ? AND channel = ?",
-            (row["comm_id"], row["platform"], row["channel"]),
-        ).fetchone()
-        if acked:
+    def _ack_reminder_skip(self, tx: Repositories, d: Delivery) -> str | None:
+        if tx.comms.acknowledged(d.subject, d.platform, d.channel):
             return "acknowledged already"
-        told = db.execute(
-            f"SELECT 1 FROM comm_deliveries WHERE comm_id = ? AND platform = ? AND channel = ? "
-            f"AND status = 'posted' AND kind IN ({','.join('?' * len(TELLING_KINDS))})",
-            (row["comm_id"], row["platform"], row["channel"], *TELLING_KINDS),
-        ).fetchone()
+        told = tx.deliveries.last_posted(FEATURE, d.subject, d.platform, d.channel, TELLING_KINDS)
         return None if told else "the channel was never told"
 
-    def _alert_stale(self, db: Connection, comm: Communication, rows: Sequence[Row]) -> None:
-        missed = [
-            f"{notice_label(r['kind'], r['lead_days'])} to {r['platform']} {r['channel']}"
-            for r in rows
-        ]
-        channels = sorted({f"{r['platform']} {r['channel']}" for r in rows})
+    def _alert_stale(self, tx: Repositories, comm: Communication, rows: Sequence[Delivery]) -> None:
+        missed = [f"{notice_label(r.kind, r.lead_days)} to {r.platform} {r.channel}" for r in rows]
+        channels = sorted({f"{r.platform} {r.channel}" for r in rows})
         text = render(
             "comms_alert_stale",
             title=comm.title,
@@ -227,129 +202,109 @@ class Dispatcher:
             missed="; ".join(missed),
             channels=", ".join(channels),
         )
-        self.comms.alert_admins(db, comm, int(rows[0]["revision"]), "stale", text)
+        self.comms.alert_admins(tx, comm, rows[0].revision, "stale", text)
 
-    # -- 3: post and record -----------------------------------------------------------------------
-    def _deliver(self, row: Row, poster: ChannelPoster, report: TickReport) -> None:
-        key, channel = row["key"], row["channel"]
-        comm = Communication.from_json(row["comm_data"])
-        now = self.comms.now()
-        due = from_iso(row["due_at"])
-        late = (
-            row["kind"] in ("first", "reminder")
-            and row["lead_days"] is not None
-            and now - due > self.late_after
-        )
-        try:
-            if row["attempts"] > 1:
-                # An earlier attempt may have reached the platform: look before posting.
-                existing = poster.find(channel, key)
-                if existing:
-                    self.record_posted(row, existing, late=late, reconciled=True)
-                    report.reconciled.append(key)
-                    return
-            if row["kind"] in STALE_KINDS and now >= comm.send_at_utc:
-                with self.comms.db.transaction() as db:
-                    self._set(db, row, "stale", "send_at passed before it could be posted")
-                    self._alert_stale(db, comm, [row])
-                report.stale.append(key)
-                return
-            notice = render_notice(
-                comm=comm,
-                kind=row["kind"],
-                key=key,
-                now=now,
-                lead_days=row["lead_days"],
-                due_at=due,
-                late=late,
-                detail=json.loads(row["detail"] or "{}"),
-                first_ref=self._first_ref(row, poster),
-                button_value=button_value(int(row["id"])),
-            )
-            message_id = poster.post(channel, notice)
-        except Exception as e:
-            self._failed(row, e, report)
+    # -- 2: claim, post and record ----------------------------------------------------------------
+    def _deliver(self, delivery: Delivery, poster: ChannelPoster, report: TickReport) -> None:
+        key = delivery.key
+        record = self.comms.get(delivery.subject)
+        if record is None:  # cannot happen: deliveries are planned with their communication
+            self.outbox.fail(delivery, "communication not found")
+            report.failed.append(key)
             return
-        # Not inside the try: if recording fails (or the process dies here) the claim stays,
-        # its lease runs out, and the next claim finds the post by its key.
-        self.record_posted(row, message_id, late=late, reconciled=False)
-        report.posted.append(key)
-        if late:
-            report.late.append(key)
-
-    def record_posted(self, row: Row, message_id: str, *, late: bool, reconciled: bool) -> None:
-        now = iso(self.comms.now())
-        cur = self.comms.db.execute(
-            "UPDATE comm_deliveries SET status = 'posted', message_id = ?, posted_at = ?, "
-            "late = ?, reconciled = ?, claimed_until = NULL, note = NULL "
-            "WHERE id = ? AND status = 'claimed' AND claimed_by = ?",
-            (str(message_id), now, int(late), int(reconciled), row["id"], self.owner),
+        comm = record.comm
+        now = self.comms.now()
+        late = (
+            delivery.kind in ("first", "reminder")
+            and delivery.lead_days is not None
+            and now - delivery.due_at > self.late_after
         )
-        if cur.rowcount != 1:
-            logger.warning(
-                "delivery %s: lease lost before recording; its next claim reconciles", row["key"]
+
+        def compose(d: Delivery) -> Notice | None:
+            if d.kind in STALE_KINDS and self.comms.now() >= comm.send_at_utc:
+                with self.comms.store.transaction() as tx:
+                    tx.deliveries.set_status(d.id, "stale", note=STALE_NOTE)
+                    self._alert_stale(tx, comm, [d])
+                report.stale.append(key)
+                return None
+            return render_notice(
+                comm=comm,
+                kind=d.kind,
+                key=key,
+                now=self.comms.now(),
+                lead_days=d.lead_days,
+                due_at=d.due_at,
+                late=late,
+                detail=d.detail,
+                first_ref=self._first_ref(d, poster),
+                button_value=button_value(d.id),
             )
 
-    def _failed(self, row: Row, error: Exception, report: TickReport) -> None:
-        attempts = int(row["attempts"])
+        try:
+            outcome = self.outbox.deliver(delivery, poster, compose, late=late)
+        except Exception as e:
+            self._failed(delivery, e, report)
+            return
+        if outcome.status == "posted":
+            report.posted.append(key)
+            if late:
+                report.late.append(key)
+        elif outcome.status == "reconciled":
+            report.reconciled.append(key)
+        elif outcome.status == "lost":
+            report.lost.append(key)
+
+    def _failed(self, delivery: Delivery, error: Exception, report: TickReport) -> None:
+        attempts = delivery.attempts
         note = f"{type(error).__name__}: {error}"[:500]
-        now = self.comms.now()
         if attempts >= self.max_attempts:
             logger.error(
-                "delivery %s failed for good after %d attempts: %s", row["key"], attempts, note
+                "delivery %s failed for good after %d attempts: %s", delivery.key, attempts, note
             )
-            comm = Communication.from_json(row["comm_data"])
-            with self.comms.db.transaction() as db:
-                db.execute(
-                    "UPDATE comm_deliveries SET status = 'failed', note = ?, claimed_until = NULL "
-                    "WHERE id = ? AND claimed_by = ?",
-                    (note, row["id"], self.owner),
-                )
-                self.comms.alert_admins(
-                    db,
-                    comm,
-                    int(row["revision"]),
-                    f"failed-{row['id']}",
-                    render(
-                        "comms_alert_failed",
-                        title=comm.title,
-                        id=comm.id,
-                        notice=notice_label(row["kind"], row["lead_days"]),
-                        platform=row["platform"],
-                        channel=row["channel"],
-                        attempts=attempts,
-                        error=note,
-                    ),
-                )
-            report.failed.append(row["key"])
+            record = self.comms.get(delivery.subject)
+            with self.comms.store.transaction() as tx:
+                tx.deliveries.mark_failed(delivery.id, owner=self.owner, note=note)
+                if record is not None:
+                    self.comms.alert_admins(
+                        tx,
+                        record.comm,
+                        delivery.revision,
+                        f"failed-{delivery.id}",
+                        render(
+                            "comms_alert_failed",
+                            title=record.comm.title,
+                            id=record.comm.id,
+                            notice=notice_label(delivery.kind, delivery.lead_days),
+                            platform=delivery.platform,
+                            channel=delivery.channel,
+                            attempts=attempts,
+                            error=note,
+                        ),
+                    )
+            report.failed.append(delivery.key)
             return
         backoff = min(timedelta(seconds=30 * 2 ** (attempts - 1)), timedelta(hours=1))
-        logger.warning("delivery %s failed (attempt %d), retrying: %s", row["key"], attempts, note)
-        self.comms.db.execute(
-            "UPDATE comm_deliveries SET status = 'planned', note = ?, not_before = ?, "
-            "claimed_until = NULL WHERE id = ? AND claimed_by = ?",
-            (note, iso(now + backoff), row["id"], self.owner),
+        logger.warning(
+            "delivery %s failed (attempt %d), retrying: %s", delivery.key, attempts, note
         )
-        report.retried.append(row["key"])
+        self.outbox.retry_later(delivery, note, after=backoff)
+        report.retried.append(delivery.key)
 
-    def _first_ref(self, row: Row, poster: ChannelPoster) -> str | None:
+    def _first_ref(self, d: Delivery, poster: ChannelPoster) -> str | None:
         """Where the full details are: a link to the first notice in this channel, if any."""
-        if row["kind"] not in ("reminder", "ack_reminder"):
+        if d.kind not in ("reminder", "ack_reminder"):
             return None
-        rows = self.comms.db.query(
-            "SELECT message_id, posted_at FROM comm_deliveries WHERE comm_id = ? AND "
-            "platform = ? AND channel = ? AND status = 'posted' AND kind IN ('first', 'updated') "
-            "ORDER BY posted_at DESC LIMIT 1",
-            (row["comm_id"], row["platform"], row["channel"]),
+        first = self.comms.store.deliveries.last_posted(
+            FEATURE, d.subject, d.platform, d.channel, ("first", "updated")
         )
-        if not rows:
+        if first is None or first.posted_at is None:
             return None
-        day = format_day(from_iso(rows[0]["posted_at"]))
+        day = format_day(first.posted_at)
         permalink = getattr(poster, "permalink", None)
-        link: Any = None
+        link: object = None
         if callable(permalink):
             try:
-                link = permalink(row["channel"], rows[0]["message_id"])
+                link = permalink(d.channel, first.message_id)
             except Exception:
                 logger.debug("permalink lookup failed", exc_info=True)
         return f"[the first notice of {day}]({link})" if link else f"the first notice of {day} here"
@@ -368,6 +323,7 @@ class DispatcherService:
 
     async def start(self) -> None:
         self._stop = asyncio.Event()
+        self.dispatcher.stopping.clear()
         self._task = asyncio.create_task(self._run(), name=self.name)
 
     async def _run(self) -> None:
@@ -380,10 +336,13 @@ class DispatcherService:
                 await asyncio.wait_for(self._stop.wait(), timeout=self.interval)
 
     async def stop(self) -> None:
+        """Stop between two deliveries, and give back any claim still held."""
         self._stop.set()
+        self.dispatcher.stopping.set()
         if self._task is not None:
             await self._task
             self._task = None
+        await asyncio.to_thread(self.dispatcher.outbox.release)
 
 
 def collect_posters(services: Sequence[object]) -> dict[str, ChannelPoster]:
@@ -396,11 +355,16 @@ def collect_posters(services: Sequence[object]) -> dict[str, ChannelPoster]:
     return posters
 
 
-def build_dispatcher_service(bot: PartnerBot, chat_services: Sequence[object]) -> DispatcherService:
+def build_dispatcher_service(
+    comms: Communications, chat_services: Sequence[object], *, interval: float | None = None
+) -> DispatcherService:
     """Called by adapters/serve.py; posters are looked up each tick (adapters set them on start)."""
     dispatcher = Dispatcher(
-        comms=bot.comms,
+        comms=comms,
         posters=lambda: collect_posters(chat_services),
-        sync_folder=bot.settings.comms_dir is not None,
+        sync_folder=comms.settings.sync_folder,
     )
-    return DispatcherService(dispatcher=dispatcher, interval=bot.settings.comms_poll_seconds)
+    return DispatcherService(
+        dispatcher=dispatcher,
+        interval=comms.settings.poll_seconds if interval is None else interval,
+    )

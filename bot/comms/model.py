@@ -196,3 +196,22 @@ def in_days(target: datetime, now: datetime) -> str:
         return "in 1 day"
     hours = max(1, round(seconds / 3600))
     return f"in {hours} hour{'s' if hours != 1 else ''}"
+
+
+@dataclass(frozen=True)
+class Record:
+    """A registered communication and where it is in its life."""
+
+    comm: Communication
+    status: str
+    revision: int
+    epoch: int  # the revision this life began at (a cancelled one can be registered again)
+    source: str | None
+    file_hash: str | None
+    warnings: tuple[str, ...]
+    registered_at: datetime
+    updated_at: datetime
+
+    @property
+    def id(self) -> str:
+        return self.comm.id

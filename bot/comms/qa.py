@@ -16,17 +16,28 @@ from __future__ import annotations
 
 import calendar
 import re
+from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 from bot.comms.indexing import document_title
-from bot.comms.model import format_day, in_days
+from bot.comms.model import Record, format_day, in_days
 from bot.models import Answer, Citation, Question
 from bot.prompts import message
 
-if TYPE_CHECKING:
-    from bot.comms.registry import Communications, Record
+
+class Registry(Protocol):
+    """What answering needs of the registry (bot/comms/registry.py `Communications`)."""
+
+    answer_documents: Callable[[Question], Answer] | None
+
+    def get(self, comm_id: str) -> Record | None: ...
+
+    def now(self) -> datetime: ...
+
+    def indexed_records(self) -> list[Record]: ...
+
 
 _REF = re.compile(r"\bcomms/([a-z0-9][a-z0-9._-]{0,63})")
 _INTENT = re.compile(
@@ -39,7 +50,7 @@ _MONTHS = {name.lower(): i for i, name in enumerate(calendar.month_name) if name
 _MONTHS.update({name.lower(): i for i, name in enumerate(calendar.month_abbr) if name})
 
 
-def answer_question(comms: Communications, question: Question) -> Answer | None:
+def answer_question(comms: Registry, question: Question) -> Answer | None:
     return _thread_answer(comms, question) or _calendar_answer(comms, question)
 
 
@@ -53,7 +64,7 @@ def opens_thread(reply: str) -> bool:
 
 
 # -- "Ask about this" threads ---------------------------------------------------------------------
-def _thread_answer(comms: Communications, question: Question) -> Answer | None:
+def _thread_answer(comms: Registry, question: Question) -> Answer | None:
     comm_id = None
     for turn in reversed(question.history):
         found = _REF.findall(turn.text)
@@ -72,7 +83,9 @@ def _thread_answer(comms: Communications, question: Question) -> Answer | None:
         platform=question.platform,
         is_admin=question.is_admin,
     )
-    answer = comms.bot.answerer.answer(focused)
+    if comms.answer_documents is None:
+        return None
+    answer = comms.answer_documents(focused)
     if answer.abstained:
         return None
     prefix = message("comms_answer_prefix", title=record.comm.title, ref=record.comm.doc_path)
@@ -138,7 +151,7 @@ def _label(phrase: str, start: datetime, end: datetime) -> str:
     return f"{phrase} ({start:%d %b} – {last:%d %b %Y})"
 
 
-def _calendar_answer(comms: Communications, question: Question) -> Answer | None:
+def _calendar_answer(comms: Registry, question: Question) -> Answer | None:
     text = question.text
     if not (_INTENT.search(text) and _CUSTOMERS.search(text)):
         return None

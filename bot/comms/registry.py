@@ -1,25 +1,26 @@
 """The communications registry: register, edit, reschedule and cancel; what partners were told.
 
 `Communications` is what the CLI, the chat commands, the dispatcher and the
-answerer use. Every change is one SQLite transaction that updates the
-communication and its planned deliveries together, so a reader (or the
-dispatcher in another process) never sees one without the other.
+answerer use. It is given narrow parts: the state store, its settings, a clock,
+and two callables into the knowledge side (index documents, answer a question).
+Every change is one store transaction that updates the communication and its
+planned deliveries (outbox rows) together, so a reader (or the dispatcher in
+another process) never sees one without the other.
 """
 
 from __future__ import annotations
 
 import hashlib
-import json
 import logging
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from sqlite3 import Connection, Row
 from typing import TYPE_CHECKING, Any
 
 from bot.comms import model
 from bot.comms.indexing import communication_document
+from bot.comms.keys import FEATURE, TELLING_KINDS, delivery_id_of, delivery_key, notice_name
 from bot.comms.loading import (
     FileRefused,
     Loaded,
@@ -28,48 +29,27 @@ from bot.comms.loading import (
     load_communication,
     parse_when,
 )
-from bot.comms.model import Clock, Communication, format_day, format_when
+from bot.comms.model import Clock, Communication, Record, format_day, format_when
 from bot.comms.planning import PlannedNotice, notice_label, plan_notices
 from bot.comms.routing import ChannelRef, Routes, load_routes, parse_channel_refs
-from bot.comms.store import (
-    TELLING_KINDS,
-    delivery_id_of,
-    delivery_key,
-    ensure_schema,
-    from_iso,
-    iso,
-    notice_name,
-)
-from bot.config import SAMPLES_DIR
+from bot.comms.settings import CommsSettings
 from bot.errors import UserError
 from bot.prompts import message, render
+from bot.store import Ack, Delivery, NewDelivery, Repositories, Store, StoredCommunication
 
 if TYPE_CHECKING:
-    from bot.core import PartnerBot
     from bot.models import Answer, Question
+    from knowledge.documents import Document
+    from knowledge.index import SyncReport
+
+# The knowledge side, as the feature needs it: keep these documents indexed (source
+# "comms"); answer a question from the documents.
+IndexDocuments = Callable[[list["Document"]], "SyncReport"]
+AnswerQuestion = Callable[["Question"], "Answer"]
 
 logger = logging.getLogger(__name__)
 
 ACTIVE = ("scheduled", "updated")
-
-
-@dataclass(frozen=True)
-class Record:
-    """A registered communication and where it is in its life."""
-
-    comm: Communication
-    status: str
-    revision: int
-    epoch: int  # the revision this life began at (a cancelled one can be registered again)
-    source: str | None
-    file_hash: str | None
-    warnings: tuple[str, ...]
-    registered_at: datetime
-    updated_at: datetime
-
-    @property
-    def id(self) -> str:
-        return self.comm.id
 
 
 @dataclass
@@ -148,17 +128,17 @@ class StatusReport:
     not_posted: list[dict[str, Any]]  # stale / failed deliveries, for the admin
 
 
-def _record(row: Row) -> Record:
+def _record(stored: StoredCommunication) -> Record:
     return Record(
-        comm=Communication.from_json(row["data"]),
-        status=row["status"],
-        revision=int(row["revision"]),
-        epoch=int(row["epoch"]),
-        source=row["source"],
-        file_hash=row["file_hash"],
-        warnings=tuple(json.loads(row["warnings"] or "[]")),
-        registered_at=from_iso(row["registered_at"]),
-        updated_at=from_iso(row["updated_at"]),
+        comm=Communication.from_json(stored.data),
+        status=stored.status,
+        revision=stored.revision,
+        epoch=stored.epoch,
+        source=stored.source,
+        file_hash=stored.file_hash,
+        warnings=stored.warnings,
+        registered_at=stored.registered_at,
+        updated_at=stored.updated_at,
     )
 
 
@@ -167,14 +147,23 @@ def _sha256(data: bytes) -> str:
 
 
 class Communications:
-    """Registry of vendor-to-customer communications, kept in the bot's state database."""
+    """Registry of vendor-to-customer communications, kept in the bot's state store."""
 
-    def __init__(self, bot: PartnerBot, *, clock: Clock | None = None) -> None:
-        self.bot = bot
-        self.settings = bot.settings
+    def __init__(
+        self,
+        *,
+        store: Store,
+        settings: CommsSettings,
+        index_documents: IndexDocuments | None = None,
+        answer_documents: AnswerQuestion | None = None,
+        clock: Clock | None = None,
+    ) -> None:
+        self.store = store
+        self.settings = settings
+        self._index_documents = index_documents
+        self.answer_documents = answer_documents
         # None: the system clock, looked up on each call (so tests can patch model.utc_now).
         self.clock: Clock | None = clock
-        self._schema_ready = False
 
     # -- configuration ----------------------------------------------------------------------------
     def now(self) -> datetime:
@@ -183,11 +172,11 @@ class Communications:
     @property
     def folder(self) -> Path:
         """The communications folder: PARTNERBOT_COMMS_DIR, else the shipped samples."""
-        return Path(self.settings.comms_dir or SAMPLES_DIR / "comms")
+        return self.settings.folder
 
     @property
     def routes_path(self) -> Path:
-        return Path(self.settings.comms_routes or self.folder / "routes.yml")
+        return self.settings.routes_path
 
     @property
     def routes(self) -> Routes:
@@ -195,7 +184,7 @@ class Communications:
 
     @property
     def lead_days(self) -> tuple[int, ...]:
-        return tuple(self.settings.comms_lead_days) or model.DEFAULT_LEAD_DAYS
+        return self.settings.lead_days
 
     @property
     def admin_channels(self) -> list[ChannelRef]:
@@ -203,17 +192,10 @@ class Communications:
             list(self.settings.admin_channels), variable="PARTNERBOT_ADMIN_CHANNELS"
         )
 
-    @property
-    def db(self) -> Any:
-        if not self._schema_ready:
-            ensure_schema(self.bot.store)
-            self._schema_ready = True
-        return self.bot.store
-
     # -- reading ----------------------------------------------------------------------------------
     def get(self, comm_id: str) -> Record | None:
-        rows = self.db.query("SELECT * FROM comms WHERE id = ?", (comm_id,))
-        return _record(rows[0]) if rows else None
+        stored = self.store.comms.get(comm_id)
+        return _record(stored) if stored else None
 
     def require(self, comm_id: str) -> Record:
         record = self.get(comm_id)
@@ -224,16 +206,15 @@ class Communications:
     def records(self, *, include_all: bool = False) -> list[Record]:
         """Upcoming ones, plus those sent or cancelled recently (all with include_all)."""
         self.mark_sent()
-        rows = self.db.query("SELECT * FROM comms ORDER BY send_at, id")
-        records = [_record(r) for r in rows]
+        records = [_record(r) for r in self.store.comms.all()]
         if include_all:
             return records
-        cutoff = self.now() - timedelta(days=self.settings.comms_recent_days)
+        cutoff = self.now() - timedelta(days=self.settings.recent_days)
         return [r for r in records if r.status in ACTIVE or r.comm.send_at_utc >= cutoff]
 
     def indexed_records(self) -> list[Record]:
         """What the knowledge index should hold: not cancelled, upcoming or recently sent."""
-        cutoff = self.now() - timedelta(days=self.settings.comms_recent_days)
+        cutoff = self.now() - timedelta(days=self.settings.recent_days)
         return [
             r
             for r in self.records(include_all=True)
@@ -242,17 +223,14 @@ class Communications:
 
     def mark_sent(self) -> list[str]:
         """Communications whose send_at has passed become 'sent'; returns their ids."""
-        now = iso(self.now())
-        due = "SELECT id FROM comms WHERE status IN ('scheduled', 'updated') AND send_at <= ?"
-        if not self.db.query(due, (now,)):
+        now = self.now()
+        if not self.store.comms.due_to_send(now):
             return []  # the usual case: no write lock taken
-        with self.db.transaction() as db:
-            ids = [r["id"] for r in db.execute(due, (now,))]
+        with self.store.transaction() as tx:
+            ids = tx.comms.due_to_send(now)
             for comm_id in ids:
-                db.execute(
-                    "UPDATE comms SET status = 'sent', updated_at = ? WHERE id = ?", (now, comm_id)
-                )
-                self._history(db, comm_id, "sent", "dispatcher", "send_at passed")
+                tx.comms.set_status(comm_id, "sent", at=now)
+                self._history(tx, comm_id, "sent", "dispatcher", "send_at passed")
         return ids
 
     # -- registering ------------------------------------------------------------------------------
@@ -267,18 +245,35 @@ class Communications:
         loaded = load_communication(path, routes=self.routes, now=self.now(), data=data)
         if isinstance(loaded, FileRefused):
             return loaded
+        source = str(path.resolve())
+        comm = loaded.communication
+        records = self.records(include_all=True)
+        holder = next((r for r in records if r.id == comm.id), None)
+        if (
+            holder is not None
+            and holder.status in ACTIVE
+            and holder.source not in (None, source)
+            and Path(str(holder.source)).is_file()
+        ):
+            reason = message("comms_id_taken", id=comm.id, other=holder.source)
+            return FileRefused(loaded.path, (_problem(reason),))
+        previous = next((r for r in records if r.source == source), None)
+        refused = _id_changed(loaded.path, previous, comm.id)
+        if refused is not None:
+            return refused
         result = self.register(
-            loaded.communication,
-            source=str(path.resolve()),
-            file_hash=_sha256(data),
-            warnings=loaded.warnings,
-            who=who,
+            comm, source=source, file_hash=_sha256(data), warnings=loaded.warnings, who=who
         )
         self.refresh_index()
         return result
 
     def sync_folder(self, folder: Path | None = None, *, who: str = "sync") -> SyncResult:
-        """Register new and changed files, cancel ones whose file was removed; by content hash."""
+        """Register new and changed files, cancel ones whose file was removed; by content hash.
+
+        Two files with one id are both refused and the registered communication is left as
+        it was (a new file cannot take over a registered id); a file whose id changed while
+        its communication is still scheduled is refused (see `_id_changed`).
+        """
         folder = Path(folder or self.folder)
         if not folder.is_dir():
             raise UserError(f"{folder} is not a folder of communications")
@@ -290,12 +285,11 @@ class Communications:
             for r in self.records(include_all=True)
             if r.source and r.source.startswith(root + "/")
         }
-        seen_sources: set[str] = set()
-        seen_ids: dict[str, str] = {}
+        # 1. Every file's id: from the registry when the file is unchanged, else parsed.
+        found: list[_Found] = []
         for path in discover(folder, routes_path=self.routes_path):
             rel = path.relative_to(folder).as_posix()
             source = str(path.resolve())
-            seen_sources.add(source)
             try:
                 data = path.read_bytes()
             except OSError as e:
@@ -304,39 +298,58 @@ class Communications:
             file_hash = _sha256(data)
             known = by_source.get(source)
             if known is not None and known.file_hash == file_hash:
-                result.unchanged.append(known.id)
-                seen_ids[known.id] = rel
+                found.append(_Found(rel, source, file_hash, known.id, None))
                 continue
             loaded = load_communication(path, routes=routes, now=self.now(), rel=rel, data=data)
             if isinstance(loaded, FileRefused):
                 result.failed.append(loaded)
                 continue
-            comm = loaded.communication
-            if comm.id in seen_ids:
-                result.failed.append(
-                    FileRefused(
-                        rel, (_problem(f"id {comm.id!r} is also used by {seen_ids[comm.id]}"),)
-                    )
-                )
+            found.append(_Found(rel, source, file_hash, loaded.communication.id, loaded))
+        files_by_id: dict[str, list[str]] = {}
+        for f in found:
+            files_by_id.setdefault(f.id, []).append(f.rel)
+        # 2. Register; an id in several files: all of them refused, the registry untouched.
+        for f in found:
+            others = [rel for rel in files_by_id[f.id] if rel != f.rel]
+            if others:
+                reason = message("comms_duplicate_id", id=f.id, others=", ".join(others))
+                result.failed.append(FileRefused(f.rel, (_problem(reason),)))
                 continue
-            seen_ids[comm.id] = rel
+            if f.loaded is None:
+                result.unchanged.append(f.id)
+                continue
+            refused = _id_changed(f.rel, by_source.get(f.source), f.id)
+            if refused is not None:
+                result.failed.append(refused)
+                continue
             try:
                 registered = self.register(
-                    comm, source=source, file_hash=file_hash, warnings=loaded.warnings, who=who
+                    f.loaded.communication,
+                    source=f.source,
+                    file_hash=f.file_hash,
+                    warnings=f.loaded.warnings,
+                    who=who,
                 )
             except UserError as e:
-                result.failed.append(FileRefused(rel, (_problem(str(e)),)))
+                result.failed.append(FileRefused(f.rel, (_problem(str(e)),)))
                 continue
-            result.warnings.extend(loaded.warnings)
+            result.warnings.extend(f.loaded.warnings)
             bucket = {
                 "added": result.added,
                 "revived": result.added,
                 "updated": result.updated,
                 "unchanged": result.unchanged,
             }[registered.action]
-            bucket.append(comm.id)
+            bucket.append(f.id)
+        # 3. A removed file cancels its communication, unless its id is still in the folder
+        # (the file was renamed, or another file with that id was refused above).
+        seen_sources = {f.source for f in found} | {
+            str((folder / r.path).resolve()) for r in result.failed
+        }
         for source, record in by_source.items():
-            if source not in seen_sources and record.status in ACTIVE:
+            if source in seen_sources or record.id in files_by_id:
+                continue
+            if record.status in ACTIVE:
                 self.cancel(record.id, who=f"{who} (file removed)")
                 result.cancelled.append(record.id)
         self.refresh_index()
@@ -356,9 +369,8 @@ class Communications:
         routes = self.routes
         channels = routes.channels_for(comm)
         warnings = tuple(warnings)
-        stamp = iso(now)
-        with self.db.transaction() as db:
-            row = db.execute("SELECT * FROM comms WHERE id = ?", (comm.id,)).fetchone()
+        with self.store.transaction() as tx:
+            row = tx.comms.get(comm.id, for_update=True)
             previous = _record(row) if row is not None else None
             if (
                 previous is not None
@@ -377,9 +389,10 @@ class Communications:
                 and previous.status != "cancelled"
                 and previous.comm.content_hash == comm.content_hash
             ):
-                db.execute(
-                    "UPDATE comms SET source = ?, file_hash = ? WHERE id = ?",
-                    (source or previous.source, file_hash or previous.file_hash, comm.id),
+                tx.comms.set_source(
+                    comm.id,
+                    source=source or previous.source,
+                    file_hash=file_hash or previous.file_hash,
                 )
                 return RegisterResult("unchanged", previous, warnings)
 
@@ -393,43 +406,35 @@ class Communications:
             else:
                 action, status = "updated", "updated"
                 revision, epoch = previous.revision + 1, previous.epoch
-                told = self._told(db, comm.id, epoch)
+                told = self._told(tx, comm.id, epoch)
                 changes = comm.changed_fields(previous.comm)
-                self._supersede(db, comm.id, f"superseded by revision {revision}")
+                self._supersede(tx, comm.id, f"superseded by revision {revision}")
             if previous is not None and previous.status == "cancelled":
-                self._supersede(db, comm.id, "registered again")
+                self._supersede(tx, comm.id, "registered again")
 
-            values = (
-                comm.title,
-                comm.to_json(),
-                comm.content_hash,
-                iso(comm.send_at),
-                status,
-                revision,
-                epoch,
-                source,
-                file_hash,
-                json.dumps(list(warnings)),
-                stamp,
+            stored = StoredCommunication(
+                id=comm.id,
+                title=comm.title,
+                data=comm.to_json(),
+                content_hash=comm.content_hash,
+                send_at=comm.send_at,
+                status=status,
+                revision=revision,
+                epoch=epoch,
+                source=source,
+                file_hash=file_hash,
+                warnings=warnings,
+                registered_at=previous.registered_at if previous else now,
+                updated_at=now,
             )
             if previous is None:
-                db.execute(
-                    "INSERT INTO comms(title, data, content_hash, send_at, status, revision, "
-                    "epoch, source, file_hash, warnings, updated_at, id, registered_at) "
-                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    (*values, comm.id, stamp),
-                )
+                tx.comms.insert(stored)
             else:
-                db.execute(
-                    "UPDATE comms SET title = ?, data = ?, content_hash = ?, send_at = ?, "
-                    "status = ?, revision = ?, epoch = ?, source = ?, file_hash = ?, "
-                    "warnings = ?, updated_at = ? WHERE id = ?",
-                    (*values, comm.id),
-                )
+                tx.comms.update(stored)
             updated_channels = sorted(told)
             for ref in updated_channels:
                 self._plan(
-                    db,
+                    tx,
                     comm.id,
                     revision,
                     "updated",
@@ -438,7 +443,9 @@ class Communications:
                     now,
                     detail={
                         "changes": changes,
-                        "previous_send_at": iso(previous.comm.send_at) if previous else None,
+                        "previous_send_at": previous.comm.send_at_utc.isoformat(timespec="seconds")
+                        if previous
+                        else None,
                     },
                 )
             planned = plan_notices(
@@ -447,21 +454,21 @@ class Communications:
                 lead_days=comm.effective_lead_days(self.lead_days),
                 now=now,
                 told=told,
-                ack_reminder_days=self.settings.comms_ack_reminder_days,
+                ack_reminder_days=self.settings.ack_reminder_days,
             )
             for notice in planned:
                 self._plan(
-                    db, comm.id, revision, notice.kind, notice.lead_days, notice.ref, notice.due_at
+                    tx, comm.id, revision, notice.kind, notice.lead_days, notice.ref, notice.due_at
                 )
             detail = f"revision {revision}: send_at {comm.send_at.isoformat()}"
             if changes:
                 detail += f"; changed: {', '.join(changes)}"
-            self._history(db, comm.id, action, who, detail)
+            self._history(tx, comm.id, action, who, detail)
             if not comm.points_to_partner and (
                 previous is None or previous.comm.points_to_partner or action == "revived"
             ):
                 self.alert_admins(
-                    db,
+                    tx,
                     comm,
                     revision,
                     "no-partner",
@@ -472,9 +479,8 @@ class Communications:
                         pointed_to=comm.customer_pointed_to or "no contact is named",
                     ),
                 )
-            row = db.execute("SELECT * FROM comms WHERE id = ?", (comm.id,)).fetchone()
         logger.info("communication %s %s (revision %d) by %s", comm.id, action, revision, who)
-        return RegisterResult(action, _record(row), warnings, changes, planned, updated_channels)
+        return RegisterResult(action, _record(stored), warnings, changes, planned, updated_channels)
 
     def reschedule(self, comm_id: str, when: str | datetime, *, who: str = "cli") -> RegisterResult:
         """Move the send date: channels already told get an "Updated" notice, then new reminders."""
@@ -500,21 +506,18 @@ class Communications:
     def cancel(self, comm_id: str, *, who: str = "cli") -> tuple[Record, list[ChannelRef]]:
         """Cancel: channels already told get a "Cancelled" notice; nothing else is posted."""
         now = self.now()
-        with self.db.transaction() as db:
-            row = db.execute("SELECT * FROM comms WHERE id = ?", (comm_id,)).fetchone()
+        with self.store.transaction() as tx:
+            row = tx.comms.get(comm_id, for_update=True)
             if row is None:
                 raise UserError(message("comms_unknown", id=comm_id))
             record = _record(row)
             self._require_active(record)
-            told = sorted(self._told(db, comm_id, record.epoch))
-            self._supersede(db, comm_id, "cancelled")
-            db.execute(
-                "UPDATE comms SET status = 'cancelled', updated_at = ? WHERE id = ?",
-                (iso(now), comm_id),
-            )
+            told = sorted(self._told(tx, comm_id, record.epoch))
+            self._supersede(tx, comm_id, "cancelled")
+            tx.comms.set_status(comm_id, "cancelled", at=now)
             for ref in told:
-                self._plan(db, comm_id, record.revision, "cancelled", None, ref, now)
-            self._history(db, comm_id, "cancelled", who, f"{len(told)} channel(s) to tell")
+                self._plan(tx, comm_id, record.revision, "cancelled", None, ref, now)
+            self._history(tx, comm_id, "cancelled", who, f"{len(told)} channel(s) to tell")
         logger.info("communication %s cancelled by %s", comm_id, who)
         self.refresh_index()
         return self.require(comm_id), told
@@ -535,10 +538,10 @@ class Communications:
                 message("comms_cannot_cancel", title=record.comm.title, status=record.status)
             )
 
-    # -- deliveries -------------------------------------------------------------------------------
+    # -- deliveries (outbox rows) ------------------------------------------------------------------
     def _plan(
         self,
-        db: Connection,
+        tx: Repositories,
         comm_id: str,
         revision: int,
         kind: str,
@@ -552,50 +555,40 @@ class Communications:
         key = delivery_key(
             comm_id, revision, notice_name(kind, lead_days, what), ref.platform, ref.channel
         )
-        db.execute(
-            "INSERT OR IGNORE INTO comm_deliveries(key, comm_id, revision, platform, channel, "
-            "kind, lead_days, due_at, status, detail, created_at) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'planned', ?, ?)",
-            (
-                key,
-                comm_id,
-                revision,
-                ref.platform,
-                ref.channel,
-                kind,
-                lead_days,
-                iso(due_at),
-                json.dumps(detail or {}),
-                iso(self.now()),
+        tx.deliveries.plan(
+            NewDelivery(
+                key=key,
+                feature=FEATURE,
+                subject=comm_id,
+                kind=kind,
+                platform=ref.platform,
+                channel=ref.channel,
+                due_at=due_at,
+                revision=revision,
+                lead_days=lead_days,
+                detail=detail or {},
             ),
+            now=self.now(),
         )
 
-    def _supersede(self, db: Connection, comm_id: str, note: str) -> None:
-        db.execute(
-            "UPDATE comm_deliveries SET status = 'superseded', note = ? "
-            "WHERE comm_id = ? AND status = 'planned' AND kind != 'alert'",
-            (note, comm_id),
-        )
+    def _supersede(self, tx: Repositories, comm_id: str, note: str) -> None:
+        tx.deliveries.supersede_planned(FEATURE, comm_id, note=note)
 
-    def _told(self, db: Connection, comm_id: str, epoch: int) -> set[ChannelRef]:
+    def _told(self, tx: Repositories, comm_id: str, epoch: int) -> set[ChannelRef]:
         """Channels that were (or may have been: a claim in flight) told in this life."""
-        kinds = ",".join("?" * len(TELLING_KINDS))
-        rows = db.execute(
-            f"SELECT DISTINCT platform, channel FROM comm_deliveries WHERE comm_id = ? "
-            f"AND revision >= ? AND kind IN ({kinds}) AND (status IN ('posted', 'claimed') "
-            "OR (status = 'planned' AND attempts > 0))",
-            (comm_id, epoch, *TELLING_KINDS),
+        told = tx.deliveries.told_channels(
+            FEATURE, comm_id, min_revision=epoch, kinds=TELLING_KINDS
         )
-        return {ChannelRef(r["platform"], r["channel"]) for r in rows}
+        return {ChannelRef(platform, channel) for platform, channel in told}
 
     def alert_admins(
-        self, db: Connection, comm: Communication, revision: int, what: str, text: str
+        self, tx: Repositories, comm: Communication, revision: int, what: str, text: str
     ) -> None:
         """Log, and post to the admin channels (PARTNERBOT_ADMIN_CHANNELS) once per key."""
         logger.warning("admin alert (%s): %s", comm.id, text)
         for ref in self.admin_channels:
             self._plan(
-                db,
+                tx,
                 comm.id,
                 revision,
                 "alert",
@@ -606,25 +599,15 @@ class Communications:
                 detail={"text": text},
             )
 
-    def _history(self, db: Connection, comm_id: str, action: str, who: str, detail: str) -> None:
-        db.execute(
-            "INSERT INTO comm_history(comm_id, at, action, who, detail) VALUES (?, ?, ?, ?, ?)",
-            (comm_id, iso(self.now()), action, who, detail),
-        )
+    def _history(self, tx: Repositories, comm_id: str, action: str, who: str, detail: str) -> None:
+        tx.comms.add_history(comm_id, at=self.now(), action=action, who=who, detail=detail)
 
     def history(self, comm_id: str) -> list[dict[str, Any]]:
-        rows = self.db.query(
-            "SELECT at, action, who, detail FROM comm_history WHERE comm_id = ? ORDER BY id",
-            (comm_id,),
-        )
-        return [dict(r) for r in rows]
+        return [h.as_json() for h in self.store.comms.history(comm_id)]
 
-    def deliveries(self, comm_id: str) -> list[Row]:
-        return list(
-            self.db.query(
-                "SELECT * FROM comm_deliveries WHERE comm_id = ? ORDER BY due_at, id", (comm_id,)
-            )
-        )
+    def deliveries(self, comm_id: str) -> list[Delivery]:
+        """Every notice planned for a communication, in due order."""
+        return self.store.deliveries.for_subject(FEATURE, comm_id)
 
     # -- preview and status -----------------------------------------------------------------------
     def preview(self, comm_id: str) -> Preview:
@@ -636,20 +619,18 @@ class Communications:
         rows: list[PlanRow] = []
         covered: set[ChannelRef] = set()
         for d in self.deliveries(comm_id):
-            if d["kind"] == "alert" or d["revision"] < record.epoch:
+            if d.kind == "alert" or d.revision < record.epoch:
                 continue
-            if d["status"] == "superseded":
+            if d.status == "superseded":
                 continue
-            ref = ChannelRef(d["platform"], d["channel"])
+            ref = ChannelRef(d.platform, d.channel)
             covered.add(ref)
-            when = from_iso(d["posted_at"] or d["due_at"])
-            status = d["status"]
-            if status == "posted" and d["late"]:
+            when = d.posted_at or d.due_at
+            status = d.status
+            if status == "posted" and d.late:
                 status = "posted (late)"
             rows.append(
-                PlanRow(
-                    ref.platform, ref.channel, notice_label(d["kind"], d["lead_days"]), when, status
-                )
+                PlanRow(ref.platform, ref.channel, notice_label(d.kind, d.lead_days), when, status)
             )
         for ref in self.routes.channels_for(record.comm):
             if ref not in covered:
@@ -681,7 +662,7 @@ class Communications:
             channels=routes.channels_for(comm),
             lead_days=comm.effective_lead_days(self.lead_days),
             now=self.now(),
-            ack_reminder_days=self.settings.comms_ack_reminder_days,
+            ack_reminder_days=self.settings.ack_reminder_days,
         )
         rows = [
             PlanRow(p.ref.platform, p.ref.channel, p.label, p.due_at, "would be planned")
@@ -699,42 +680,38 @@ class Communications:
         for ref in self.routes.channels_for(record.comm) if record.status in ACTIVE else []:
             channels[ref] = ChannelStatus(ref.platform, ref.channel)
         for d in self.deliveries(comm_id):
-            if d["kind"] == "alert" or d["revision"] < record.epoch:
+            if d.kind == "alert" or d.revision < record.epoch:
                 continue
-            ref = ChannelRef(d["platform"], d["channel"])
+            ref = ChannelRef(d.platform, d.channel)
             entry = channels.setdefault(ref, ChannelStatus(ref.platform, ref.channel))
-            label = notice_label(d["kind"], d["lead_days"])
-            if d["status"] == "posted":
+            label = notice_label(d.kind, d.lead_days)
+            if d.status == "posted":
                 entry.notices.append(
                     {
-                        "kind": d["kind"],
+                        "kind": d.kind,
                         "notice": label,
-                        "posted_at": from_iso(d["posted_at"]),
-                        "late": bool(d["late"]),
-                        "message_id": d["message_id"],
+                        "posted_at": d.posted_at,
+                        "late": d.late,
+                        "message_id": d.message_id,
                     }
                 )
-            elif d["status"] in ("planned", "claimed"):
-                due = from_iso(d["due_at"])
-                if entry.next_at is None or due < entry.next_at:
-                    entry.next_notice, entry.next_at = label, due
-            elif d["status"] in ("stale", "failed"):
+            elif d.status in ("planned", "claimed"):
+                if entry.next_at is None or d.due_at < entry.next_at:
+                    entry.next_notice, entry.next_at = label, d.due_at
+            elif d.status in ("stale", "failed"):
                 not_posted.append(
                     {
                         "platform": ref.platform,
                         "channel": ref.channel,
                         "notice": label,
-                        "status": d["status"],
-                        "note": d["note"] or "",
+                        "status": d.status,
+                        "note": d.note or "",
                     }
                 )
-        for ack in self.db.query(
-            "SELECT platform, channel, user, at FROM comm_acks WHERE comm_id = ? ORDER BY at",
-            (comm_id,),
-        ):
-            ref = ChannelRef(ack["platform"], ack["channel"])
+        for ack in self.store.comms.acks(comm_id):
+            ref = ChannelRef(ack.platform, ack.channel)
             entry = channels.setdefault(ref, ChannelStatus(ref.platform, ref.channel))
-            entry.acks.append({"user": ack["user"], "at": ack["at"]})
+            entry.acks.append({"user": ack.user, "at": ack.at})
         ordered = [channels[k] for k in sorted(channels)]
         return StatusReport(record, ordered, not_posted)
 
@@ -745,38 +722,36 @@ class Communications:
         """Acknowledge (recorded per user and channel) or Ask about this (a thread intro)."""
         delivery_id = delivery_id_of(value)
         if delivery_id is not None:
-            rows = self.db.query("SELECT * FROM comm_deliveries WHERE id = ?", (delivery_id,))
+            delivery = self.store.deliveries.get(delivery_id)
         else:
-            rows = self.db.query("SELECT * FROM comm_deliveries WHERE key = ?", (value,))
-        record = self.get(rows[0]["comm_id"]) if rows else None
-        if not rows or record is None:
+            delivery = self.store.deliveries.by_key(value)
+        if delivery is None or delivery.feature != FEATURE:
             return message("comms_button_unknown")
-        delivery = rows[0]
+        record = self.get(delivery.subject)
+        if record is None:
+            return message("comms_button_unknown")
         comm = record.comm
         if kind == "acknowledge":
-            with self.db.transaction() as db:
-                cur = db.execute(
-                    "INSERT OR IGNORE INTO comm_acks(comm_id, platform, channel, user, at, "
-                    "delivery_key) VALUES (?, ?, ?, ?, ?, ?)",
-                    (
-                        comm.id,
-                        delivery["platform"],
-                        delivery["channel"],
-                        user,
-                        iso(self.now()),
-                        delivery["key"],
-                    ),
+            first = self.store.comms.add_ack(
+                Ack(
+                    comm_id=comm.id,
+                    platform=delivery.platform,
+                    channel=delivery.channel,
+                    user=user,
+                    at=self.now().astimezone(UTC).isoformat(timespec="seconds"),
+                    delivery_key=delivery.key,
                 )
+            )
             logger.info(
                 "acknowledged %s by %s in %s:%s (clicked in %s:%s)",
                 comm.id,
                 user,
-                delivery["platform"],
-                delivery["channel"],
+                delivery.platform,
+                delivery.channel,
                 platform,
                 channel,
             )
-            key = "comms_ack_thanks" if cur.rowcount == 1 else "comms_ack_again"
+            key = "comms_ack_thanks" if first else "comms_ack_again"
             return message(key, title=comm.title, send_day=format_day(comm.send_at))
         if kind == "ask":
             return message(
@@ -790,9 +765,11 @@ class Communications:
     # -- knowledge index --------------------------------------------------------------------------
     def refresh_index(self) -> None:
         """Index upcoming and recent communications (source "comms"); drop the others."""
+        if self._index_documents is None:
+            return
         try:
             docs = [communication_document(r.comm, r.status) for r in self.indexed_records()]
-            report = self.bot.index.sync_documents(docs, source="comms")
+            report = self._index_documents(docs)
         except Exception:
             logger.exception("indexing communications failed; questions may miss them")
             return
@@ -812,3 +789,23 @@ class Communications:
 
 def _problem(reason: str) -> Problem:
     return Problem(1, reason)
+
+
+@dataclass(frozen=True)
+class _Found:
+    """A communication file in a synced folder, and the id it holds."""
+
+    rel: str
+    source: str
+    file_hash: str
+    id: str
+    loaded: Loaded | None  # None: unchanged since it was registered
+
+
+def _id_changed(rel: str, previous: Record | None, new_id: str) -> FileRefused | None:
+    """A file registered as one communication now names another id. Refused while the old one
+    is still scheduled: cancelling it silently (or announcing both) is worse than asking."""
+    if previous is None or previous.id == new_id or previous.status not in ACTIVE:
+        return None
+    reason = message("comms_id_changed", old=previous.id, new=new_id)
+    return FileRefused(rel, (_problem(reason),))

@@ -150,15 +150,21 @@ async def test_mention_gets_reply_with_sources_as_fields_and_a_thread(
         assert f"]({CSAT_URL})" in embed["fields"][0]["value"]  # linked source
         assert embed["footer"]["text"] == "as of 2026-08-15"
         buttons = [c["custom_id"] for c in reply["components"][0]["components"]]
-        [row] = dbot.store.query("SELECT id FROM interactions")
-        assert buttons == [f"feedback:up:{row['id']}", f"feedback:down:{row['id']}"]
+        interaction = dbot.store.interactions.get(1)
+        assert interaction is not None
+        assert buttons == [f"feedback:up:{interaction.id}", f"feedback:down:{interaction.id}"]
 
         # The conversation continues in a thread the bot starts on its answer.
         [thread] = await fake.wait_for(("POST", rf"/messages/{reply['id']}/threads$"))
         assert thread.json["name"] == GOLD
         # The mention was stripped before the core saw the question.
-        [stored] = dbot.store.query("SELECT question, platform, asker FROM interactions")
-        assert tuple(stored) == (GOLD, "discord", str(fake.user_id))
+        assert dbot.store.interactions.get(2) is None  # one question, one interaction
+        stored = interaction
+        assert (stored.question, stored.platform, stored.asker) == (
+            GOLD,
+            "discord",
+            str(fake.user_id),
+        )
 
 
 async def test_thread_follow_up_uses_the_first_turn(
@@ -360,7 +366,7 @@ async def test_comms_and_changes_admin_commands(
     dbot = make_bot(**discord_settings(fake, PARTNERBOT_CHANGES_CHANNELS=channels))
     roles = [fake.admin_role_id] if admin else [fake.partner_role_id]
     who = f"discord user {fake.user_id}"
-    expected_list = comms_chat.list_text(dbot, is_admin=admin, who=who)
+    expected_list = comms_chat.list_text(dbot.comms, is_admin=admin, who=who)
     async with running_discord(dbot):
         names = {c["name"]: c for c in fake.commands()}
         assert [o["name"] for o in names["comms"]["options"]] == ["list", "cancel"]
@@ -406,9 +412,9 @@ async def test_feedback_click_is_stored(fake: FakeDiscord, dbot: PartnerBot) -> 
 
     assert callback.json["type"] == 5 and callback.json["data"]["flags"] == EPHEMERAL
     assert hook.json["content"] == message("feedback_thanks_down")
-    [row] = dbot.store.feedback()
-    assert (row["rating"], row["platform"], row["user"]) == (-1, "discord", str(fake.user_id))
-    assert row["question"] == GOLD
+    [row] = dbot.store.interactions.feedback()
+    assert (row.rating, row.platform, row.user) == (-1, "discord", str(fake.user_id))
+    assert row.question == GOLD
 
 
 async def test_feedback_click_after_a_restart_still_works(
@@ -424,7 +430,7 @@ async def test_feedback_click_after_a_restart_still_works(
             click = fake.component_click(up, message_id=int(reply["id"]))
             [hook] = await fake.wait_for(webhook(fake, click))
         assert hook.json["content"] == message("feedback_thanks_up")
-        assert [r["rating"] for r in restarted.store.feedback()] == [1]
+        assert [r.rating for r in restarted.store.interactions.feedback()] == [1]
         assert len(fake.identify_payloads) == 2
     finally:
         restarted.close()

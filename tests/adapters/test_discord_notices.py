@@ -223,7 +223,7 @@ async def test_ask_about_this_opens_a_thread_on_the_notice_and_answers_there(
     assert isinstance(bot.comms.add_file(write_comm(folder)), RegisterResult)
 
     async with running_discord(bot) as service:
-        dispatcher = build_dispatcher_service(bot, [service]).dispatcher
+        dispatcher = build_dispatcher_service(bot.comms, [service]).dispatcher
         report = await asyncio.to_thread(dispatcher.run_once)  # also indexes the communication
         [key] = report.posted
         [notice] = fake.bot_messages(channel)
@@ -283,6 +283,7 @@ async def test_ask_about_this_opens_a_thread_on_the_notice_and_answers_there(
     assert reply["embeds"][0]["description"].startswith(
         f"About “Northwind Books moves to per-user licensing on 1 March 2027” (comms/{COMM_ID}):"
     )
-    [stored] = bot.store.query("SELECT question, sources FROM interactions")
-    assert stored["question"] == "can a customer switch early?"
-    assert f"comms/{COMM_ID}" in stored["sources"]
+    stored = bot.store.interactions.get(1)
+    assert stored is not None and bot.store.interactions.get(2) is None
+    assert stored.question == "can a customer switch early?"
+    assert f"comms/{COMM_ID}" in {s["path"] for s in stored.sources}

@@ -82,5 +82,5 @@ async def test_one_serve_process_answers_in_slack_and_in_discord(
         assert not discord_fake.connected
         assert not slack_fake.socket_connected
         # Both answers went through the one core: two interactions, one per platform.
-        rows = bot.store.query("SELECT platform FROM interactions ORDER BY id")
-        assert sorted(r["platform"] for r in rows) == ["discord", "slack"]
+        rows = [bot.store.interactions.get(i) for i in (1, 2, 3)]
+        assert sorted(r.platform for r in rows if r is not None) == ["discord", "slack"]

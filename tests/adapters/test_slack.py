@@ -177,9 +177,9 @@ async def test_follow_up_in_thread_without_mention_uses_the_first_turn(
     # The member-tier CSAT rule: only reachable with the first question as context.
     assert "2027-06-30" in reply.params["text"]
     assert f"`[1]` <{CSAT_URL}|" in block(reply.params["blocks"], "sources")["text"]["text"]
-    stored = slack.bot.store.interaction(int(feedback_value(reply.params["blocks"])))
-    assert stored is not None and stored["question"] == "and for member tier?"
-    assert json.loads(stored["sources"])[0]["path"] == "csat-requirement.md"
+    stored = slack.bot.store.interactions.get(int(feedback_value(reply.params["blocks"])))
+    assert stored is not None and stored.question == "and for member tier?"
+    assert stored.sources[0]["path"] == "csat-requirement.md"
     # Control: the same words with no thread history are about tiers, not CSAT.
     alone = slack.bot.ask(Question("and for member tier?", asker="control"))
     assert "2027-06-30" not in alone.text
@@ -442,14 +442,15 @@ async def test_thumbs_up_click_is_stored_and_acknowledged(
     [ack] = await responses(fake)
     assert ack["text"] == message("feedback_thanks_up")
     assert ack["response_type"] == "ephemeral" and ack["replace_original"] is False
-    [row] = slack.bot.store.feedback()
-    assert (row["interaction_id"], row["user"], row["rating"], row["platform"]) == (
+    [row] = slack.bot.store.interactions.feedback()
+    assert (row.interaction_id, row.user, row.rating, row.platform) == (
         int(interaction_id),
         "U0RATER",
         1,
         "slack",
     )
-    assert row["question"] == CSAT_QUESTION and "csat-requirement.md" in row["sources"]
+    assert row.question == CSAT_QUESTION
+    assert "csat-requirement.md" in {s["path"] for s in row.sources}
 
 
 async def test_thumbs_down_shows_up_in_the_knowledge_gap_report(
@@ -462,9 +463,10 @@ async def test_thumbs_down_shows_up_in_the_knowledge_gap_report(
     [ack] = await responses(fake)
     assert ack["text"] == message("feedback_thanks_down")
 
-    report = slack.bot.store.gap_report()
-    assert report["totals"]["downvoted"] == 1
-    assert report["downvoted"][0]["question"] == "which comps replaced app dev and devops"
+    report = slack.bot.store.interactions.gap_report()
+    assert [(g.question, g.count) for g in report.downvoted] == [
+        ("which comps replaced app dev and devops", 1)
+    ]
 
     from typer.testing import CliRunner
 
@@ -481,7 +483,7 @@ async def test_feedback_for_an_unknown_answer_says_so(slack: SlackDriver, fake: 
     await slack.click("feedback_up", "999999")
     [ack] = await responses(fake)
     assert ack["text"] == message("feedback_unknown")
-    assert slack.bot.store.feedback() == []
+    assert slack.bot.store.interactions.feedback() == []
 
 
 # --------------------------------------------------------------------------- HTTP mode only

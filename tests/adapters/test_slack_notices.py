@@ -121,7 +121,7 @@ def button_value(notice: dict[str, Any], action_id: str) -> str:
 
 async def tick(driver: SlackDriver) -> TickReport:
     """One dispatcher pass, with the posters `partnerbot serve` would give it."""
-    service = build_dispatcher_service(driver.bot, [driver.service])
+    service = build_dispatcher_service(driver.bot.comms, [driver.service])
     return await asyncio.to_thread(service.dispatcher.run_once)
 
 
@@ -182,8 +182,8 @@ async def test_serve_dispatches_due_notices_through_the_slack_services_poster(
         assert "contact their Northwind partner" in notice["text"]
     assert not any(fake.messages(c) for c in (AMERICAS, ENTERPRISE, ADMINS))
     assert {c.token for c in fake.calls_to("chat.postMessage")} == {BOT_TOKEN}
-    firsts = [d for d in bot.comms.deliveries(COMM_ID) if d["kind"] == "first"]
-    assert {(d["channel"], d["status"], d["message_id"]) for d in firsts} == {
+    firsts = [d for d in bot.comms.deliveries(COMM_ID) if d.kind == "first"]
+    assert {(d.channel, d.status, d.message_id) for d in firsts} == {
         (c, "posted", notices(fake, c)[0]["ts"]) for c in (ANZ, EMEA)
     }
 
@@ -254,9 +254,9 @@ async def test_ask_about_this_opens_the_notice_thread_and_answers_questions_ther
 
     assert not fake.calls_to("response_url")  # the intro is in the thread, not private
     assert reply.params["text"].startswith(f"About “{TITLE}” (comms/{COMM_ID}):")
-    stored = bot.store.interaction(int(feedback_value(reply.params["blocks"])))
-    assert stored is not None and stored["question"] == "can a customer switch early?"
-    assert f"comms/{COMM_ID}" in {s["path"] for s in json.loads(stored["sources"])}
+    stored = bot.store.interactions.get(int(feedback_value(reply.params["blocks"])))
+    assert stored is not None and stored.question == "can a customer switch early?"
+    assert f"comms/{COMM_ID}" in {s["path"] for s in stored.sources}
 
 
 # --------------------------------------------------------------------------- /partner comms

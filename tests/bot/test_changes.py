@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterator
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -12,7 +12,7 @@ import pytest
 from typer.testing import CliRunner
 
 from bot.changes.answers import answer_from_records, is_change_question, with_change_note
-from bot.changes.digest import build_digest, changes_command, focus, publish_digest
+from bot.changes.digest import build_digest, focus
 from bot.changes.periods import parse_since, period_in
 from bot.cli import app
 from bot.config import Settings
@@ -357,10 +357,10 @@ def test_publish_summarises_with_the_configured_llm_and_falls_back_without_it(
         bot.changes.records.add([SECURITY], detected_at=THIS_QUARTER)
         fake.script("Security now needs 4 certified individuals [1].", FakeOpenAI.Error(status=500))
         poster = RecordingPoster()
-        publish_digest(bot, [poster])
+        bot.changes.publish([poster])
         assert "Security now needs 4 certified individuals [1]." in poster.posted[0][1].text
         assert "1. **Changed**" in fake.chat_requests[0].json["messages"][1]["content"]
-        again = publish_digest(bot, [poster], include_published=True)  # the LLM fails: extractive
+        again = bot.changes.publish([poster], include_published=True)  # the LLM fails: extractive
         assert again.ok
         assert "Security now needs" not in poster.posted[1][1].text
         assert "1 change in: Competency Requirements 2026 (1)." in poster.posted[1][1].text
@@ -373,7 +373,7 @@ def test_publish_posts_one_digest_per_channel_and_marks_the_records(
     bot = make_core(PARTNERBOT_CHANGES_CHANNELS="slack:C0PARTNERS,discord:42")
     bot.changes.records.add([SECURITY, APP], detected_at=THIS_QUARTER)
     slack, discord = RecordingPoster("slack"), RecordingPoster("discord")
-    result = publish_digest(bot, [slack, discord])
+    result = bot.changes.publish([slack, discord])
     assert result.ok and result.count == 2
     assert [c for c, _ in slack.posted] == ["C0PARTNERS"]
     assert [c for c, _ in discord.posted] == ["42"]
@@ -383,8 +383,8 @@ def test_publish_posts_one_digest_per_channel_and_marks_the_records(
     assert result.summary() == "Published the digest of 2 changes to slack:C0PARTNERS, discord:42."
     assert all(r.published_at for r in bot.changes.records.list())
     # Nothing new: the second publish posts nothing; asked to, it posts again.
-    assert publish_digest(bot, [slack, discord]).digest is None
-    again = publish_digest(bot, [slack, discord], include_published=True)
+    assert bot.changes.publish([slack, discord]).digest is None
+    again = bot.changes.publish([slack, discord], include_published=True)
     assert len(again.posted) == 2 and len(slack.posted) == 2
 
 
@@ -394,30 +394,49 @@ def test_a_failed_channel_is_retried_without_reposting_to_the_others(
     bot = make_core(PARTNERBOT_CHANGES_CHANNELS="slack:C0OK,slack:C0GONE")
     bot.changes.records.add([SECURITY], detected_at=THIS_QUARTER)
     poster = RecordingPoster(fail_on={"C0GONE"})
-    first = publish_digest(bot, [poster])
+    first = bot.changes.publish([poster])
     assert not first.ok and first.failed[0][0] == "slack:C0GONE"
     assert "Not posted to: slack:C0GONE" in first.summary()
     assert not any(r.published_at for r in bot.changes.records.list())
     poster.fail_on.clear()
-    second = publish_digest(bot, [poster])
+    second = bot.changes.publish([poster])
     assert second.ok
     assert [c for c, _ in second.posted] == ["slack:C0GONE"]
     assert [c for c, _ in second.already] == ["slack:C0OK"]
     assert [c for c, _ in poster.posted] == ["C0OK", "C0GONE"]
 
 
-def test_a_digest_already_on_the_platform_is_not_posted_twice(
-    make_core: Callable[..., PartnerBot],
+class Crash(BaseException):
+    """Stands for the process dying (not an error publishing could handle)."""
+
+
+def test_a_digest_posted_before_a_crash_is_found_not_posted_twice(
+    make_core: Callable[..., PartnerBot], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """A crash after posting but before recording: the key is found on the platform."""
+    """A crash after the platform took the digest, before it was recorded: the next publish
+    waits for the dead claim's lease, then finds the post by its key instead of reposting."""
     bot = make_core(PARTNERBOT_CHANGES_CHANNELS="slack:C0PARTNERS")
     bot.changes.records.add([SECURITY], detected_at=THIS_QUARTER)
     poster = RecordingPoster()
-    digest = build_digest(bot.changes.records.list())
-    poster.known[f"changes:{digest.key}:slack:C0PARTNERS"] = "m-earlier"
-    result = publish_digest(bot, [poster])
-    assert result.ok and not poster.posted
-    assert result.already == [("slack:C0PARTNERS", "m-earlier")]
+
+    def die(*args: Any, **kwargs: Any) -> None:
+        raise Crash
+
+    with monkeypatch.context() as patch:
+        patch.setattr(bot.changes.outbox, "record", die)
+        with pytest.raises(Crash):
+            bot.changes.publish([poster])
+    assert len(poster.posted) == 1 and not any(r.published_at for r in bot.changes.records.list())
+    # Another process (a new outbox worker) publishes while the dead claim's lease holds …
+    restarted = make_core(PARTNERBOT_CHANGES_CHANNELS="slack:C0PARTNERS")
+    waiting = restarted.changes.publish([poster])
+    assert not waiting.ok and waiting.in_flight and len(poster.posted) == 1
+    # … and after it ran out.
+    restarted.changes.clock = lambda: NOW + timedelta(minutes=3)
+    result = restarted.changes.publish([poster])
+    assert result.ok and len(poster.posted) == 1
+    assert result.already == [("slack:C0PARTNERS", "m1")]
+    assert all(r.published_at for r in restarted.changes.records.list())
 
 
 def test_publish_needs_channels_and_a_poster_per_platform(
@@ -426,23 +445,23 @@ def test_publish_needs_channels_and_a_poster_per_platform(
     bot = make_core()
     bot.changes.records.add([SECURITY], detected_at=THIS_QUARTER)
     with pytest.raises(ConfigError, match="PARTNERBOT_CHANGES_CHANNELS"):
-        publish_digest(bot, [RecordingPoster()])
-    result = publish_digest(bot, [RecordingPoster("slack")], channels=["discord:42"])
+        bot.changes.publish([RecordingPoster()])
+    result = bot.changes.publish([RecordingPoster("slack")], channels=["discord:42"])
     assert result.failed == [("discord:42", "no discord connection is available here")]
 
 
 def test_the_chat_command_is_for_admins_and_parses_its_words(core: PartnerBot) -> None:
     with pytest.raises(NotAllowed):
-        changes_command(core, "", is_admin=False, who="slack:U1")
+        core.changes.command("", is_admin=False, who="slack:U1")
     with pytest.raises(UserError, match="Usage"):
-        changes_command(core, "please", is_admin=True, who="slack:U1")
-    preview = changes_command(core, "preview since 2026-10-01", is_admin=True, who="slack:U1")
+        core.changes.command("please", is_admin=True, who="slack:U1")
+    preview = core.changes.command("preview since 2026-10-01", is_admin=True, who="slack:U1")
     assert preview.count("**Changed**") == 1 and "2027-06-30" not in preview
     poster = RecordingPoster()
     core.changes.posters.append(poster)
-    reply = changes_command(core, "", is_admin=True, who="slack:U1")
+    reply = core.changes.command("", is_admin=True, who="slack:U1")
     assert reply == "Published the digest of 4 changes to slack:C0PARTNERS."
-    assert changes_command(core, "", is_admin=True, who="slack:U1") == (
+    assert core.changes.command("", is_admin=True, who="slack:U1") == (
         "No new program changes to publish."
     )
 

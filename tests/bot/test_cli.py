@@ -24,8 +24,8 @@ def test_ask_json_is_the_documented_shape(data_dir: Path) -> None:
     result = runner.invoke(app, ["ask", "--json", "whats the new CSAT rule for gold?? deadline?"])
     assert result.exit_code == 0, result.output
     data = json.loads(result.stdout)
-    assert set(data) == {"answer", "abstained", "sources", "as_of"}
-    assert data["abstained"] is False
+    assert set(data) == {"answer", "abstained", "sources", "as_of", "kind"}
+    assert data["abstained"] is False and data["kind"] == "answer"
     assert "2027-03-31" in data["answer"]
     assert 1 <= len(data["sources"]) <= 10
     first = data["sources"][0]

@@ -151,22 +151,22 @@ def plain_bot() -> Iterator[PartnerBot]:
 
 def test_chat_commands_are_for_admins_and_list_and_cancel(plain_bot: PartnerBot) -> None:
     assert "only partnerbot admins can list communications" in chat.command(
-        plain_bot, "list", is_admin=False, who="U1"
+        plain_bot.comms, "list", is_admin=False, who="U1"
     )
-    assert chat.command(plain_bot, "list", is_admin=True, who="U0ADMIN") == (
+    assert chat.command(plain_bot.comms, "list", is_admin=True, who="U0ADMIN") == (
         "No upcoming vendor-to-customer communications are registered."
     )
     plain_bot.comms.add_file(SAMPLE)
-    listed = chat.list_text(plain_bot, is_admin=True, who="U0ADMIN")
+    listed = chat.list_text(plain_bot.comms, is_admin=True, who="U0ADMIN")
     assert "`smb-licensing-2027` — “Northwind Books moves" in listed
     assert "next: first notice (14 days before)" in listed
-    refused = chat.cancel_as(plain_bot, "smb-licensing-2027", is_admin=False, who="U1")
+    refused = chat.cancel_as(plain_bot.comms, "smb-licensing-2027", is_admin=False, who="U1")
     assert "only partnerbot admins can cancel communications" in refused
     assert plain_bot.comms.require("smb-licensing-2027").status == "scheduled"
-    done = chat.command(plain_bot, "cancel smb-licensing-2027", is_admin=True, who="U0ADMIN")
+    done = chat.command(plain_bot.comms, "cancel smb-licensing-2027", is_admin=True, who="U0ADMIN")
     assert done.startswith("Cancelled “Northwind Books moves")
     assert plain_bot.comms.history("smb-licensing-2027")[-1]["who"] == "U0ADMIN"
-    assert "Usage" in chat.command(plain_bot, "frobnicate", is_admin=True, who="U0ADMIN")
+    assert "Usage" in chat.command(plain_bot.comms, "frobnicate", is_admin=True, who="U0ADMIN")
 
 
 # -- the dispatcher as a `serve` service ----------------------------------------------------------
@@ -194,9 +194,8 @@ class FakeChatService:
 async def test_dispatcher_service_posts_through_the_chat_services_posters(
     plain_bot: PartnerBot,
 ) -> None:
-    plain_bot.settings.comms_poll_seconds = 0.05
     chat_service = FakeChatService()
-    service = build_dispatcher_service(plain_bot, [chat_service])
+    service = build_dispatcher_service(plain_bot.comms, [chat_service], interval=0.05)
     assert service.name == "comms-dispatcher"
     # Registered inside its window (clock: 2 days before send_at): the first notice is due now.
     model_now = datetime(2027, 1, 17, 22, 0, tzinfo=UTC)
@@ -231,7 +230,7 @@ def test_serve_syncs_the_configured_folder_and_reports_a_bad_file_once(
     (folder / "broken.yml").write_text("id: x\ntitle: a: b\n", encoding="utf-8")
     bot = PartnerBot(load_settings(PARTNERBOT_COMMS_DIR=str(folder)))
     try:
-        service = build_dispatcher_service(bot, [])
+        service = build_dispatcher_service(bot.comms, [])
         with caplog.at_level("WARNING", logger="bot.comms.dispatcher"):
             service.dispatcher.run_once()
             service.dispatcher.run_once()

@@ -2,8 +2,8 @@ from __future__ import annotations
 
 from datetime import date
 
-from bot.composing import looks_like_injection
 from bot.extractive import ExtractiveComposer
+from bot.injection import looks_like_injection
 from bot.models import Turn
 from bot.rewrite import is_elliptical, rewrite_followup
 from knowledge.documents import Chunk, Passage

@@ -27,6 +27,7 @@ def test_every_shipped_dev_set_is_big_varied_and_points_at_real_documents() -> N
     assert {"northwind", "datadog"} <= set(devsets)
     for devset in devsets.values():
         items = devset.items
+        assert devset.corpus is not None and devset.corpus.is_dir()
         assert len(devset.one_turn) >= 40, devset.name
         assert sum(1 for i in items if not i.answerable) >= 6, devset.name
         assert sum(1 for i in items if len(i.turns) == 2) >= 8, devset.name

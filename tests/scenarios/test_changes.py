@@ -17,12 +17,13 @@ import pytest
 from typer.testing import CliRunner
 
 from adapters.slack.poster import EVENT_TYPE, SlackPoster
-from bot.changes import publish_digest
-from bot.changes.records import ChangeRecord
 from bot.cli import app
 from bot.config import Settings
 from bot.core import PartnerBot
 from bot.models import Question
+from bot.store import ChangeRecord
+from bot.store.sqlite import SqliteStore
+from knowledge.changes import SectionChange
 from tests.fakes.slack_server import FakeSlack
 
 CHANNEL = "C0PARTNERS"
@@ -156,11 +157,31 @@ def make_changed_bot(run: Run, tmp_path: Path) -> Iterator[Callable[..., Partner
         shutil.copytree(run.data_dir, data_dir)
         bot = PartnerBot(Settings(PARTNERBOT_DATA_DIR=data_dir, **overrides))
         bots.append(bot)
+        if bot.settings.database.backend != "sqlite":  # the state is not in the copied dir
+            _copy_change_records(data_dir / "state.sqlite3", bot)
         return bot
 
     yield factory
     for bot in bots:
         bot.close()
+
+
+def _copy_change_records(sqlite_file: Path, bot: PartnerBot) -> None:
+    """The run's change records (kept in its SQLite state) into the bot's own store."""
+    source = SqliteStore(sqlite_file)
+    try:
+        for record in source.changes.list():
+            change = SectionChange(
+                record.doc_path,
+                record.doc_title,
+                record.section,
+                record.kind,
+                record.edits,
+                record.effective_date,
+            )
+            bot.changes.records.add([change], detected_at=record.detected_at)
+    finally:
+        source.close()
 
 
 # -- detection -----------------------------------------------------------------------------------
@@ -219,7 +240,7 @@ def test_publish_posts_one_digest_with_three_cited_lines_to_slack(
 ) -> None:
     bot = make_changed_bot(PARTNERBOT_CHANGES_CHANNELS=f"slack:{CHANNEL}")
     poster = SlackPoster.from_token("xoxb-test", base_url=fake_slack.base_url)
-    result = publish_digest(bot, [poster])
+    result = bot.changes.publish([poster])
     assert result.ok and result.count == 3
     posted = digest_message(fake_slack)
     body = "\n".join(b["text"]["text"] for b in posted["blocks"] if b["type"] == "section")
@@ -246,7 +267,7 @@ def test_publish_posts_one_digest_with_three_cited_lines_to_slack(
     assert posted["metadata"]["event_type"] == EVENT_TYPE
     assert posted["metadata"]["event_payload"]["key"].startswith("changes:")
     # Published once: a second publish has nothing to post.
-    assert publish_digest(bot, [poster]).digest is None
+    assert bot.changes.publish([poster]).digest is None
     assert len(fake_slack.messages(CHANNEL)) == 1
 
 

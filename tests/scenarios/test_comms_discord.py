@@ -78,7 +78,7 @@ async def test_discord_notice_survives_a_crash_and_records_acknowledgements(
         def die(*args: Any, **kwargs: Any) -> None:
             raise Crash
 
-        monkeypatch.setattr(crashing, "record_posted", die)
+        monkeypatch.setattr(crashing.outbox, "record", die)
         with pytest.raises(Crash):
             await asyncio.to_thread(crashing.run_once)
         [posted] = notices_in(fake, channel)
@@ -93,13 +93,13 @@ async def test_discord_notice_survives_a_crash_and_records_acknowledgements(
         report = await asyncio.to_thread(restarted.run_once)
         assert report.reconciled == [key] and report.posted == []
         assert len(notices_in(fake, channel)) == 1  # one message per delivery key
-        [delivery] = [d for d in bot.comms.deliveries(COMM_ID) if d["kind"] == "first"]
-        assert (delivery["status"], delivery["message_id"]) == ("posted", posted["id"])
+        [delivery] = [d for d in bot.comms.deliveries(COMM_ID) if d.kind == "first"]
+        assert (delivery.status, delivery.message_id) == ("posted", posted["id"])
 
         buttons = posted["components"][0]["components"]
         ack_id = buttons[0]["custom_id"]
-        assert ack_id == f"notice:acknowledge:comm:{delivery['id']}"
-        assert buttons[1]["custom_id"] == f"notice:ask:comm:{delivery['id']}"
+        assert ack_id == f"notice:acknowledge:comm:{delivery.id}"
+        assert buttons[1]["custom_id"] == f"notice:ask:comm:{delivery.id}"
         click = fake.component_click(ack_id, message_id=int(posted["id"]))
         [hook] = await fake.wait_for(
             ("POST", rf"^/webhooks/{fake.application_id}/{click['token']}$")

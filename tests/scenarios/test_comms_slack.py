@@ -322,30 +322,31 @@ def test_crash_after_the_post_before_the_record_neither_repeats_nor_loses_a_noti
     def die(*args: Any, **kwargs: Any) -> None:
         raise Crash
 
-    monkeypatch.setattr(crashing, "record_posted", die)
+    monkeypatch.setattr(crashing.outbox, "record", die)
     with pytest.raises(Crash):
         crashing.run_once()
-    # The platform accepted one post; nothing was recorded; the other channel was claimed.
+    # The platform accepted one post; nothing was recorded; the other channel is still planned
+    # (claims are taken one delivery at a time).
     assert sum(world.counts().values()) == 1
-    assert {d["status"] for d in world.comms.deliveries(COMM_ID) if d["kind"] == "first"} == {
-        "claimed"
-    }
+    firsts = [d for d in world.comms.deliveries(COMM_ID) if d.kind == "first"]
+    assert sorted(d.status for d in firsts) == ["claimed", "planned"]
 
     restarted = world.new_dispatcher()
     world.dispatcher = restarted
-    assert world.tick(world.clock.now + timedelta(seconds=30)).posted == []  # lease still held
+    # The channel nobody claimed goes out at once; the dead owner's claim waits for its lease.
+    assert len(world.tick(world.clock.now + timedelta(seconds=30)).posted) == 1
     report = world.tick(world.clock.now + timedelta(minutes=3))  # the dead owner's lease ran out
-    assert len(report.reconciled) == 1 and len(report.posted) == 1
+    assert len(report.reconciled) == 1 and report.posted == []
     history_reads = world.fake.calls_to("conversations.history")
     assert all(c.params.get("include_all_metadata") in (True, "true", "1") for c in history_reads)
     assert world.counts() == {ANZ: 1, EMEA: 1, AMERICAS: 0, ENTERPRISE: 0, ADMINS: 0}
-    firsts = [d for d in world.comms.deliveries(COMM_ID) if d["kind"] == "first"]
-    assert {d["status"] for d in firsts} == {"posted"}
-    assert sorted(d["reconciled"] for d in firsts) == [0, 1]
+    firsts = [d for d in world.comms.deliveries(COMM_ID) if d.kind == "first"]
+    assert {d.status for d in firsts} == {"posted"}
+    assert sorted(d.reconciled for d in firsts) == [False, True]
     # Every message id recorded is the one on the platform.
     for d in firsts:
-        [msg] = world.posts(d["channel"])
-        assert d["message_id"] == msg["ts"]
+        [msg] = world.posts(d.channel)
+        assert d.message_id == msg["ts"]
 
     world.tick(before_send(days=3))
     world.tick(before_send(days=1))
@@ -371,8 +372,8 @@ def test_down_across_a_lead_time_sends_the_notice_late_and_marked_late(world: Wo
     text = world.texts(ANZ)[0]
     assert "Late notice" in text and "Wed 06 Jan 2027 09:00 UTC+11:00" in text
     assert "in 12 days" in text
-    posted = [d for d in world.comms.deliveries(COMM_ID) if d["status"] == "posted"]
-    assert {(d["kind"], d["late"]) for d in posted} == {("first", 1)}
+    posted = [d for d in world.comms.deliveries(COMM_ID) if d.status == "posted"]
+    assert {(d.kind, d.late) for d in posted} == {("first", True)}
     world.tick(before_send(days=3))  # the next lead time is on time again
     assert "Late notice" not in world.texts(ANZ)[-1]
 

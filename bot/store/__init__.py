@@ -1,0 +1,69 @@
+"""The bot's durable state behind repository protocols: SQLite (embedded) or PostgreSQL.
+
+    store = open_store(settings.database)      # migrated to the latest schema
+    store.interactions.record(question, answer)
+    with store.transaction() as tx:            # all or nothing
+        tx.comms.update(...); tx.deliveries.plan(...)
+
+Features receive the repository (or the outbox) they need, never the backend.
+"""
+
+from __future__ import annotations
+
+from bot.store.protocols import (
+    ChangeRepository,
+    CommunicationRepository,
+    DeliveryRepository,
+    EventRepository,
+    InteractionRepository,
+    Repositories,
+    Store,
+)
+from bot.store.types import (
+    Ack,
+    ChangeRecord,
+    Delivery,
+    Feedback,
+    GapLine,
+    GapReport,
+    HistoryEntry,
+    Interaction,
+    NewDelivery,
+    StoredCommunication,
+)
+from bot.store.url import DatabaseUrl, parse_database_url
+
+__all__ = [
+    "Ack",
+    "ChangeRecord",
+    "ChangeRepository",
+    "CommunicationRepository",
+    "DatabaseUrl",
+    "Delivery",
+    "DeliveryRepository",
+    "EventRepository",
+    "Feedback",
+    "GapLine",
+    "GapReport",
+    "HistoryEntry",
+    "Interaction",
+    "InteractionRepository",
+    "NewDelivery",
+    "Repositories",
+    "Store",
+    "StoredCommunication",
+    "open_store",
+    "parse_database_url",
+]
+
+
+def open_store(url: DatabaseUrl) -> Store:
+    """Open (and migrate) the state database the URL names."""
+    if url.backend == "postgres":
+        from bot.store.postgres import PostgresStore  # psycopg only when PostgreSQL is used
+
+        return PostgresStore(url)
+    from bot.store.sqlite import SqliteStore
+
+    assert url.path is not None
+    return SqliteStore(url.path)

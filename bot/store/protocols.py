@@ -1,0 +1,200 @@
+"""The store's contract: one repository per kind of state, typed dataclasses in and out.
+
+Every backend (bot/store/sqlite.py, bot/store/postgres.py) passes the same contract
+tests (tests/bot/store/). Outside a transaction each call is atomic on its own;
+`Store.transaction()` gives the same repositories bound to one transaction, so a
+feature can change a communication and its deliveries together.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from contextlib import AbstractContextManager
+from datetime import datetime
+from typing import TYPE_CHECKING, Protocol
+
+from bot.store.types import (
+    Ack,
+    ChangeRecord,
+    Delivery,
+    Feedback,
+    GapReport,
+    HistoryEntry,
+    Interaction,
+    NewDelivery,
+    StoredCommunication,
+)
+
+if TYPE_CHECKING:
+    from bot.models import Answer, Question
+    from knowledge.changes import SectionChange
+
+
+class InteractionRepository(Protocol):
+    """Questions, their answers, the ratings they got, and the knowledge-gap report."""
+
+    def record(self, question: Question, answer: Answer) -> int: ...
+
+    def get(self, interaction_id: int) -> Interaction | None: ...
+
+    def record_feedback(
+        self, *, interaction_id: int, user: str, rating: int, platform: str
+    ) -> bool: ...
+
+    def feedback(self) -> list[Feedback]: ...
+
+    def gap_report(self, *, since: str | None = None, limit: int = 50) -> GapReport: ...
+
+
+class EventRepository(Protocol):
+    """Chat events already handled (a platform retry or a second replica sees them once)."""
+
+    def first_time(self, key: str, *, keep_seconds: float = 3600.0) -> bool: ...
+
+
+class CommunicationRepository(Protocol):
+    """Registered communications, their history and acknowledgements."""
+
+    def get(self, comm_id: str, *, for_update: bool = False) -> StoredCommunication | None: ...
+
+    def all(self) -> list[StoredCommunication]: ...
+
+    def due_to_send(self, now: datetime) -> list[str]: ...
+
+    def insert(self, comm: StoredCommunication) -> None: ...
+
+    def update(self, comm: StoredCommunication) -> None: ...
+
+    def set_status(self, comm_id: str, status: str, *, at: datetime) -> None: ...
+
+    def set_source(self, comm_id: str, *, source: str | None, file_hash: str | None) -> None: ...
+
+    def add_history(
+        self, comm_id: str, *, at: datetime, action: str, who: str, detail: str
+    ) -> None: ...
+
+    def history(self, comm_id: str) -> list[HistoryEntry]: ...
+
+    def add_ack(self, ack: Ack) -> bool: ...
+
+    def acks(self, comm_id: str) -> list[Ack]: ...
+
+    def acknowledged(self, comm_id: str, platform: str, channel: str) -> bool: ...
+
+
+class DeliveryRepository(Protocol):
+    """The outbox table: one row per message to post, claimed with a lease (bot/delivery.py)."""
+
+    def plan(self, delivery: NewDelivery, *, now: datetime) -> bool: ...
+
+    def get(self, delivery_id: int) -> Delivery | None: ...
+
+    def by_key(self, key: str) -> Delivery | None: ...
+
+    def for_subject(self, feature: str, subject: str) -> list[Delivery]: ...
+
+    def due(self, feature: str, now: datetime) -> list[Delivery]: ...
+
+    def claim_next(
+        self, feature: str, *, platforms: Sequence[str], owner: str, now: datetime, until: datetime
+    ) -> Delivery | None: ...
+
+    def claim_key(
+        self, key: str, *, owner: str, now: datetime, until: datetime
+    ) -> Delivery | None: ...
+
+    def renew(self, delivery_id: int, *, owner: str, now: datetime, until: datetime) -> bool: ...
+
+    def mark_posted(
+        self,
+        delivery_id: int,
+        *,
+        owner: str,
+        message_id: str,
+        at: datetime,
+        late: bool,
+        reconciled: bool,
+    ) -> bool: ...
+
+    def retry_later(
+        self, delivery_id: int, *, owner: str, note: str, not_before: datetime
+    ) -> bool: ...
+
+    def mark_failed(self, delivery_id: int, *, owner: str, note: str) -> bool: ...
+
+    def set_status(self, delivery_id: int, status: str, *, note: str) -> None: ...
+
+    def supersede_planned(self, feature: str, subject: str, *, note: str) -> int: ...
+
+    def told_channels(
+        self, feature: str, subject: str, *, min_revision: int, kinds: Sequence[str]
+    ) -> set[tuple[str, str]]: ...
+
+    def last_posted(
+        self, feature: str, subject: str, platform: str, channel: str, kinds: Sequence[str]
+    ) -> Delivery | None: ...
+
+    def release(self, owner: str) -> int: ...
+
+
+class ChangeRepository(Protocol):
+    """Program changes recorded on re-index (digests are deliveries in the outbox)."""
+
+    def add(self, changes: Iterable[SectionChange], *, detected_at: str) -> list[ChangeRecord]: ...
+
+    def get(self, ids: Sequence[int]) -> list[ChangeRecord]: ...
+
+    def list(
+        self,
+        *,
+        since: str | None = None,
+        until: str | None = None,
+        unpublished_only: bool = False,
+        doc_path: str | None = None,
+        limit: int | None = None,
+    ) -> list[ChangeRecord]: ...
+
+    def count(self) -> int: ...
+
+    def latest(self) -> ChangeRecord | None: ...
+
+    def mark_published(self, ids: Sequence[int], *, digest_key: str, at: str) -> None: ...
+
+    def delete(self, ids: Sequence[int]) -> None: ...
+
+
+class Repositories(Protocol):
+    """The repositories of one store (or of one transaction on it)."""
+
+    @property
+    def interactions(self) -> InteractionRepository: ...
+
+    @property
+    def events(self) -> EventRepository: ...
+
+    @property
+    def comms(self) -> CommunicationRepository: ...
+
+    @property
+    def deliveries(self) -> DeliveryRepository: ...
+
+    @property
+    def changes(self) -> ChangeRepository: ...
+
+
+class Store(Repositories, Protocol):
+    """A state backend: its repositories, transactions over them, and its schema version."""
+
+    @property
+    def description(self) -> str:
+        """Where the state lives, safe to log (no password)."""
+        ...
+
+    def transaction(self) -> AbstractContextManager[Repositories]:
+        """All-or-nothing: the repositories bound to one transaction (a write lock on SQLite,
+        row locks on PostgreSQL)."""
+        ...
+
+    def schema_version(self) -> int: ...
+
+    def close(self) -> None: ...

@@ -1,0 +1,104 @@
+"""Follow-up rewriting: the subject is carried through the whole conversation."""
+
+from __future__ import annotations
+
+from bot.models import Turn
+from bot.rewrite import rewrite_followup
+from knowledge.glossary import Glossary
+from knowledge.kinds import NameKinds, name_tokens
+
+GLOSSARY = Glossary.parse(
+    "terms:\n  gold: Advanced\n  regular tier: Member\n"
+    "groups:\n  tier: [Elite, Advanced, Member, gold, regular tier]\n"
+)
+NO_GLOSSARY = Glossary()
+# What knowledge/kinds.py learns from a vendor that has tiers and tracks but no glossary.
+LEARNED = NameKinds(
+    {
+        "tier": frozenset(name_tokens(n) for n in ("Registered", "Select", "Premier")),
+        "track": frozenset(
+            name_tokens(n) for n in ("Reseller", "Managed Services Provider", "MSP", "Integrator")
+        ),
+    },
+    {
+        name_tokens("MSP"): frozenset(
+            {name_tokens("MSP"), name_tokens("Managed Services Provider")}
+        ),
+        name_tokens("Managed Services Provider"): frozenset(
+            {name_tokens("MSP"), name_tokens("Managed Services Provider")}
+        ),
+    },
+)
+
+
+def standalone(*turns: str, glossary: Glossary = GLOSSARY, kinds: NameKinds | None = None) -> str:
+    *earlier, last = turns
+    return rewrite_followup(last, tuple(Turn("user", t) for t in earlier), glossary, kinds).lower()
+
+
+def test_three_turns_keep_the_subject_and_the_latest_tier() -> None:
+    query = standalone(
+        "whats the new CSAT rule for gold?? deadline?", "and for member tier?", "and elite?"
+    )
+    assert "csat" in query and "rule" in query and "elite" in query
+    assert "member" not in query and "gold" not in query
+
+
+def test_four_turns_keep_the_subject_through_a_pronoun_question() -> None:
+    query = standalone(
+        "whats the new CSAT rule for gold?? deadline?",
+        "and for member tier?",
+        "and elite?",
+        "deadline for that?",
+    )
+    assert query.startswith("deadline")
+    assert "csat" in query and "elite" in query
+    assert "member" not in query and "gold" not in query
+
+
+def test_an_aspect_question_borrows_the_subject_without_carrying_its_own_words() -> None:
+    query = standalone(
+        "how do we request an admin org?",
+        "does it need its own contract?",
+        "how long does that take?",
+    )
+    assert "admin org" in query and "request" in query
+    assert "contract" not in query
+
+
+def test_a_self_contained_question_starts_a_new_subject() -> None:
+    fresh = "How do I register a deal in the partner portal?"
+    assert standalone("whats the csat rule for gold?", "and member?", fresh) == fresh.lower()
+    query = standalone("whats the csat rule for gold?", fresh, "and for elite partners?")
+    assert "deal" in query and "csat" not in query
+
+
+def test_acknowledgements_in_the_history_carry_no_subject() -> None:
+    query = standalone("whats the csat rule for gold?", "thanks!", "👍", "and for member tier?")
+    assert "csat" in query and "member" in query
+    assert "thanks" not in query and "gold" not in query
+
+
+def test_learned_kinds_swap_another_vendors_names_without_a_glossary() -> None:
+    turns = ["what are the premier tier requirements for MSPs?", "and for resellers?"]
+    query = standalone(*turns, glossary=NO_GLOSSARY, kinds=LEARNED)
+    assert "resellers" in query and "premier" in query
+    assert "msp" not in query
+    turns += ["what about select tier?"]
+    query = standalone(*turns, glossary=NO_GLOSSARY, kinds=LEARNED)
+    assert "select" in query and "resellers" in query and "requirements" in query
+    assert "premier" not in query and "msp" not in query
+    turns += ["and managed services providers?"]
+    query = standalone(*turns, glossary=NO_GLOSSARY, kinds=LEARNED)
+    assert "managed services providers" in query and "select" in query
+    assert "resellers" not in query
+
+
+def test_without_kinds_names_are_added_not_swapped() -> None:
+    # Nothing says "resellers" and "MSPs" are of one kind: keep both rather than guess.
+    query = standalone(
+        "what are the premier tier requirements for MSPs?",
+        "and for resellers?",
+        glossary=NO_GLOSSARY,
+    )
+    assert "resellers" in query and "msps" in query

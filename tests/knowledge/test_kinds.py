@@ -1,0 +1,79 @@
+"""Names of one kind learned from the documents (no glossary needed)."""
+
+from __future__ import annotations
+
+from knowledge.documents import Chunk
+from knowledge.kinds import learn_kinds, name_tokens
+
+
+def chunk(text: str, *section: str, doc: str = "guide.md", n: int = 0) -> Chunk:
+    return Chunk(f"{doc}-{n}", doc, doc, tuple(section), text, n)
+
+
+def rivals(kinds: object, name: str) -> set[str]:
+    return {" ".join(n) for n in kinds.rivals(name_tokens(name))}  # type: ignore[attr-defined]
+
+
+def test_enumerations_that_name_their_kind() -> None:
+    kinds = learn_kinds(
+        [
+            chunk("The program includes three tiers: Registered, Basic, and Gold."),
+            chunk(
+                "There are three designated tracks: Managed Services Provider (MSPs), "
+                "Reseller, and Consulting and SI Tracks.",
+                n=1,
+            ),
+        ]
+    )
+    assert rivals(kinds, "Gold") == {"regist", "basic"}
+    track = rivals(kinds, "Reseller")
+    assert {"manag servic provid", "msp", "consult si"} <= track
+    # An acronym names the same member: never its own rival.
+    assert "manag servic provid" not in rivals(kinds, "MSPs")
+
+
+def test_names_followed_by_their_kind() -> None:
+    kinds = learn_kinds([chunk("Partners earn more through the Silver and Platinum levels.")])
+    assert rivals(kinds, "Platinum") == {"silver"}
+
+
+def test_first_table_column() -> None:
+    text = (
+        "Tier: Member; Minimum responses: 3; Deadline: 2027-06-30.\n"
+        "Tier: Advanced; Minimum responses: 10; Deadline: 2027-03-31.\n"
+        "Tier: Elite; Minimum responses: 25; Deadline: At application."
+    )
+    kinds = learn_kinds([chunk(text)])
+    assert rivals(kinds, "Elite") == {"member", "advanc"}
+    assert not rivals(kinds, "3")  # figures are not names
+
+
+def test_sibling_headings_ending_in_the_same_noun() -> None:
+    kinds = learn_kinds(
+        [
+            chunk("Sell to end customers.", "Tracks", "Reseller Track"),
+            chunk("Run customer environments.", "Tracks", "Hosting Provider Track", n=1),
+            # Sentence-case headings prove nothing: "Conflicts between partners".
+            chunk("Who wins a tie.", "Rules", "Conflicts between partners", n=2),
+            chunk("Who may apply.", "Rules", "Elite partners", n=3),
+        ]
+    )
+    assert rivals(kinds, "Reseller") == {"host provid"}
+    assert not rivals(kinds, "Elite")  # its only sibling was sentence case
+
+
+def test_headings_of_different_documents_are_not_siblings() -> None:
+    kinds = learn_kinds(
+        [
+            chunk("a", "Reseller Track", doc="a.md"),
+            chunk("b", "Renewal Track", doc="b.md"),
+        ]
+    )
+    assert not kinds.groups
+
+
+def test_plain_prose_teaches_nothing() -> None:
+    kinds = learn_kinds(
+        [chunk("Partners nominate customers after a project. Northwind sends a survey.")]
+    )
+    assert not kinds.groups
