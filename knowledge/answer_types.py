@@ -42,14 +42,16 @@ _EXPECTED: tuple[tuple[str, re.Pattern[str]], ...] = (
     ("date", re.compile(r"\b(when|when's|whens|what date|deadline|due date|by when)\b", re.I)),
     (
         "count",
-        re.compile(r"\b(how many|number of|minimum|maximum|min|max|limit|cap|quota)\b", re.I),
+        re.compile(
+            r"\b(how many|how much|number of|minimum|maximum|min|max|limit|cap|quota)\b", re.I
+        ),
     ),
     ("phone", re.compile(r"\b(phone|telephone|hotline)\b", re.I)),
     ("email", re.compile(r"\b(email address|e-mail address|mail address|mailbox)\b", re.I)),
 )
 
 _HAS: dict[str, re.Pattern[str]] = {
-    "percent": re.compile(r"\d\s?%|\bpercent|\bper ?cent\b", re.I),
+    "percent": re.compile(rf"\d\s?%|{_NUMBER}\s?(percent|per cent)\b", re.I),
     "money": re.compile(
         r"[$€£¥]\s?\d|\b(usd|eur|gbp|aud|cad|jpy|inr|dollars?|euros?|cents?)\b|\b(free|no cost|"
         r"no charge|no additional|at no|without charge|unlimited)\b|\d\s?%",

@@ -43,7 +43,6 @@ SIGNALS: tuple[str, ...] = (
     "top_dense",  # best dense similarity among the top passages
     "coverage",  # weighted share of the question's concepts the top passages cover
     "unknown",  # weighted share of the question's concepts that no document uses
-    "heading",  # share of the concepts in the first passage's title and section path
     "figure_gap",  # how much better the best sentence is than the best one holding the kind
     # of figure the question asks for (a %, an amount, a date…); 0 when none is asked for
 )

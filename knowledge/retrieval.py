@@ -338,7 +338,6 @@ class Retriever:
             "top_dense": max(p.extras.get("similarity", 0.0) for p in top),
             "coverage": terms.coverage(union),
             "unknown": terms.unknown_share,
-            "heading": terms.coverage(top_terms[0].heading),
             "sentence": sentence,
             "figure_gap": max(0.0, sentence - typed),
         }
