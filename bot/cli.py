@@ -314,6 +314,14 @@ def eval_command(
     calibrate_threshold: Annotated[
         bool, typer.Option("--calibrate", help="Print the per-corpus abstention trade-off.")
     ] = False,
+    distractors: Annotated[
+        int,
+        typer.Option(
+            help="Also measure over one index of every corpus plus this many generated "
+            "off-topic documents (slow the first time: they are embedded).",
+            min=0,
+        ),
+    ] = 0,
 ) -> None:
     """Measure retrieval and answers per corpus: recall@k, MRR, facts, abstention, latency."""
     from bot.eval_report import run_eval
@@ -333,6 +341,7 @@ def eval_command(
             output=output,
             calibrate=calibrate_threshold,
             console=console,
+            distractors=distractors,
         )
     except (PartnerbotError, KnowledgeError) as e:
         raise fail(e) from None

@@ -19,6 +19,7 @@ from rich.table import Table
 
 from bot.calibration import tradeoff
 from bot.config import Settings
+from bot.distractors import crowded
 from bot.errors import UserError
 from bot.eval_suite import EvalSuite
 from bot.evaluation import (
@@ -86,20 +87,14 @@ def run_eval(
     output: Path,
     calibrate: bool,
     console: Console,
+    distractors: int = 0,
 ) -> None:
     # Wide enough for three corpora side by side, also when piped to a file.
     console = Console(width=max(console.width, 160), highlight=False)
     devsets = resolve_sets(sets, docs)
     suite = EvalSuite(settings, devsets, data_root=settings.data_dir, glossary=glossary)
     try:
-        sizes = {d.name: len(d.items) for d in devsets}
-        for name, report in suite.open():
-            c = report.counts()
-            console.print(
-                f"[dim]{name}: {sizes[name]} questions; index "
-                f"+{c['added']} ~{c['updated']} -{c['removed']} ={c['unchanged']} "
-                f"failed {c['failed']}[/dim]"
-            )
+        _open(suite, console)
         if fit:
             weights = suite.fit()
             weights.save(WEIGHTS_FILE, provenance=[_provenance(d) for d in devsets])
@@ -129,8 +124,65 @@ def run_eval(
     )
     if calibrate:
         print_tradeoff(console, reports, weights.confidence.threshold)
-    write_json(output, reports, held_out, dense, weights.confidence.threshold)
+    crowded: dict[str, EvalReport] = {}
+    if distractors:
+        crowded = run_crowded(settings, devsets, distractors, console=console, alone=reports)
+    write_json(output, reports, held_out, dense, weights.confidence.threshold, crowded)
     console.print(f"JSON written to {output}")
+
+
+def _open(suite: EvalSuite, console: Console) -> None:
+    sizes = {d.name: len(d.items) for d in suite.devsets}
+    for name, report in suite.open():
+        c = report.counts()
+        console.print(
+            f"[dim]{name}: {sizes[name]} questions; index "
+            f"+{c['added']} ~{c['updated']} -{c['removed']} ={c['unchanged']} "
+            f"failed {c['failed']}[/dim]"
+        )
+
+
+def run_crowded(
+    settings: Settings,
+    devsets: Sequence[DevSet],
+    count: int,
+    *,
+    console: Console,
+    alone: Mapping[str, EvalReport],
+) -> dict[str, EvalReport]:
+    """Every dev set's questions again, over one index of all dev corpora and `count`
+    generated off-topic documents: what a crowded documents folder costs."""
+    folder = settings.data_dir / f"crowded-{count}-docs"
+    sets = crowded(list(devsets), count, folder)
+    suite = EvalSuite(settings, sets, data_root=settings.data_dir)
+    try:
+        _open(suite, console)
+        reports = suite.run()
+    finally:
+        suite.close()
+    table = Table(title=f"One index: every dev corpus and {count} off-topic documents")
+    table.add_column("metric")
+    pairs = []
+    for d in devsets:
+        crowded_name = f"{d.name}+{count}"
+        if d.name in alone and crowded_name in reports:
+            pairs.append((d.name, alone[d.name].metrics(), reports[crowded_name].metrics()))
+            table.add_column(f"{d.name} alone", justify="right")
+            table.add_column(f"{d.name} crowded", justify="right")
+            table.add_column("change", justify="right")
+    for key in ("recall@1", "recall@5", "mrr", "followup_recall@5", "answer_facts"):
+        cells = []
+        for _, a, c in pairs:
+            before, after = a.get(key), c.get(key)
+            change = (
+                f"{after - before:+.3f}"
+                if isinstance(before, float) and isinstance(after, float)
+                else "—"
+            )
+            cells.extend([str(before), str(after), change])
+        table.add_row(key, *cells)
+    console.print(table)
+    return reports
 
 
 def print_table(console: Console, title: str, columns: Sequence[tuple[str, EvalReport]]) -> None:
@@ -183,8 +235,11 @@ def write_json(
     held_out: Mapping[str, EvalReport],
     dense: Mapping[str, EvalReport],
     threshold: float,
+    crowded: Mapping[str, EvalReport] | None = None,
 ) -> None:
     data: dict[str, Any] = {"threshold": threshold, "corpora": {}}
+    if crowded:
+        data["crowded"] = {name: report.metrics() for name, report in crowded.items()}
     for name, report in reports.items():
         entry: dict[str, Any] = {
             "partnerbot": report.metrics(),

@@ -59,7 +59,12 @@ class EvalSuite:
     def open(self) -> list[tuple[str, SyncReport]]:
         """Index every corpus (only what changed since the last run is embedded)."""
         reports = []
+        by_corpus: dict[Path, PartnerBot] = {}
         for devset in self.devsets:
+            if devset.corpus is not None and devset.corpus in by_corpus:
+                # Several sets asking about one index (e.g. the crowded one) share it.
+                self.runs.append(CorpusRun(devset, by_corpus[devset.corpus]))
+                continue
             if devset.corpus is None:  # questions about the index the settings point at
                 bot = PartnerBot(self.settings)
                 reports.append((devset.name, bot.ensure_indexed() or SyncReport()))
@@ -75,11 +80,12 @@ class EvalSuite:
                 corpus = _without_glossary(corpus, data_dir.with_name(data_dir.name + "-docs"))
             reports.append((devset.name, bot.reindex(corpus)))
             self.runs.append(CorpusRun(devset, bot))
+            by_corpus[devset.corpus] = bot
         return reports
 
     def close(self) -> None:
-        for run in self.runs:
-            run.bot.close()
+        for bot in {id(run.bot): run.bot for run in self.runs}.values():
+            bot.close()
 
     @property
     def names(self) -> list[str]:

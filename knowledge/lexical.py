@@ -19,8 +19,9 @@ logger = logging.getLogger(__name__)
 logging.getLogger("bm25s").setLevel(logging.WARNING)
 
 # Bumped whenever tokenize() changes, so indexes saved by an older one are rebuilt.
-TOKENIZER_VERSION = 2
-_TOKEN = re.compile(r"[a-z0-9]+(?:[.'][a-z0-9]+)*")
+TOKENIZER_VERSION = 3
+_TOKEN = re.compile(r"[a-z0-9]+(?:[.'][a-z0-9]+)*", re.IGNORECASE)
+_ACRONYM_PLURAL = re.compile(r"[A-Z]{2,}s")
 STOPWORDS = frozenset(
     [
         "a",
@@ -156,7 +157,11 @@ _IGNORED = STOPWORDS | CHAT_FILLER
 
 
 def _word(token: str) -> str:
-    """A token without its clitic: "customer's" → "customer", "doesn't" → "does"."""
+    """A token lower-cased, without its clitic ("customer's" → "customer", "doesn't" →
+    "does") or an acronym's plural ("MSPs" → "msp")."""
+    if _ACRONYM_PLURAL.fullmatch(token):
+        return token[:-1].lower()
+    token = token.lower()
     if "'" not in token:
         return token
     return token[:-3] if token.endswith("n't") else token.split("'", 1)[0]
@@ -164,7 +169,7 @@ def _word(token: str) -> str:
 
 def tokenize(text: str) -> list[str]:
     """Lower-case, drop stopwords, stem: 'Requirements' and 'requirement' meet."""
-    words = (_word(w) for w in _TOKEN.findall(text.lower().replace("’", "'")))
+    words = (_word(w) for w in _TOKEN.findall(text.replace("’", "'")))
     return list(_stemmer().stemWords([w for w in words if w not in _IGNORED]))
 
 

@@ -146,4 +146,5 @@ def _cell_text(cell: object) -> str:
 def _inline(text: str) -> str:
     text = _SHORTCODE.sub("", text)
     text = _INLINE_LINK.sub(_link, _REF_LINK.sub(r"\1", text))
-    return re.sub(r"\s+", " ", _EMPHASIS.sub(r"\2", text)).strip()
+    text = re.sub(r"\s+", " ", _EMPHASIS.sub(r"\2", text)).strip()
+    return re.sub(r" ([.,;:!?])(?=\s|$)", r"\1", text)  # "a@b.com ." from joined tags
