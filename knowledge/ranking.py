@@ -45,6 +45,7 @@ SIGNALS: tuple[str, ...] = (
     "unknown",  # weighted share of the question's concepts that no document uses
     "figure_gap",  # how much better the best sentence is than the best one holding the kind
     # of figure the question asks for (a %, an amount, a date…); 0 when none is asked for
+    "top_score",  # the ranking score of the first passage (the ranker's own certainty)
 )
 
 

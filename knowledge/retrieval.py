@@ -340,4 +340,5 @@ class Retriever:
             "unknown": terms.unknown_share,
             "sentence": sentence,
             "figure_gap": max(0.0, sentence - typed),
+            "top_score": top[0].score,
         }
