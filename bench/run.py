@@ -9,6 +9,7 @@ Sections (run all, or name some: `python -m bench.run index ask`):
   slack  ack and answer latency for 50 concurrent mentions (HTTP mode, local stand-in)
   discord  ack and answer latency for 50 concurrent /ask (local stand-in)
   changes  time to diff 1,000 changed documents
+  hostile  `partnerbot index` on both bombs, a link out and two good files: time, peak RSS
 Medians over repeated runs; every figure in one process, side by side.
 """
 
@@ -161,6 +162,7 @@ SECTIONS: dict[str, Callable[[], dict[str, Any]]] = {
     "slack": _optional("slack", "bench.chat_bench", "bench_slack"),
     "discord": _optional("discord", "bench.chat_bench", "bench_discord"),
     "changes": _optional("changes", "bench.changes_bench", "bench_changes"),
+    "hostile": _optional("hostile", "bench.hostile_bench", "bench_hostile"),
 }
 
 

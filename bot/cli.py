@@ -23,8 +23,9 @@ from bot.core import PartnerBot
 from bot.errors import ConfigError, PartnerbotError, UserError
 from bot.models import Answer, Question, Turn
 from bot.notify import ChannelPoster
+from bot.terminal import shown
 from knowledge.errors import KnowledgeError
-from knowledge.index import SyncReport
+from knowledge.index import CheckReport, SyncReport
 
 app = typer.Typer(
     help="partnerbot: cited answers from partner-program documents, in Slack, Discord "
@@ -119,10 +120,53 @@ def print_sync_report(report: SyncReport) -> None:
         str(c["chunks_embedded"]),
     )
     console.print(table)
+    # Names and reasons come from the documents folder: shown, never obeyed (bot/terminal.py).
     for old, new in report.renamed:
-        console.print(f"renamed: {old} → {new}")
+        console.print(f"renamed: {shown(old)} → {shown(new)}", highlight=False)
+    if report.repaired:
+        console.print(
+            f"repaired {len(report.repaired)} document(s) an interrupted run left half-written: "
+            + ", ".join(map(shown, report.repaired)),
+            highlight=False,
+        )
     for failure in report.failed:
-        console.print(f"[yellow]failed[/yellow] {failure.path}: {failure.reason}")
+        console.print(
+            f"[yellow]failed[/yellow] {shown(failure.path)}: {shown(failure.reason)}",
+            highlight=False,
+        )
+    console.print(f"took {report.seconds:.2f}s")
+
+
+def print_check_report(report: CheckReport, *, json_out: bool) -> None:
+    found = {  # chunks Chroma holds that the manifest does not, lacks, holds altered
+        "half-written": len(report.pending),
+        "orphans": report.orphans,
+        "missing": report.missing,
+        "altered": report.mismatched,
+    }
+    if json_out:
+        console.print_json(
+            data={
+                "ok": report.ok,
+                "documents": report.documents,
+                "chunks": report.chunks,
+                "pending": report.pending,
+                "orphans": report.orphans,
+                "missing": report.missing,
+                "mismatched": report.mismatched,
+                "seconds": round(report.seconds, 3),
+            }
+        )
+        return
+    table = Table(title="Index check", show_header=True)
+    for col in ("documents", "chunks", *found):
+        table.add_column(col, justify="right")
+    table.add_row(str(report.documents), str(report.chunks), *(str(n) for n in found.values()))
+    console.print(table)
+    if report.ok:
+        console.print("the index matches its manifest; nothing to repair")
+    else:
+        console.print("repaired: Chroma now holds exactly the manifest's chunks")
     console.print(f"took {report.seconds:.2f}s")
 
 
@@ -136,10 +180,21 @@ def index(
         bool, typer.Option(help="Drop the index first (after changing PARTNERBOT_EMBEDDER).")
     ] = False,
     json_out: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
+    check: Annotated[
+        bool,
+        typer.Option(
+            "--check",
+            help="Compare the index with its manifest and repair what differs (no documents "
+            "are read).",
+        ),
+    ] = False,
 ) -> None:
     """(Admin) Index program documents: only new and changed ones are embedded."""
     try:
         bot = open_bot()
+        if check:
+            print_check_report(bot.index.check(), json_out=json_out)
+            return
         any_failed = False
         for number, path in enumerate(paths or [bot.settings.documents_dir]):
             if not path.exists():
@@ -188,7 +243,7 @@ def answer_json(answer: Answer) -> dict[str, Any]:
 
 
 def print_answer(answer: Answer) -> None:
-    console.print(answer.text, highlight=False, soft_wrap=True)
+    console.print(shown(answer.text, keep_lines=True), highlight=False, soft_wrap=True)
     if answer.abstained:
         return
     if answer.as_of:
@@ -197,7 +252,9 @@ def print_answer(answer: Answer) -> None:
         console.print("[bold]Sources[/bold]")
         for c in answer.citations:
             dated = f", {c.effective_date.isoformat()}" if c.effective_date else ""
-            console.print(f"  [{c.number}] {c.label} ({c.path}{dated})", highlight=False)
+            console.print(
+                f"  \\[{c.number}] {shown(c.label)} ({shown(c.path)}{dated})", highlight=False
+            )
 
 
 def _question(text: str, previous: list[str]) -> Question:

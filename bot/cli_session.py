@@ -13,11 +13,11 @@ from contextlib import contextmanager
 
 import typer
 from rich.console import Console
-from rich.markup import escape
 
 from bot.config import Settings, load_settings
 from bot.core import PartnerBot
 from bot.errors import PartnerbotError
+from bot.terminal import shown
 from knowledge.errors import KnowledgeError
 
 err = Console(stderr=True)
@@ -42,7 +42,7 @@ def open_bot(*, log_level: str = "WARNING") -> PartnerBot:
     try:
         settings = load_settings()
     except PartnerbotError as e:
-        err.print(f"[red]{escape(str(e))}[/red]")
+        err.print(f"[red]{shown(str(e))}[/red]")
         raise typer.Exit(2) from None
     setup_logging(settings, log_level)
     try:
@@ -53,7 +53,7 @@ def open_bot(*, log_level: str = "WARNING") -> PartnerBot:
 
 def fail(e: Exception) -> typer.Exit:
     """Print a user-facing error; the caller raises the returned Exit (code 2)."""
-    err.print(f"[red]error:[/red] {escape(str(e))}", highlight=False)
+    err.print(f"[red]error:[/red] {shown(str(e))}", highlight=False)
     return typer.Exit(2)
 
 

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import tempfile
 from functools import cached_property
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic import Field, SecretStr, ValidationError, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from bot.errors import ConfigError
@@ -15,6 +16,7 @@ from bot.store.url import DatabaseUrl, parse_database_url
 SAMPLES_DIR = Path(__file__).resolve().parent.parent / "knowledge" / "samples"
 
 CsvList = Annotated[list[str], NoDecode]
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 
 
 def _split_csv(value: object) -> object:
@@ -49,11 +51,35 @@ class Settings(BaseSettings):
                 raise ValueError(str(e)) from None
         return value
 
+    @field_validator("log_level")
+    @classmethod
+    def _check_log_level(cls, value: str | None) -> str | None:
+        if value is None or not value.strip():
+            return None
+        if value.strip().upper() not in LOG_LEVELS:
+            raise ValueError(f"give one of {', '.join(LOG_LEVELS)}")
+        return value.strip().upper()
+
+    @field_validator("docs_dir", "comms_dir", "comms_routes")
+    @classmethod
+    def _check_path(cls, value: Path | None, info: ValidationInfo) -> Path | None:
+        # A folder that is not there is an error, never an empty folder: indexing or syncing
+        # one would remove every document or cancel every communication.
+        if value is None:
+            return None
+        kind = "file" if info.field_name == "comms_routes" else "folder"
+        if not (value.is_file() if kind == "file" else value.is_dir()):
+            what = f"is not a {kind}" if value.exists() else "does not exist"
+            raise ValueError(f"the {kind} {what}; fix the path, or unset it for the default")
+        return value
+
     # Retrieval and answers
     embedder: Literal["minilm", "openai"] = Field("minilm", alias="PARTNERBOT_EMBEDDER")
     embed_batch_size: int = Field(16, alias="PARTNERBOT_EMBED_BATCH_SIZE", ge=1, le=256)
     top_k: int = Field(8, alias="PARTNERBOT_TOP_K", ge=1, le=20)
-    abstain_threshold: float | None = Field(None, alias="PARTNERBOT_ABSTAIN_THRESHOLD")
+    abstain_threshold: float | None = Field(
+        None, alias="PARTNERBOT_ABSTAIN_THRESHOLD", ge=0, le=1, allow_inf_nan=False
+    )
     max_question_chars: int = Field(2000, alias="PARTNERBOT_MAX_QUESTION_CHARS", ge=50)
     escalation_contact: str = Field(
         "your partner development manager", alias="PARTNERBOT_ESCALATION_CONTACT"
@@ -61,14 +87,16 @@ class Settings(BaseSettings):
 
     # Chroma server (scale-out); empty means the embedded PersistentClient in data_dir
     chroma_host: str | None = Field(None, alias="CHROMA_HOST")
-    chroma_port: int = Field(8000, alias="CHROMA_PORT")
+    chroma_port: int = Field(8000, alias="CHROMA_PORT", ge=1, le=65535)
 
     # Optional LLM (OpenAI or any OpenAI-compatible server)
     openai_api_key: SecretStr | None = Field(None, alias="OPENAI_API_KEY")
     openai_base_url: str | None = Field(None, alias="OPENAI_BASE_URL")
     openai_model: str = Field("gpt-4o-mini", alias="OPENAI_MODEL")
     openai_embedding_model: str = Field("text-embedding-3-small", alias="OPENAI_EMBEDDING_MODEL")
-    llm_timeout: float = Field(20.0, alias="PARTNERBOT_LLM_TIMEOUT", gt=0)
+    llm_timeout: float = Field(
+        20.0, alias="PARTNERBOT_LLM_TIMEOUT", gt=0, le=600, allow_inf_nan=False
+    )
     llm_max_retries: int = Field(1, alias="PARTNERBOT_LLM_MAX_RETRIES", ge=0, le=5)
 
     # Chat
@@ -77,7 +105,7 @@ class Settings(BaseSettings):
     slack_app_token: SecretStr | None = Field(None, alias="SLACK_APP_TOKEN")
     slack_signing_secret: SecretStr | None = Field(None, alias="SLACK_SIGNING_SECRET")
     slack_mode: Literal["socket", "http"] = Field("socket", alias="SLACK_MODE")
-    slack_port: int = Field(3000, alias="SLACK_PORT")
+    slack_port: int = Field(3000, alias="SLACK_PORT", ge=1, le=65535)
     slack_api_url: str | None = Field(None, alias="SLACK_API_URL")
     slack_admin_ids: CsvList = Field(default_factory=list, alias="SLACK_ADMIN_USER_IDS")
     discord_bot_token: SecretStr | None = Field(None, alias="DISCORD_BOT_TOKEN")
@@ -116,7 +144,9 @@ class Settings(BaseSettings):
         0, alias="PARTNERBOT_COMMS_ACK_REMINDER_DAYS", ge=0, le=365
     )
     comms_recent_days: int = Field(30, alias="PARTNERBOT_COMMS_RECENT_DAYS", ge=0)
-    comms_poll_seconds: float = Field(30.0, alias="PARTNERBOT_COMMS_POLL_SECONDS", gt=0)
+    comms_poll_seconds: float = Field(
+        30.0, alias="PARTNERBOT_COMMS_POLL_SECONDS", gt=0, le=86400, allow_inf_nan=False
+    )
     admin_channels: CsvList = Field(default_factory=list, alias="PARTNERBOT_ADMIN_CHANNELS")
     _split_comms = field_validator("comms_lead_days", "admin_channels", mode="before")(_split_csv)
 
@@ -169,15 +199,48 @@ class Settings(BaseSettings):
 
 
 def load_settings(**overrides: object) -> Settings:
-    """Read settings once; explicit arguments win. A bad value fails fast, naming the variable."""
+    """Read settings once; explicit arguments win. A bad value fails fast, naming the variable
+    and what to give instead; the data directory is created and must be writable."""
     try:
-        return Settings(**overrides)  # type: ignore[arg-type]
+        settings = Settings(**overrides)  # type: ignore[arg-type]
     except ValidationError as e:
-        problems = []
-        for err in e.errors():
-            name = ".".join(str(p) for p in err["loc"]) or "settings"
-            problems.append(f"{name}: {err['msg']}")
-        raise ConfigError(
-            "Invalid configuration — fix these environment variables (or .env): "
-            + "; ".join(problems)
-        ) from None
+        raise ConfigError(_describe(e)) from None
+    problem = _data_dir_problem(settings.data_dir)
+    if problem:
+        raise ConfigError(f"PARTNERBOT_DATA_DIR={str(settings.data_dir)!r}: {problem}")
+    return settings
+
+
+def _describe(error: ValidationError) -> str:
+    secret = {
+        f.alias or name
+        for name, f in Settings.model_fields.items()
+        if "SecretStr" in str(f.annotation)
+    }
+    problems = []
+    for err in error.errors():
+        name = ".".join(str(p) for p in err["loc"]) or "settings"
+        given = err.get("input")
+        shown = f"={given!r}" if isinstance(given, str) and name not in secret else ""
+        reason = err["msg"].removeprefix("Value error, ")
+        problems.append(f"{name}{shown}: {reason}")
+    return "Invalid configuration — fix these environment variables (or .env): " + "; ".join(
+        problems
+    )
+
+
+def _data_dir_problem(path: Path) -> str | None:
+    """Why the data directory cannot be used (it is created when missing), or None."""
+    fix = "point PARTNERBOT_DATA_DIR at a folder this user can write (created if missing)"
+    if path.exists() and not path.is_dir():
+        return f"it is a file, not a folder; {fix}"
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        return f"it cannot be created ({e.strerror}); {fix}"
+    try:
+        with tempfile.TemporaryFile(dir=path):
+            pass
+    except OSError as e:
+        return f"it is not writable ({e.strerror}); {fix}"
+    return None

@@ -151,7 +151,12 @@ class PartnerBot:
         if self.index.document_count(source="docs") > 0:
             return None
         if notify:
-            notify(message("indexing_samples"))
+            folder = self.settings.docs_dir
+            notify(
+                message("indexing_documents", folder=folder)
+                if folder
+                else message("indexing_samples")
+            )
         return self.reindex(self.settings.documents_dir)
 
     def check_question(self, question: Question) -> Answer | None:

@@ -13,3 +13,11 @@ class EmbedderMismatchError(KnowledgeError):
 
 class EmptyIndexError(KnowledgeError):
     """A question was asked before anything was indexed."""
+
+
+class DocumentsMissingError(KnowledgeError):
+    """The documents folder to index does not exist (it is never read as an empty one)."""
+
+
+class IndexWriteError(KnowledgeError):
+    """The index could not be written (e.g. a full disk); the next run repairs it."""

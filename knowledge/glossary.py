@@ -19,6 +19,8 @@ from pathlib import Path
 
 import yaml
 
+from knowledge import bounded_yaml
+
 logger = logging.getLogger(__name__)
 
 GLOSSARY_FILE = "glossary.yml"
@@ -33,7 +35,7 @@ class Glossary:
     def parse(cls, text: str, *, origin: str = GLOSSARY_FILE) -> Glossary:
         """Parse glossary YAML; a broken glossary is reported and ignored, never fatal."""
         try:
-            data = yaml.safe_load(text) or {}
+            data = bounded_yaml.load(text) or {}
         except yaml.YAMLError as e:
             logger.warning("ignoring %s: invalid YAML (%s)", origin, e)
             return cls()

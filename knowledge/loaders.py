@@ -1,296 +1,182 @@
-"""Loaders: a file in, a Document or a LoadFailure out. One bad file never aborts a run."""
+"""Loaders: a file in, a Document or a LoadFailure out. One bad file never aborts a run.
+
+Every file is bounded: its size is checked before it is read, its YAML front
+matter cannot expand without end, and the formats parsed by large libraries
+(PDF, DOCX, HTML) are read in a child process with a time and memory limit.
+"""
 
 from __future__ import annotations
 
-import io
 import logging
-import re
-from collections.abc import Callable, Iterable, Iterator
-from datetime import date, datetime
+import os
+from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import Any
 
-import yaml
-
-from knowledge.documents import Document, LoadFailure, Section
+from knowledge import formats
+from knowledge.documents import Document, LoadFailure
+from knowledge.formats import LoadError
+from knowledge.parser_process import ParserProcess
 
 logger = logging.getLogger(__name__)
 
 MAX_FILE_BYTES = 25 * 1024 * 1024
+LOAD_SECONDS = 120.0  # per PDF, DOCX or HTML file
+LOAD_MEMORY_BYTES = 1024 * 1024 * 1024  # address space of the process parsing them
 MARKDOWN_SUFFIXES = {".md", ".markdown"}
 SUFFIXES = MARKDOWN_SUFFIXES | {".txt", ".html", ".htm", ".pdf", ".docx"}
 
-_HEADING = re.compile(r"^(#{1,6})\s+(.+?)\s*#*\s*$")
-_FENCE = re.compile(r"^\s*(```|~~~)")
 
-
-class LoadError(Exception):
-    """A file cannot be turned into a document; the message says why."""
-
-
-def discover(root: Path) -> Iterator[Path]:
-    """Every loadable file under root (or root itself), sorted, skipping hidden ones."""
-    if root.is_file():
-        yield root
+def discover(root: Path) -> Iterator[Path | LoadFailure]:
+    """Every loadable file under root (or root itself), sorted by path, and every file
+    skipped on the way as a failure saying why: hidden, a broken or looping link, a link
+    out of the folder, not a regular file. Links are followed only to files inside root."""
+    if not root.is_dir():
+        yield root  # named on its own by the admin
         return
-    for path in sorted(root.rglob("*")):
-        rel = path.relative_to(root)
-        if any(part.startswith(".") for part in rel.parts):
+    yield from _walk(root, root.resolve(), "")
+
+
+def _walk(folder: Path, top: Path, prefix: str) -> Iterator[Path | LoadFailure]:
+    try:
+        entries = sorted(os.scandir(folder), key=lambda e: e.name)
+    except OSError as e:
+        yield LoadFailure(prefix.rstrip("/") or ".", f"folder could not be read ({e.strerror})")
+        return
+    for entry in entries:
+        rel = prefix + entry.name
+        path = Path(entry.path)
+        loadable = path.suffix.lower() in SUFFIXES
+        if entry.is_symlink():
+            problem = _link_problem(path, top, loadable=loadable)
+            if problem:
+                yield LoadFailure(rel, problem)
+            elif loadable and path.is_file():
+                yield path
+            # a link to a folder inside root is not followed: its files are found where they are
+        elif entry.is_dir(follow_symlinks=False):
+            yield from _walk(path, top, f"{rel}/")
+        elif not loadable:
             continue
-        if path.is_file() and path.suffix.lower() in SUFFIXES:
+        elif _hidden(rel):
+            yield LoadFailure(rel, "hidden (its name or a folder's starts with '.'); skipped")
+        elif not entry.is_file(follow_symlinks=False):
+            yield LoadFailure(rel, "not a regular file; skipped")
+        else:
             yield path
+
+
+def _hidden(rel: str) -> bool:
+    return any(part.startswith(".") for part in rel.split("/"))
+
+
+def link_problem(path: Path, root: Path) -> str | None:
+    """Why a file in root may not be read when it is a symbolic link, or None."""
+    if not path.is_symlink():
+        return None
+    return _link_problem(path, root.resolve(), loadable=True)
+
+
+def _link_problem(path: Path, top: Path, *, loadable: bool) -> str | None:
+    """Why a symbolic link is skipped, or None to follow it (a file inside the folder)."""
+    try:
+        target = path.resolve(strict=True)
+    except FileNotFoundError:
+        return "a broken symbolic link (its target does not exist); skipped"
+    except (RuntimeError, OSError):  # a loop ("Symlink loop", ELOOP)
+        return "a symbolic link that loops back on itself; skipped"
+    inside = target == top or top in target.parents
+    if not inside and target.is_dir():
+        return "a symbolic link to a folder outside the documents folder; not followed"
+    if not loadable:
+        return None  # not a document either way
+    if not inside:
+        return "a symbolic link to a file outside the documents folder; skipped"
+    if _hidden(path.name):
+        return "hidden (its name starts with '.'); skipped"
+    if not target.is_file():
+        return "a symbolic link to something that is not a regular file; skipped"
+    return None
+
+
+def read_file(path: Path) -> bytes:
+    """The file's bytes; a file over the size limit is refused before it is read."""
+    try:
+        with path.open("rb") as f:
+            size = os.fstat(f.fileno()).st_size
+            _check_size(size)
+            data = f.read(size + 1)  # one byte more tells whether it grew meanwhile
+            if len(data) > size:
+                data += f.read(MAX_FILE_BYTES + 1 - len(data))
+    except OSError as e:
+        raise LoadError(f"could not be read ({e.strerror or e})") from None
+    _check_size(len(data))  # it grew while being read
+    return data
+
+
+def _check_size(size: int) -> None:
+    if size > MAX_FILE_BYTES:
+        raise LoadError(
+            f"the file is {size / 2**20:,.0f} MB; the limit is {MAX_FILE_BYTES // 2**20} MB"
+        )
+
+
+class FileLoader:
+    """Loads files one at a time; PDF, DOCX and HTML go to one child process, started on
+    first use and stopped by `close` (or the `with` block)."""
+
+    def __init__(self) -> None:
+        self._parser: ParserProcess | None = None
+
+    def load(self, path: Path, rel: str, *, data: bytes | None = None) -> Document | LoadFailure:
+        """Load one file (its bytes may be passed in when the caller already read them)."""
+        try:
+            if data is None:
+                data = read_file(path)
+            _check_size(len(data))
+            if not data:
+                raise LoadError("the file is empty")
+            suffix = path.suffix.lower()
+            if suffix in formats.ISOLATED_SUFFIXES:
+                return self._parser_process().parse(suffix, data, rel)
+            return formats.parse(suffix, data, rel)
+        except LoadError as e:
+            return LoadFailure(rel, str(e))
+        except Exception as e:  # a library choked on a malformed file: report, don't abort
+            logger.debug("loader failed for %s", rel, exc_info=True)
+            return LoadFailure(rel, f"could not be read ({type(e).__name__}: {e})"[:300])
+
+    def _parser_process(self) -> ParserProcess:
+        if self._parser is None:
+            self._parser = ParserProcess(seconds=LOAD_SECONDS, memory_bytes=LOAD_MEMORY_BYTES)
+        return self._parser
+
+    def close(self) -> None:
+        if self._parser is not None:
+            self._parser.close()
+            self._parser = None
+
+    def __enter__(self) -> FileLoader:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def load_file(path: Path, rel: str, *, data: bytes | None = None) -> Document | LoadFailure:
+    """Load one file on its own (a run of many uses one FileLoader)."""
+    with FileLoader() as loader:
+        return loader.load(path, rel, data=data)
 
 
 def load_folder(root: Path) -> Iterator[Document | LoadFailure]:
     """Load every document under root; failures are yielded, never raised."""
-    for path in discover(root):
-        rel = path.name if root.is_file() else path.relative_to(root).as_posix()
-        yield load_file(path, rel)
-
-
-def load_file(path: Path, rel: str, *, data: bytes | None = None) -> Document | LoadFailure:
-    """Load one file (its bytes may be passed in when the caller already read them)."""
-    try:
-        size = len(data) if data is not None else path.stat().st_size
-        if size == 0:
-            raise LoadError("the file is empty")
-        if size > MAX_FILE_BYTES:
-            raise LoadError(
-                f"the file is {size / 1e6:.0f} MB; the limit is {MAX_FILE_BYTES // 2**20} MB"
-            )
-        loader = _LOADERS.get(path.suffix.lower())
-        if loader is None:
-            raise LoadError(f"unsupported file type {path.suffix!r}")
-        doc = loader(data if data is not None else path.read_bytes(), rel)
-        if not doc.text.strip():
-            raise LoadError("no text could be extracted")
-        return doc
-    except LoadError as e:
-        return LoadFailure(rel, str(e))
-    except Exception as e:  # a library choked on a malformed file: report, don't abort
-        logger.debug("loader failed for %s", rel, exc_info=True)
-        return LoadFailure(rel, f"could not be read ({type(e).__name__}: {e})"[:300])
-
-
-def _decode_text(data: bytes) -> str:
-    if b"\0" in data[:8192]:
-        raise LoadError("binary content (NUL bytes) in a text file")
-    try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError as e:
-        raise LoadError(
-            f"not valid UTF-8 (byte 0x{data[e.start]:02x} at offset {e.start}); save it as UTF-8"
-        ) from None
-    return text.replace("\r\n", "\n").replace("\r", "\n")
-
-
-def _as_date(value: Any) -> date | None:
-    if value is None or value == "":
-        return None
-    if isinstance(value, datetime):
-        return value.date()
-    if isinstance(value, date):
-        return value
-    try:
-        return date.fromisoformat(str(value).strip()[:10])
-    except ValueError:
-        raise LoadError(f"front matter date {value!r} is not an ISO date (YYYY-MM-DD)") from None
-
-
-def split_front_matter(text: str) -> tuple[dict[str, Any], str, int]:
-    """Return (front matter, body, number of lines the front matter took)."""
-    if not text.startswith("---\n"):
-        return {}, text, 0
-    end = text.find("\n---", 4)
-    if end == -1:
-        raise LoadError("front matter starts with '---' but never ends")
-    raw = text[4:end]
-    try:
-        meta = yaml.safe_load(raw) or {}
-    except yaml.YAMLError as e:
-        mark = getattr(e, "problem_mark", None)
-        where = f" at line {mark.line + 2}" if mark is not None else ""
-        raise LoadError(f"invalid YAML front matter{where}: {getattr(e, 'problem', e)}") from None
-    if not isinstance(meta, dict):
-        raise LoadError("front matter must be a mapping of key: value")
-    body_start = text.find("\n", end + 4)
-    body = "" if body_start == -1 else text[body_start + 1 :]
-    return meta, body, raw.count("\n") + 2
-
-
-def _tags(value: Any) -> tuple[str, ...]:
-    if value is None:
-        return ()
-    if isinstance(value, str):
-        value = [v.strip() for v in value.split(",")]
-    return tuple(str(v) for v in value if str(v).strip())
-
-
-def sections_from_markdown(body: str) -> tuple[str | None, list[Section]]:
-    """Split Markdown by headings; return (first H1 if any, sections with heading paths)."""
-    h1: str | None = None
-    stack: list[tuple[int, str]] = []
-    sections: list[Section] = []
-    buf: list[str] = []
-    in_fence = False
-
-    def flush() -> None:
-        text = "\n".join(buf).strip()
-        if text:
-            sections.append(Section(tuple(t for _, t in stack), text))
-        buf.clear()
-
-    for line in body.split("\n"):
-        if _FENCE.match(line):
-            in_fence = not in_fence
-        m = None if in_fence else _HEADING.match(line)
-        if not m:
-            buf.append(line)
-            continue
-        flush()
-        level, heading = len(m.group(1)), m.group(2).strip()
-        if level == 1 and h1 is None and not sections and not stack:
-            h1 = heading  # the document title, not part of section paths
-            continue
-        while stack and stack[-1][0] >= level:
-            stack.pop()
-        stack.append((level, heading))
-    flush()
-    return h1, sections
-
-
-def _title_from_name(rel: str) -> str:
-    stem = Path(rel).stem
-    return re.sub(r"[-_]+", " ", stem).strip().capitalize() or rel
-
-
-def load_markdown(data: bytes, rel: str) -> Document:
-    meta, body, _ = split_front_matter(_decode_text(data))
-    h1, sections = sections_from_markdown(body)
-    return Document(
-        path=rel,
-        title=str(meta.get("title") or h1 or _title_from_name(rel)),
-        sections=tuple(sections),
-        effective_date=_as_date(
-            meta.get("effective_date")
-            or meta.get("effective")
-            or meta.get("published_date")
-            or meta.get("published")
-            or meta.get("date")
-        ),
-        url=str(meta["url"]) if meta.get("url") else None,
-        audience=_tags(meta.get("audience") or meta.get("tags")),
-    )
-
-
-def load_text(data: bytes, rel: str) -> Document:
-    text = _decode_text(data).strip()
-    return Document(path=rel, title=_title_from_name(rel), sections=(Section((), text),))
-
-
-def load_html(data: bytes, rel: str) -> Document:
-    from bs4 import BeautifulSoup
-
-    if b"\0" in data[:8192]:
-        raise LoadError("binary content (NUL bytes) in an HTML file")
-    soup = BeautifulSoup(data, "html.parser")
-    for tag in soup(["script", "style", "noscript", "template", "svg", "head", "nav", "footer"]):
-        if tag.name == "head":
-            continue
-        tag.decompose()
-    title_tag = soup.find("title")
-    title = title_tag.get_text(" ", strip=True) if title_tag else None
-    body = soup.body or soup
-    lines: list[str] = []
-    for el in body.find_all(["h1", "h2", "h3", "h4", "p", "li", "tr", "pre", "blockquote"]):
-        if el.find_parent(["li", "tr", "pre", "blockquote"]) is not None and el.name in {"p"}:
-            continue
-        if el.name == "tr":
-            cells = [c.get_text(" ", strip=True) for c in el.find_all(["th", "td"])]
-            if any(cells):
-                lines.append("| " + " | ".join(cells) + " |")
-            continue
-        text = el.get_text(" ", strip=True)
-        if not text:
-            continue
-        if el.name in {"h1", "h2", "h3", "h4"}:
-            lines.append(f"\n{'#' * int(el.name[1])} {text}\n")
-        elif el.name == "li":
-            lines.append(f"- {text}")
-        else:
-            lines.append(f"\n{text}\n")
-    h1, sections = sections_from_markdown("\n".join(lines))
-    return Document(path=rel, title=title or h1 or _title_from_name(rel), sections=tuple(sections))
-
-
-def load_pdf(data: bytes, rel: str) -> Document:
-    from pypdf import PdfReader
-    from pypdf.errors import PdfReadError
-
-    if not data.startswith(b"%PDF"):
-        raise LoadError("not a PDF (the file does not start with %PDF)")
-    try:
-        reader = PdfReader(io.BytesIO(data))
-        if reader.is_encrypted:
-            raise LoadError("the PDF is encrypted")
-        meta_title = (reader.metadata.title if reader.metadata else None) or None
-        sections = []
-        for number, page in enumerate(reader.pages, start=1):
-            text = (page.extract_text() or "").strip()
-            if text:
-                sections.append(Section((f"Page {number}",), _reflow(text)))
-    except PdfReadError as e:
-        raise LoadError(f"corrupt PDF ({e})") from None
-    return Document(path=rel, title=meta_title or _title_from_name(rel), sections=tuple(sections))
-
-
-def _reflow(text: str) -> str:
-    """Join PDF lines broken mid-sentence, keep paragraph breaks."""
-    text = re.sub(r"-\n(\w)", r"\1", text)
-    return re.sub(r"(?<![.:;!?])\n(?=[a-z0-9(])", " ", text)
-
-
-def load_docx(data: bytes, rel: str) -> Document:
-    import zipfile
-
-    import docx
-
-    try:
-        document = docx.Document(io.BytesIO(data))
-    except (zipfile.BadZipFile, KeyError, ValueError) as e:
-        raise LoadError(f"corrupt DOCX ({e})") from None
-    lines: list[str] = []
-    title: str | None = document.core_properties.title or None
-    for para in document.paragraphs:
-        text = para.text.strip()
-        if not text:
-            continue
-        style = (para.style.name if para.style is not None else "") or ""
-        if style == "Title":
-            title = title or text
-        elif style.startswith("Heading"):
-            level = int(style.split()[-1]) if style.split()[-1].isdigit() else 2
-            lines.append(f"\n{'#' * min(level + 1, 6)} {text}\n")
-        elif "List" in style:
-            lines.append(f"- {text}")
-        else:
-            lines.append(f"\n{text}\n")
-    for table in document.tables:
-        for row in table.rows:
-            lines.append("| " + " | ".join(c.text.strip() for c in row.cells) + " |")
-    _, sections = sections_from_markdown("\n".join(lines))
-    return Document(path=rel, title=title or _title_from_name(rel), sections=tuple(sections))
-
-
-_LOADERS: dict[str, Callable[[bytes, str], Document]] = {
-    ".md": load_markdown,
-    ".markdown": load_markdown,
-    ".txt": load_text,
-    ".html": load_html,
-    ".htm": load_html,
-    ".pdf": load_pdf,
-    ".docx": load_docx,
-}
+    with FileLoader() as loader:
+        for found in discover(root):
+            if isinstance(found, LoadFailure):
+                yield found
+                continue
+            rel = found.name if root.is_file() else found.relative_to(root).as_posix()
+            yield loader.load(found, rel)
 
 
 def partition(items: Iterable[Document | LoadFailure]) -> tuple[list[Document], list[LoadFailure]]:

@@ -60,6 +60,20 @@ def isolated_env(
     server.drop_database(url)
 
 
+@pytest.fixture
+def make_docs(tmp_path: Path) -> Callable[[dict[str, str]], Path]:
+    """make_docs({name: text}) → a documents folder holding these files."""
+
+    def write(files: dict[str, str]) -> Path:
+        root = tmp_path / "docs"
+        root.mkdir(exist_ok=True)
+        for name, text in files.items():
+            (root / name).write_text(text, encoding="utf-8")
+        return root
+
+    return write
+
+
 @pytest.fixture(scope="session")
 def indexed_samples(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A data directory with the sample documents indexed (built once per session)."""

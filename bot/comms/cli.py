@@ -16,6 +16,7 @@ from bot.comms.loading import FileRefused
 from bot.comms.model import Communication, format_when, in_days
 from bot.comms.planning import notice_label
 from bot.comms.registry import Communications, Preview, RegisterResult, StatusReport
+from bot.terminal import shown
 
 comms_app = typer.Typer(
     help="Vendor-to-customer communications announced to partners.", no_args_is_help=True
@@ -40,9 +41,9 @@ def _print_json(data: Any) -> None:
 
 
 def _header(comm: Communication, status: str, now: datetime) -> None:
-    console.print(f"[bold]{comm.title}[/bold]  ({comm.id})", highlight=False)
+    console.print(f"[bold]{shown(comm.title)}[/bold]  ({comm.id})", highlight=False)
     console.print(
-        f"{comm.channel} from {comm.sender} · sends {format_when(comm.send_at)} "
+        f"{shown(comm.channel)} from {shown(comm.sender)} · sends {format_when(comm.send_at)} "
         f"({in_days(comm.send_at_utc, now)}) · {status}",
         highlight=False,
     )
@@ -52,18 +53,21 @@ def _header(comm: Communication, status: str, now: datetime) -> None:
         if comm.points_to_partner
         else ("[yellow]does NOT point customers to their partner[/yellow]")
     )
-    pointed = comm.customer_pointed_to or "no contact named"
+    pointed = shown(comm.customer_pointed_to) or "no contact named"
     console.print(f"customers are pointed to: {pointed} ({mark})", highlight=False)
 
 
 def _refused(refused: FileRefused) -> None:
     for p in refused.problems:
-        err.print(f"[red]refused[/red] {refused.path}:{p.line}: {p.reason}", highlight=False)
+        err.print(
+            f"[red]refused[/red] {shown(refused.path)}:{p.line}: {shown(p.reason)}",
+            highlight=False,
+        )
 
 
 def _warnings(warnings: tuple[str, ...] | list[str]) -> None:
     for w in warnings:
-        err.print(f"[yellow]warning[/yellow] {w}", highlight=False)
+        err.print(f"[yellow]warning[/yellow] {shown(w)}", highlight=False)
 
 
 def _preview_json(preview: Preview) -> dict[str, Any]:
@@ -207,7 +211,7 @@ def list_command(
                 next_text = f"{notice_label(nxt.kind, nxt.lead_days)}, {_when(nxt.due_at, r.comm)}"
             table.add_row(
                 r.id,
-                r.comm.title,
+                shown(r.comm.title),
                 f"{format_when(r.comm.send_at)} ({in_days(r.comm.send_at_utc, now)})",
                 r.status,
                 str(n),
@@ -240,19 +244,20 @@ def show(
         table = Table(show_header=False, box=None)
         table.add_column("field", style="bold")
         table.add_column("value")
-        table.add_row("why (aims)", comm.aims)
-        table.add_row("what customers are told", comm.customer_summary)
+        table.add_row("why (aims)", shown(comm.aims, keep_lines=True))
+        table.add_row("what customers are told", shown(comm.customer_summary, keep_lines=True))
         if comm.full_text_url:
-            table.add_row("full text", comm.full_text_url)
-        table.add_row("talking points", "\n".join(f"• {p}" for p in comm.talking_points) or "—")
-        table.add_row("FAQ", "\n".join(f"• {f.q}" for f in comm.faq) or "—")
-        table.add_row("links", "\n".join(comm.links) or "—")
+            table.add_row("full text", shown(comm.full_text_url))
+        points = [f"• {shown(p)}" for p in comm.talking_points]
+        table.add_row("talking points", "\n".join(points) or "—")
+        table.add_row("FAQ", "\n".join(f"• {shown(f.q)}" for f in comm.faq) or "—")
+        table.add_row("links", "\n".join(map(shown, comm.links)) or "—")
         table.add_row(
             "lead days",
             ", ".join(str(d) for d in comm.effective_lead_days(bot.comms.lead_days)),
         )
         table.add_row("revision", str(record.revision))
-        table.add_row("source", record.source or "—")
+        table.add_row("source", shown(record.source or "—"))
         console.print(table)
         hist = Table(title="History", title_justify="left")
         for col in ("at (UTC)", "action", "by", "detail"):

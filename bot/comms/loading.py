@@ -17,6 +17,7 @@ import yaml
 
 from bot.comms.model import DIMENSIONS, Audience, Communication, FAQItem, format_when
 from bot.comms.routing import Routes
+from knowledge import bounded_yaml
 
 COMM_SUFFIXES = (".yml", ".yaml", ".md", ".markdown")
 ID_PATTERN = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
@@ -102,11 +103,9 @@ def _lines(node: yaml.Node, offset: int) -> dict[str, int]:
 
 
 def _parse_yaml(text: str, offset: int) -> tuple[Any, dict[str, int]] | Problem:
-    loader = yaml.SafeLoader(text)
     try:
-        # One parse: the node tree gives line numbers, the same tree gives the data.
-        node = loader.get_single_node()
-        data = loader.construct_document(node) if node is not None else None
+        # One bounded parse: the node tree gives line numbers, the same tree gives the data.
+        node, data = bounded_yaml.parse(text)
     except yaml.MarkedYAMLError as e:
         mark = e.problem_mark or e.context_mark
         line = (mark.line + 1 if mark else 1) + offset
@@ -114,8 +113,6 @@ def _parse_yaml(text: str, offset: int) -> tuple[Any, dict[str, int]] | Problem:
         return Problem(line, f"bad YAML: {reason}")
     except yaml.YAMLError as e:
         return Problem(1 + offset, f"bad YAML: {e}")
-    finally:
-        loader.dispose()
     return data, _lines(node, offset) if node is not None else {}
 
 

@@ -27,6 +27,7 @@ import yaml
 
 from bot.comms.model import DIMENSIONS, Communication
 from bot.errors import ConfigError
+from knowledge import bounded_yaml
 
 logger = logging.getLogger(__name__)
 
@@ -97,7 +98,7 @@ def load_routes(path: Path | None) -> Routes:
     if path is None or not path.is_file():
         return Routes(path=path)
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        data = bounded_yaml.load(path.read_text(encoding="utf-8")) or {}
     except yaml.YAMLError as e:
         mark = getattr(e, "problem_mark", None)
         line = f":{mark.line + 1}" if mark is not None else ""

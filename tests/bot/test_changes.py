@@ -21,8 +21,8 @@ from bot.errors import ConfigError, LLMError, NotAllowed, UserError
 from bot.models import Answer, Citation, Question
 from bot.notify import Notice
 from knowledge.changes import SectionChange, SentenceEdit
+from knowledge.formats import load_markdown
 from knowledge.index import SyncReport
-from knowledge.loaders import load_markdown
 from tests.fakes.openai_server import FakeOpenAI
 
 NOW = datetime(2026, 11, 22, 9, 30, tzinfo=UTC)

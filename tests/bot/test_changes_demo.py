@@ -13,8 +13,9 @@ from bot.config import SAMPLES_DIR, Settings
 from bot.core import PartnerBot
 from knowledge.changes import changes_from_sync, compare
 from knowledge.documents import Document
+from knowledge.formats import load_markdown
 from knowledge.index import DocumentVersion, SyncReport
-from knowledge.loaders import load_folder, load_markdown
+from knowledge.loaders import load_folder
 
 DOCS = SAMPLES_DIR / "docs"
 EXPECTED = {

@@ -39,3 +39,62 @@ def test_secrets_never_appear_in_errors_or_repr(monkeypatch: pytest.MonkeyPatch)
 def test_lists_come_comma_separated(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("SLACK_ADMIN_USER_IDS", "U1, U2")
     assert load_settings().slack_admin_ids == ["U1", "U2"]
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "fix"),
+    [
+        ("PARTNERBOT_LOG_LEVEL", "LOUD", "give one of DEBUG, INFO, WARNING, ERROR, CRITICAL"),
+        ("PARTNERBOT_ABSTAIN_THRESHOLD", "nan", "finite number"),
+        ("PARTNERBOT_ABSTAIN_THRESHOLD", "-5", "greater than or equal to 0"),
+        ("PARTNERBOT_LLM_TIMEOUT", "inf", "finite number"),
+        ("CHROMA_PORT", "99999", "less than or equal to 65535"),
+        ("SLACK_PORT", "-1", "greater than or equal to 1"),
+        ("PARTNERBOT_DOCS_DIR", "/nonexistent", "the folder does not exist"),
+        ("PARTNERBOT_COMMS_DIR", "/nonexistent", "the folder does not exist"),
+        ("PARTNERBOT_COMMS_ROUTES", "/nonexistent.yml", "the file does not exist"),
+    ],
+)
+def test_a_bad_value_stops_with_the_variable_and_the_fix(
+    monkeypatch: pytest.MonkeyPatch, name: str, value: str, fix: str
+) -> None:
+    monkeypatch.setenv(name, value)
+    with pytest.raises(ConfigError) as excinfo:
+        load_settings()
+    assert f"{name}={value!r}: " in str(excinfo.value) and fix in str(excinfo.value)
+
+
+def test_log_level_is_case_insensitive(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PARTNERBOT_LOG_LEVEL", "debug")
+    assert load_settings().log_level == "DEBUG"
+
+
+def test_a_data_dir_that_cannot_be_used_stops_with_the_reason(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    a_file = tmp_path / "a-file"
+    a_file.write_text("not a folder")
+    for path, reason in [
+        (a_file, "it is a file, not a folder"),
+        (a_file / "data", "it cannot be created (Not a directory)"),
+        (Path("/sys"), "it is not writable (Permission denied)"),  # even for root
+    ]:
+        monkeypatch.setenv("PARTNERBOT_DATA_DIR", str(path))
+        with pytest.raises(ConfigError) as excinfo:
+            load_settings()
+        message = str(excinfo.value)
+        assert message.startswith(f"PARTNERBOT_DATA_DIR={str(path)!r}: {reason}"), message
+        assert "point PARTNERBOT_DATA_DIR at a folder this user can write" in message
+
+
+def test_the_cli_prints_the_problem_not_a_traceback(monkeypatch: pytest.MonkeyPatch) -> None:
+    from typer.testing import CliRunner
+
+    from bot.cli import app
+
+    monkeypatch.setenv("PARTNERBOT_LOG_LEVEL", "LOUD")
+    result = CliRunner().invoke(app, ["ask", "what is the annual fee"])
+    assert result.exit_code == 2
+    printed = " ".join(result.stderr.split())
+    assert "PARTNERBOT_LOG_LEVEL='LOUD': give one of DEBUG" in printed
+    assert "Traceback" not in result.stderr

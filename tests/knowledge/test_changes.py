@@ -12,8 +12,8 @@ from knowledge.changes import (
     section_sentences,
 )
 from knowledge.documents import Document
+from knowledge.formats import load_markdown
 from knowledge.index import DocumentVersion, SyncReport
-from knowledge.loaders import load_markdown
 
 V1 = """---
 title: Competency Requirements

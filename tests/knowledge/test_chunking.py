@@ -3,7 +3,7 @@ from __future__ import annotations
 from knowledge.chunking import MAX_WORDS, chunk_document, embedding_text, split_sentences
 from knowledge.documents import Document, Section
 from knowledge.embeddings import MAX_TOKENS, default_embedder
-from knowledge.loaders import load_markdown
+from knowledge.formats import load_markdown
 
 
 def test_sentences_keep_abbreviations() -> None:

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -7,8 +8,9 @@ import numpy as np
 import pytest
 
 from knowledge.embeddings import default_embedder
-from knowledge.errors import EmbedderMismatchError
+from knowledge.errors import DocumentsMissingError, EmbedderMismatchError
 from knowledge.index import KnowledgeIndex
+from tests.hostile_files import alias_bomb_yaml
 
 DOCS = {
     "tiers.md": "---\ntitle: Tiers\neffective_date: 2026-07-01\n---\n# Tiers\n## Advanced\n"
@@ -53,12 +55,8 @@ class OtherEmbedder(CountingEmbedder):
 
 
 @pytest.fixture
-def folder(tmp_path: Path) -> Path:
-    root = tmp_path / "docs"
-    root.mkdir()
-    for name, text in DOCS.items():
-        (root / name).write_text(text, encoding="utf-8")
-    return root
+def folder(make_docs: Callable[[dict[str, str]], Path]) -> Path:
+    return make_docs(DOCS)
 
 
 def chunks_in_chroma(index: KnowledgeIndex, path: str) -> int:
@@ -156,3 +154,48 @@ def test_failed_files_keep_their_previous_version(tmp_path: Path, folder: Path) 
     report = index.sync(folder)
     assert [f.path for f in report.failed] == ["deals.md"]
     assert chunks_in_chroma(index, "deals.md") == 1  # still answerable from the last good version
+
+
+def test_a_file_replaced_by_a_link_out_of_the_folder_leaves_the_index(
+    tmp_path: Path, folder: Path
+) -> None:
+    index = KnowledgeIndex(data_dir=tmp_path / "data", embedder=CountingEmbedder())
+    index.sync(folder)
+    secret = tmp_path / "secret.md"
+    secret.write_text("# Secret\nThe admin password is hunter2.\n")
+    (folder / "deals.md").unlink()
+    (folder / "deals.md").symlink_to(secret)
+    report = index.sync(folder)
+    assert report.removed == ["deals.md"]
+    assert [(f.path, f.reason) for f in report.failed] == [
+        ("deals.md", "a symbolic link to a file outside the documents folder; skipped")
+    ]
+    assert chunks_in_chroma(index, "deals.md") == 0
+    assert not any("hunter2" in c.text for c in index._all_chunks().values())
+
+
+def test_a_bad_glossary_is_reported_and_the_last_good_one_kept(
+    tmp_path: Path, folder: Path
+) -> None:
+    index = KnowledgeIndex(data_dir=tmp_path / "data", embedder=CountingEmbedder())
+    (folder / "glossary.yml").write_text("terms:\n  NPN: Northwind Partner Program\n")
+    assert index.sync(folder).ok
+    assert index.glossary().terms == {"NPN": "Northwind Partner Program"}
+
+    (folder / "glossary.yml").write_text(alias_bomb_yaml(key="terms"))
+    report = index.sync(folder)
+    ((path, reason),) = [(f.path, f.reason) for f in report.failed]
+    assert path == "glossary.yml" and "alias" in reason and "last good glossary is kept" in reason
+    reopened = KnowledgeIndex(data_dir=tmp_path / "data", embedder=CountingEmbedder())
+    assert reopened.glossary().terms == {"NPN": "Northwind Partner Program"}
+
+    (folder / "glossary.yml").unlink()
+    assert index.sync(folder).ok and index.glossary().terms == {}
+
+
+def test_a_missing_documents_folder_changes_nothing(tmp_path: Path, folder: Path) -> None:
+    index = KnowledgeIndex(data_dir=tmp_path / "data", embedder=CountingEmbedder())
+    index.sync(folder)
+    with pytest.raises(DocumentsMissingError, match="does not exist; the index was not changed"):
+        index.sync(tmp_path / "unmounted")
+    assert index.document_count() == len(DOCS)

@@ -1,12 +1,18 @@
 from __future__ import annotations
 
 import io
+import os
+import tracemalloc
 from pathlib import Path
 
 import docx
+import pytest
 
+from knowledge import formats
 from knowledge.documents import Document, LoadFailure
-from knowledge.loaders import load_folder
+from knowledge.formats import LoadError
+from knowledge.loaders import load_folder, read_file
+from tests.hostile_files import alias_bomb_markdown, docx_bomb, docx_bytes
 from tests.knowledge.pdfs import make_pdf
 
 
@@ -103,3 +109,94 @@ def test_huge_file_is_refused(tmp_path: Path, monkeypatch) -> None:
     (tmp_path / "huge.txt").write_text("word " * 1000)
     _, failures = load(tmp_path)
     assert "limit" in failures["huge.txt"]
+
+
+def test_an_alias_bomb_in_front_matter_is_refused_and_the_rest_loads(tmp_path: Path) -> None:
+    (tmp_path / "bomb.md").write_text(alias_bomb_markdown(), encoding="utf-8")
+    (tmp_path / "good.md").write_text("# Good\nAdvanced partners need 10 responses.\n")
+    docs, failures = load(tmp_path)
+    assert set(docs) == {"good.md"}
+    assert "front matter refused at line" in failures["bomb.md"]
+    assert "alias" in failures["bomb.md"]
+
+
+def test_a_list_where_one_value_belongs_is_refused(tmp_path: Path) -> None:
+    (tmp_path / "title.md").write_text("---\ntitle: [a, b]\n---\n# T\ntext\n")
+    (tmp_path / "url.md").write_text("---\nurl: {x: 1}\n---\n# T\ntext\n")
+    (tmp_path / "tags.md").write_text("---\naudience: [[msp]]\n---\n# T\ntext\n")
+    _, failures = load(tmp_path)
+    assert "'title' must be a single value, not a list" in failures["title.md"]
+    assert "'url' must be a single value, not a mapping" in failures["url.md"]
+    assert "'audience' must be a list of names" in failures["tags.md"]
+
+
+def test_a_docx_zip_bomb_is_refused_quickly_and_the_rest_loads(tmp_path: Path) -> None:
+    (tmp_path / "bomb.docx").write_bytes(docx_bomb())  # ~360 KB holding 100 MB of XML
+    (tmp_path / "good.docx").write_bytes(docx_bytes(["Invoices are issued on the 5th."]))
+    (tmp_path / "good.md").write_text("# Good\nAdvanced partners need 10 responses.\n")
+    docs, failures = load(tmp_path)
+    assert set(docs) == {"good.docx", "good.md"}
+    assert failures == {"bomb.docx": "the DOCX unpacks to 101 MB of XML; the limit is 20 MB"}
+
+
+def test_a_file_over_the_size_limit_is_refused_before_it_is_read(tmp_path: Path) -> None:
+    huge = tmp_path / "huge.md"
+    with huge.open("wb") as f:  # 210 MB, sparse: no disk needed
+        f.truncate(210 * 2**20)
+    tracemalloc.start()
+    try:
+        with pytest.raises(LoadError, match="210 MB; the limit is 25 MB"):
+            read_file(huge)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 2**20, f"{peak:,} bytes allocated: the file was read"
+
+
+def test_docx_paragraphs_pdf_pages_and_html_tags_are_bounded(monkeypatch) -> None:
+    monkeypatch.setattr(formats, "MAX_PARAGRAPHS", 3)
+    monkeypatch.setattr(formats, "MAX_PDF_PAGES", 1)
+    monkeypatch.setattr(formats, "MAX_HTML_TAGS", 5)
+    with pytest.raises(LoadError, match="4 paragraphs and table rows; the limit is 3"):
+        formats.parse(".docx", docx_bytes(["a", "b", "c", "d"]), "long.docx")
+    with pytest.raises(LoadError, match="2 pages; the limit is 1"):
+        formats.parse(".pdf", make_pdf(["one", "two"]), "long.pdf")
+    with pytest.raises(LoadError, match="6 tags; the limit is 5"):
+        formats.parse(".html", b"<html><body>" + b"<p>x</p>" * 4 + b"</body></html>", "a.html")
+    assert "c" in formats.parse(".docx", docx_bytes(["a", "b", "c"]), "ok.docx").text
+
+
+def test_links_out_of_the_folder_are_not_followed_and_every_skip_is_reported(
+    tmp_path: Path,
+) -> None:
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "secret.md").write_text("# Secret\nThe admin password is hunter2.\n")
+    root = tmp_path / "docs"
+    (root / "sub").mkdir(parents=True)
+    (root / ".drafts").mkdir()
+    (root / "good.md").write_text("# Good\nAdvanced partners need 10 responses.\n")
+    (root / "sub" / "fees.md").write_text("# Fees\nThe annual fee is USD 495.\n")
+    (root / "alias.md").symlink_to(root / "good.md")  # inside: followed
+    (root / "subdir-link").symlink_to(root / "sub")  # a folder inside: found where it is
+    (root / "out.md").symlink_to(outside / "secret.md")
+    (root / "outdir").symlink_to(outside)
+    (root / "dangling.md").symlink_to(root / "missing.md")
+    (root / "loop.md").symlink_to(root / "loop.md")
+    (root / ".hidden.md").write_text("# Hidden\ntext\n")
+    (root / ".drafts" / "next.md").write_text("# Next\ntext\n")
+    (root / "logo.png").write_bytes(b"\x89PNG")  # not a document: not reported
+    os.mkfifo(root / "pipe.md")  # reading it would block for ever
+
+    docs, failures = load(root)
+    assert set(docs) == {"alias.md", "good.md", "sub/fees.md"}
+    assert "hunter2" not in " ".join(d.text for d in docs.values())
+    assert failures == {
+        ".drafts/next.md": "hidden (its name or a folder's starts with '.'); skipped",
+        ".hidden.md": "hidden (its name or a folder's starts with '.'); skipped",
+        "dangling.md": "a broken symbolic link (its target does not exist); skipped",
+        "loop.md": "a symbolic link that loops back on itself; skipped",
+        "out.md": "a symbolic link to a file outside the documents folder; skipped",
+        "outdir": "a symbolic link to a folder outside the documents folder; not followed",
+        "pipe.md": "not a regular file; skipped",
+    }
