@@ -16,6 +16,7 @@ from bot.store.protocols import (
     DeliveryRepository,
     EventRepository,
     InteractionRepository,
+    RecipientRepository,
     Repositories,
     Store,
     ThreadRepository,
@@ -30,6 +31,8 @@ from bot.store.types import (
     HistoryEntry,
     Interaction,
     NewDelivery,
+    PartnerAck,
+    Recipient,
     StoredCommunication,
 )
 from bot.store.url import DatabaseUrl, parse_database_url
@@ -50,6 +53,9 @@ __all__ = [
     "Interaction",
     "InteractionRepository",
     "NewDelivery",
+    "PartnerAck",
+    "Recipient",
+    "RecipientRepository",
     "Repositories",
     "Store",
     "StoredCommunication",

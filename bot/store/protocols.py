@@ -22,6 +22,8 @@ from bot.store.types import (
     HistoryEntry,
     Interaction,
     NewDelivery,
+    PartnerAck,
+    Recipient,
     StoredCommunication,
 )
 
@@ -96,6 +98,38 @@ class CommunicationRepository(Protocol):
     def acks(self, comm_id: str) -> list[Ack]: ...
 
     def acknowledged(self, comm_id: str, platform: str, channel: str) -> bool: ...
+
+    def add_partner_ack(self, ack: PartnerAck) -> bool:
+        """Record one person's acknowledgement for a partner; False when they had already."""
+        ...
+
+    def partner_acks(self, comm_id: str) -> list[PartnerAck]: ...
+
+    def partner_acknowledged(self, comm_id: str, partner_id: str) -> bool: ...
+
+
+class RecipientRepository(Protocol):
+    """Communications' recipient lists (customers and partners of record), kept for a while."""
+
+    def replace(self, comm_id: str, recipients: Sequence[Recipient]) -> None:
+        """The communication's list becomes exactly these customers."""
+        ...
+
+    def delete(self, comm_id: str) -> int:
+        """Forget the communication's list; returns how many customers were deleted."""
+        ...
+
+    def counts(self, comm_id: str) -> dict[str, int]:
+        """Customers per partner of record ('' for customers without one)."""
+        ...
+
+    def for_partner(self, comm_id: str, partner_id: str) -> list[Recipient]:
+        """One partner's customers on the list, by name."""
+        ...
+
+    def expired(self, sent_before: datetime) -> list[str]:
+        """Communications whose send date is at or before `sent_before` and still have a list."""
+        ...
 
 
 class DeliveryRepository(Protocol):
@@ -196,6 +230,9 @@ class Repositories(Protocol):
 
     @property
     def changes(self) -> ChangeRepository: ...
+
+    @property
+    def recipients(self) -> RecipientRepository: ...
 
     @property
     def threads(self) -> ThreadRepository: ...

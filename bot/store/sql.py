@@ -29,6 +29,8 @@ from bot.store.types import (
     HistoryEntry,
     Interaction,
     NewDelivery,
+    PartnerAck,
+    Recipient,
     StoredCommunication,
     json_tuple,
 )
@@ -96,7 +98,7 @@ def bound(session: Session) -> SessionSource:
 
 
 class SqlRepositories:
-    """The six repositories over one session source."""
+    """The seven repositories over one session source."""
 
     def __init__(self, use: SessionSource, dialect: Dialect) -> None:
         self.interactions = SqlInteractions(use)
@@ -105,6 +107,7 @@ class SqlRepositories:
         self.deliveries = SqlDeliveries(use, dialect)
         self.changes = SqlChanges(use)
         self.threads = SqlThreads(use)
+        self.recipients = SqlRecipients(use)
 
 
 # -- interactions, feedback, knowledge gaps ----------------------------------------------------
@@ -436,6 +439,100 @@ class SqlCommunications:
                 (comm_id, platform, channel),
             ).first()
         return row is not None
+
+    def add_partner_ack(self, ack: PartnerAck) -> bool:
+        """Record a partner's acknowledgement; False when this user had acknowledged for it."""
+        with self._use(False) as s:
+            result = s.execute(
+                "INSERT INTO comm_partner_acks(comm_id, partner_id, platform, user_id, at, "
+                "delivery_key) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
+                (ack.comm_id, ack.partner_id, ack.platform, ack.user, ack.at, ack.delivery_key),
+            )
+        return result.rowcount == 1
+
+    def partner_acks(self, comm_id: str) -> list[PartnerAck]:
+        with self._use(False) as s:
+            rows = s.execute(
+                "SELECT * FROM comm_partner_acks WHERE comm_id = ? "
+                "ORDER BY at, partner_id, user_id",
+                (comm_id,),
+            ).rows
+        return [
+            PartnerAck(
+                r["comm_id"],
+                r["partner_id"],
+                r["platform"],
+                r["user_id"],
+                r["at"],
+                r["delivery_key"],
+            )
+            for r in rows
+        ]
+
+    def partner_acknowledged(self, comm_id: str, partner_id: str) -> bool:
+        with self._use(False) as s:
+            row = s.execute(
+                "SELECT 1 AS yes FROM comm_partner_acks WHERE comm_id = ? AND partner_id = ?",
+                (comm_id, partner_id),
+            ).first()
+        return row is not None
+
+
+# -- recipient lists ---------------------------------------------------------------------------
+_RECIPIENT_ROWS = 500  # rows per INSERT (4 values each: far below any backend's limit)
+
+
+class SqlRecipients:
+    def __init__(self, use: SessionSource) -> None:
+        self._use = use
+
+    def replace(self, comm_id: str, recipients: Sequence[Recipient]) -> None:
+        with self._use(True) as s:
+            s.execute("DELETE FROM comm_recipients WHERE comm_id = ?", (comm_id,))
+            for start in range(0, len(recipients), _RECIPIENT_ROWS):
+                batch = recipients[start : start + _RECIPIENT_ROWS]
+                s.execute(
+                    "INSERT INTO comm_recipients(comm_id, customer_id, customer_name, partner_id) "
+                    f"VALUES {','.join(['(?, ?, ?, ?)'] * len(batch))}",
+                    [
+                        v
+                        for r in batch
+                        for v in (comm_id, r.customer_id, r.customer_name, r.partner_id)
+                    ],
+                )
+
+    def delete(self, comm_id: str) -> int:
+        with self._use(False) as s:
+            return s.execute("DELETE FROM comm_recipients WHERE comm_id = ?", (comm_id,)).rowcount
+
+    def counts(self, comm_id: str) -> dict[str, int]:
+        with self._use(False) as s:
+            rows = s.execute(
+                "SELECT partner_id, COUNT(*) AS n FROM comm_recipients WHERE comm_id = ? "
+                "GROUP BY partner_id",
+                (comm_id,),
+            ).rows
+        return {r["partner_id"]: int(r["n"]) for r in rows}
+
+    def for_partner(self, comm_id: str, partner_id: str) -> list[Recipient]:
+        with self._use(False) as s:
+            rows = s.execute(
+                "SELECT customer_id, customer_name, partner_id FROM comm_recipients "
+                "WHERE comm_id = ? AND partner_id = ?",
+                (comm_id, partner_id),
+            ).rows
+        found = [Recipient(r["customer_id"], r["customer_name"], r["partner_id"]) for r in rows]
+        # Sorted here, not in SQL: the order must not depend on the database's collation.
+        return sorted(found, key=lambda r: (r.customer_name.casefold(), r.customer_id))
+
+    def expired(self, sent_before: datetime) -> list[str]:
+        with self._use(False) as s:
+            rows = s.execute(
+                "SELECT DISTINCT r.comm_id FROM comm_recipients r JOIN comms c ON c.id = r.comm_id "
+                "WHERE c.send_at <= ? ORDER BY r.comm_id",
+                (iso(sent_before),),
+            ).rows
+        return [r["comm_id"] for r in rows]
 
 
 # -- the outbox --------------------------------------------------------------------------------

@@ -122,6 +122,27 @@ class Ack:
     delivery_key: str
 
 
+@dataclass(frozen=True)
+class PartnerAck:
+    """Someone acknowledged a communication for one partner (on its private notice)."""
+
+    comm_id: str
+    partner_id: str
+    platform: str
+    user: str
+    at: str
+    delivery_key: str
+
+
+@dataclass(frozen=True)
+class Recipient:
+    """A customer who receives a communication, and its partner of record ('' when none)."""
+
+    customer_id: str
+    customer_name: str
+    partner_id: str
+
+
 # -- the outbox --------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class NewDelivery:

@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from bot.models import Answer, Citation, Question
-from bot.store import Ack, NewDelivery, Store, StoredCommunication
+from bot.store import Ack, NewDelivery, PartnerAck, Recipient, Store, StoredCommunication
 from knowledge.changes import SectionChange, SentenceEdit
 from tests.bot.store.conftest import OpenStore
 
@@ -206,6 +206,56 @@ def test_history_and_acknowledgements(store: Store) -> None:
     assert [a.user for a in store.comms.acks("c1")] == ["U1", "U2"]
     assert store.comms.acknowledged("c1", "slack", "#anz")
     assert not store.comms.acknowledged("c1", "slack", "#emea")
+
+
+def test_partner_acknowledgements_are_per_partner_and_person(store: Store) -> None:
+    store.comms.insert(comm("c1"))
+    at = "2026-12-01T09:00:00+00:00"
+    assert store.comms.add_partner_ack(PartnerAck("c1", "harbour-it", "slack", "U1", at, "k1"))
+    assert not store.comms.add_partner_ack(PartnerAck("c1", "harbour-it", "slack", "U1", at, "k2"))
+    assert store.comms.add_partner_ack(PartnerAck("c1", "harbour-it", "discord", "9", at, "k3"))
+    assert store.comms.add_partner_ack(PartnerAck("c1", "fjord", "slack", "U1", at, "k4"))
+    acks = store.comms.partner_acks("c1")
+    assert [(a.partner_id, a.platform, a.user, a.delivery_key) for a in acks] == [
+        ("fjord", "slack", "U1", "k4"),
+        ("harbour-it", "discord", "9", "k3"),
+        ("harbour-it", "slack", "U1", "k1"),
+    ]
+    assert store.comms.partner_acknowledged("c1", "fjord")
+    assert not store.comms.partner_acknowledged("c1", "redgum")
+    assert not store.comms.partner_acknowledged("c2", "fjord")
+    assert store.comms.acks("c1") == []  # channel acknowledgements are another thing
+
+
+def test_a_recipient_list_is_replaced_counted_read_per_partner_and_deleted(store: Store) -> None:
+    store.comms.insert(comm("c1", send_at=T0))
+    store.comms.insert(comm("c2", send_at=T0 + timedelta(days=5)))
+    many = [Recipient(f"C{i:04d}", f"Customer {i}", "fjord") for i in range(1200)]
+    store.recipients.replace("c1", many)  # more rows than one INSERT takes
+    assert store.recipients.counts("c1") == {"fjord": 1200}
+    listed = [
+        Recipient("C-2", "bondi Bakery", "harbour-it"),
+        Recipient("C-1", "Äpfel & Co", "harbour-it"),
+        Recipient("C-3", "Tasman Freight", ""),
+        Recipient("C-4", "Lisbon Tiles", "fjord"),
+    ]
+    store.recipients.replace("c1", listed)
+    store.recipients.replace("c2", listed[:1])
+    assert store.recipients.counts("c1") == {"harbour-it": 2, "": 1, "fjord": 1}
+    harbour = store.recipients.for_partner("c1", "harbour-it")
+    assert [r.customer_name for r in harbour] == ["bondi Bakery", "Äpfel & Co"]  # casefolded
+    assert store.recipients.for_partner("c1", "") == [Recipient("C-3", "Tasman Freight", "")]
+    assert store.recipients.for_partner("c1", "nobody") == []
+    assert store.recipients.expired(T0 - timedelta(seconds=1)) == []
+    assert store.recipients.expired(T0) == ["c1"]
+    assert store.recipients.expired(T0 + timedelta(days=9)) == ["c1", "c2"]
+    assert store.recipients.delete("c1") == 4
+    assert store.recipients.counts("c1") == {} and store.recipients.expired(T0) == []
+    assert store.recipients.counts("c2") == {"harbour-it": 1}  # another list is untouched
+    with pytest.raises(RuntimeError), store.transaction() as tx:
+        tx.recipients.replace("c2", [])
+        raise RuntimeError("boom")
+    assert store.recipients.counts("c2") == {"harbour-it": 1}
 
 
 def test_a_failed_transaction_writes_nothing(store: Store) -> None:

@@ -14,7 +14,7 @@ import pytest
 
 from bot.config import load_settings
 from bot.errors import ConfigError, StoreError
-from bot.store import DatabaseUrl, NewDelivery, open_store, parse_database_url
+from bot.store import DatabaseUrl, NewDelivery, Recipient, open_store, parse_database_url
 from bot.store.migrations import load_migrations
 from bot.store.postgres import PostgresStore
 from bot.store.sqlite import SqliteStore
@@ -87,7 +87,7 @@ def test_a_database_at_version_1_is_migrated_to_the_latest_with_its_data(
         execute(VERSION_1_ROWS.format(user=user))
     store = open_store(database_url)
     try:
-        assert store.schema_version() == LATEST == 3
+        assert store.schema_version() == LATEST == 4
         [rating] = store.interactions.feedback()
         assert (rating.user, rating.rating) == ("U9", -1)
         [ack] = store.comms.acks("c1")
@@ -115,6 +115,10 @@ def test_a_database_at_version_1_is_migrated_to_the_latest_with_its_data(
         )
         new = store.deliveries.by_key("k-new")
         assert new is not None and new.id > 41
+        # Version 4: recipient lists and acknowledgements per partner, empty at first.
+        assert store.recipients.counts("c1") == {} and store.comms.partner_acks("c1") == []
+        store.recipients.replace("c1", [Recipient("C-1", "Bondi Bakery", "harbour-it")])
+        assert store.recipients.counts("c1") == {"harbour-it": 1}
     finally:
         store.close()
     again = open_store(database_url)  # nothing left to apply
@@ -132,7 +136,7 @@ def test_a_schema_newer_than_this_partnerbot_is_refused(database_url: DatabaseUr
     with pytest.raises(StoreError) as refused:
         open_store(database_url)
     text = str(refused.value)
-    assert "schema version 99, newer than this partnerbot knows (version 3)" in text
+    assert f"schema version 99, newer than this partnerbot knows (version {LATEST})" in text
     assert "PARTNERBOT_DATABASE_URL" in text and PASSWORD not in text
 
 
