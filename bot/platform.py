@@ -32,7 +32,8 @@ T = TypeVar("T")
 
 class ChannelPoster(Protocol):
     """Posts the core's notices on one platform. Methods block: the core calls them from
-    worker threads; they honour the platform's rate limits and raise PartnerbotError."""
+    worker threads; they honour the platform's rate limits and raise PartnerbotError.
+    A channel written `@<user id>` is that person's direct messages (post, find, permalink)."""
 
     platform: str
 
@@ -118,8 +119,9 @@ class LoopPoster:
     """A `ChannelPoster` for a platform whose client is async: the blocking methods (called
     from worker threads) run the `*_async` ones on the platform's event loop, with a bound.
 
-    Channels written `#name` are looked up once (`lookup_channel`); posts to one channel
-    are spaced `per_channel_interval` seconds apart. A platform attaches its running loop
+    Channels written `#name` are looked up once (`lookup_channel`), `@user` as the DM
+    channel with that person (`open_direct`); posts to one channel are spaced
+    `per_channel_interval` seconds apart. A platform attaches its running loop
     on start and detaches on stop; until then every call fails with a PartnerbotError,
     so the caller retries later.
     """
@@ -158,7 +160,7 @@ class LoopPoster:
             return None
 
     def post_direct(self, user: str, notice: Notice) -> str:
-        return self._run(self.post_direct_async(user, notice))
+        return self.post(f"@{user}", notice)
 
     async def _post(self, channel: str, notice: Notice) -> str:
         target = await self.resolve(channel)
@@ -176,9 +178,13 @@ class LoopPoster:
         return await self.permalink_async(await self.resolve(channel), message_id)
 
     async def resolve(self, channel: str) -> str:
-        """A `#name` as the platform's channel id (looked up once); anything else as is."""
-        if channel.startswith("#") and channel not in self._ids:
-            found = await self.lookup_channel(channel[1:])
+        """A `#name` as the platform's channel id, `@user` as the DM channel with that person
+        (each looked up once); anything else as is."""
+        if channel.startswith(("#", "@")) and channel not in self._ids:
+            name = channel[1:]
+            found = await (
+                self.open_direct(name) if channel[0] == "@" else self.lookup_channel(name)
+            )
             if found is None:
                 return channel
             self._ids[channel] = found
@@ -194,7 +200,8 @@ class LoopPoster:
     async def permalink_async(self, channel: str, message_id: str) -> str | None:
         return None
 
-    async def post_direct_async(self, user: str, notice: Notice) -> str:
+    async def open_direct(self, user: str) -> str:
+        """The id of the direct-message channel with one person (opened if need be)."""
         raise PartnerbotError(f"{self.platform} cannot post direct messages")
 
     async def lookup_channel(self, name: str) -> str | None:

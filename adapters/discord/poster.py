@@ -36,9 +36,9 @@ class DiscordPoster(LoopPoster):
     async def post_async(self, channel: str, notice: Notice) -> str:
         return await self._send(await self._channel(channel), notice)
 
-    async def post_direct_async(self, user: str, notice: Notice) -> str:
+    async def open_direct(self, user: str) -> str:
         person = await self._client().fetch_user(int(user))
-        return await self._send(await person.create_dm(), notice)
+        return str((await person.create_dm()).id)
 
     async def _send(self, target: Any, notice: Notice) -> str:
         kwargs = render_notice(notice, footer=footer_for(notice.key))

@@ -37,9 +37,9 @@ class SlackPoster(LoopPoster):
         )
         return str(sent["ts"])
 
-    async def post_direct_async(self, user: str, notice: Notice) -> str:
+    async def open_direct(self, user: str) -> str:
         opened = await _call(f"open a DM with {user}", self.client.conversations_open, users=user)
-        return await self._post(str(opened["channel"]["id"]), notice)
+        return str(opened["channel"]["id"])
 
     async def find_async(self, channel: str, key: str) -> str | None:
         cursor = None

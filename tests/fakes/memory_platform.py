@@ -89,20 +89,28 @@ class MemoryPoster:
         if self.fail_next:
             raise self.fail_next.pop(0)
         buttons = [(str(b.kind), b.value) for b in notice.buttons]
-        posted = self.world.add(channel, None, BOT, f"{notice.title}\n{notice.text}", notice=notice)
+        text = f"{notice.title}\n{notice.text}"
+        posted = self.world.add(direct(channel), None, BOT, text, notice=notice)
         posted.buttons = buttons
         return posted.id
 
     def find(self, channel: str, key: str) -> str | None:
         self.finds.append((channel, key))
-        found = [m for m in self.world.in_place(channel) if m.notice and m.notice.key == key]
+        found = [
+            m for m in self.world.in_place(direct(channel)) if m.notice and m.notice.key == key
+        ]
         return found[0].id if found else None
 
     def permalink(self, channel: str, message_id: str) -> str | None:
-        return f"memory://{channel}/{message_id}"
+        return f"memory://{direct(channel)}/{message_id}"
 
     def post_direct(self, user: str, notice: Notice) -> str:
-        return self.post(f"D-{user}", notice)
+        return self.post(f"@{user}", notice)
+
+
+def direct(channel: str) -> str:
+    """`@user` (a direct message to one person) is the DM channel "D-user" here."""
+    return f"D-{channel[1:]}" if channel.startswith("@") else channel
 
 
 class MemoryPlatform(PlatformBase):
