@@ -24,6 +24,7 @@ from bot.config import Settings
 from bot.core import PartnerBot
 from bot.errors import ConfigError
 from bot.features import Service
+from bot.partners import PartnersFile
 from bot.platform import ChannelPoster, Platform, PlatformRegistry
 from bot.serve import serve
 from bot.store import Store
@@ -76,6 +77,11 @@ class App:
     def store(self) -> Store:
         return self.core.store
 
+    @property
+    def partners(self) -> PartnersFile:
+        """Who is who among the partners (bot/partners.py): `app.partners.get().for_actor(a)`."""
+        return self.comms.partners
+
     # -- platforms and jobs --------------------------------------------------------------------
     def posters(self) -> dict[str, ChannelPoster]:
         """The posters of the platforms built for this process, by platform name."""
@@ -96,8 +102,9 @@ class App:
 
     def services(self) -> list[Service]:
         """What `partnerbot serve` runs: the platforms, then the features' jobs. A broken
-        routes file is refused here, at start, naming the line."""
+        routes or partners file is refused here, at start, naming the line."""
         self.comms.routes  # noqa: B018 - loads and checks the file
+        self.partners.check()
         return [*self.platforms, *self.jobs()]
 
     async def serve(self, *, stop: asyncio.Event | None = None) -> None:

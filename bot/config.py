@@ -61,14 +61,14 @@ class Settings(BaseSettings):
             raise ValueError(f"give one of {', '.join(LOG_LEVELS)}")
         return value.strip().upper()
 
-    @field_validator("docs_dir", "comms_dir", "comms_routes")
+    @field_validator("docs_dir", "comms_dir", "comms_routes", "partners_file")
     @classmethod
     def _check_path(cls, value: Path | None, info: ValidationInfo) -> Path | None:
         # A folder that is not there is an error, never an empty folder: indexing or syncing
         # one would remove every document or cancel every communication.
         if value is None:
             return None
-        kind = "file" if info.field_name == "comms_routes" else "folder"
+        kind = "file" if info.field_name in ("comms_routes", "partners_file") else "folder"
         if not (value.is_file() if kind == "file" else value.is_dir()):
             what = f"is not a {kind}" if value.exists() else "does not exist"
             raise ValueError(f"the {kind} {what}; fix the path, or unset it for the default")
@@ -141,6 +141,18 @@ class Settings(BaseSettings):
         30.0, alias="PARTNERBOT_COMMS_POLL_SECONDS", gt=0, le=86400, allow_inf_nan=False
     )
     admin_channels: CsvList = Field(default_factory=list, alias="PARTNERBOT_ADMIN_CHANNELS")
+
+    # Partners and per-partner notices: the partners file (YAML or CSV; default
+    # <comms folder>/partners.yml|.yaml|.csv when there is one), how many days after the send
+    # date a communication's recipient list is kept before it is deleted, and when partners
+    # that have not acknowledged their private notice are reminded (days before; 0: never).
+    partners_file: Path | None = Field(None, alias="PARTNERBOT_PARTNERS_FILE")
+    recipients_retention_days: int = Field(
+        14, alias="PARTNERBOT_RECIPIENTS_RETENTION_DAYS", ge=0, le=3650
+    )
+    partner_ack_reminder_days: int = Field(
+        2, alias="PARTNERBOT_PARTNER_ACK_REMINDER_DAYS", ge=0, le=365
+    )
     _split_comms = field_validator("comms_lead_days", "admin_channels", mode="before")(_split_csv)
 
     @field_validator("comms_lead_days")

@@ -266,7 +266,7 @@ def _key_lines(node: yaml.Node | None) -> dict[str, int]:
 
 
 def _csv_entries(path: Path, text: str, platforms: tuple[str, ...] | None) -> list[_Raw]:
-    reader = csv.reader(io.StringIO(text, newline=""))
+    reader = csv.reader(io.StringIO(text, newline=""), strict=True)
     try:
         header = [h.strip().lower() for h in next(reader, [])]
     except csv.Error as e:

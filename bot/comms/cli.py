@@ -14,12 +14,22 @@ from rich.table import Table
 from bot.cli_session import command_app, err
 from bot.comms.loading import FileRefused
 from bot.comms.model import Communication, format_when, in_days
+from bot.comms.partner_notices import PartnerPlanRow, PartnerStatus, RecipientSummary
 from bot.comms.planning import notice_label
 from bot.comms.registry import Communications, Preview, RegisterResult, StatusReport
 from bot.terminal import shown
 
 comms_app = typer.Typer(
-    help="Vendor-to-customer communications announced to partners.", no_args_is_help=True
+    help=(
+        "Vendor-to-customer communications announced to partners.\n\n"
+        "A communication file may name its recipient list: `recipients: recipients.csv` (a CSV "
+        "beside the file with the columns customer_id, customer_name, partner_id) or an inline "
+        "list of those. Each partner of record in the partners file (PARTNERBOT_PARTNERS_FILE) "
+        "is then told privately which of its own customers get it; customers whose partner is "
+        "blank or not in that file are counted in `preview` and `status`. The list is deleted "
+        "PARTNERBOT_RECIPIENTS_RETENTION_DAYS after the send date."
+    ),
+    no_args_is_help=True,
 )
 console = Console()
 
@@ -88,7 +98,97 @@ def _preview_json(preview: Preview) -> dict[str, Any]:
             for r in preview.rows
         ],
         "warnings": list(preview.warnings),
+        "partner_notices": [
+            {
+                "partner": r.partner_id,
+                "name": r.partner,
+                "customers": r.customers,
+                "target": r.target,
+                "notice": r.notice,
+                "when": r.when.isoformat() if r.when else None,
+                "status": r.status,
+            }
+            for r in preview.partner_rows
+        ],
+        "recipients": _recipients_json(preview.recipients),
     }
+
+
+def _recipients_json(summary: RecipientSummary | None) -> dict[str, Any] | None:
+    """Counts only: customer names are never printed here."""
+    if summary is None:
+        return None
+    split = summary.split
+    return {
+        "source": summary.source,
+        "deleted": summary.deleted,
+        "keep_until": _iso(summary.keep_until),
+        "customers": None if summary.deleted else split.total,
+        "by_partner": split.partners,
+        "unknown_partner": {
+            "total": split.unknown,
+            "blank": split.blank,
+            "not_in_partners_file": split.unlisted,
+        },
+    }
+
+
+def print_recipients(summary: RecipientSummary | None, comm: Communication) -> None:
+    """The recipient list in counts, the customers without a known partner included."""
+    if summary is None:
+        return
+    if summary.deleted:
+        console.print(
+            f"recipients ({shown(summary.source)}): deleted after the send date "
+            f"(kept until {_when(summary.keep_until, comm)})",
+            highlight=False,
+        )
+        return
+    split = summary.split
+    console.print(
+        f"recipients ({shown(summary.source)}): {split.total} customer(s), "
+        f"{split.total - split.unknown} of them with one of {len(split.partners)} partner(s) "
+        f"in the partners file; kept until {_when(summary.keep_until, comm)}",
+        highlight=False,
+    )
+    if split.unknown:
+        unlisted = ", ".join(f"{shown(p)} ({n})" for p, n in split.unlisted.items())
+        err.print(
+            f"[yellow]{split.unknown} customer(s) with no known partner[/yellow]: "
+            f"{split.blank} blank"
+            + (f"; not in the partners file: {unlisted}" if unlisted else "")
+            + " — they are not told through a partner",
+            highlight=False,
+        )
+
+
+def _partners_problem(comms: Communications) -> None:
+    if comms.partners.problem:
+        err.print(
+            f"[yellow]warning[/yellow] {shown(comms.partners.problem)}; no partner is told "
+            "privately until it is fixed",
+            highlight=False,
+        )
+
+
+def print_partner_rows(rows: list[PartnerPlanRow], comm: Communication) -> None:
+    if not rows:
+        return
+    table = Table(
+        title="Private notices to partners (their own customers only)", title_justify="left"
+    )
+    for col in ("partner", "customers", "where", "notice", "when", "status"):
+        table.add_column(col)
+    for r in rows:
+        table.add_row(
+            shown(r.partner),
+            str(r.customers),
+            shown(r.target),
+            r.notice,
+            _when(r.when, comm),
+            r.status,
+        )
+    console.print(table)
 
 
 def print_preview(preview: Preview, now: datetime) -> None:
@@ -106,6 +206,8 @@ def print_preview(preview: Preview, now: datetime) -> None:
         console.print(table)
     else:
         console.print("[yellow]no partner channel matches this audience[/yellow]")
+    print_partner_rows(preview.partner_rows, comm)
+    print_recipients(preview.recipients, comm)
     if not preview.registered:
         console.print(
             "Register it with `partnerbot comms sync` (its folder) or `partnerbot comms add FILE`."
@@ -312,6 +414,7 @@ def preview(
             _print_json(_preview_json(result))
             return
         print_preview(result, app.comms.now())
+        _partners_problem(app.comms)
 
 
 def _status_json(report: StatusReport) -> dict[str, Any]:
@@ -335,7 +438,54 @@ def _status_json(report: StatusReport) -> dict[str, Any]:
             for c in report.channels
         ],
         "not_posted": report.not_posted,
+        "partners": [_partner_json(p) for p in report.partners],
+        "recipients": _recipients_json(report.recipients),
     }
+
+
+def _partner_json(p: PartnerStatus) -> dict[str, Any]:
+    return {
+        "partner": p.partner_id,
+        "name": p.name,
+        "tier": p.tier,
+        "customers": p.customers,
+        "told_in": p.targets,
+        "told_at": p.told_at.isoformat() if p.told_at else None,
+        "notices": [{**n, "posted_at": n["posted_at"].isoformat()} for n in p.notices],
+        "acknowledged_by": p.acks,
+        "next_notice": p.next_notice,
+        "next_at": p.next_at.isoformat() if p.next_at else None,
+    }
+
+
+def print_partner_status(partners: list[PartnerStatus], comm: Communication) -> None:
+    if not partners:
+        return
+    zone = format_when(comm.send_at).rsplit(" ", 1)[-1]
+    table = Table(title=f"Partners told privately (times in {zone})", title_justify="left")
+    for col in ("partner", "tier", "customers", "told", "acknowledged by", "next"):
+        table.add_column(col)
+    for p in partners:
+        told = _when(p.told_at, comm) if p.told_at else "not yet"
+        if not p.reachable and not p.told_at:
+            told = "[yellow]no place or contact in the partners file[/yellow]"
+        else:
+            told += "".join(f"\n{shown(t)}" for t in dict.fromkeys(n["target"] for n in p.notices))
+        acks = "\n".join(
+            f"{shown(a['user'])} ({_when(datetime.fromisoformat(a['at']), comm)})" for a in p.acks
+        )
+        nxt = f"{p.next_notice}: {_when(p.next_at, comm)}" if p.next_notice else "—"
+        customers = "—" if p.customers is None else str(p.customers)
+        table.add_row(
+            shown(p.name), shown(p.tier) or "—", customers, told, acks or "nobody yet", nxt
+        )
+    console.print(table)
+    told_n = sum(1 for p in partners if p.told_at)
+    acked = sum(1 for p in partners if p.acks)
+    affected = sum(1 for p in partners if p.customers)
+    console.print(
+        f"partners affected {affected} · told {told_n} · acknowledged {acked}", highlight=False
+    )
 
 
 @comms_app.command("status")
@@ -384,6 +534,9 @@ def status(
             f"told {told} of {len(report.channels)} channel(s) · acknowledged in {acked}",
             highlight=False,
         )
+        print_partner_status(report.partners, comm)
+        print_recipients(report.recipients, comm)
+        _partners_problem(app.comms)
         for n in report.not_posted:
             err.print(
                 f"[yellow]{n['status']}[/yellow] {n['notice']} to {n['platform']} "

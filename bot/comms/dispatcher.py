@@ -33,7 +33,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
 
-from bot.comms.keys import FEATURE, TELLING_KINDS, button_value
+from bot.comms.keys import FEATURE, PARTNER_FEATURE, TELLING_KINDS, button_value
 from bot.comms.model import Communication, format_day, format_when
 from bot.comms.notices import render_notice
 from bot.comms.planning import notice_label
@@ -50,6 +50,8 @@ Posters = Mapping[str, ChannelPoster]
 # Kinds that are news about an upcoming send: pointless (stale) once send_at has passed.
 STALE_KINDS = ("first", "reminder", "updated", "ack_reminder")
 STALE_NOTE = "send_at passed before it could be posted"
+# Partner-channel notices, and the private notices to partners (bot/comms/partner_notices.py).
+FEATURES = (FEATURE, PARTNER_FEATURE)
 
 
 @dataclass
@@ -93,6 +95,7 @@ class Dispatcher:
         )
         self.stopping = threading.Event()
         self._reported: set[str] = set()
+        self._partners_version: tuple[int, int] | None = None
 
     @property
     def owner(self) -> str:
@@ -115,10 +118,19 @@ class Dispatcher:
             except Exception:
                 logger.exception("syncing the communications folder failed")
         self.comms.mark_sent()
+        self._partners_changed()
+        self.comms.partner_notices.purge()
         posters = self.posters
         self._triage(posters, report)
         while not self.stopping.is_set():
-            delivery = self.outbox.claim_next(FEATURE, platforms=sorted(posters))
+            delivery = next(
+                (
+                    d
+                    for f in FEATURES
+                    if (d := self.outbox.claim_next(f, platforms=sorted(posters)))
+                ),
+                None,
+            )
             if delivery is None:
                 break
             self._deliver(delivery, posters[delivery.platform], report)
@@ -134,17 +146,30 @@ class Dispatcher:
             )
         return report
 
+    def _partners_changed(self) -> None:
+        """A new version of the partners file (or a fresh dispatcher): partners it now knows
+        are told from now on. Planning is by delivery key, so this is safe to repeat."""
+        version = self.comms.partners.version
+        if version is None or version == self._partners_version:
+            return
+        try:
+            self.comms.refresh_partner_notices()
+            self._partners_version = version
+        except Exception:
+            logger.exception("planning private notices after a partners file change failed")
+
     # -- 1: triage --------------------------------------------------------------------------------
     def _triage(self, posters: Posters, report: TickReport) -> None:
         now = self.comms.now()
-        if not self.comms.store.deliveries.due(FEATURE, now):
+        if not any(self.comms.store.deliveries.due(f, now) for f in FEATURES):
             return  # the usual tick: no write lock taken
         comms: dict[str, Communication] = {}
         with self.comms.store.transaction() as tx:
             stale: dict[str, list[Delivery]] = defaultdict(list)
-            groups: dict[tuple[str, int, str, str], list[Delivery]] = defaultdict(list)
+            groups: dict[tuple[str, str, int, str, str], list[Delivery]] = defaultdict(list)
             statuses: dict[str, str] = {}
-            for d in tx.deliveries.due(FEATURE, now):
+            due = [d for f in FEATURES for d in tx.deliveries.due(f, now)]
+            for d in due:
                 if d.status != "planned" or d.kind not in STALE_KINDS:
                     continue  # reclaims are decided after a lookup; alerts/cancels always go
                 if d.subject not in statuses:
@@ -166,7 +191,7 @@ class Dispatcher:
                         tx.deliveries.set_status(d.id, "skipped", note=reason)
                         report.skipped.append(d.key)
                 elif d.kind in ("first", "reminder"):
-                    groups[(d.subject, d.revision, d.platform, d.channel)].append(d)
+                    groups[(d.feature, d.subject, d.revision, d.platform, d.channel)].append(d)
             for rows in groups.values():
                 if len(rows) < 2:
                     continue
@@ -181,15 +206,23 @@ class Dispatcher:
             for comm_id, rows in stale.items():
                 self._alert_stale(tx, comms[comm_id], rows)
             report.waiting_for_platform = [
-                d.key for d in tx.deliveries.due(FEATURE, now) if d.platform not in posters
+                d.key
+                for f in FEATURES
+                for d in tx.deliveries.due(f, now)
+                if d.platform not in posters
             ]
         if report.waiting_for_platform:
             logger.debug("no poster yet for %d due notice(s)", len(report.waiting_for_platform))
 
     def _ack_reminder_skip(self, tx: Repositories, d: Delivery) -> str | None:
-        if tx.comms.acknowledged(d.subject, d.platform, d.channel):
+        if d.feature == PARTNER_FEATURE:
+            partner = str(d.detail.get("partner", ""))
+            acknowledged = tx.comms.partner_acknowledged(d.subject, partner)
+        else:
+            acknowledged = tx.comms.acknowledged(d.subject, d.platform, d.channel)
+        if acknowledged:
             return "acknowledged already"
-        told = tx.deliveries.last_posted(FEATURE, d.subject, d.platform, d.channel, TELLING_KINDS)
+        told = tx.deliveries.last_posted(d.feature, d.subject, d.platform, d.channel, TELLING_KINDS)
         return None if told else "the channel was never told"
 
     def _alert_stale(self, tx: Repositories, comm: Communication, rows: Sequence[Delivery]) -> None:
@@ -228,6 +261,8 @@ class Dispatcher:
                     self._alert_stale(tx, comm, [d])
                 report.stale.append(key)
                 return None
+            if d.feature == PARTNER_FEATURE:
+                return self._partner_notice(d, comm, poster, late=late)
             return render_notice(
                 comm=comm,
                 kind=d.kind,
@@ -254,6 +289,24 @@ class Dispatcher:
             report.reconciled.append(key)
         elif outcome.status == "lost":
             report.lost.append(key)
+
+    def _partner_notice(
+        self, d: Delivery, comm: Communication, poster: ChannelPoster, *, late: bool
+    ) -> Notice | None:
+        """A private notice with this partner's customers, read now; withheld (and settled)
+        when none of its customers are on the list any more."""
+        notice = self.comms.partner_notices.render(
+            comm=comm,
+            delivery=d,
+            late=late,
+            first_ref=self._first_ref(d, poster),
+            button_value=button_value(d.id),
+        )
+        if notice is None:
+            self.comms.store.deliveries.set_status(
+                d.id, "skipped", note="none of the partner's customers are on the list"
+            )
+        return notice
 
     def _failed(self, delivery: Delivery, error: Exception, report: TickReport) -> None:
         attempts = delivery.attempts
@@ -296,7 +349,7 @@ class Dispatcher:
         if d.kind not in ("reminder", "ack_reminder"):
             return None
         first = self.comms.store.deliveries.last_posted(
-            FEATURE, d.subject, d.platform, d.channel, ("first", "updated")
+            d.feature, d.subject, d.platform, d.channel, ("first", "updated")
         )
         if first is None or first.posted_at is None:
             return None

@@ -12,7 +12,7 @@ from collections.abc import Callable, Mapping, Sequence
 
 from bot.commands import Command, Param
 from bot.comms.dispatcher import build_dispatcher_service
-from bot.comms.model import format_when, in_days
+from bot.comms.model import format_day, format_when, in_days
 from bot.comms.planning import notice_label
 from bot.comms.registry import Communications
 from bot.features import Feature, Service
@@ -64,6 +64,16 @@ class CommsFeature(Feature):
                 aliases=("comms",),
             ),
             Command(
+                "comms status",
+                "Admins: who was told about a communication, and who acknowledged",
+                self.status_command,
+                params=(
+                    Param("id", "The communication id, as `comms list` shows it", "word", True),
+                ),
+                admin_only=True,
+                action="see communication status",
+            ),
+            Command(
                 "comms cancel",
                 "Admins: cancel a communication (channels already told are told)",
                 self.cancel_command,
@@ -93,6 +103,58 @@ class CommsFeature(Feature):
             lines.append(
                 f"• `{c.id}` — “{c.title}” — {c.channel}, {format_when(c.send_at)} "
                 f"({in_days(c.send_at_utc, now)}) · {r.status}{next_part}"
+            )
+        return Reply(text="\n".join(lines), private=True)
+
+    def status_command(self, call: CommandCall) -> Reply:
+        """Channels and partners told and acknowledged, in counts and partner names: a status
+        shown in chat never names a customer."""
+        report = self.comms.status(call.text("id"))
+        comm, now = report.record.comm, self.comms.now()
+        channels = report.channels
+        lines = [
+            message(
+                "comms_status_heading",
+                title=comm.title,
+                id=comm.id,
+                status=report.record.status,
+                send_when=format_when(comm.send_at),
+                in_days=in_days(comm.send_at_utc, now),
+            ),
+            message(
+                "comms_status_channels",
+                told=sum(1 for c in channels if c.told_at),
+                total=len(channels),
+                acked=sum(1 for c in channels if c.acks),
+            ),
+        ]
+        partners = report.partners
+        if partners:
+            lines.append(
+                message(
+                    "comms_status_partners",
+                    affected=sum(1 for p in partners if p.customers),
+                    told=sum(1 for p in partners if p.told_at),
+                    acked=sum(1 for p in partners if p.acks),
+                )
+            )
+        for p in partners:
+            told = f"told {format_day(p.told_at)}" if p.told_at else "not told yet"
+            acked = f"acknowledged by {len(p.acks)}" if p.acks else "not acknowledged"
+            count = "list deleted" if p.customers is None else f"{p.customers} customer(s)"
+            lines.append(
+                f"• {p.name}{f' ({p.tier})' if p.tier else ''} — {count} — {told}, {acked}"
+            )
+        summary = report.recipients
+        if summary is not None and not summary.deleted and summary.split.unknown:
+            split = summary.split
+            lines.append(
+                message(
+                    "comms_status_unknown",
+                    unknown=split.unknown,
+                    blank=split.blank,
+                    unlisted=split.unknown - split.blank,
+                )
             )
         return Reply(text="\n".join(lines), private=True)
 

@@ -19,6 +19,7 @@ Delivery lifecycle, as communications use it:
 from __future__ import annotations
 
 FEATURE = "comms"  # the outbox rows of communications
+PARTNER_FEATURE = "comms-partner"  # … and of their private notices to partners
 
 # Deliveries that tell a channel about the communication (vs. cancel it or alert admins).
 TELLING_KINDS = ("first", "reminder", "updated")
@@ -33,6 +34,14 @@ def notice_name(kind: str, lead_days: int | None = None, what: str = "") -> str:
 def delivery_key(comm_id: str, revision: int, notice: str, platform: str, channel: str) -> str:
     """Unique per (communication revision, notice, channel); stored with the post."""
     return f"pb-comm:{comm_id}:r{revision}:{notice}:{platform}:{channel}"
+
+
+def partner_delivery_key(
+    comm_id: str, revision: int, notice: str, partner_id: str, platform: str, target: str
+) -> str:
+    """A private notice to one partner: unique per (revision, notice, partner, target), where
+    the target is its private place or `@user` for a direct message to one contact."""
+    return f"pb-partner:{comm_id}:r{revision}:{notice}:{partner_id}:{platform}:{target}"
 
 
 def button_value(delivery_id: int) -> str:

@@ -16,7 +16,9 @@ from typing import Any
 import yaml
 
 from bot.comms.model import DIMENSIONS, Audience, Communication, FAQItem, format_when
+from bot.comms.recipients import RecipientList, load_recipients
 from bot.comms.routing import Routes
+from bot.partners import FILE_NAMES as PARTNERS_FILE_NAMES
 from knowledge import bounded_yaml
 
 COMM_SUFFIXES = (".yml", ".yaml", ".md", ".markdown")
@@ -38,6 +40,7 @@ KNOWN_KEYS = {
     "faq",
     "links",
     "lead_days",
+    "recipients",
 }
 
 
@@ -63,13 +66,16 @@ class Loaded:
     path: str
     communication: Communication
     warnings: tuple[str, ...] = field(default=())
+    recipients: RecipientList | None = None  # kept apart from the communication
 
 
 def is_comm_file(path: Path, *, routes_path: Path | None = None) -> bool:
-    """Communication files in a folder: YAML/Markdown, not a routes file or a README."""
+    """Communication files in a folder: YAML/Markdown, not a routes or partners file or a
+    README."""
     if path.suffix.lower() not in COMM_SUFFIXES or path.name.startswith((".", "_")):
         return False
-    if path.stem.upper() == "README" or path.name.lower() in ("routes.yml", "routes.yaml"):
+    name = path.name.lower()
+    if path.stem.upper() == "README" or name in ("routes.yml", "routes.yaml", *PARTNERS_FILE_NAMES):
         return False
     return not (routes_path is not None and path.resolve() == routes_path.resolve())
 
@@ -208,7 +214,9 @@ def load_communication(
         return FileRefused(
             rel, (Problem(1 + offset, "expected a mapping of fields (id: …, send_at: …)"),)
         )
-    return _validate(rel, meta, lines, body.strip(), routes=routes, now=now, first=1 + offset)
+    return _validate(
+        rel, meta, lines, body.strip(), routes=routes, now=now, first=1 + offset, base=path.parent
+    )
 
 
 def _validate(
@@ -220,6 +228,7 @@ def _validate(
     routes: Routes,
     now: datetime,
     first: int,
+    base: Path,
 ) -> Loaded | FileRefused:
     problems: list[Problem] = []
     warnings: list[str] = []
@@ -356,6 +365,17 @@ def _validate(
         bool(explicit) if explicit is not None else "partner" in pointed_to.casefold()
     )
 
+    recipients: RecipientList | None = None
+    if meta.get("recipients") not in (None, "", []):
+        listed = load_recipients(
+            meta["recipients"], base=base, line_of=lambda i: line(f"recipients.{i}")
+        )
+        if isinstance(listed, RecipientList):
+            recipients = listed
+            warnings.extend(f"{rel}: {w}" for w in listed.warnings)
+        else:
+            problems.extend(Problem(line("recipients"), reason) for reason in listed)
+
     if problems or send_at is None:
         return FileRefused(rel, tuple(sorted(problems, key=lambda p: p.line)))
 
@@ -376,6 +396,8 @@ def _validate(
         faq=tuple(faq),
         links=lists["links"],
         lead_days=lead_days,
+        recipients_file=recipients.source if recipients else None,
+        recipients_digest=recipients.digest if recipients else None,
     )
     if not points_to_partner:
         where = f"customers are pointed to: {pointed_to}" if pointed_to else "it names no contact"
@@ -391,4 +413,4 @@ def _validate(
         )
     elif not routes.channels_for(comm):
         warnings.append(f"{rel}: no route matches this audience, so no partner channel is told")
-    return Loaded(rel, comm, tuple(warnings))
+    return Loaded(rel, comm, tuple(warnings), recipients)

@@ -83,6 +83,10 @@ class Communication:
     faq: tuple[FAQItem, ...] = ()
     links: tuple[str, ...] = ()
     lead_days: tuple[int, ...] | None = None  # None: the global default
+    # The recipient list, if one is given: where from ("x.csv" beside the file, "inline")
+    # and its digest. The list itself is kept apart (bot/comms/recipients.py), never here.
+    recipients_file: str | None = None
+    recipients_digest: str | None = None
 
     @property
     def send_at_utc(self) -> datetime:
@@ -126,6 +130,8 @@ class Communication:
             faq=tuple(FAQItem(**f) for f in data["faq"]),
             links=tuple(data["links"]),
             lead_days=tuple(data["lead_days"]) if data["lead_days"] else None,
+            recipients_file=data.get("recipients_file"),
+            recipients_digest=data.get("recipients_digest"),
         )
 
     @property
@@ -150,6 +156,8 @@ class Communication:
             "faq": "FAQ",
             "links": "links",
             "lead_days": "notice schedule",
+            "recipients_file": "recipient list",
+            "recipients_digest": "recipient list",
         }
         changed: list[str] = []
         for attr, label in names.items():

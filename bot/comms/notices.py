@@ -14,11 +14,11 @@ from bot.prompts import message, render
 BUTTON_KINDS = ("first", "reminder", "updated", "ack_reminder")
 
 
-def _bullets(items: tuple[str, ...] | list[str]) -> str:
+def bullets(items: tuple[str, ...] | list[str]) -> str:
     return "\n".join(f"• {item}" for item in items) if items else "• (none given)"
 
 
-def _tidy(text: str) -> str:
+def tidy(text: str) -> str:
     return re.sub(r"\n{3,}", "\n\n", text).strip()
 
 
@@ -37,10 +37,49 @@ def common_values(comm: Communication, now: datetime) -> dict[str, str]:
         "full_text_link": f" Full text: {comm.full_text_url}" if comm.full_text_url else "",
         "aims": comm.aims,
         "pointed_to": comm.customer_pointed_to or "no contact is named",
-        "talking_points": _bullets(comm.talking_points),
+        "talking_points": bullets(comm.talking_points),
         "ref": comm.doc_path,
         "id": comm.id,
     }
+
+
+def notice_values(
+    comm: Communication,
+    now: datetime,
+    *,
+    kind: str,
+    detail: dict[str, Any],
+    late: bool = False,
+    lead_days: int | None = None,
+    due_at: datetime | None = None,
+) -> dict[str, str]:
+    """The common placeholders, and the ones a kind adds: a late notice says so; a first one
+    lists the FAQ questions; an updated one says what changed and where the date moved."""
+    values = common_values(comm, now)
+    values["late"] = ""
+    if late and due_at is not None:
+        lead = f"{lead_days} day{'s' if lead_days != 1 else ''}" if lead_days else "at once"
+        values["late"] = render("comms_late", due_when=format_when(due_at, comm.send_at), lead=lead)
+        values["late"] += "\n\n"
+    if kind == "first":
+        values["faq_questions"] = (
+            "\n**Partners will likely be asked** (press *Ask about this* for the answers)\n"
+            + bullets([f.q for f in comm.faq])
+            + "\n"
+            if comm.faq
+            else ""
+        )
+    if kind == "updated":
+        previous = detail.get("previous_send_at")
+        values["changes"] = ", ".join(detail.get("changes") or ["details"])
+        values["schedule_change"] = ""
+        if previous and datetime.fromisoformat(previous) != comm.send_at_utc:
+            values["schedule_change"] = message(
+                "comms_schedule_moved",
+                previous=format_when(datetime.fromisoformat(previous), comm.send_at),
+                new=values["send_when"],
+            )
+    return values
 
 
 def render_notice(
@@ -58,21 +97,11 @@ def render_notice(
 ) -> Notice:
     """The notice for one delivery, rendered at posting time (so "in N days" is current)."""
     detail = detail or {}
-    values = common_values(comm, now)
-    values["late"] = ""
-    if late and due_at is not None:
-        lead = f"{lead_days} day{'s' if lead_days != 1 else ''}" if lead_days else "at once"
-        values["late"] = render("comms_late", due_when=format_when(due_at, comm.send_at), lead=lead)
-        values["late"] += "\n\n"
+    values = notice_values(
+        comm, now, kind=kind, detail=detail, late=late, lead_days=lead_days, due_at=due_at
+    )
     values["first_ref"] = first_ref or "the first notice about it in this channel"
     if kind == "first":
-        values["faq_questions"] = (
-            "\n**Partners will likely be asked** (press *Ask about this* for the answers)\n"
-            + _bullets([f.q for f in comm.faq])
-            + "\n"
-            if comm.faq
-            else ""
-        )
         text = render("comms_first", **values)
         title = message(
             "comms_title_first", channel=comm.channel, send_day=values["send_day"], title=comm.title
@@ -86,15 +115,6 @@ def render_notice(
             title=comm.title,
         )
     elif kind == "updated":
-        previous = detail.get("previous_send_at")
-        values["changes"] = ", ".join(detail.get("changes") or ["details"])
-        values["schedule_change"] = ""
-        if previous and datetime.fromisoformat(previous) != comm.send_at_utc:
-            values["schedule_change"] = message(
-                "comms_schedule_moved",
-                previous=format_when(datetime.fromisoformat(previous), comm.send_at),
-                new=values["send_when"],
-            )
         text = render("comms_updated", **values)
         title = message("comms_title_updated", title=comm.title)
     elif kind == "cancelled":
@@ -117,7 +137,7 @@ def render_notice(
     return Notice(
         key=key,
         title=title[:250],
-        text=_tidy(text),
+        text=tidy(text),
         buttons=buttons,
         link=comm.full_text_url if kind != "alert" else None,
     )

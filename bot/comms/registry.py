@@ -10,7 +10,6 @@ another process) never sees one without the other.
 
 from __future__ import annotations
 
-import hashlib
 import logging
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -20,7 +19,14 @@ from typing import TYPE_CHECKING, Any
 
 from bot.comms import model
 from bot.comms.indexing import communication_document
-from bot.comms.keys import FEATURE, TELLING_KINDS, delivery_id_of, delivery_key, notice_name
+from bot.comms.keys import (
+    FEATURE,
+    PARTNER_FEATURE,
+    TELLING_KINDS,
+    delivery_id_of,
+    delivery_key,
+    notice_name,
+)
 from bot.comms.loading import (
     FileRefused,
     Loaded,
@@ -30,13 +36,30 @@ from bot.comms.loading import (
     parse_when,
 )
 from bot.comms.model import Clock, Communication, Record, format_day, format_when
+from bot.comms.partner_notices import (
+    PartnerNotices,
+    PartnerPlanRow,
+    PartnerStatus,
+    RecipientSummary,
+    Told,
+)
 from bot.comms.planning import PlannedNotice, notice_label, plan_notices
+from bot.comms.recipients import RecipientList, source_hash, split
 from bot.comms.routing import ChannelRef, Routes, load_routes, parse_channel_refs
 from bot.comms.settings import CommsSettings
 from bot.errors import UserError
 from bot.models import ButtonReply, Topic
+from bot.partners import PartnersFile
 from bot.prompts import message, render
-from bot.store import Ack, Delivery, NewDelivery, Repositories, Store, StoredCommunication
+from bot.store import (
+    Ack,
+    Delivery,
+    NewDelivery,
+    PartnerAck,
+    Repositories,
+    Store,
+    StoredCommunication,
+)
 
 if TYPE_CHECKING:
     from bot.models import Answer, Question
@@ -106,6 +129,8 @@ class Preview:
     registered: bool
     rows: list[PlanRow]
     warnings: tuple[str, ...] = ()
+    partner_rows: list[PartnerPlanRow] = field(default_factory=list)  # private notices
+    recipients: RecipientSummary | None = None
 
 
 @dataclass
@@ -128,6 +153,8 @@ class StatusReport:
     record: Record
     channels: list[ChannelStatus]
     not_posted: list[dict[str, Any]]  # stale / failed deliveries, for the admin
+    partners: list[PartnerStatus] = field(default_factory=list)  # private notices
+    recipients: RecipientSummary | None = None
 
 
 def _record(stored: StoredCommunication) -> Record:
@@ -144,10 +171,6 @@ def _record(stored: StoredCommunication) -> Record:
     )
 
 
-def _sha256(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()
-
-
 class Communications:
     """Registry of vendor-to-customer communications, kept in the bot's state store."""
 
@@ -160,6 +183,7 @@ class Communications:
         answer_documents: AnswerQuestion | None = None,
         clock: Clock | None = None,
         platforms: Iterable[str] | None = None,
+        partners: PartnersFile | None = None,
     ) -> None:
         self.store = store
         self.settings = settings
@@ -169,6 +193,18 @@ class Communications:
         self.answer_documents = answer_documents
         # None: the system clock, looked up on each call (so tests can patch model.utc_now).
         self.clock: Clock | None = clock
+        # Who is who (bot/partners.py); its tiers, regions and competencies are checked
+        # against the routes file's tags when there is one.
+        self.partners = partners or PartnersFile(
+            settings.partners_path, platforms=self.platforms, vocabulary=self._vocabulary
+        )
+        self.partner_notices = PartnerNotices(
+            store=store,
+            partners=self.partners,
+            settings=settings,
+            now=self.now,
+            platforms=self.platforms,
+        )
 
     # -- configuration ----------------------------------------------------------------------------
     def now(self) -> datetime:
@@ -186,6 +222,10 @@ class Communications:
     @property
     def routes(self) -> Routes:
         return load_routes(self.routes_path, platforms=self.platforms)
+
+    def _vocabulary(self) -> dict[str, frozenset[str]] | None:
+        routes = self.routes
+        return {d: t for d, t in routes.known_tags.items() if t} if routes.exists else None
 
     @property
     def lead_days(self) -> tuple[int, ...]:
@@ -269,7 +309,12 @@ class Communications:
         if refused is not None:
             return refused
         result = self.register(
-            comm, source=source, file_hash=_sha256(data), warnings=loaded.warnings, who=who
+            comm,
+            source=source,
+            file_hash=source_hash(path, data, comm.recipients_file),
+            warnings=loaded.warnings,
+            who=who,
+            recipients=loaded.recipients,
         )
         self.refresh_index()
         return result
@@ -302,8 +347,9 @@ class Communications:
             except OSError as e:
                 result.failed.append(FileRefused(rel, (_problem(f"unreadable: {e.strerror}"),)))
                 continue
-            file_hash = _sha256(data)
             known = by_source.get(source)
+            # (with the recipient list the file names, so an edit of that list is a change)
+            file_hash = source_hash(path, data, known.comm.recipients_file if known else None)
             if known is not None and known.file_hash == file_hash:
                 found.append(_Found(rel, source, file_hash, known.id, None))
                 continue
@@ -311,6 +357,7 @@ class Communications:
             if isinstance(loaded, FileRefused):
                 result.failed.append(loaded)
                 continue
+            file_hash = source_hash(path, data, loaded.communication.recipients_file)
             found.append(_Found(rel, source, file_hash, loaded.communication.id, loaded))
         files_by_id: dict[str, list[str]] = {}
         for f in found:
@@ -336,6 +383,7 @@ class Communications:
                     file_hash=f.file_hash,
                     warnings=f.loaded.warnings,
                     who=who,
+                    recipients=f.loaded.recipients,
                 )
             except UserError as e:
                 result.failed.append(FileRefused(f.rel, (_problem(str(e)),)))
@@ -370,8 +418,11 @@ class Communications:
         file_hash: str | None = None,
         warnings: Iterable[str] = (),
         who: str = "cli",
+        recipients: RecipientList | None = None,
     ) -> RegisterResult:
-        """Add a communication, or apply a new version of one (an "Updated" notice follows)."""
+        """Add a communication, or apply a new version of one (an "Updated" notice follows).
+        `recipients`: its recipient list (None: keep the stored one, if the communication
+        still names one); each affected partner is told privately."""
         now = self.now()
         routes = self.routes
         channels = routes.channels_for(comm)
@@ -405,6 +456,7 @@ class Communications:
 
             changes: list[str] = []
             told: set[ChannelRef] = set()
+            partners_told: dict[ChannelRef, Told] = {}
             if previous is None:
                 action, revision, epoch, status = "added", 1, 1, "scheduled"
             elif previous.status == "cancelled":
@@ -414,6 +466,7 @@ class Communications:
                 action, status = "updated", "updated"
                 revision, epoch = previous.revision + 1, previous.epoch
                 told = self._told(tx, comm.id, epoch)
+                partners_told = self.partner_notices.told(tx, comm.id, epoch)
                 changes = comm.changed_fields(previous.comm)
                 self._supersede(tx, comm.id, f"superseded by revision {revision}")
             if previous is not None and previous.status == "cancelled":
@@ -438,7 +491,13 @@ class Communications:
                 tx.comms.insert(stored)
             else:
                 tx.comms.update(stored)
-            updated_channels = sorted(told)
+            # Channels never see the recipient list: a change of it alone is no news to them
+            # (each partner it concerns is told privately below).
+            channel_changes = [c for c in changes if c != "recipient list"]
+            updated_channels = sorted(told) if channel_changes else []
+            previous_send_at = (
+                previous.comm.send_at_utc.isoformat(timespec="seconds") if previous else None
+            )
             for ref in updated_channels:
                 self._plan(
                     tx,
@@ -448,12 +507,7 @@ class Communications:
                     None,
                     ref,
                     now,
-                    detail={
-                        "changes": changes,
-                        "previous_send_at": previous.comm.send_at_utc.isoformat(timespec="seconds")
-                        if previous
-                        else None,
-                    },
+                    detail={"changes": channel_changes, "previous_send_at": previous_send_at},
                 )
             planned = plan_notices(
                 send_at=comm.send_at_utc,
@@ -467,6 +521,18 @@ class Communications:
                 self._plan(
                     tx, comm.id, revision, notice.kind, notice.lead_days, notice.ref, notice.due_at
                 )
+            if recipients is not None:
+                tx.recipients.replace(comm.id, recipients.recipients)
+            elif comm.recipients_digest is None:
+                tx.recipients.delete(comm.id)
+            self.partner_notices.plan(
+                tx,
+                comm,
+                revision,
+                told=partners_told,
+                changes=changes,
+                previous_send_at=previous_send_at,
+            )
             detail = f"revision {revision}: send_at {comm.send_at.isoformat()}"
             if changes:
                 detail += f"; changed: {', '.join(changes)}"
@@ -520,11 +586,16 @@ class Communications:
             record = _record(row)
             self._require_active(record)
             told = sorted(self._told(tx, comm_id, record.epoch))
+            partners_told = self.partner_notices.told(tx, comm_id, record.epoch)
             self._supersede(tx, comm_id, "cancelled")
             tx.comms.set_status(comm_id, "cancelled", at=now)
             for ref in told:
                 self._plan(tx, comm_id, record.revision, "cancelled", None, ref, now)
-            self._history(tx, comm_id, "cancelled", who, f"{len(told)} channel(s) to tell")
+            partners = self.partner_notices.plan_cancelled(
+                tx, comm_id, record.revision, partners_told
+            )
+            detail = f"{len(told)} channel(s) and {partners} partner place(s) or contact(s) to tell"
+            self._history(tx, comm_id, "cancelled", who, detail)
         logger.info("communication %s cancelled by %s", comm_id, who)
         self.refresh_index()
         return self.require(comm_id), told
@@ -579,7 +650,8 @@ class Communications:
         )
 
     def _supersede(self, tx: Repositories, comm_id: str, note: str) -> None:
-        tx.deliveries.supersede_planned(FEATURE, comm_id, note=note)
+        for feature in (FEATURE, PARTNER_FEATURE):
+            tx.deliveries.supersede_planned(feature, comm_id, note=note)
 
     def _told(self, tx: Repositories, comm_id: str, epoch: int) -> set[ChannelRef]:
         """Channels that were (or may have been: a claim in flight) told in this life."""
@@ -643,7 +715,16 @@ class Communications:
             if ref not in covered:
                 rows.append(PlanRow(ref.platform, ref.channel, "—", None, "no notice due"))
         rows.sort(key=lambda r: (r.platform, r.channel, r.when or record.comm.send_at_utc))
-        return Preview(record.comm, record.status, True, rows, record.warnings)
+        partners = self.partner_notices
+        return Preview(
+            record.comm,
+            record.status,
+            True,
+            rows,
+            record.warnings,
+            partners.preview_rows(record.comm, record.epoch),
+            partners.summary(record.comm),
+        )
 
     def _dry_run(self, comm_id: str) -> Preview:
         routes = self.routes
@@ -658,10 +739,17 @@ class Communications:
                         raise UserError(f"{loaded} — fix the file, then preview again")
                     continue
                 if loaded.communication.id == comm_id:
-                    return self.preview_communication(loaded.communication, loaded.warnings)
+                    return self.preview_communication(
+                        loaded.communication, loaded.warnings, loaded.recipients
+                    )
         raise UserError(message("comms_unknown", id=comm_id))
 
-    def preview_communication(self, comm: Communication, warnings: tuple[str, ...] = ()) -> Preview:
+    def preview_communication(
+        self,
+        comm: Communication,
+        warnings: tuple[str, ...] = (),
+        recipients: RecipientList | None = None,
+    ) -> Preview:
         """The plan a communication would get if registered now (nothing is stored)."""
         routes = self.routes
         planned = plan_notices(
@@ -676,7 +764,15 @@ class Communications:
             for p in planned
         ]
         rows.sort(key=lambda r: (r.platform, r.channel, r.when or comm.send_at_utc))
-        return Preview(comm, "not registered", False, rows, warnings)
+        counts = recipients.counts() if recipients else {}
+        summary = None
+        if recipients is not None:
+            keep_until = self.partner_notices.keep_until(comm)
+            summary = RecipientSummary(
+                recipients.source, split(counts, self.partner_notices.partners), False, keep_until
+            )
+        partner_rows = self.partner_notices.dry_run_rows(comm, counts)
+        return Preview(comm, "not registered", False, rows, warnings, partner_rows, summary)
 
     def status(self, comm_id: str) -> StatusReport:
         """Per channel: what was posted when (late?), who acknowledged, what comes next."""
@@ -720,7 +816,14 @@ class Communications:
             entry = channels.setdefault(ref, ChannelStatus(ref.platform, ref.channel))
             entry.acks.append({"user": ack.user, "at": ack.at})
         ordered = [channels[k] for k in sorted(channels)]
-        return StatusReport(record, ordered, not_posted)
+        partners = self.partner_notices
+        return StatusReport(
+            record,
+            ordered,
+            not_posted,
+            partners.status(record.comm, record.epoch),
+            partners.summary(record.comm),
+        )
 
     # -- buttons ----------------------------------------------------------------------------------
     def handle_button(
@@ -733,10 +836,13 @@ class Communications:
             delivery = self.store.deliveries.get(delivery_id)
         else:
             delivery = self.store.deliveries.by_key(value)
-        record = self.get(delivery.subject) if delivery and delivery.feature == FEATURE else None
+        mine = delivery is not None and delivery.feature in (FEATURE, PARTNER_FEATURE)
+        record = self.get(delivery.subject) if delivery and mine else None
         if delivery is None or record is None:
             return ButtonReply(message("comms_button_unknown"))
         comm = record.comm
+        if kind == "acknowledge" and delivery.feature == PARTNER_FEATURE:
+            return self._partner_ack(comm, delivery, user=user, platform=platform)
         if kind == "acknowledge":
             first = self.store.comms.add_ack(
                 Ack(
@@ -768,6 +874,42 @@ class Communications:
             )
             return ButtonReply(intro, open_thread=True, topic=Topic(TOPIC_KIND, comm.id))
         raise UserError(f"unknown notice button {kind!r}")
+
+    def _partner_ack(
+        self, comm: Communication, delivery: Delivery, *, user: str, platform: str
+    ) -> ButtonReply:
+        """Acknowledged for the partner the private notice was for (whoever of it clicks)."""
+        partner_id = str(delivery.detail.get("partner", ""))
+        first = self.store.comms.add_partner_ack(
+            PartnerAck(
+                comm_id=comm.id,
+                partner_id=partner_id,
+                platform=platform,
+                user=user,
+                at=self.now().astimezone(UTC).isoformat(timespec="seconds"),
+                delivery_key=delivery.key,
+            )
+        )
+        logger.info("acknowledged %s for partner %s by %s:%s", comm.id, partner_id, platform, user)
+        partner = self.partner_notices.partners.get(partner_id)
+        key = "comms_partner_ack_thanks" if first else "comms_ack_again"
+        text = message(
+            key,
+            title=comm.title,
+            send_day=format_day(comm.send_at),
+            partner=partner.name if partner else partner_id,
+        )
+        return ButtonReply(text)
+
+    def refresh_partner_notices(self) -> int:
+        """After the partners file changed: tell the partners it now knows (see PartnerNotices)."""
+        planned = 0
+        for record in self.records():
+            if record.status in ACTIVE and record.comm.recipients_file:
+                planned += self.partner_notices.refresh(
+                    record.comm, record.revision, record.epoch
+                )
+        return planned
 
     # -- knowledge index --------------------------------------------------------------------------
     def refresh_index(self) -> None:

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from bot.comms.model import DEFAULT_LEAD_DAYS
 from bot.config import SAMPLES_DIR, Settings
+from bot.partners import find_partners_file
 
 
 @dataclass(frozen=True)
@@ -19,6 +20,9 @@ class CommsSettings:
     admin_channels: tuple[str, ...] = ()  # platform:channel
     sync_folder: bool = False  # the dispatcher syncs the folder each tick (a folder is set)
     poll_seconds: float = 30.0
+    partners_path: Path | None = None  # PARTNERBOT_PARTNERS_FILE, else one in the folder
+    retention_days: int = 14
+    partner_ack_reminder_days: int = 0
 
     @classmethod
     def from_settings(cls, settings: Settings) -> CommsSettings:
@@ -32,4 +36,7 @@ class CommsSettings:
             admin_channels=tuple(settings.admin_channels),
             sync_folder=settings.comms_dir is not None,
             poll_seconds=settings.comms_poll_seconds,
+            partners_path=settings.partners_file or find_partners_file(folder),
+            retention_days=settings.recipients_retention_days,
+            partner_ack_reminder_days=settings.partner_ack_reminder_days,
         )

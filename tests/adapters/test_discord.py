@@ -378,7 +378,7 @@ async def test_comms_and_changes_admin_commands(
     )
     async with running_discord(dapp):
         names = {c["name"]: c for c in fake.commands()}
-        assert [o["name"] for o in names["comms"]["options"]] == ["list", "cancel"]
+        assert [o["name"] for o in names["comms"]["options"]] == ["list", "status", "cancel"]
         assert [o["name"] for o in names["changes"]["options"]] == ["publish", "preview"]
 
         listed = fake.interaction_create(

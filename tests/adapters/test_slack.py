@@ -452,6 +452,7 @@ def test_slack_manifest_command_prints_the_app_manifest() -> None:
         "channels:history",
         "groups:history",
         "im:history",
+        "im:write",
         "chat:write",
         "channels:read",
         "groups:read",

@@ -268,7 +268,9 @@ async def test_partner_comms_list_and_cancel_are_for_admins(
         refused = await command_reply(slack, f"comms cancel {COMM_ID}", user_id=PARTNER)
         assert refused["text"] == message("not_admin", action="cancel communications")
         usage = await command_reply(slack, "comms frobnicate", user_id=ADMIN)
-        assert usage["text"] == "Usage: `comms list` or `comms cancel &lt;id&gt;`"
+        assert usage["text"] == (
+            "Usage: `comms list` or `comms status &lt;id&gt;` or `comms cancel &lt;id&gt;`"
+        )
         done = await command_reply(slack, f"comms cancel {COMM_ID}", user_id=ADMIN)
         assert done["text"] == message("comms_cancel_done", title=TITLE, id=COMM_ID, told=2)
         report = await tick(slack)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import shutil
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -22,6 +23,7 @@ from bot.config import SAMPLES_DIR, load_settings
 from bot.models import Actor, Notice
 
 SAMPLE = SAMPLES_DIR / "comms" / "2026-12-smb-licensing-email.yml"
+RECIPIENTS = SAMPLES_DIR / "comms" / "recipients.csv"  # the list the sample names
 NOW = datetime(2026, 11, 22, 9, 0, tzinfo=UTC)
 runner = CliRunner()
 
@@ -128,6 +130,7 @@ def test_sync_json_reports_counts_and_failures(tmp_path: Path) -> None:
     folder = tmp_path / "comms"
     folder.mkdir()
     (folder / "good.yml").write_text(SAMPLE.read_text(encoding="utf-8"), encoding="utf-8")
+    shutil.copy(RECIPIENTS, folder)
     (folder / "bad.md").write_text("no front matter here\n", encoding="utf-8")
     (folder / "README.md").write_text("# not a communication\n", encoding="utf-8")
     routes = SAMPLES_DIR / "comms" / "routes.yml"
@@ -204,13 +207,17 @@ async def test_the_dispatcher_job_posts_through_the_platforms_posters(plain_app:
         await asyncio.sleep(0.1)  # no platform yet: nothing is lost, it waits
         poster = posters["slack"] = RecordingPoster()
         for _ in range(100):
-            if len(poster.posted) >= 2:
+            if len(poster.posted) >= 5:
                 break
             await asyncio.sleep(0.02)
     finally:
         await service.stop()
-    channels = sorted(c for c, _ in poster.posted)
+    channels = sorted(c for c, n in poster.posted if n.key.startswith("pb-comm:"))
     assert channels == ["#partners-anz", "#partners-emea-smb"]  # the Discord one waits
+    # The sample's partners on Slack are told privately: Harbour IT in its Slack Connect
+    # channel, Fjord Systems by a direct message to each contact (partners.yml).
+    private = sorted(c for c, n in poster.posted if n.key.startswith("pb-partner:"))
+    assert private == ["@U0FJORDINGA", "@U0FJORDLARS", "C0HARBOURIT"]
     notice = poster.posted[0][1]
     assert notice.title.startswith("Heads-up: customer email on Wed 20 Jan 2027")
     assert [b.kind for b in notice.buttons] == ["acknowledge", "ask"]
@@ -225,6 +232,7 @@ def test_serve_syncs_the_configured_folder_and_reports_a_bad_file_once(
         (SAMPLES_DIR / "comms" / "routes.yml").read_text(encoding="utf-8"), encoding="utf-8"
     )
     (folder / "licensing.yml").write_text(SAMPLE.read_text(encoding="utf-8"), encoding="utf-8")
+    shutil.copy(RECIPIENTS, folder)
     (folder / "broken.yml").write_text("id: x\ntitle: a: b\n", encoding="utf-8")
     bot = App(load_settings(PARTNERBOT_COMMS_DIR=str(folder)))
     try:

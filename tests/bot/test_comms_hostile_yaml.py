@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 from datetime import UTC, datetime, timedelta
@@ -47,6 +48,7 @@ def test_comms_sync_refuses_the_bomb_and_registers_the_good_file(tmp_path: Path)
     send_at = (datetime.now(UTC) + timedelta(days=60)).isoformat(timespec="seconds")
     good = SAMPLE.read_text(encoding="utf-8").replace("2027-01-20T09:00:00+11:00", send_at)
     (folder / "good.yml").write_text(good, encoding="utf-8")  # sent in the future, always
+    shutil.copy(SAMPLE.parent / "recipients.csv", folder)  # the list the sample names
     (folder / "bomb.md").write_text(
         f"---\nid: bomb\n{alias_bomb_yaml(key='aims')}---\nBody.\n", encoding="utf-8"
     )

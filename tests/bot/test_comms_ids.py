@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 from datetime import UTC, datetime, timedelta
@@ -41,6 +42,7 @@ def folder(tmp_path: Path) -> Path:
     folder = tmp_path / "vendor-comms"
     folder.mkdir()
     (folder / "routes.yml").write_text(ROUTES.read_text(encoding="utf-8"), encoding="utf-8")
+    shutil.copy(SAMPLE.parent / "recipients.csv", folder)  # the list the sample names
     write(folder, "licensing.yml")
     write(folder, "webinar.yml", id="partner-webinar-2027", title="Partner webinar invitation")
     return folder
@@ -151,7 +153,7 @@ def test_comms_add_cannot_take_over_an_id_registered_from_another_file(
     assert sync(folder)[0] == 0
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
-    stray = write(elsewhere, "stray.yml", title="Something else entirely")
+    stray = write(elsewhere, "stray.yml", title="Something else entirely", recipients=None)
     out = runner.invoke(app, ["comms", "add", str(stray), "--json"])
     assert out.exit_code == 1
     [problem] = json.loads(out.stdout)["problems"]

@@ -76,8 +76,10 @@ def before_send(days: float = 0, **delta: float) -> datetime:
 
 
 def write_comm(folder: Path, name: str = "comm.yml", **changes: Any) -> Path:
-    """The sample communication with some fields changed, written to `folder`."""
+    """The sample communication with some fields changed, written to `folder` (without its
+    recipient list unless `recipients` is given: these scenarios are about channels)."""
     data = yaml.safe_load(SAMPLE.read_text(encoding="utf-8"))
+    data.pop("recipients")
     data.update(changes)
     path = folder / name
     path.write_text(yaml.safe_dump(data, sort_keys=False, allow_unicode=True), encoding="utf-8")

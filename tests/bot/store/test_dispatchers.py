@@ -70,6 +70,7 @@ def write_comms(folder: Path) -> None:
     routes = {"tags": {"regions": ["ANZ", "EMEA"]}, "routes": [{"match": {}, "slack": channels}]}
     (folder / "routes.yml").write_text(yaml.safe_dump(routes), encoding="utf-8")
     sample = yaml.safe_load((SAMPLES_DIR / "comms" / "2026-12-smb-licensing-email.yml").read_text())
+    sample.pop("recipients")  # channel notices only
     send_at = (datetime.now(UTC) + timedelta(days=2)).replace(microsecond=0)  # inside the window
     for n in range(COMMS):
         data = {**sample, "id": f"licensing-{n}", "send_at": send_at.isoformat()}
