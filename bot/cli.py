@@ -256,7 +256,8 @@ def chat() -> None:
 
 @app.command()
 def demo() -> None:
-    """Index the sample documents and answer a few partner questions (no keys, no network)."""
+    """Index the sample documents, answer a few partner questions, show a change digest and
+    one partner's private notice (no keys, no network)."""
     app = open_app()
     bot = app.core
     report = _index_with_progress(bot, SAMPLES_DIR / "docs")
@@ -275,6 +276,13 @@ def demo() -> None:
     from bot.changes.demo import demo_changes
 
     demo_changes(bot, app.changes, console)
+
+    # Partner-scoped answers go here, before the notices: one question asked from two tiers
+    # and answered for each, from tier-restricted documents (audiences, issue 14 part 1).
+
+    from bot.comms.demo import demo_partner_notice
+
+    demo_partner_notice(console)
 
 
 # -- eval ---------------------------------------------------------------------------------
