@@ -74,6 +74,48 @@ CHAT_SHORTHAND: dict[str, str] = {
 
 _WORD = re.compile(r"[A-Za-z0-9][A-Za-z0-9&'’\-]*")
 
+# Words that say how a question is asked, not what it is about. They stay in the text
+# searched, but are not concepts a passage must cover: the word after "how" that names the
+# kind of answer ("how much", "how long"), comparisons and connectives, and negations typed
+# without their apostrophe. English, not any vendor's.
+_HOW = re.compile(
+    r"\bhow\s+(much|many|long|far|often|soon|quickly|fast|big|large|old|early|late)\b", re.I
+)
+QUESTION_WORDS = frozenset(
+    [
+        "vs",
+        "versus",
+        "via",
+        "per",
+        "else",
+        "exactly",
+        "usually",
+        "even",
+        "ever",
+        "too",
+        "doesnt",
+        "dont",
+        "didnt",
+        "cant",
+        "isnt",
+        "arent",
+        "wasnt",
+        "werent",
+        "wont",
+        "havent",
+        "hasnt",
+        "shouldnt",
+        "couldnt",
+        "wouldnt",
+        "thats",
+        "theres",
+        "whens",
+        "wheres",
+        "whos",
+        "hows",
+    ]
+)
+
 
 @dataclass(frozen=True)
 class Concept:
@@ -176,6 +218,12 @@ class Vocabulary:
 
         concepts: list[Concept] = []
         in_span = {i for a, b, _ in spans for i in range(a, b + 1)}
+        how = {m.start(1) for m in _HOW.finditer(query)}
+        asking = {
+            i
+            for i, (start, _, word) in enumerate(words)
+            if start in how or word.lower() in QUESTION_WORDS
+        }
         for a, b, other in sorted(spans):
             own = frozenset(t for word in stems[a : b + 1] for t in word)
             # A wording made of stopwords only covers nothing, so it is left out.
@@ -187,7 +235,7 @@ class Vocabulary:
         seen: set[str] = set()
         for i, word_stems in enumerate(stems):
             for stem in word_stems:
-                if i in in_span or stem in seen:
+                if i in in_span or i in asking or stem in seen:
                     continue
                 seen.add(stem)
                 concepts.append(Concept(self._idf(stem), (frozenset([stem]),), self._known(stem)))

@@ -54,3 +54,19 @@ def test_glossary_terms_still_apply_and_words_no_document_uses_are_counted() -> 
     terms = vocabulary.expand("csat rule for gold in vegas")
     assert "Advanced" in terms.text
     assert 0 < terms.unknown_share < 0.5  # "vegas": a word no document uses
+
+
+def test_words_that_say_how_a_question_is_asked_are_not_concepts() -> None:
+    vocabulary = Vocabulary()
+    terms = vocabulary.expand("how much MDF per year vs last year, doesnt it change?")
+    stems = {t for c in terms.concepts for alt in c.alternatives for t in alt}
+    assert {"mdf", "year", "last", "chang"} <= stems
+    assert not stems & {"much", "per", "vs", "doesnt"}
+    # Still searched for: only the concepts a passage must cover leave them out.
+    assert terms.text.startswith("how much MDF per year")
+    # "long" is a concept when it is not what "how" asks.
+    assert any(
+        {"long"} == alt
+        for c in vocabulary.expand("long term deals").concepts
+        for alt in c.alternatives
+    )
