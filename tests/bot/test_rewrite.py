@@ -102,3 +102,27 @@ def test_without_kinds_names_are_added_not_swapped() -> None:
         glossary=NO_GLOSSARY,
     )
     assert "resellers" in query and "msps" in query
+
+
+def test_one_then_and_anything_about_lean_on_the_conversation() -> None:
+    query = standalone(
+        "how long do trial orgs from the admin org last?", "who gets told when we create one?"
+    )
+    assert "trial" in query and "told" in query
+    query = standalone(
+        "what do we need to sell paid products?", "do we have to give VAT info then?"
+    )
+    assert "vat" in query and "paid" in query
+    query = standalone(
+        "what changed in the seller guide in 2021?", "anything about private offers?"
+    )
+    assert "private offers" in query and "2021" in query
+    # Counting is not a pronoun: a self-contained question stays as it is.
+    fresh = "is one year of membership enough for the Advanced tier?"
+    assert standalone("what changed in 2021?", fresh) == fresh.lower()
+
+
+def test_a_follow_up_does_not_inherit_how_the_first_question_was_asked() -> None:
+    query = standalone("how long does deal reg protection last?", "can we extend it?")
+    assert "protection" in query and "extend" in query
+    assert "long" not in query
