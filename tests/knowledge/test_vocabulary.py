@@ -70,3 +70,20 @@ def test_words_that_say_how_a_question_is_asked_are_not_concepts() -> None:
         for c in vocabulary.expand("long term deals").concepts
         for alt in c.alternatives
     )
+
+
+def test_another_form_of_a_word_the_documents_use_covers_it() -> None:
+    known = {"partner", "request", "extens", "protect", "give"}
+    vocabulary = Vocabulary(known=lambda t: t in known)
+    terms = vocabulary.expand("can we extend the protection we gave?")
+    # "extend" and "gave" are not in the documents, "extension" and "give" are.
+    assert terms.unknown_share == 0.0
+    assert terms.coverage(frozenset({"extens", "protect", "give"})) == 1.0
+    assert "extens" in terms.text  # searched for too
+
+
+def test_a_figure_no_document_has_is_the_partners_case_not_a_subject() -> None:
+    vocabulary = Vocabulary(known=lambda t: t in {"privat", "offer", "over", "approv"})
+    terms = vocabulary.expand("private offer over 300k, approval?")
+    assert terms.unknown_share == 0.0
+    assert all("300k" not in alt for c in terms.concepts for alt in c.alternatives)
