@@ -35,6 +35,8 @@ FEATURES: tuple[str, ...] = (
     "phrase",  # share of the question's adjacent word pairs found adjacent in the passage
     "doc_dense",  # best dense similarity of any candidate from the same document
     "doc_coverage",  # share of the concepts covered by the document's candidates together
+    "doc_mass",  # sum of both reciprocal ranks over the document's candidates: a document
+    # with several passages high in either list is more likely the one about the question
     "recency",  # how recent the document's date is among the dated candidates (0..1)
 )
 

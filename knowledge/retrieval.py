@@ -252,6 +252,14 @@ class Retriever:
             doc: terms.coverage(frozenset().union(*(self._chunk_terms(chunks[c]).all for c in m)))
             for doc, m in by_doc.items()
         }
+        doc_mass = {
+            doc: sum(
+                (1.0 / dense_rank[c] if c in dense_rank else 0.0)
+                + (1.0 / lexical_rank[c] if c in lexical_rank else 0.0)
+                for c in members
+            )
+            for doc, members in by_doc.items()
+        }
 
         out: list[Candidate] = []
         for cid in ids:
@@ -271,6 +279,7 @@ class Retriever:
                 "phrase": len(query_pairs & t.pairs) / len(query_pairs) if query_pairs else 0.0,
                 "doc_dense": doc_dense[chunk.doc_path],
                 "doc_coverage": doc_cover[chunk.doc_path],
+                "doc_mass": doc_mass[chunk.doc_path],
                 "recency": (
                     (chunk.effective_date - oldest).days / span
                     if span and oldest and chunk.effective_date

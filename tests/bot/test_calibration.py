@@ -19,7 +19,7 @@ def test_the_ranker_learns_which_feature_finds_the_answer() -> None:
     rng = np.random.default_rng(3)
     samples = []
     for corpus in ("a", "b"):
-        for _ in range(30):
+        for _ in range(60):
             features = rng.random((12, len(FEATURES)))
             gold = np.zeros(12, dtype=bool)
             best = int(np.argmax(features[:, FEATURES.index("body")]))
