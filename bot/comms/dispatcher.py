@@ -39,7 +39,8 @@ from bot.comms.notices import render_notice
 from bot.comms.planning import notice_label
 from bot.comms.registry import Communications
 from bot.delivery import Outbox
-from bot.notify import ChannelPoster, Notice
+from bot.models import Notice
+from bot.platform import ChannelPoster
 from bot.prompts import render
 from bot.store import Delivery, Repositories
 
@@ -345,25 +346,14 @@ class DispatcherService:
         await asyncio.to_thread(self.dispatcher.outbox.release)
 
 
-def collect_posters(services: Sequence[object]) -> dict[str, ChannelPoster]:
-    """The `.poster` of each chat service that has one, by platform."""
-    posters: dict[str, ChannelPoster] = {}
-    for service in services:
-        poster = getattr(service, "poster", None)
-        if poster is not None:
-            posters[str(poster.platform)] = poster
-    return posters
-
-
 def build_dispatcher_service(
-    comms: Communications, chat_services: Sequence[object], *, interval: float | None = None
+    comms: Communications,
+    posters: Posters | Callable[[], Posters],
+    *,
+    interval: float | None = None,
 ) -> DispatcherService:
-    """Called by adapters/serve.py; posters are looked up each tick (adapters set them on start)."""
-    dispatcher = Dispatcher(
-        comms=comms,
-        posters=lambda: collect_posters(chat_services),
-        sync_folder=comms.settings.sync_folder,
-    )
+    """The dispatcher job of `partnerbot serve`; posters are looked up on each tick."""
+    dispatcher = Dispatcher(comms=comms, posters=posters, sync_folder=comms.settings.sync_folder)
     return DispatcherService(
         dispatcher=dispatcher,
         interval=comms.settings.poll_seconds if interval is None else interval,

@@ -14,7 +14,7 @@ from bot.comms.dispatcher import Dispatcher, DispatcherService
 from bot.comms.registry import Communications
 from bot.comms.settings import CommsSettings
 from bot.delivery import Outbox
-from bot.notify import Notice
+from bot.models import Notice
 from bot.store import NewDelivery, Store
 from bot.store.sqlite import SqliteStore
 from tests.bot.store.test_dispatchers import write_comms
@@ -44,6 +44,12 @@ class Platform:
 
     def find(self, channel: str, key: str) -> str | None:
         return self.posted.get(key)
+
+    def permalink(self, channel: str, message_id: str) -> str | None:
+        return None
+
+    def post_direct(self, user: str, notice: Notice) -> str:
+        return self.post(user, notice)
 
 
 @pytest.fixture
