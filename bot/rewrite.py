@@ -91,6 +91,20 @@ def _stems(words: Sequence[str]) -> tuple[list[str], list[int]]:
     return tokens, owners
 
 
+_DEFINITE = re.compile(r"\b(?:the|that|this|these|those|said)\s+([A-Za-z][\w&'-]*)", re.IGNORECASE)
+
+
+def _refers_back(text: str, subject: Sequence[str]) -> bool:
+    """Does the question name the earlier subject with a definite article ("… can the
+    service be tied to?" after a question about professional services)?"""
+    said = {t for word in subject for t in name_tokens(word)}
+    return any(
+        set(name_tokens(m.group(1))) & said
+        for m in _DEFINITE.finditer(text)
+        if m.group(1).lower() not in STOPWORDS
+    )
+
+
 @dataclass(frozen=True)
 class _Turn:
     standalone: str  # the question as retrieval should see it
@@ -105,7 +119,7 @@ def _resolve(text: str, before: _Turn | None, names: NameKinds) -> _Turn:
     a lead-in follow-up without a pronoun adds its words to it ("and a normal trial?"),
     and a question about the subject ("how long does that take?") only borrows it.
     """
-    if before is None or not is_elliptical(text):
+    if before is None or not (is_elliptical(text) or _refers_back(text, before.subject)):
         return _Turn(text, _content_words(text))
     rest = _LEADS.sub("", text).strip(" ?!.,") or text
     rest_words = _content_words(rest)
