@@ -44,7 +44,8 @@ FEATURES: tuple[str, ...] = (
 SIGNALS: tuple[str, ...] = (
     "top_dense",  # best dense similarity among the top passages
     "coverage",  # weighted share of the question's concepts the top passages cover
-    "unknown",  # weighted share of the question's concepts that no document uses
+    "foreign",  # weighted share of the question's concepts that no document uses, times how
+    # much closer the best passages come to the question without them (knowledge/retrieval.py)
     "figure_gap",  # how much better the best sentence is than the best one holding the kind
     # of figure the question asks for (a %, an amount, a date…); 0 when none is asked for
     "top_score",  # the ranking score of the first passage (the ranker's own certainty)

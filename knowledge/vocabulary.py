@@ -215,6 +215,13 @@ class QueryTerms:
         return sum(c.weight for c in concepts if c.covered_by(tokens)) / total
 
     @cached_property
+    def unknown_tokens(self) -> frozenset[str]:
+        """The stemmed words of the concepts no document uses."""
+        return frozenset(
+            t for c in self.concepts if not c.known for alt in c.alternatives for t in alt
+        )
+
+    @cached_property
     def unknown_share(self) -> float:
         """Weighted share of the concepts no document uses (off-topic words, or chat)."""
         return sum(c.weight for c in self.concepts if not c.known) / self.total_weight

@@ -53,14 +53,14 @@ def test_the_confidence_separates_answerable_from_unanswerable() -> None:
         for answerable in (True,) * 40 + (False,) * 8:
             base = 0.7 if answerable else 0.3
             signals = {name: float(base + rng.normal(0, 0.1)) for name in SIGNALS}
-            signals["unknown"] = 1 - signals["unknown"]
+            signals["foreign"] = 1 - signals["foreign"]
             samples.append(ConfidenceSample(signals, answerable, corpus))
     model = fit_confidence(samples)
     right = [
         s for s in samples if not s.answerable and model.probability(s.signals) < model.threshold
     ]
     assert len(right) >= 12
-    assert model.weights["coverage"] > 0 and model.weights["unknown"] < 0
+    assert model.weights["coverage"] > 0 and model.weights["foreign"] < 0
 
 
 def test_the_shipped_weights_name_the_dev_sets_they_were_fitted_on() -> None:
