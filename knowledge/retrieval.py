@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from itertools import pairwise
 
-from knowledge.acronyms import Acronyms
+from knowledge.acronyms import Acronyms, Clippings
 from knowledge.answer_types import expected_kinds, holds
 from knowledge.chunking import LIST_MARK, neighbour_id
 from knowledge.documents import Chunk, Passage
@@ -115,12 +115,14 @@ class Retriever:
         with self._lock:
             if self._vocabulary is None or self._headings is None or generation != self._generation:
                 chunks = list(self.index.chunks(lexical.ids).values())
-                acronyms = Acronyms.learn(
-                    text for c in chunks for text in (c.title, c.section_label, c.text)
-                )
+                texts = [text for c in chunks for text in (c.title, c.section_label, c.text)]
                 glossary = self.index.glossary() if self.use_glossary else None
                 self._vocabulary = Vocabulary(
-                    acronyms=acronyms, glossary=glossary, idf=lexical.idf, known=lexical.knows
+                    acronyms=Acronyms.learn(texts),
+                    clippings=Clippings.learn(texts),
+                    glossary=glossary,
+                    idf=lexical.idf,
+                    known=lexical.knows,
                 )
                 self._headings = LexicalIndex.build(
                     [c.id for c in chunks], [f"{c.title} {c.section_label}" for c in chunks]

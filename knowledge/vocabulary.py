@@ -20,7 +20,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cached_property
 
-from knowledge.acronyms import Acronyms
+from knowledge.acronyms import Acronyms, Clippings
 from knowledge.glossary import Glossary
 from knowledge.lexical import tokenize
 
@@ -237,8 +237,10 @@ class Vocabulary:
         glossary: Glossary | None = None,
         idf: Callable[[str], float] | None = None,
         known: Callable[[str], bool] | None = None,
+        clippings: Clippings | None = None,
     ) -> None:
         self.acronyms = acronyms or Acronyms()
+        self.clippings = clippings or Clippings()
         self.glossary = glossary or Glossary()
         self._idf = idf or (lambda _t: 1.0)
         self._known = known or (lambda _t: True)
@@ -279,6 +281,14 @@ class Vocabulary:
             ):
                 add_span(i, i, CHAT_SHORTHAND[word.lower()])
                 shorthand.add(CHAT_SHORTHAND[word.lower()])
+            else:
+                full = self.clippings.full_word(
+                    word,
+                    previous=stems[i - 1][-1] if i > 0 and stems[i - 1] else None,
+                    following=stems[i + 1][0] if i + 1 < len(stems) and stems[i + 1] else None,
+                )
+                if full is not None and self._documents_prefer(full, word):
+                    add_span(i, i, full)
 
         concepts: list[Concept] = []
         in_span = {i for a, b, _ in spans for i in range(a, b + 1)}

@@ -126,3 +126,14 @@ def test_a_follow_up_does_not_inherit_how_the_first_question_was_asked() -> None
     query = standalone("how long does deal reg protection last?", "can we extend it?")
     assert "protection" in query and "extend" in query
     assert "long" not in query
+
+
+def test_a_definite_mention_of_the_earlier_subject_keeps_it() -> None:
+    query = standalone(
+        "which categories can a professional services listing use?",
+        "how many marketplace products can the service be tied to?",
+    )
+    assert "professional" in query and "tied" in query
+    # "the partner portal" names nothing said before: a new subject.
+    fresh = "where is the partner portal login page?"
+    assert standalone("what changed in the seller guide in 2021?", fresh) == fresh.lower()

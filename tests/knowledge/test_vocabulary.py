@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from knowledge.acronyms import Acronyms
+from knowledge.acronyms import Acronyms, Clippings
 from knowledge.glossary import Glossary
 from knowledge.vocabulary import Vocabulary
 
@@ -87,3 +87,24 @@ def test_a_figure_no_document_has_is_the_partners_case_not_a_subject() -> None:
     terms = vocabulary.expand("private offer over 300k, approval?")
     assert terms.unknown_share == 0.0
     assert all("300k" not in alt for c in terms.concepts for alt in c.alternatives)
+
+
+def test_clipped_words_are_read_from_the_words_the_documents_write_next_to_them() -> None:
+    docs = [
+        "Professional services products must be listed in a category.",
+        "Sellers offer professional services to buyers.",
+        "Our professional services team answers within a day.",
+        "A service provider manages the account.",
+    ]
+    clippings = Clippings.learn(docs)
+    assert clippings.full_word("pro", previous=None, following="servic") == "professional"
+    # Without a neighbour the documents pair it with, a clipped word is left alone.
+    assert clippings.full_word("pro", previous=None, following="account") is None
+    idf = {"pro": 6.0, "profession": 2.0}
+    vocabulary = Vocabulary(clippings=clippings, idf=lambda t: idf.get(t, 3.0))
+    terms = vocabulary.expand("pro services listing reqs")
+    assert "professional" in terms.text and "professional" in terms.dense_text
+    assert terms.coverage(frozenset({"profession", "servic", "list", "req"})) == 1.0
+    # A word the documents use more than the long one is not a clipping ("org" in "Admin Org").
+    common = Vocabulary(clippings=clippings, idf=lambda t: {"pro": 1.0}.get(t, 3.0))
+    assert "professional" not in common.expand("pro services listing").text
