@@ -140,7 +140,7 @@ def _resolve(text: str, before: _Turn | None, names: NameKinds) -> _Turn:
             dropped.update(owners[start:end])
     kept = [w for i, w in enumerate(subject) if i not in dropped]
 
-    if _LEADS.match(text) and not _PRONOUN.search(rest):
+    if (_LEADS.match(text) or _TRAILING.search(text)) and not _PRONOUN.search(rest):
         joining = rest_words
     else:
         named = {rest_owners[i] for start, end, _ in said for i in range(start, end)}

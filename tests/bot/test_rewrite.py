@@ -137,3 +137,12 @@ def test_a_definite_mention_of_the_earlier_subject_keeps_it() -> None:
     # "the partner portal" names nothing said before: a new subject.
     fresh = "where is the partner portal login page?"
     assert standalone("what changed in the seller guide in 2021?", fresh) == fresh.lower()
+
+
+def test_a_follow_up_ending_in_too_or_then_adds_its_own_words_to_the_subject() -> None:
+    query = standalone(
+        "single org vs multi org for our MSP customers?",
+        "should we split dev/test/prod into separate orgs too?",
+        "how do we keep the environments apart then?",
+    )
+    assert "environments" in query and "prod" in query and "multi org" in query
