@@ -27,10 +27,8 @@ FEATURES: tuple[str, ...] = (
     "dense",  # cosine similarity of question and passage
     "dense_rr",  # 1 / rank in the dense list (0 when not in it)
     "lexical",  # BM25 score / best BM25 score of the question
-    "lexical_rr",  # 1 / rank in the lexical list (0 when not in it)
     "body",  # weighted share of the question's concepts in the passage text
     "heading",  # ... in its title and section path
-    "section",  # ... in its section path alone
     "heading_bm25",  # BM25 of the question against titles and section paths alone
     "phrase",  # share of the question's adjacent word pairs found adjacent in the passage
     "doc_dense",  # best dense similarity of any candidate from the same document
@@ -119,9 +117,9 @@ class FittedWeights:
         path.write_text(json.dumps(self.to_json(provenance=provenance), indent=2) + "\n")
 
 
-# Used only when the fitted file is missing: reciprocal ranks of both searches.
+# Used only when the fitted file is missing: the dense rank and the BM25 score.
 UNFITTED = FittedWeights(
-    ranker=LinearRanker({"dense_rr": 1.0, "lexical_rr": 1.0}),
+    ranker=LinearRanker({"dense_rr": 1.0, "lexical": 1.0}),
     confidence=ConfidenceModel(
         weights={"top_dense": 1.0, "coverage": 1.0}, bias=-1.0, threshold=0.5
     ),
