@@ -26,13 +26,18 @@ def test_the_ranker_learns_which_feature_finds_the_answer() -> None:
             gold[best] = True  # in these questions, text coverage finds the answer
             samples.append(RankingSample(features, gold, corpus))
     ranker = fit_ranker(samples)
-    assert ranker.weights["body"] == max(ranker.weights.values())
-    hits = sum(
-        int(np.argmax(s.features @ np.array([ranker.weights[f] for f in FEATURES])))
-        == int(np.argmax(s.gold))
-        for s in samples
+    assert ranker.weights["body"] >= 5 * max(
+        abs(w) for f, w in ranker.weights.items() if f != "body"
     )
-    assert hits >= 0.9 * len(samples)
+
+    def hits(weights: dict[str, float]) -> int:
+        w = np.array([weights.get(f, 0.0) for f in FEATURES])
+        return sum(int(np.argmax(s.features @ w)) == int(np.argmax(s.gold)) for s in samples)
+
+    # Eleven features of noise: the fitted ranker finds the answer first most of the time,
+    # where the reciprocal-rank start does no better than chance (1 in 12).
+    assert hits(dict(ranker.weights)) >= 0.8 * len(samples)
+    assert hits({"dense_rr": 1.0, "lexical": 1.0}) <= 0.2 * len(samples)
 
 
 def test_the_threshold_keeps_wrong_abstentions_under_the_target_on_every_corpus() -> None:
