@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Iterable, Mapping
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping
 from contextlib import AsyncExitStack, asynccontextmanager
 from typing import Any
 
@@ -24,8 +24,11 @@ from bot.config import Settings
 from bot.core import PartnerBot
 from bot.errors import ConfigError
 from bot.features import Service
+from bot.health import HealthServer, Readiness, index_check, platform_check, store_check
+from bot.logs import Redactor, secret_values
+from bot.metrics import Metrics, Reading
 from bot.partners import PartnersFile
-from bot.platform import ChannelPoster, Platform, PlatformRegistry
+from bot.platform import ChannelPoster, MeteredPoster, Platform, PlatformRegistry
 from bot.serve import serve
 from bot.store import Store
 from knowledge.index import KnowledgeIndex
@@ -53,7 +56,9 @@ class App:
         self.settings = settings
         self.registry = registry or PLATFORMS
         check_channels(settings, self.registry.names)
-        self.core = core = PartnerBot(settings, index=index)
+        self.metrics = Metrics()  # this process's counters (/metrics)
+        self.core = core = PartnerBot(settings, index=index, metrics=self.metrics)
+        self.metrics.add_readings(self.index_readings)
         self.platforms: list[Platform] = []
         # The features get narrow parts (repositories, callables), never the core.
         self.comms = Communications(
@@ -84,8 +89,9 @@ class App:
 
     # -- platforms and jobs --------------------------------------------------------------------
     def posters(self) -> dict[str, ChannelPoster]:
-        """The posters of the platforms built for this process, by platform name."""
-        return {p.name: p.poster for p in self.platforms}
+        """The posters of the platforms built for this process, by platform name (counted
+        in the metrics)."""
+        return {p.name: MeteredPoster(p.poster, metrics=self.metrics) for p in self.platforms}
 
     def add_platforms(self, options: Mapping[str, Mapping[str, Any]] | None = None) -> None:
         """Build every platform the settings configure (`options` per platform name)."""
@@ -101,11 +107,39 @@ class App:
         return [job for feature in self.core.features for job in feature.jobs()]
 
     def services(self) -> list[Service]:
-        """What `partnerbot serve` runs: the platforms, then the features' jobs. A broken
-        routes or partners file is refused here, at start, naming the line."""
+        """What `partnerbot serve` runs: the health endpoints (if on), the platforms, then
+        the features' jobs. A broken routes or partners file is refused here, at start,
+        naming the line."""
         self.comms.routes  # noqa: B018 - loads and checks the file
         self.partners.check()
-        return [*self.platforms, *self.jobs()]
+        health: list[Service] = [self.health_server()] if self.settings.health_server else []
+        return [*health, *self.platforms, *self.jobs()]
+
+    # -- health, readiness and metrics ---------------------------------------------------------
+    def health_server(self) -> HealthServer:
+        s = self.settings
+        readiness = Readiness(self.readiness_checks, redact=Redactor(secret_values(s)))
+        return HealthServer(
+            host=s.health_host, port=s.health_port, readiness=readiness, metrics=self.metrics
+        )
+
+    def readiness_checks(self) -> dict[str, Callable[[], str]]:
+        """What /readyz checks: the index, the state store, each platform, by name."""
+        checks = {"index": index_check(self.core), "store": store_check(self.store)}
+        return checks | {p.name: platform_check(p) for p in self.platforms}
+
+    def index_readings(self) -> list[Reading]:
+        """The index figures /metrics reports (read on each scrape)."""
+        index = self.core.index
+        return [
+            Reading(
+                "index_generation",
+                "The index generation questions are answered from.",
+                index.generation(),
+            ),
+            Reading("index_chunks", "Chunks in the index.", index.chunk_count()),
+            Reading("index_documents", "Documents in the index.", index.document_count()),
+        ]
 
     async def serve(self, *, stop: asyncio.Event | None = None) -> None:
         await serve(self.services(), stop=stop)

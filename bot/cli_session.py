@@ -6,8 +6,6 @@ each opens the app, reports user-facing errors and exits the same way.
 
 from __future__ import annotations
 
-import logging
-import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -15,24 +13,13 @@ import typer
 from rich.console import Console
 
 from bot.app import App
-from bot.config import Settings, load_settings
+from bot.config import load_settings
 from bot.errors import PartnerbotError
+from bot.logs import setup_logging
 from bot.terminal import shown
 from knowledge.errors import KnowledgeError
 
 err = Console(stderr=True)
-
-_NOISY = ("httpx", "httpx2", "chromadb", "urllib3", "discord", "slack_bolt", "slack_sdk")
-
-
-def setup_logging(settings: Settings, default_level: str) -> None:
-    logging.basicConfig(
-        level=(settings.log_level or default_level).upper(),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        stream=sys.stderr,
-    )
-    for noisy in _NOISY:
-        logging.getLogger(noisy).setLevel(max(logging.WARNING, logging.getLogger().level))
 
 
 def open_app(*, log_level: str = "WARNING") -> App:

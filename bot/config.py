@@ -38,6 +38,8 @@ class Settings(BaseSettings):
     docs_dir: Path | None = Field(None, alias="PARTNERBOT_DOCS_DIR")
     comms_dir: Path | None = Field(None, alias="PARTNERBOT_COMMS_DIR")
     log_level: str | None = Field(None, alias="PARTNERBOT_LOG_LEVEL")  # default: see the CLI
+    # text: one readable line per record; json: one JSON object per line (bot/logs.py)
+    log_format: Literal["text", "json"] = Field("text", alias="PARTNERBOT_LOG_FORMAT")
     # The bot's state (feedback, events, communications, outbox, changes): sqlite:///… or
     # postgresql://…; unset: state.sqlite3 in the data dir. A secret: it may hold a password.
     database_url: SecretStr | None = Field(None, alias="PARTNERBOT_DATABASE_URL")
@@ -51,6 +53,11 @@ class Settings(BaseSettings):
             except ConfigError as e:
                 raise ValueError(str(e)) from None
         return value
+
+    @field_validator("log_format", mode="before")
+    @classmethod
+    def _lower_log_format(cls, value: object) -> object:
+        return value.strip().lower() if isinstance(value, str) else value
 
     @field_validator("log_level")
     @classmethod
@@ -85,6 +92,11 @@ class Settings(BaseSettings):
     escalation_contact: str = Field(
         "your partner development manager", alias="PARTNERBOT_ESCALATION_CONTACT"
     )
+
+    # `partnerbot serve`'s health, readiness and metrics endpoints (bot/health.py)
+    health_server: bool = Field(True, alias="PARTNERBOT_HEALTH_SERVER")
+    health_host: str = Field("0.0.0.0", alias="PARTNERBOT_HEALTH_HOST")
+    health_port: int = Field(8080, alias="PARTNERBOT_HEALTH_PORT", ge=0, le=65535)  # 0: any
 
     # Chroma server (scale-out); empty means the embedded PersistentClient in data_dir
     chroma_host: str | None = Field(None, alias="CHROMA_HOST")

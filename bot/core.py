@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import math
 import threading
+import time
 from collections.abc import Callable, Iterable
 from dataclasses import replace
 from functools import cached_property
@@ -23,6 +24,7 @@ from bot.errors import UserError
 from bot.features import Feature
 from bot.grounded import LLMComposer
 from bot.llm import LLMClient
+from bot.metrics import Metrics
 from bot.models import Answer, AnswerKind, Question
 from bot.prompts import message
 from bot.ratelimit import UNLIMITED_PLATFORMS, RateLimiter
@@ -56,8 +58,10 @@ class PartnerBot:
         index: KnowledgeIndex | None = None,
         store: Store | None = None,
         features: Iterable[Feature] = (),
+        metrics: Metrics | None = None,
     ) -> None:
         self.settings = settings
+        self.metrics = metrics or Metrics()
         self._index = index
         self._index_lock = threading.Lock()
         self._reindex_lock = threading.Lock()
@@ -155,7 +159,13 @@ class PartnerBot:
         return None
 
     def ask(self, question: Question) -> Answer:
-        """Answer a question; never raises (see module docstring)."""
+        """Answer a question; never raises (see module docstring). Counted and timed."""
+        started = time.perf_counter()
+        answer = self._ask(question)
+        self.metrics.observe_answer(question, answer, time.perf_counter() - started)
+        return answer
+
+    def _ask(self, question: Question) -> Answer:
         try:
             if is_acknowledgement(question.text):
                 # "thanks!" asks nothing: a short reply, not a search (and not a gap).

@@ -12,16 +12,19 @@ nothing else in bot/ or knowledge/ imports an adapter.
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import contextlib
 import importlib
 import logging
+import threading
 import time
 from collections.abc import Awaitable, Callable, Coroutine, Mapping
-from typing import Any, Protocol, TypeVar
+from typing import Any, Protocol, TypeVar, runtime_checkable
 
 from bot.chat import ChatService
 from bot.config import Settings
 from bot.errors import ConfigError, PartnerbotError
+from bot.metrics import Metrics
 from bot.models import Notice
 from bot.serve import Inflight, start_or_keep_trying
 
@@ -52,6 +55,54 @@ class ChannelPoster(Protocol):
     def post_direct(self, user: str, notice: Notice) -> str:
         """Post the notice privately to one person (a DM); return the message id."""
         ...
+
+
+@runtime_checkable
+class Abandons(Protocol):
+    """A poster whose calls in flight can be given up (on shutdown, a slow platform)."""
+
+    def abandon(self) -> int:
+        """Cancel the calls in flight; their callers get a PartnerbotError at once. Returns
+        how many there were."""
+        ...
+
+
+def abandon_calls(poster: object) -> int:
+    """Give up the poster's calls in flight, if it can (see `Abandons`)."""
+    return poster.abandon() if isinstance(poster, Abandons) else 0
+
+
+class MeteredPoster:
+    """A ChannelPoster that counts what is posted through it, and the posts that fail
+    (`partnerbot_notices_posted_total`, `partnerbot_notices_failed_total`)."""
+
+    def __init__(self, poster: ChannelPoster, *, metrics: Metrics) -> None:
+        self.poster, self.metrics = poster, metrics
+        self.platform = poster.platform
+
+    def post(self, channel: str, notice: Notice) -> str:
+        return self._counted(lambda: self.poster.post(channel, notice))
+
+    def post_direct(self, user: str, notice: Notice) -> str:
+        return self._counted(lambda: self.poster.post_direct(user, notice))
+
+    def find(self, channel: str, key: str) -> str | None:
+        return self.poster.find(channel, key)
+
+    def permalink(self, channel: str, message_id: str) -> str | None:
+        return self.poster.permalink(channel, message_id)
+
+    def abandon(self) -> int:
+        return abandon_calls(self.poster)
+
+    def _counted(self, post: Callable[[], str]) -> str:
+        try:
+            message_id = post()
+        except Exception:
+            self.metrics.notice_failed(self.platform)
+            raise
+        self.metrics.notice_posted(self.platform)
+        return message_id
 
 
 class Platform(Protocol):
@@ -123,7 +174,7 @@ class LoopPoster:
     channel with that person (`open_direct`); posts to one channel are spaced
     `per_channel_interval` seconds apart. A platform attaches its running loop
     on start and detaches on stop; until then every call fails with a PartnerbotError,
-    so the caller retries later.
+    so the caller retries later. `abandon()` gives up the calls in flight (shutdown).
     """
 
     platform = ""
@@ -138,6 +189,8 @@ class LoopPoster:
     ) -> None:
         self.timeout, self._clock, self._sleep = timeout, clock, sleep
         self._loop: asyncio.AbstractEventLoop | None = None
+        self._calls: set[concurrent.futures.Future[Any]] = set()
+        self._calls_lock = threading.Lock()
         self._ids: dict[str, str] = {}
         self._next_slot: dict[str, float] = {}
 
@@ -146,6 +199,13 @@ class LoopPoster:
 
     def detach(self) -> None:
         self._loop = None
+
+    def abandon(self) -> int:
+        """Cancel every call in flight: its worker gets a PartnerbotError now, and the
+        request is cancelled on the platform's loop (it may or may not have arrived)."""
+        with self._calls_lock:
+            calls = list(self._calls)
+        return sum(1 for call in calls if call.cancel())
 
     def post(self, channel: str, notice: Notice) -> str:
         return self._run(self._post(channel, notice))
@@ -219,6 +279,8 @@ class LoopPoster:
                     f"{self.platform} posts block: call them from a worker thread"
                 )
         future = asyncio.run_coroutine_threadsafe(coro, loop)
+        with self._calls_lock:
+            self._calls.add(future)
         try:
             return future.result(self.timeout)
         except TimeoutError as e:
@@ -226,6 +288,11 @@ class LoopPoster:
             raise PartnerbotError(
                 f"{self.platform} did not answer within {self.timeout:.0f} s"
             ) from e
+        except concurrent.futures.CancelledError as e:
+            raise PartnerbotError(f"{self.platform}: the call was given up (shutting down)") from e
+        finally:
+            with self._calls_lock:
+                self._calls.discard(future)
 
 
 class PlatformBase:
@@ -245,9 +312,23 @@ class PlatformBase:
     def __init__(self, chat: ChatService, settings: Settings, *, listen: bool = True) -> None:
         self.chat, self.settings, self.listen = chat, settings, listen
         self.inflight = Inflight()
-        self.connected = False
+        self._connected = False
         self._retry: asyncio.Task[None] | None = None
         self._refusals: set[tuple[str, str]] = set()
+
+    @property
+    def connected(self) -> bool:
+        """Reachable right now (readiness): connected (set by `connect`, cleared on stop)
+        and, where the platform can tell, its connection still up (`link_up`)."""
+        return self._connected and self.link_up()
+
+    @connected.setter
+    def connected(self, value: bool) -> None:
+        self._connected = value
+
+    def link_up(self) -> bool:
+        """Whether the connection is up now (a platform that reconnects by itself says)."""
+        return True
 
     async def start(self) -> None:
         self.poster.attach(asyncio.get_running_loop())

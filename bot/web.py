@@ -1,5 +1,6 @@
 """A small HTTP server for what `partnerbot serve` exposes over HTTP (a platform's
-webhook, such as Slack's HTTP mode), with the bound address for logs and tests."""
+webhook, such as Slack's HTTP mode; the health endpoints), with the bound address for
+logs and tests."""
 
 from __future__ import annotations
 
@@ -14,11 +15,21 @@ Handler = Callable[[web.Request], Awaitable[web.Response]]
 
 
 class WebServer:
-    def __init__(self, *, host: str, port: int, routes: Mapping[str, Handler]) -> None:
+    def __init__(
+        self,
+        *,
+        host: str,
+        port: int,
+        routes: Mapping[str, Handler] | None = None,
+        get: Mapping[str, Handler] | None = None,
+    ) -> None:
+        """`routes` answer POST requests, `get` GET (and HEAD) requests."""
         self.host, self.port = host, port
         self.app = web.Application()
-        for path, handler in routes.items():
+        for path, handler in (routes or {}).items():
             self.app.router.add_post(path, handler)
+        for path, handler in (get or {}).items():
+            self.app.router.add_get(path, handler)
         self._runner: web.AppRunner | None = None
 
     async def start(self) -> None:

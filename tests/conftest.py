@@ -59,6 +59,9 @@ def isolated_env(
             monkeypatch.delenv(key, raising=False)
     monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
     monkeypatch.setenv("PARTNERBOT_DATA_DIR", str(tmp_path / "data"))
+    # `serve`'s health endpoints on a free local port: tests run side by side.
+    monkeypatch.setenv("PARTNERBOT_HEALTH_HOST", "127.0.0.1")
+    monkeypatch.setenv("PARTNERBOT_HEALTH_PORT", "0")
     monkeypatch.chdir(tmp_path)
     if TEST_DATABASE != "postgres":
         yield

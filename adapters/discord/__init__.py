@@ -17,8 +17,7 @@ class DiscordSpec:
         return settings.discord_bot_token is not None
 
     def build(self, chat: ChatService, settings: Settings, **options: Any) -> Any:
-        """Fail fast on a missing token. `options` go to the platform (`listen`,
-        `ready_timeout`) or the client (`guild_ready_timeout`)."""
+        """Fail fast on a missing token; `options` go to the platform or the client."""
         from adapters.discord.client import DiscordPlatform
 
         secret = settings.discord_bot_token

@@ -53,8 +53,7 @@ class DiscordPlatform(PlatformBase):
         self.poster = DiscordPoster(lambda: self.client, self.call)
 
     async def connect(self) -> None:
-        """Log in (a rejected token is a ConfigError), connect, and return once the gateway
-        is ready or after `ready_timeout` (discord.py keeps connecting meanwhile)."""
+        """Log in (bad token: ConfigError), connect; return once ready or after `ready_timeout`."""
         client = self.client = Client(self, **self.options)
         try:
             await client.login(self.token)
@@ -72,7 +71,10 @@ class DiscordPlatform(PlatformBase):
             if isinstance(error, discord.PrivilegedIntentsRequired):
                 raise ConfigError(message("config_discord_intent"))
             gateway.add_done_callback(_log_exit)
-            self.connected = client.is_ready()
+            self.connected = True  # and ready while the gateway is (`link_up`)
+
+    def link_up(self) -> bool:  # discord.py reconnects by itself
+        return bool((c := self.client) and c.is_ready() and c.ws and c.ws.open)
 
     async def close(self) -> None:
         if self.client is not None:

@@ -33,8 +33,7 @@ def render_text(text: str) -> list[Kwargs]:
 
 
 def render_answer(answer: Answer) -> list[Kwargs]:
-    """An answer as one or more messages (the last has the buttons); a notice about the
-    request or an apology as plain text."""
+    """An answer as messages (the last has the buttons); a refusal or apology as plain text."""
     if answer.kind != "answer":
         return render_text(answer.text)
     layout = answer_layout(answer)

@@ -906,9 +906,7 @@ class Communications:
         planned = 0
         for record in self.records():
             if record.status in ACTIVE and record.comm.recipients_file:
-                planned += self.partner_notices.refresh(
-                    record.comm, record.revision, record.epoch
-                )
+                planned += self.partner_notices.refresh(record.comm, record.revision, record.epoch)
         return planned
 
     # -- knowledge index --------------------------------------------------------------------------

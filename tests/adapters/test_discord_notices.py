@@ -18,6 +18,7 @@ from bot.comms.dispatcher import DispatcherService
 from bot.comms.registry import RegisterResult
 from bot.errors import PartnerbotError
 from bot.models import Notice, NoticeButton
+from bot.platform import MeteredPoster
 from bot.prompts import message
 from tests.adapters.discord_harness import discord_settings, running_discord
 from tests.conftest import SAMPLE_DOCS
@@ -124,7 +125,9 @@ async def test_poster_errors_are_partnerbot_errors(fake: FakeDiscord, dapp: App)
 
 async def test_running_platforms_post_change_digests(fake: FakeDiscord, dapp: App) -> None:
     async with running_discord(dapp) as platform:
-        assert dapp.posters() == {"discord": platform.poster}
+        [(name, poster)] = dapp.posters().items()  # (counted for the metrics)
+        assert name == "discord" and isinstance(poster, MeteredPoster)
+        assert poster.poster is platform.poster
 
 
 async def _click(fake: FakeDiscord, poster: Any, custom_id: str) -> dict[str, Any]:

@@ -1,15 +1,23 @@
 """Running services: start in order, stop in reverse within a bound, and `partnerbot serve`
-as a process: SIGTERM/SIGINT end it within 10 s even while a platform is unreachable;
-a start-up configuration error is its message, not a traceback."""
+as a process: SIGTERM/SIGINT end it within 10 s even while a platform is unreachable or a
+notice is being posted to a platform that does not answer (the delivery handed back);
+its health endpoints and JSON log lines; a start-up configuration error is its message,
+not a traceback."""
 
 from __future__ import annotations
 
 import asyncio
+import json
 import os
+import re
 import signal
+import socket
+import sqlite3
 import subprocess
 import sys
 import time
+import urllib.error
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -17,6 +25,7 @@ import pytest
 
 from bot.errors import ConfigError
 from bot.serve import serve
+from tests.bot.store.test_dispatchers import write_comms
 from tests.fakes.discord_server import FakeDiscord, fake_discord
 from tests.fakes.slack_server import FakeSlack
 
@@ -195,3 +204,78 @@ def test_a_bad_setting_at_start_is_a_message_not_a_traceback(served_env: dict[st
         result.stderr.split()
     )
     assert "Traceback" not in result.stderr
+
+
+# -- a slow platform while dispatching; the health endpoints and JSON logs of the process ------
+def deliveries(data_dir: Path) -> list[dict[str, object]]:
+    with sqlite3.connect(data_dir / "state.sqlite3") as db:
+        db.row_factory = sqlite3.Row
+        return [dict(r) for r in db.execute("SELECT status, attempts, note FROM deliveries")]
+
+
+def http_get(url: str) -> tuple[int, str]:
+    try:
+        with urllib.request.urlopen(url, timeout=10) as response:
+            return response.status, response.read().decode()
+    except urllib.error.HTTPError as e:
+        return e.code, e.read().decode()
+
+
+def test_serve_stops_within_10_seconds_during_a_slow_post_and_hands_back_its_delivery(
+    served_env: dict[str, str], tmp_path: Path
+) -> None:
+    folder = tmp_path / "comms"
+    folder.mkdir()
+    write_comms(folder)  # notices due now, to Slack channels
+    # A Slack Web API that accepts connections and never answers: every post hangs.
+    with socket.socket() as blackhole:
+        blackhole.bind(("127.0.0.1", 0))
+        blackhole.listen(64)
+        env = {
+            **served_env,
+            "SLACK_BOT_TOKEN": "xoxb-never-logged-4711",
+            "SLACK_SIGNING_SECRET": "signing-secret-never-logged",
+            "SLACK_MODE": "http",
+            "SLACK_PORT": "0",
+            "SLACK_API_URL": f"http://127.0.0.1:{blackhole.getsockname()[1]}/api/",
+            "PARTNERBOT_COMMS_DIR": str(folder),
+            "PARTNERBOT_COMMS_POLL_SECONDS": "0.2",
+            "PARTNERBOT_LOG_FORMAT": "json",
+        }
+        data_dir = Path(env["PARTNERBOT_DATA_DIR"])
+        process = launch(env)
+        try:
+            lines = wait_for_line(process, "health endpoints on")
+            base = re.search(r"http://127\.0\.0\.1:\d+", lines[-1])
+            assert base is not None
+            deadline = time.monotonic() + 60
+            while not any(d["status"] == "claimed" for d in deliveries(data_dir)):
+                assert time.monotonic() < deadline, "no delivery was claimed"
+                time.sleep(0.1)
+            # The running process answers its health endpoints meanwhile.
+            assert http_get(base[0] + "/healthz") == (200, '{"status": "alive"}')
+            status, body = http_get(base[0] + "/readyz")
+            assert status == 200 and json.loads(body)["checks"]["slack"]["ok"] is True
+            status, body = http_get(base[0] + "/metrics")
+            assert status == 200 and "partnerbot_index_chunks " in body
+
+            time.sleep(0.5)  # the post is on its way to the silent platform
+            started = time.monotonic()
+            process.send_signal(signal.SIGTERM)
+            code = process.wait(timeout=15)
+            took = time.monotonic() - started
+            assert process.stderr is not None
+            lines += process.stderr.read().splitlines()
+        finally:
+            process.kill()
+    assert took < 10, f"serve took {took:.1f} s to stop"
+    assert code == 0
+    records = [json.loads(line) for line in lines if line.strip()]  # every line is JSON
+    assert {"time", "level", "logger", "message"} <= set(records[0])
+    assert any("stopped while posting" in r["message"] for r in records)
+    text = "\n".join(lines)
+    assert "xoxb-never-logged-4711" not in text and "signing-secret-never-logged" not in text
+    rows = deliveries(data_dir)
+    assert not any(r["status"] in ("claimed", "posted") for r in rows)
+    handed_back = [r for r in rows if r["attempts"]]
+    assert len(handed_back) == 1 and "stopped while posting" in str(handed_back[0]["note"])
