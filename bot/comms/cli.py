@@ -14,7 +14,13 @@ from rich.table import Table
 from bot.cli_session import command_app, err
 from bot.comms.loading import FileRefused
 from bot.comms.model import Communication, format_when, in_days
-from bot.comms.partner_notices import PartnerPlanRow, PartnerStatus, RecipientSummary
+from bot.comms.partner_notices import (
+    PartnerPlanRow,
+    PartnerStatus,
+    RecipientSummary,
+    shown_target,
+    targets,
+)
 from bot.comms.planning import notice_label
 from bot.comms.registry import Communications, Preview, RegisterResult, StatusReport
 from bot.terminal import shown
@@ -543,6 +549,53 @@ def status(
                 f"{n['channel']}: {n['note']}",
                 highlight=False,
             )
+
+
+@comms_app.command("partners")
+def partners_command(json_out: JsonOpt = False) -> None:
+    """The partners file, checked: each partner and where its private notices go."""
+    with command_app() as app:
+        partners = app.partners.check()  # a broken file: each problem's line and reason
+        platforms = app.comms.platforms
+        rows: list[dict[str, Any]] = [
+            {
+                "partner": p.id,
+                "name": p.name,
+                "tier": p.tier,
+                "region": p.region,
+                "competencies": list(p.competencies),
+                "told_in": [shown_target(ref) for ref in targets(p, platforms)],
+                "contacts": [f"{a.platform}:{a.id}" for a in p.contacts],
+                "teams": [f"{on.platform}:{t}" for on in p.presence for t in on.teams],
+            }
+            for p in partners
+        ]
+        if json_out:
+            _print_json({"file": str(partners.path) if partners.path else None, "partners": rows})
+            return
+        if partners.path is None:
+            console.print(
+                "No partners file (PARTNERBOT_PARTNERS_FILE, or partners.yml in the "
+                "communications folder): no partner is told privately."
+            )
+            return
+        table = Table(title=f"Partners: {shown(str(partners.path))}", title_justify="left")
+        for col in ("id", "name", "tier", "region", "private notices go to", "teams"):
+            table.add_column(col)
+        for r in rows:
+            where = (
+                "\n".join(map(shown, r["told_in"]))
+                or "[yellow]nowhere: no place or contact[/yellow]"
+            )
+            table.add_row(
+                shown(r["partner"]),
+                shown(r["name"]),
+                shown(r["tier"]) or "—",
+                shown(r["region"]) or "—",
+                where,
+                "\n".join(map(shown, r["teams"])) or "—",
+            )
+        console.print(table)
 
 
 @comms_app.command("sync")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 from pathlib import Path
@@ -234,3 +235,27 @@ def test_an_edit_is_read_again_and_a_broken_one_keeps_the_last_good_version(
     never_good = PartnersFile(path, platforms=PLATFORMS)
     with pytest.raises(ConfigError):
         never_good.get()
+
+
+def test_comms_partners_lists_where_each_partner_is_told_or_refuses_the_file(
+    tmp_path: Path,
+) -> None:
+    from typer.testing import CliRunner
+
+    from bot.cli import app as cli
+
+    env = {"PARTNERBOT_DATA_DIR": str(tmp_path / "data"), "COLUMNS": "200"}
+    out = CliRunner().invoke(cli, ["comms", "partners", "--json"], env=env)
+    assert out.exit_code == 0, out.output
+    data = json.loads(out.stdout)
+    assert data["file"] == str(SAMPLES_DIR / "comms" / "partners.yml")
+    assert {p["partner"]: p["told_in"] for p in data["partners"]} == {
+        "harbour-it": ["slack C0HARBOURIT"],
+        "fjord-systems": ["slack DM to U0FJORDLARS", "slack DM to U0FJORDINGA"],
+        "wattle-msp": ["discord 1300000000000000321"],
+    }
+    broken = write(tmp_path, YAML.replace("    name: Harbour IT\n", ""))
+    env["PARTNERBOT_PARTNERS_FILE"] = str(broken)
+    out = CliRunner().invoke(cli, ["comms", "partners"], env=env)
+    assert out.exit_code == 2  # a configuration error
+    assert f"{broken}:2: missing or bad name" in " ".join(out.output.split())
