@@ -283,11 +283,12 @@ class PartnerNotices:
                     continue
                 customers = tx.recipients.for_partner(comm.id, pid)
                 planned += self._plan_schedule(tx, comm, revision, pid, customers, new)
-            for d in current:
+            for d in current:  # (a cancellation or "no longer yours" still goes out)
                 ref = ChannelRef(d.platform, d.channel)
                 if (
                     d.status == "planned"
                     and d.attempts == 0
+                    and d.kind in (*TELLING_KINDS, "ack_reminder")
                     and wanted.get(ref) != d.detail.get("partner")
                 ):
                     tx.deliveries.set_status(d.id, "superseded", note="partners file changed")

@@ -487,6 +487,30 @@ async def test_customers_without_a_known_partner_are_counted_then_told_when_it_i
     assert world.tick(world.clock.now + timedelta(minutes=1)).posted == []
 
 
+def test_a_partner_removed_from_the_partners_file_is_not_told_and_is_counted_unknown(
+    world: PartnersWorld,
+) -> None:
+    world.register()
+    assert world.tick().posted == []  # the partners file is taken in; nothing due yet
+    path = world.app.settings.partners_file
+    assert path is not None
+    kept = [p for p in PARTNERS["partners"] if p["id"] != "wattle-msp"]
+    path.write_text(yaml.safe_dump({"partners": kept}, sort_keys=False), "utf-8")
+    world.tick(world.clock.now + timedelta(minutes=1))
+    wattle = [
+        d
+        for d in world.comms.store.deliveries.for_subject(PARTNER_FEATURE, COMM_ID)
+        if d.channel == WATTLE
+    ]
+    assert wattle and {(d.status, d.note) for d in wattle} == {
+        ("superseded", "partners file changed")
+    }
+    world.tick(before_send(days=14))
+    assert world.private_counts() == {HARBOUR: 1, WATTLE: 0, LARS: 1, INGA: 1}
+    summary = world.comms.status(COMM_ID).recipients
+    assert summary is not None and summary.split.unlisted == {"tulip-tech": 1, "wattle-msp": 2}
+
+
 # -- nothing leaks through questions, threads or logs --------------------------------------------
 async def test_no_customer_reaches_questions_threads_or_the_logs(
     partners_world: Callable[..., PartnersWorld], caplog: pytest.LogCaptureFixture
