@@ -91,8 +91,6 @@ class PartnerBot:
                     chroma_port=self.settings.chroma_port,
                     rebuild=rebuild,
                 )
-            elif rebuild:
-                self._index.rebuild()
             return self._index
 
     @cached_property
@@ -248,12 +246,15 @@ class PartnerBot:
         on_progress: ProgressFn | None = None,
         rebuild: bool = False,
     ) -> SyncReport:
-        """Sync the index with a documents folder (one run at a time per process).
-        `rebuild` first drops the index, e.g. after changing PARTNERBOT_EMBEDDER."""
+        """Sync the index with a documents folder (one run at a time per process); questions
+        are answered from the current generation meanwhile. `rebuild` embeds everything again
+        into a new generation, e.g. after changing PARTNERBOT_EMBEDDER."""
         with self._reindex_lock:
             if rebuild:
                 self._open_index(rebuild=True)
-            report = self.index.sync(path or self.settings.documents_dir, on_progress=on_progress)
+            report = self.index.sync(
+                path or self.settings.documents_dir, rebuild=rebuild, on_progress=on_progress
+            )
             for hook in self.on_reindex:
                 try:
                     hook(report)

@@ -59,17 +59,28 @@ def folder(make_docs: Callable[[dict[str, str]], Path]) -> Path:
     return make_docs(DOCS)
 
 
+def live_in_chroma(index: KnowledgeIndex, path: str) -> list[str]:
+    """Texts Chroma holds for a document's chunks of the live generation (Chroma also keeps
+    replaced ones for the grace period, for readers still on the previous generation)."""
+    collection = index._current().collection
+    got = collection.get(where={"doc_path": path}, include=["documents"])
+    live = index.live_chunks()
+    return [text for cid, text in zip(got["ids"], got["documents"], strict=True) if cid in live]
+
+
 def chunks_in_chroma(index: KnowledgeIndex, path: str) -> int:
-    return len(index._collection.get(where={"doc_path": path})["ids"])
+    return len(live_in_chroma(index, path))
 
 
 def test_incremental_sync_embeds_only_what_changed(tmp_path: Path, folder: Path) -> None:
     embedder = CountingEmbedder()
-    index = KnowledgeIndex(data_dir=tmp_path / "data", embedder=embedder)
+    index = KnowledgeIndex(data_dir=tmp_path / "data", embedder=embedder, grace_seconds=0)
     calls: list[tuple[int, int]] = []
     first = index.sync(folder, on_progress=lambda done, total: calls.append((done, total)))
     assert sorted(first.added) == sorted(DOCS)
-    assert calls[0] == (0, first.chunks_embedded) and calls[-1] == (first.chunks_embedded,) * 2
+    # Documents are loaded as they are embedded: the total grows, done never goes back.
+    assert calls[0][0] == 0 and calls[-1] == (first.chunks_embedded,) * 2
+    assert [d for d, _ in calls] == sorted(d for d, _ in calls)
     total = index.vector_count()
     assert total == embedder.embedded == first.chunks_embedded > 0
 
@@ -87,7 +98,11 @@ def test_incremental_sync_embeds_only_what_changed(tmp_path: Path, folder: Path)
     removed = index.sync(folder)
     assert removed.removed == ["deals.md"]
     assert chunks_in_chroma(index, "deals.md") == 0
-    assert index.vector_count() == index.chunk_count() == total + 1 - 1
+    assert index.chunk_count() == total + 1 - 1
+    # The replaced and removed vectors go once the grace period (0 here) has passed.
+    assert index.vector_count() > index.chunk_count()
+    assert index.sync(folder).generation is None  # nothing changed: no new generation
+    assert index.vector_count() == index.chunk_count()
 
 
 def test_same_content_new_bytes_is_not_reembedded(tmp_path: Path, folder: Path) -> None:
@@ -107,35 +122,22 @@ def test_interrupted_write_is_repaired_by_the_next_run(
     index.sync(folder)
     (folder / "tiers.md").write_text(DOCS["tiers.md"].replace("10 survey", "12 survey"))
 
-    # Die after Chroma took the new chunks but before the manifest recorded them.
-    real_execute = index._db.execute
+    # Die after Chroma took the new chunks but before the catalog committed them.
+    def crash(*args: Any, **kwargs: Any) -> None:
+        raise KeyboardInterrupt
 
-    def crash_on_manifest(sql: str, params: Any = ()) -> Any:
-        if sql.startswith("INSERT OR REPLACE INTO documents"):
-            raise KeyboardInterrupt
-        return real_execute(sql, params)
-
-    monkeypatch.setattr(index, "_db", _Proxy(index._db, crash_on_manifest))
+    monkeypatch.setattr(index.catalog, "commit_documents", crash)
     with pytest.raises(KeyboardInterrupt):
         index.sync(folder)
     monkeypatch.undo()
-    real_execute("ROLLBACK") if index._db.in_transaction else None
+    index.close()
 
     repaired = KnowledgeIndex(data_dir=tmp_path / "data", embedder=CountingEmbedder())
     report = repaired.sync(folder)
-    assert report.updated == ["tiers.md"]
-    texts = repaired._collection.get(where={"doc_path": "tiers.md"})["documents"]
+    assert report.updated == ["tiers.md"] and report.repaired == ["tiers.md"]
+    texts = live_in_chroma(repaired, "tiers.md")
     assert any("12 survey" in t for t in texts) and not any("10 survey" in t for t in texts)
-    assert repaired.vector_count() == repaired.chunk_count()
-
-
-class _Proxy:
-    def __init__(self, db, execute) -> None:
-        self._db = db
-        self.execute = execute
-
-    def __getattr__(self, name: str):
-        return getattr(self._db, name)
+    assert repaired.check().ok
 
 
 def test_opening_with_another_embedder_fails_clearly(tmp_path: Path, folder: Path) -> None:
@@ -171,7 +173,7 @@ def test_a_file_replaced_by_a_link_out_of_the_folder_leaves_the_index(
         ("deals.md", "a symbolic link to a file outside the documents folder; skipped")
     ]
     assert chunks_in_chroma(index, "deals.md") == 0
-    assert not any("hunter2" in c.text for c in index._all_chunks().values())
+    assert not any("hunter2" in c.text for c in index.live_chunks().values())
 
 
 def test_a_bad_glossary_is_reported_and_the_last_good_one_kept(
