@@ -21,6 +21,7 @@ from bot.cli import app
 from knowledge.catalog.sql import SqlCatalog
 from knowledge.index import KnowledgeIndex
 from knowledge.index_lock import index_lock
+from knowledge.index_writer import IndexWriter
 from tests.hostile_files import hostile_folder
 
 runner = CliRunner()
@@ -55,7 +56,7 @@ def _switch_full(*args: Any, **kwargs: Any) -> None:
 @pytest.mark.parametrize(
     ("target", "attribute", "fault"),
     [
-        (KnowledgeIndex, "_upsert", _chroma_full),
+        (IndexWriter, "_upsert", _chroma_full),
         (SqlCatalog, "commit_documents", _manifest_full),
         (SqlCatalog, "switch", _switch_full),
     ],

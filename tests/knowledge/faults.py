@@ -65,8 +65,11 @@ class _Observed:
 
 def observe(index: KnowledgeIndex, before: Hook = _noop, after: Hook = _noop) -> None:
     """Route the index's catalog and Chroma writes through the hooks."""
-    index.catalog = _Observed(index.catalog, "catalog", CATALOG_WRITES, before, after)
-    index._clients[-1] = _Observed(index._clients[-1], "client", CLIENT_WRITES, before, after)
+    catalog = _Observed(index.catalog, "catalog", CATALOG_WRITES, before, after)
+    index.catalog = index.writer.catalog = catalog
+    index.vectors._clients[-1] = _Observed(
+        index.vectors._clients[-1], "client", CLIENT_WRITES, before, after
+    )
 
 
 def real_catalog(index: KnowledgeIndex) -> Any:

@@ -244,7 +244,7 @@ def test_a_killed_rebuild_leaves_the_live_generation_answering_and_is_dropped(
     reopened = open_index(data)
     report = reopened.sync(folder)
     assert report.removed == ["deals.md"] and report.repaired == []  # it changed no document
-    names = {c.name for c in reopened._client.list_collections()}
+    names = reopened.vectors.names()
     assert names == {old_collection}  # the rebuild's collection is gone
     reopened.close()
     assert_index_matches_files(data, folder)
