@@ -1,16 +1,24 @@
 from __future__ import annotations
 
+import hashlib
+import json
+import sqlite3
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import chromadb
 import numpy as np
 import pytest
 
+from knowledge.chunking import chunk_document, embedding_text
+from knowledge.documents import Document
 from knowledge.embeddings import default_embedder
 from knowledge.errors import DocumentsMissingError, EmbedderMismatchError
 from knowledge.index import KnowledgeIndex
+from knowledge.loaders import load_folder
 from tests.hostile_files import alias_bomb_yaml
+from tests.knowledge.test_index_crashes import ROOT, HashEmbedder
 
 DOCS = {
     "tiers.md": "---\ntitle: Tiers\neffective_date: 2026-07-01\n---\n# Tiers\n## Advanced\n"
@@ -201,3 +209,78 @@ def test_a_missing_documents_folder_changes_nothing(tmp_path: Path, folder: Path
     with pytest.raises(DocumentsMissingError, match="does not exist; the index was not changed"):
         index.sync(tmp_path / "unmounted")
     assert index.document_count() == len(DOCS)
+
+
+def test_an_index_made_before_generations_is_adopted_as_generation_one(
+    tmp_path: Path, folder: Path
+) -> None:
+    """The manifest tables and the "partnerbot" collection of earlier versions, as they
+    left them: opened, answered from, and re-indexed without embedding anything again."""
+    embedder = HashEmbedder()
+    glossary = "terms:\n  NPN: Northwind Partner Program\n"
+    (folder / "glossary.yml").write_text(glossary)
+    docs = [d for d in load_folder(folder) if isinstance(d, Document)]
+    chunks = [c for d in docs for c in chunk_document(d)]
+    data = tmp_path / "data"
+    data.mkdir()
+    db = sqlite3.connect(data / "index.sqlite3")
+    db.executescript(
+        (ROOT / "knowledge/catalog/schema/sqlite/0001_manifest.sql").read_text(encoding="utf-8")
+    )
+    for d in docs:
+        file_hash = hashlib.sha256((folder / d.path).read_bytes()).hexdigest()
+        db.execute(
+            "INSERT INTO documents VALUES (?, 'docs', ?, ?, ?, ?, NULL, 'document', ?, 'then')",
+            (
+                d.path,
+                d.content_hash,
+                file_hash,
+                d.title,
+                d.effective_date.isoformat() if d.effective_date else None,
+                sum(1 for c in chunks if c.doc_path == d.path),
+            ),
+        )
+    db.executemany(
+        "INSERT INTO chunks VALUES (?, ?, ?, ?, ?, ?, ?, NULL, 'document')",
+        [
+            (
+                c.id,
+                c.doc_path,
+                c.ordinal,
+                c.title,
+                json.dumps(list(c.section)),
+                c.text,
+                c.effective_date.isoformat() if c.effective_date else None,
+            )
+            for c in chunks
+        ],
+    )
+    db.execute("INSERT INTO meta VALUES ('glossary', ?)", (glossary,))
+    db.commit()
+    db.close()
+    client = chromadb.PersistentClient(path=str(data / "chroma"))
+    client.create_collection(
+        "partnerbot",
+        metadata={"embedder": embedder.model_name, "dimension": 16, "hnsw:space": "cosine"},
+    ).add(
+        ids=[c.id for c in chunks],
+        embeddings=embedder.embed([embedding_text(c) for c in chunks]).tolist(),
+        documents=[c.text for c in chunks],
+    )
+
+    index = KnowledgeIndex(data_dir=data, embedder=embedder)
+    assert index.generation() == 1 and index.chunk_count() == len(chunks)
+    assert index.glossary().terms == {"NPN": "Northwind Partner Program"}
+    deals = next(c for c in chunks if c.doc_path == "deals.md")
+    hits = index.dense_search(embedder.embed([embedding_text(deals)])[0], 1)
+    assert hits[0][0] == deals.id
+    again = index.sync(folder)
+    assert again.generation is None and sorted(again.unchanged) == sorted(DOCS)
+    (folder / "deals.md").write_text(DOCS["deals.md"].replace("120", "90"))
+    edited = index.sync(folder)
+    assert edited.updated == ["deals.md"] and edited.chunks_embedded == 1
+    assert index.generation() == edited.generation == 2
+    assert any("90 days" in t for t in live_in_chroma(index, "deals.md"))
+    with pytest.raises(EmbedderMismatchError):
+        KnowledgeIndex(data_dir=data, embedder=OtherEmbedder())
+    index.close()
