@@ -30,6 +30,7 @@ from bot.prompts import message
 from bot.ratelimit import UNLIMITED_PLATFORMS, RateLimiter
 from bot.rewrite import LLMRewriter
 from bot.store import Store, open_store
+from knowledge.documents import Document
 from knowledge.embeddings import Embedder, OpenAIEmbedder, default_embedder
 from knowledge.errors import KnowledgeError
 from knowledge.index import KnowledgeIndex, ProgressFn, SyncReport
@@ -56,6 +57,8 @@ class PartnerBot:
         self._index = index
         self._index_lock = threading.Lock()
         self._reindex_lock = threading.Lock()
+        # Set in the thread running `reindex`: only an index run writes to a shared index.
+        self._reindexing = threading.local()
         self.rate_limiter = RateLimiter(per_minute=settings.rate_limit_per_minute)
         # Called after every re-index (e.g. program-change detection).
         self.on_reindex: list[Callable[[SyncReport], None]] = []
@@ -84,12 +87,15 @@ class PartnerBot:
     def _open_index(self, *, rebuild: bool) -> KnowledgeIndex:
         with self._index_lock:
             if self._index is None:
+                s = self.settings
                 self._index = KnowledgeIndex(
-                    data_dir=self.settings.data_dir,
-                    embedder=make_embedder(self.settings),
-                    chroma_host=self.settings.chroma_host,
-                    chroma_port=self.settings.chroma_port,
+                    data_dir=s.data_dir,
+                    embedder=make_embedder(s),
+                    catalog_url=s.index_catalog_url,
+                    chroma=s.chroma_server,
                     rebuild=rebuild,
+                    follow_seconds=s.index_poll_seconds,
+                    grace_seconds=s.index_grace_seconds,
                 )
             return self._index
 
@@ -104,9 +110,17 @@ class PartnerBot:
         return Communications(
             store=self.store,
             settings=CommsSettings.from_settings(self.settings),
-            index_documents=lambda docs: self.index.sync_documents(docs, source="comms"),
+            index_documents=self._index_communications,
             answer_documents=lambda q: self.answerer.answer(q),
         )
+
+    def _index_communications(self, documents: list[Document]) -> SyncReport:
+        """Keep upcoming communications in the index. A shared index is written only by an
+        index run (`partnerbot index`, an admin's re-index), never by a replica's dispatcher
+        on its own: there they follow with the next run."""
+        if self.index.shared and not getattr(self._reindexing, "active", False):
+            return SyncReport()
+        return self.index.sync_documents(documents, source="comms")
 
     @cached_property
     def changes(self) -> ProgramChanges:
@@ -146,8 +160,14 @@ class PartnerBot:
 
     # -- asking ----------------------------------------------------------------------------
     def ensure_indexed(self, *, notify: Callable[[str], None] | None = None) -> SyncReport | None:
-        """On an empty index, index the configured (or shipped sample) documents first."""
+        """On an empty embedded index, index the configured (or shipped sample) documents
+        first. A shared index is never written by surprise: an admin runs `partnerbot index`."""
         if self.index.document_count(source="docs") > 0:
+            return None
+        if self.index.shared:
+            logger.warning("the shared index is empty: an admin runs `partnerbot index`")
+            if notify:
+                notify(message("shared_index_empty"))
             return None
         if notify:
             folder = self.settings.docs_dir
@@ -250,17 +270,21 @@ class PartnerBot:
         are answered from the current generation meanwhile. `rebuild` embeds everything again
         into a new generation, e.g. after changing PARTNERBOT_EMBEDDER."""
         with self._reindex_lock:
-            if rebuild:
-                self._open_index(rebuild=True)
-            report = self.index.sync(
-                path or self.settings.documents_dir, rebuild=rebuild, on_progress=on_progress
-            )
-            for hook in self.on_reindex:
-                try:
-                    hook(report)
-                except Exception:
-                    logger.exception("a re-index hook failed")
-            return report
+            self._reindexing.active = True
+            try:
+                if rebuild:
+                    self._open_index(rebuild=True)
+                report = self.index.sync(
+                    path or self.settings.documents_dir, rebuild=rebuild, on_progress=on_progress
+                )
+                for hook in self.on_reindex:
+                    try:
+                        hook(report)
+                    except Exception:
+                        logger.exception("a re-index hook failed")
+                return report
+            finally:
+                self._reindexing.active = False
 
     def reindex_as(self, *, is_admin: bool, who: str) -> SyncReport:
         """Re-index on behalf of a chat user; NotAllowed unless they are an admin."""

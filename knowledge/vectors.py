@@ -101,8 +101,8 @@ class VectorStore:
         except Exception as e:
             raise IndexUnavailableError(
                 f"cannot reach the Chroma server at {server.address}: "
-                f"{server.scrub(str(e).strip() or type(e).__name__)} "
-                "(check CHROMA_HOST, CHROMA_PORT, CHROMA_SSL and CHROMA_AUTH_TOKEN)"
+                f"{server.scrub(_reasons(e))} (check CHROMA_HOST, CHROMA_PORT, CHROMA_SSL, "
+                "CHROMA_CA_BUNDLE and CHROMA_AUTH_TOKEN)"
             ) from None
 
     def refreshed(self) -> Any:
@@ -160,6 +160,19 @@ class VectorStore:
     def close(self) -> None:
         for client in self._clients:
             _close(client)
+
+
+def _reasons(error: BaseException) -> str:
+    """An error's message and those of the errors it was raised from (e.g. a TLS failure
+    under "could not connect"), each once."""
+    seen: list[str] = []
+    current: BaseException | None = error
+    while current is not None and len(seen) < 4:
+        text = str(current).strip() or type(current).__name__
+        if text not in seen:
+            seen.append(text)
+        current = current.__cause__ or current.__context__
+    return "; ".join(seen)
 
 
 def _close(client: Any) -> None:

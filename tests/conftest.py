@@ -21,6 +21,7 @@ import pytest
 
 from bot.config import SAMPLES_DIR, Settings
 from bot.core import PartnerBot
+from tests.chroma_server import ChromaProcess
 from tests.postgres_server import PostgresServer
 
 SAMPLE_DOCS = SAMPLES_DIR / "docs"
@@ -35,6 +36,14 @@ if TEST_DATABASE not in ("sqlite", "postgres"):
 def postgres_server() -> Iterator[PostgresServer]:
     """A real PostgreSQL server for the session; if it cannot start, its tests fail."""
     server = PostgresServer().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def chroma_server() -> Iterator[ChromaProcess]:
+    """A real `chroma run` server for the session; if it cannot start, its tests fail."""
+    server = ChromaProcess().start()
     yield server
     server.stop()
 
