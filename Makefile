@@ -45,7 +45,7 @@ typecheck: $(STAMP)
 	$(BIN)/mypy bot knowledge adapters tests bench
 
 eval: $(STAMP)
-	PARTNERBOT_DATA_DIR=$${PARTNERBOT_DATA_DIR:-.partnerbot/eval} $(BIN)/partnerbot eval --calibrate
+	PARTNERBOT_DATA_DIR=$${PARTNERBOT_DATA_DIR:-.partnerbot/eval} $(BIN)/partnerbot eval --calibrate --distractors 1000
 
 bench: $(STAMP)
 	$(BIN)/python -m bench.run

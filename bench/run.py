@@ -4,6 +4,8 @@ Sections (run all, or name some: `python -m bench.run index ask`):
   index  raw embedder throughput vs `partnerbot index` throughput on the same chunks
   noop   no-op re-index of 1,000 generated documents
   ask    in-process `ask` latency at 1k and 10k chunks
+  ask_corpus  in-process `ask` latency on the indexed Datadog dev corpus (and, with
+         PARTNERBOT_BENCH_BASELINE=<checkout>, the same on that checkout, in turn)
   slack  ack and answer latency for 50 concurrent mentions (HTTP mode, local stand-in)
   discord  ack and answer latency for 50 concurrent /ask (local stand-in)
   changes  time to diff 1,000 changed documents
@@ -156,6 +158,7 @@ SECTIONS: dict[str, Callable[[], dict[str, Any]]] = {
     "index": bench_index,
     "noop": bench_noop,
     "ask": bench_ask,
+    "ask_corpus": _optional("ask_corpus", "bench.ask_corpus", "bench_ask_corpus"),
     "slack": _optional("slack", "bench.chat_bench", "bench_slack"),
     "discord": _optional("discord", "bench.chat_bench", "bench_discord"),
     "changes": _optional("changes", "bench.changes_bench", "bench_changes"),

@@ -12,35 +12,30 @@ import re
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
-from functools import lru_cache
 
-from bot.composing import Composition, ExtractiveComposer
+from bot.composing import Composition
 from bot.errors import LLMError
+from bot.extractive import ExtractiveComposer
 from bot.grounded import LLMComposer
 from bot.models import Answer, Citation, Question
 from bot.prompts import render
 from bot.rewrite import FollowUps, LLMRewriter
 from knowledge.documents import Passage
-from knowledge.lexical import LexicalIndex, tokenize
 from knowledge.retrieval import Retrieval, Retriever
 
 logger = logging.getLogger(__name__)
 
-# Calibrated on knowledge/samples/devset.jsonl with `partnerbot eval --calibrate`
-# (see README, "Abstention"): the threshold that abstains on unanswerable questions
-# while keeping wrongly-abstained answerable ones under 5%.
-DEFAULT_ABSTAIN_THRESHOLD = 0.513
 SOURCES_SHOWN = 10
 
 
 @dataclass(frozen=True)
-class Confidence:
-    similarity: float  # best dense cosine among the top passages
-    coverage: float  # share of the question's (idf-weighted) terms found in the top passages
+class Trace:
+    """How an answer came about, for evaluation and calibration."""
 
-    @property
-    def score(self) -> float:
-        return 0.55 * self.similarity + 0.45 * self.coverage
+    standalone_query: str
+    signals: dict[str, float]
+    # Every candidate passage, best first: (document path, text, ranking features).
+    candidates: list[tuple[str, str, list[float]]]
 
 
 class Answerer:
@@ -48,68 +43,72 @@ class Answerer:
         self,
         *,
         retriever: Retriever,
-        top_k: int = 5,
-        threshold: float = DEFAULT_ABSTAIN_THRESHOLD,
+        top_k: int = 8,
+        threshold: float | None = None,
         llm: LLMComposer | None = None,
         rewriter: LLMRewriter | None = None,
         escalation_contact: str = "your partner development manager",
     ) -> None:
+        """`threshold`: abstain below this confidence; default the fitted one
+        (knowledge/fitted_weights.json)."""
         self.retriever = retriever
         self.top_k = top_k
-        self.threshold = threshold
+        self._threshold = threshold
         self.llm = llm
         self.rewriter = rewriter
         self.followups = FollowUps(retriever.index, rewriter=rewriter)
         self.escalation_contact = escalation_contact
-        self._lexical: LexicalIndex | None = None
-        self.extractive = ExtractiveComposer(idf=self._idf, glossary=retriever.index.glossary)
+        self.extractive = ExtractiveComposer(
+            vocabulary=retriever.vocabulary, glossary=retriever.index.glossary
+        )
 
-    def _idf(self, token: str) -> float:
-        # The lexical index of the current answer (refreshed once per answer, not per token).
-        lexical = self._lexical or self.retriever.index.refresh_lexical()
-        return lexical.idf(token)
+    @property
+    def threshold(self) -> float:
+        if self._threshold is not None:
+            return self._threshold
+        return self.retriever.weights.confidence.threshold
 
     def standalone_query(self, question: Question) -> str:
         return self.followups.standalone(question.text, question.history)
 
-    def confidence(self, retrieval: Retrieval) -> Confidence:
-        glossary = self.retriever.index.glossary()
-        query = set(tokenize(glossary.normalise(retrieval.query)))
-        if not query or not retrieval.passages:
-            return Confidence(retrieval.confidence, 0.0)
-        weights = {t: self._idf(t) for t in query}
-        total = sum(weights.values()) or 1.0
-        best = 0.0
-        for p in retrieval.passages[:3]:
-            tokens = _passage_tokens(f"{p.title} {p.section_label} {p.text}")
-            best = max(best, sum(weights[t] for t in query & tokens) / total)
-        return Confidence(retrieval.confidence, best)
+    def confidence(self, retrieval: Retrieval) -> float:
+        """The probability that the documents answer the question (0 without passages)."""
+        if not retrieval.passages or not retrieval.signals:
+            return 0.0
+        return self.retriever.weights.confidence.probability(retrieval.signals)
 
     def answer(self, question: Question) -> Answer:
+        return self.answer_with_trace(question)[0]
+
+    def answer_with_trace(self, question: Question) -> tuple[Answer, Trace]:
         started = time.perf_counter()
-        self._lexical = self.retriever.index.refresh_lexical()
         query = self.standalone_query(question)
-        retrieval = self.retriever.search(query, k=max(SOURCES_SHOWN, self.top_k))
-        passages = retrieval.passages[: self.top_k]
+        retrieval = self.retriever.search(query, k=max(SOURCES_SHOWN, self.top_k), head=self.top_k)
+        # What the composer is given: the top passages, lists made whole.
+        passages = self.retriever.widen(retrieval.passages[: self.top_k])
+        shown = (*passages, *retrieval.passages[len(passages) :])
         confidence = self.confidence(retrieval)
 
         composition: Composition | None = None
-        if passages and confidence.score >= self.threshold:
-            composition = self._compose(retrieval.expanded_query, passages)
+        if passages and confidence >= self.threshold:
+            composition = self._compose(query, passages)
         if composition is None or not composition.cited:
-            answer = self._abstain(question, retrieval, confidence.score, query)
+            answer = self._abstain(question, shown, confidence, query)
         else:
-            answer = self._cited_answer(
-                question, composition, passages, retrieval, confidence, query
-            )
+            answer = self._cited_answer(question, composition, passages, shown, confidence, query)
         logger.info(
             "answered platform=%s abstained=%s confidence=%.3f ms=%.0f",
             question.platform,
             answer.abstained,
-            confidence.score,
+            confidence,
             (time.perf_counter() - started) * 1000,
         )
-        return answer
+        trace = Trace(
+            standalone_query=query,
+            signals=dict(retrieval.signals),
+            candidates=[(c.chunk.doc_path, c.chunk.text, c.vector()) for c in retrieval.candidates],
+        )
+        return answer, trace
 
     def _compose(self, question: str, passages: Sequence[Passage]) -> Composition | None:
         if self.llm is not None:
@@ -124,8 +123,8 @@ class Answerer:
         question: Question,
         composition: Composition,
         passages: Sequence[Passage],
-        retrieval: Retrieval,
-        confidence: Confidence,
+        shown: Sequence[Passage],
+        confidence: float,
         query: str,
     ) -> Answer:
         # Renumber in reading order: the first passage cited in the text becomes [1].
@@ -147,20 +146,18 @@ class Answerer:
             text=text,
             citations=citations,
             abstained=False,
-            confidence=round(confidence.score, 4),
+            confidence=round(confidence, 4),
             as_of=max(dates) if dates else None,
-            sources=_sources(
-                retrieval.passages, cited=[passages[i - 1] for i in composition.cited]
-            ),
+            sources=_sources(shown, cited=[passages[i - 1] for i in composition.cited]),
             question=question.text,
             standalone_query=query,
         )
 
     def _abstain(
-        self, question: Question, retrieval: Retrieval, score: float, query: str
+        self, question: Question, shown: Sequence[Passage], score: float, query: str
     ) -> Answer:
         closest: list[str] = []
-        for p in retrieval.passages:
+        for p in shown:
             if p.title not in closest:
                 closest.append(p.title)
             if len(closest) == 3:
@@ -174,16 +171,10 @@ class Answerer:
             citations=(),
             abstained=True,
             confidence=round(score, 4),
-            sources=_sources(retrieval.passages, cited=()),
+            sources=_sources(shown, cited=()),
             question=question.text,
             standalone_query=query,
         )
-
-
-@lru_cache(maxsize=4096)
-def _passage_tokens(text: str) -> frozenset[str]:
-    """Tokens of a passage; passages recur across questions, so tokenise each once."""
-    return frozenset(tokenize(text))
 
 
 def _citation(number: int, passage: Passage, *, cited: bool = True) -> Citation:
@@ -196,6 +187,7 @@ def _citation(number: int, passage: Passage, *, cited: bool = True) -> Citation:
         effective_date=passage.effective_date,
         score=round(passage.score, 6),
         cited=cited,
+        text=passage.text,
     )
 
 

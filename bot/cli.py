@@ -231,6 +231,7 @@ def answer_json(answer: Answer) -> dict[str, Any]:
                 "section": s.section,
                 "score": s.score,
                 "cited": s.cited,
+                "text": s.text,
             }
             for s in answer.sources
         ],
@@ -340,51 +341,67 @@ def demo() -> None:
 # -- eval ---------------------------------------------------------------------------------
 @app.command("eval")
 def eval_command(
-    questions: Annotated[Path, typer.Argument(help="JSON lines of questions.")] = SAMPLES_DIR
-    / "devset.jsonl",
-    docs: Annotated[Path | None, typer.Option(help="Index this folder first.")] = None,
+    sets: Annotated[
+        list[str] | None,
+        typer.Argument(
+            help="Dev sets: folders (or names under knowledge/devsets/) holding corpus/ and "
+            "questions.jsonl; or a questions .jsonl (about --docs, or the current index). "
+            "Default: every dev set."
+        ),
+    ] = None,
+    docs: Annotated[
+        Path | None, typer.Option(help="With a .jsonl: the documents folder it asks about.")
+    ] = None,
     baseline: Annotated[bool, typer.Option(help="Also run plain dense top-5.")] = True,
+    loco: Annotated[
+        bool, typer.Option(help="Also fit on all corpora but one and measure on that one.")
+    ] = True,
+    glossary: Annotated[
+        bool, typer.Option(help="Use the corpora's glossary.yml (--no-glossary: without).")
+    ] = True,
+    fit: Annotated[
+        bool,
+        typer.Option(
+            "--fit", help="Refit ranking and confidence on these sets and save the weights."
+        ),
+    ] = False,
     output: Annotated[Path, typer.Option(help="Where to write the JSON results.")] = Path(
         "bench/results/eval.json"
     ),
     calibrate_threshold: Annotated[
-        bool, typer.Option("--calibrate", help="Print the abstention threshold the set implies.")
+        bool, typer.Option("--calibrate", help="Print the per-corpus abstention trade-off.")
     ] = False,
+    distractors: Annotated[
+        int,
+        typer.Option(
+            help="Also measure over one index of every corpus plus this many generated "
+            "off-topic documents (slow the first time: they are embedded).",
+            min=0,
+        ),
+    ] = 0,
 ) -> None:
-    """Measure retrieval and answers: recall@k, MRR, fact coverage, abstention, latency."""
-    from bot.evaluation import (
-        answerer_fn,
-        calibrate,
-        dense_baseline_fn,
-        evaluate,
-        load_questions,
-        table,
-        write_json,
-    )
+    """Measure retrieval and answers per corpus: recall@k, MRR, facts, abstention, latency."""
+    from bot.eval_report import run_eval
 
-    bot = open_bot()
     try:
-        items = load_questions(questions)
-        if docs is not None:
-            print_sync_report(_index_with_progress(bot, docs))
-        else:
-            bot.ensure_indexed(notify=lambda m: err.print(f"[dim]{m}[/dim]"))
+        bot = open_bot()
+        settings = bot.settings
+        bot.close()
+        run_eval(
+            settings,
+            sets or [],
+            docs=docs,
+            baseline=baseline,
+            loco=loco,
+            glossary=glossary,
+            fit=fit,
+            output=output,
+            calibrate=calibrate_threshold,
+            console=console,
+            distractors=distractors,
+        )
     except (PartnerbotError, KnowledgeError) as e:
         raise fail(e) from None
-    reports = [evaluate(items, answerer_fn(bot.answerer), name="partnerbot")]
-    if baseline:
-        reports.append(evaluate(items, dense_baseline_fn(bot.answerer), name="dense-top5"))
-    t = Table(title=f"Evaluation on {questions.name} ({len(items)} questions)")
-    t.add_column("metric")
-    for r in reports:
-        t.add_column(r.name, justify="right")
-    for key, values in table(reports):
-        t.add_row(key, *values)
-    console.print(t)
-    write_json(reports, output)
-    console.print(f"JSON written to {output}")
-    if calibrate_threshold:
-        console.print(f"calibrated abstention threshold: {calibrate(reports[0].outcomes)}")
 
 
 # -- serve ---------------------------------------------------------------------------------

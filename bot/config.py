@@ -77,7 +77,7 @@ class Settings(BaseSettings):
     # Retrieval and answers
     embedder: Literal["minilm", "openai"] = Field("minilm", alias="PARTNERBOT_EMBEDDER")
     embed_batch_size: int = Field(16, alias="PARTNERBOT_EMBED_BATCH_SIZE", ge=1, le=256)
-    top_k: int = Field(5, alias="PARTNERBOT_TOP_K", ge=1, le=20)
+    top_k: int = Field(8, alias="PARTNERBOT_TOP_K", ge=1, le=20)
     abstain_threshold: float | None = Field(
         None, alias="PARTNERBOT_ABSTAIN_THRESHOLD", ge=0, le=1, allow_inf_nan=False
     )

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from bot.acknowledgements import is_acknowledgement
 from bot.admin import require_admin
-from bot.answering import DEFAULT_ABSTAIN_THRESHOLD, Answerer
+from bot.answering import Answerer
 from bot.changes import ChangesSettings, ProgramChanges
 from bot.comms.registry import Communications
 from bot.comms.settings import CommsSettings
@@ -148,11 +148,10 @@ class PartnerBot:
     @cached_property
     def answerer(self) -> Answerer:
         client = self.llm_client
-        threshold = self.settings.abstain_threshold
         return Answerer(
             retriever=Retriever(self.index),
             top_k=self.settings.top_k,
-            threshold=DEFAULT_ABSTAIN_THRESHOLD if threshold is None else threshold,
+            threshold=self.settings.abstain_threshold,
             llm=LLMComposer(client) if client else None,
             rewriter=LLMRewriter(client) if client else None,
             escalation_contact=self.settings.escalation_contact,

@@ -46,6 +46,7 @@ class Citation:
     effective_date: date | None = None
     score: float = 0.0
     cited: bool = True
+    text: str = ""  # the passage text given to the composer
 
     @property
     def label(self) -> str:

@@ -13,8 +13,10 @@ import re
 from collections.abc import Iterable, Iterator
 
 from knowledge.documents import Chunk, Document
+from knowledge.markup import plain_inline, plain_text
 
 MAX_WORDS = 140
+LIST_MARK = "- "
 OVERLAP_MAX_WORDS = 35
 
 _SENTENCE_END = re.compile(r"(?<=[.!?])[\"')\]]*\s+(?=[\"'(\[]?[A-Z0-9])")
@@ -61,18 +63,24 @@ def _table_units(lines: list[str]) -> list[str]:
 
 def section_units(text: str) -> list[str]:
     """The indivisible pieces of a section: sentences, list items and table rows."""
-    units: list[str] = []
+    return [unit for unit, _ in section_parts(text)]
+
+
+def section_parts(text: str) -> list[tuple[str, bool]]:
+    """Each indivisible piece of a section, and whether it is a list item or table row."""
+    text = plain_text(text)
+    units: list[tuple[str, bool]] = []
     block: list[str] = []
     table: list[str] = []
 
     def flush_block() -> None:
         if block:
-            units.extend(split_sentences(" ".join(block)))
+            units.extend((u, False) for u in split_sentences(" ".join(block)))
             block.clear()
 
     def flush_table() -> None:
         if table:
-            units.extend(_table_units(table))
+            units.extend((u, True) for u in _table_units(table))
             table.clear()
 
     for raw in text.split("\n"):
@@ -87,14 +95,12 @@ def section_units(text: str) -> list[str]:
         elif _LIST_ITEM.match(line):
             flush_block()
             item = _LIST_ITEM.sub("", line).strip()
-            units.append(item if item[-1:] in ".!?:;" else item + ".")
-        elif block and _LIST_ITEM.match(block[0] if block else ""):
-            block.append(line.strip())
+            units.append((item if item[-1:] in ".!?:;" else item + ".", True))
         else:
             block.append(line.strip())
     flush_block()
     flush_table()
-    return [u for u in units if u]
+    return [(u, item) for u, item in units if u]
 
 
 def _words(text: str) -> int:
@@ -112,8 +118,10 @@ def chunk_document(doc: Document, *, max_words: int = MAX_WORDS) -> list[Chunk]:
     chunks: list[Chunk] = []
     for section in doc.sections:
         units: list[str] = []
-        for unit in section_units(section.text):
-            units.extend(_split_long(unit, max_words) if _words(unit) > max_words else [unit])
+        for unit, item in section_parts(section.text):
+            pieces = _split_long(unit, max_words) if _words(unit) > max_words else [unit]
+            # List items and table rows keep a "- " mark, so answers can quote a list as one.
+            units.extend(f"{LIST_MARK}{p}" if item else p for p in pieces)
         current: list[str] = []
         count = 0
         for unit in units:
@@ -133,13 +141,21 @@ def chunk_document(doc: Document, *, max_words: int = MAX_WORDS) -> list[Chunk]:
     return chunks
 
 
+def neighbour_id(chunk_id: str, offset: int) -> str | None:
+    """The id of the chunk `offset` places after (or before) this one in its document."""
+    digest, _, ordinal = chunk_id.rpartition("-")
+    if not digest or not ordinal.isdigit() or int(ordinal) + offset < 0:
+        return None
+    return f"{digest}-{int(ordinal) + offset:04d}"
+
+
 def _make_chunk(doc: Document, path: tuple[str, ...], units: list[str], ordinal: int) -> Chunk:
     digest = hashlib.sha1(doc.path.encode()).hexdigest()[:16]
     return Chunk(
         id=f"{digest}-{ordinal:04d}",
         doc_path=doc.path,
-        title=doc.title,
-        section=path,
+        title=plain_inline(doc.title),
+        section=tuple(plain_inline(p) for p in path),
         text="\n".join(units),
         ordinal=ordinal,
         effective_date=doc.effective_date,

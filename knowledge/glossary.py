@@ -63,7 +63,7 @@ class Glossary:
         return cls.parse(path.read_text(encoding="utf-8", errors="replace"), origin=str(path))
 
     @cached_property
-    def _patterns(self) -> list[tuple[re.Pattern[str], str]]:
+    def term_patterns(self) -> list[tuple[re.Pattern[str], str]]:
         # Longest first, so "Gold Certified" wins over "Gold".
         return [
             (re.compile(rf"(?<![\w-]){re.escape(term)}(?![\w-])", re.IGNORECASE), target)
@@ -74,7 +74,7 @@ class Glossary:
         """The query plus the current names of any shorthand or old names it uses."""
         additions: list[str] = []
         seen_spans: list[tuple[int, int]] = []
-        for pattern, target in self._patterns:
+        for pattern, target in self.term_patterns:
             for m in pattern.finditer(query):
                 if any(s <= m.start() < e for s, e in seen_spans):
                     continue

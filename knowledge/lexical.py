@@ -18,7 +18,10 @@ logger = logging.getLogger(__name__)
 # bm25s forces its own logger to DEBUG on import; keep it to warnings like everything else.
 logging.getLogger("bm25s").setLevel(logging.WARNING)
 
-_TOKEN = re.compile(r"[a-z0-9]+(?:[.'][a-z0-9]+)*")
+# Bumped whenever tokenize() changes, so indexes saved by an older one are rebuilt.
+TOKENIZER_VERSION = 3
+_TOKEN = re.compile(r"[a-z0-9]+(?:[.'][a-z0-9]+)*", re.IGNORECASE)
+_ACRONYM_PLURAL = re.compile(r"[A-Z]{2,}s")
 STOPWORDS = frozenset(
     [
         "a",
@@ -107,10 +110,67 @@ def _stemmer() -> Stemmer.Stemmer:
     return Stemmer.Stemmer("english")
 
 
+# Words of chat that say nothing about the subject ("ok so anything new on this stuff?").
+CHAT_FILLER = frozenset(
+    [
+        "ok",
+        "okay",
+        "yes",
+        "yeah",
+        "yep",
+        "right",
+        "still",
+        "now",
+        "anything",
+        "something",
+        "stuff",
+        "thing",
+        "things",
+        "guys",
+        "folks",
+        "someone",
+        "anyone",
+        "everyone",
+        "somebody",
+        "anybody",
+        "actually",
+        "really",
+        "basically",
+        "exactly",
+        "lol",
+        "btw",
+        "fyi",
+        "hello",
+        "wondering",
+        "let",
+        "lets",
+        "gonna",
+        "wanna",
+        "gotta",
+        "ca",
+        "wo",
+    ]
+)
+
+
+_IGNORED = STOPWORDS | CHAT_FILLER
+
+
+def _word(token: str) -> str:
+    """A token lower-cased, without its clitic ("customer's" → "customer", "doesn't" →
+    "does") or an acronym's plural ("MSPs" → "msp")."""
+    if _ACRONYM_PLURAL.fullmatch(token):
+        return token[:-1].lower()
+    token = token.lower()
+    if "'" not in token:
+        return token
+    return token[:-3] if token.endswith("n't") else token.split("'", 1)[0]
+
+
 def tokenize(text: str) -> list[str]:
     """Lower-case, drop stopwords, stem: 'Requirements' and 'requirement' meet."""
-    words = [w for w in _TOKEN.findall(text.lower()) if w not in STOPWORDS]
-    return list(_stemmer().stemWords(words))
+    words = (_word(w) for w in _TOKEN.findall(text.replace("’", "'")))
+    return list(_stemmer().stemWords([w for w in words if w not in _IGNORED]))
 
 
 class LexicalIndex:
@@ -145,6 +205,7 @@ class LexicalIndex:
         if self._retriever is not None:
             self._retriever.save(str(tmp), show_progress=False)
         (tmp / "ids.json").write_text(json.dumps(self.ids))
+        (tmp / "tokenizer.json").write_text(json.dumps(TOKENIZER_VERSION))
         (tmp / "df.json").write_text(json.dumps(self._df))
         old = directory.with_name(directory.name + ".old")
         shutil.rmtree(old, ignore_errors=True)
@@ -156,8 +217,11 @@ class LexicalIndex:
     @classmethod
     def load(cls, directory: Path) -> LexicalIndex | None:
         ids_file = directory / "ids.json"
-        if not ids_file.exists():
+        version_file = directory / "tokenizer.json"
+        if not ids_file.exists() or not version_file.exists():
             return None
+        if json.loads(version_file.read_text()) != TOKENIZER_VERSION:
+            return None  # saved by another tokenizer: the caller rebuilds it
         ids = json.loads(ids_file.read_text())
         if not ids:
             return cls(None, [])
@@ -180,6 +244,10 @@ class LexicalIndex:
             if float(score) > 0:
                 out.append((self.ids[int(pos)], float(score)))
         return out
+
+    def knows(self, token: str) -> bool:
+        """Does any passage contain this stemmed token?"""
+        return token in self._df
 
     def idf(self, token: str) -> float:
         """Inverse document frequency of a stemmed token (rare terms weigh more)."""

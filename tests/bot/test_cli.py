@@ -29,8 +29,10 @@ def test_ask_json_is_the_documented_shape(data_dir: Path) -> None:
     assert "2027-03-31" in data["answer"]
     assert 1 <= len(data["sources"]) <= 10
     first = data["sources"][0]
-    assert set(first) == {"path", "title", "section", "score", "cited"}
+    assert set(first) == {"path", "title", "section", "score", "cited", "text"}
     assert first["path"] == "csat-requirement.md"
+    # The passage text handed to the composer: what the answer quotes is in it.
+    assert "2027-03-31" in " ".join(s["text"] for s in data["sources"] if s["cited"])
     assert any(s["cited"] for s in data["sources"])
     assert data["as_of"] == "2026-08-15"
 

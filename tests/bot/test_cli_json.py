@@ -69,7 +69,8 @@ def test_eval_is_never_rate_limited(data_dir: Path, tmp_path: Path) -> None:
     output = tmp_path / "eval.json"
     result = runner.invoke(app, ["eval", str(questions), "--no-baseline", "--output", str(output)])
     assert result.exit_code == 0, result.output
-    answers = [q["answer"] for q in json.loads(output.read_text())["partnerbot"]["questions"]]
+    results = json.loads(output.read_text())["corpora"]["questions"]
+    answers = [q["answer"] for q in results["questions"]]
     assert len(answers) == len(QUESTIONS)
     for answer, (_, fact) in zip(answers, QUESTIONS, strict=True):
         assert fact in answer and rate_limited_prefix() not in answer
