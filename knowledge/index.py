@@ -18,11 +18,11 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, replace
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar, cast
 
 from chromadb.errors import NotFoundError
 
@@ -44,6 +44,7 @@ __all__ = [
     "CheckReport",
     "ChromaServer",
     "DocumentVersion",
+    "IndexView",
     "KnowledgeIndex",
     "ProgressFn",
     "SyncReport",
@@ -56,9 +57,27 @@ logger = logging.getLogger(__name__)
 DEFAULT_GRACE_SECONDS = 300.0
 
 
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class IndexView:
+    """One generation's texts, for what is derived from them (see `KnowledgeIndex.derived`)."""
+
+    generation: int
+    chunks: Mapping[str, Chunk]
+    lexical: LexicalIndex
+    glossary: Glossary
+
+    def ordered_chunks(self) -> list[Chunk]:
+        """Every chunk, in the lexical index's (stable) order."""
+        return [self.chunks[cid] for cid in self.lexical.ids if cid in self.chunks]
+
+
 @dataclass(frozen=True)
 class _Snapshot:
-    """One generation, as questions read it. Never changed: a new one replaces it."""
+    """One generation, as questions read it. Never replaced in part: a new one replaces it
+    (`derived` only fills in, once per name)."""
 
     generation: Generation | None
     collection: Any  # None before the first generation
@@ -66,13 +85,19 @@ class _Snapshot:
     lexical: LexicalIndex
     glossary: Glossary
     documents: tuple[DocumentEntry, ...]
+    derived: dict[str, Any] = field(default_factory=dict)
 
     @property
     def number(self) -> int:
         return self.generation.number if self.generation else 0
 
+    @property
+    def view(self) -> IndexView:
+        return IndexView(self.number, self.chunks, self.lexical, self.glossary)
 
-_EMPTY = _Snapshot(None, None, {}, LexicalIndex(None, []), Glossary(), ())
+
+def _empty() -> _Snapshot:
+    return _Snapshot(None, None, {}, LexicalIndex(None, []), Glossary(), ())
 
 
 class KnowledgeIndex:
@@ -109,6 +134,8 @@ class KnowledgeIndex:
         self._allow_other_embedder = rebuild
         self._follow_seconds = follow_seconds
         self._load_lock = threading.Lock()  # one snapshot load at a time
+        self._derive_lock = threading.Lock()
+        self._derivers: dict[str, Callable[[IndexView], Any]] = {}
         self._snapshot: _Snapshot | None = None
         self._written_here: set[int] = set()
         self._closed = threading.Event()
@@ -191,14 +218,36 @@ class KnowledgeIndex:
                     current.number,
                 )
                 return False
+            self._derive_all(loaded)
             self._snapshot = loaded
         logger.info("answering from index generation %d (%d chunks)", number, len(loaded.chunks))
         return True
 
+    def derived(self, name: str, build: Callable[[IndexView], T]) -> T:
+        """What `build` makes of the current generation (say, a vocabulary learned from its
+        texts), made once per generation. Once asked for, it is made for every later
+        generation before questions switch to it, so no question waits for it."""
+        self._derivers.setdefault(name, build)
+        snapshot = self._current()
+        if name not in snapshot.derived:
+            with self._derive_lock:
+                if name not in snapshot.derived:
+                    snapshot.derived[name] = build(snapshot.view)
+        return cast(T, snapshot.derived[name])
+
+    def _derive_all(self, snapshot: _Snapshot) -> None:
+        for name, build in list(self._derivers.items()):
+            try:
+                snapshot.derived[name] = build(snapshot.view)
+            except Exception:  # made when first asked for instead
+                logger.exception(
+                    "preparing %s for index generation %d failed", name, snapshot.number
+                )
+
     def _load(self, live: Generation | None, *, fresh_client: bool = False) -> _Snapshot:
         for _ in range(5):
             if live is None:
-                return _EMPTY
+                return _empty()
             self._check_embedder(live)
             # Embedded: a generation another process wrote needs a client that sees it.
             client = self.vectors.refreshed() if fresh_client else self.vectors.client
