@@ -24,7 +24,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any, TypeVar, cast
 
-from chromadb.errors import NotFoundError
+from chromadb.errors import ChromaError, NotFoundError
 
 from knowledge.catalog import Catalog, DocumentEntry, DocumentVersion, Generation, open_catalog
 from knowledge.documents import Chunk, Document
@@ -352,10 +352,15 @@ class KnowledgeIndex:
                     n_results=fetch,
                     include=["distances"],
                 )
-            except NotFoundError:
-                snapshot = self._after_lost_collection(snapshot)
-                if snapshot.collection is None:
+            except ChromaError:
+                # A server answers a query on a dropped collection with NotFoundError, or
+                # with another error while it is being dropped.
+                newer = self._after_lost_collection(snapshot)
+                if newer is None:
+                    raise
+                if newer.collection is None:
                     return []
+                snapshot = newer
                 continue
             ids = result["ids"][0]
             distances = (result.get("distances") or [[]])[0]
@@ -369,17 +374,22 @@ class KnowledgeIndex:
             fetch *= 4
         return hits[:k]
 
-    def _after_lost_collection(self, snapshot: _Snapshot) -> _Snapshot:
-        """The collection was dropped (a rebuild's grace period passed): follow now."""
+    def _after_lost_collection(self, snapshot: _Snapshot) -> _Snapshot | None:
+        """A query failed: when the collection was dropped (a rebuild's grace period
+        passed), follow the newer generation now; None when it is still there."""
         self.poll()
         current = self._current()
-        if current is snapshot:
-            name = snapshot.generation.collection if snapshot.generation else ""
+        if current is not snapshot:
+            return current
+        name = snapshot.generation.collection if snapshot.generation else ""
+        try:
+            self.vectors.collection(name)
+        except NotFoundError:
             raise IndexUnavailableError(
                 f"the index's Chroma collection {name} is gone: run partnerbot index --check "
                 "(or --rebuild)"
-            )
-        return current
+            ) from None
+        return None
 
     def chunks(self, ids: Iterable[str]) -> dict[str, Chunk]:
         """The chunks with these ids (those in the current generation)."""
