@@ -441,14 +441,28 @@ class KnowledgeIndex:
         on_progress: ProgressFn | None = None,
     ) -> SyncReport:
         """Bring the index in line with a folder: embed new/changed, drop deleted, report all.
-        `rebuild`: every chunk is embedded again, into a new collection."""
-        return self.writer.sync(root, source=source, rebuild=rebuild, on_progress=on_progress)
+        `rebuild`: every chunk is embedded again, into a new collection. In a process that
+        answers questions the run goes in the background, so they come first."""
+        return self.writer.sync(
+            root,
+            source=source,
+            rebuild=rebuild,
+            on_progress=on_progress,
+            background=self._answering,
+        )
 
     def sync_documents(
         self, documents: Sequence[Document], *, source: str, on_progress: ProgressFn | None = None
     ) -> SyncReport:
         """Make `source` hold exactly these documents (used for generated ones, e.g. comms)."""
-        return self.writer.sync_documents(documents, source=source, on_progress=on_progress)
+        return self.writer.sync_documents(
+            documents, source=source, on_progress=on_progress, background=self._answering
+        )
+
+    @property
+    def _answering(self) -> bool:
+        """Has this process answered from the index (then an index run gives way to it)?"""
+        return self._snapshot is not None
 
     def check(self) -> CheckReport:
         """Compare Chroma with the catalog and put right what differs (see IndexWriter)."""

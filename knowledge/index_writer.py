@@ -27,6 +27,7 @@ import errno
 import hashlib
 import logging
 import os
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -34,7 +35,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar, cast
 
 import numpy as np
 import yaml
@@ -61,6 +62,7 @@ HISTORY_VERSIONS = 5
 MAX_GLOSSARY_BYTES = 1024 * 1024
 
 ProgressFn = Callable[[int, int], None]
+T = TypeVar("T")
 
 
 @dataclass
@@ -148,6 +150,15 @@ class IndexWriter:
         self._catalog_id = catalog.catalog_id()
         self._on_switch = on_switch
         self._mutex = threading.Lock()  # writers of this process; never a reader
+        self._background = threading.local()  # set in a background run's own thread
+
+    def _embedder(self) -> Embedder:
+        """The embedder for this thread's run: on one core in a background run."""
+        if getattr(self._background, "active", False):
+            one_core = getattr(self.embedder, "on_one_core", None)
+            if one_core is not None:
+                return cast(Embedder, one_core())
+        return self.embedder
 
     @contextmanager
     def _writing(self) -> Iterator[None]:
@@ -174,9 +185,16 @@ class IndexWriter:
         source: str = "docs",
         rebuild: bool = False,
         on_progress: ProgressFn | None = None,
+        background: bool = False,
     ) -> SyncReport:
         """Bring the index in line with a folder: embed new/changed, drop deleted, report all.
-        `rebuild`: every chunk is embedded again, into a new collection."""
+        `rebuild`: every chunk is embedded again, into a new collection. `background`: the
+        process answers questions meanwhile; they come first (see `in_background`)."""
+        if background:
+            return in_background(
+                lambda: self.sync(root, source=source, rebuild=rebuild, on_progress=on_progress),
+                self,
+            )
         started = time.perf_counter()
         root = Path(root)
         if not root.exists():
@@ -204,8 +222,14 @@ class IndexWriter:
         *,
         source: str,
         on_progress: ProgressFn | None = None,
+        background: bool = False,
     ) -> SyncReport:
         """Make `source` hold exactly these documents (used for generated ones, e.g. comms)."""
+        if background:
+            return in_background(
+                lambda: self.sync_documents(documents, source=source, on_progress=on_progress),
+                self,
+            )
         started = time.perf_counter()
         with self._writing():
             run = self._start(False, on_progress)
@@ -475,7 +499,7 @@ class IndexWriter:
         parts = []
         for start in range(0, len(order), EMBED_SLICE):
             idx = order[start : start + EMBED_SLICE]
-            parts.append(self.embedder.embed([texts[i] for i in idx]))
+            parts.append(self._embedder().embed([texts[i] for i in idx]))
             if progress is not None:
                 progress.advance(len(idx))
         stacked = np.vstack(parts) if parts else np.zeros((0, 0), np.float32)
@@ -559,6 +583,40 @@ class IndexWriter:
         except LoadError as e:
             report.failed.append(LoadFailure(GLOSSARY_FILE, str(e)))
             return None
+
+
+def in_background(fn: Callable[[], T], writer: IndexWriter) -> T:
+    """Run an index run in a thread of its own at the lowest CPU priority, embedding on that
+    thread alone, and wait for it: questions answered by this process meanwhile get the
+    processor first (their latency stays near idle), the run takes what is left."""
+    result: list[T] = []
+    error: list[BaseException] = []
+
+    def work() -> None:
+        writer._background.active = True
+        _lowest_priority()
+        try:
+            result.append(fn())
+        except BaseException as e:
+            error.append(e)
+
+    thread = threading.Thread(target=work, name="index-run", daemon=True)
+    thread.start()
+    thread.join()
+    if error:
+        raise error[0]
+    return result[0]
+
+
+def _lowest_priority() -> None:
+    """This thread, and only this one, at the lowest priority (Linux keeps niceness per
+    thread; elsewhere the run goes on at normal priority)."""
+    if not sys.platform.startswith("linux"):
+        return
+    try:
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 19)
+    except OSError as e:
+        logger.debug("could not lower the index run's priority: %s", e)
 
 
 class _Progress:

@@ -109,3 +109,32 @@ def test_a_running_bot_follows_an_index_run_of_another_process_on_its_data_dir(
     vector = bot.index.embedder.embed([FEE_QUESTION])[0]
     [(best, _)] = bot.index.dense_search(vector, 1)  # the vectors the other process wrote
     assert bot.index.chunks([best])[best].doc_path == "fees.md"
+
+
+def test_an_index_run_beside_questions_runs_in_its_own_thread_at_the_lowest_priority(
+    make_bot: Callable[..., PartnerBot],
+) -> None:
+    """A process answering questions gives way to them: the run's thread is niced and
+    embeds on that thread alone (a command-line `partnerbot index` keeps every core)."""
+    bot = make_bot()
+    ask(bot)  # this process answers questions now
+    seen: list[tuple[str, int]] = []
+    inner = bot.index.writer.embedder
+    mine = os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+
+    class Watching:
+        model_name, dimension = inner.model_name, inner.dimension
+
+        def embed(self, texts: Sequence[str]) -> np.ndarray:
+            raise AssertionError("a background run embeds on one core")
+
+        def on_one_core(self) -> Embedder:
+            niceness = os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+            seen.append((threading.current_thread().name, niceness))
+            return inner.on_one_core()  # type: ignore[attr-defined]
+
+    bot.index.writer.embedder = Watching()
+    report = bot.reindex(rebuild=True)
+    assert report.chunks_embedded > 0
+    assert seen and set(seen) == {("index-run", 19)}
+    assert os.getpriority(os.PRIO_PROCESS, threading.get_native_id()) == mine  # not this thread
