@@ -163,6 +163,9 @@ SECTIONS: dict[str, Callable[[], dict[str, Any]]] = {
     "discord": _optional("discord", "bench.chat_bench", "bench_discord"),
     "changes": _optional("changes", "bench.changes_bench", "bench_changes"),
     "hostile": _optional("hostile", "bench.hostile_bench", "bench_hostile"),
+    "ask_reindex": _optional("ask_reindex", "bench.index_generations", "bench_ask_reindex"),
+    "index_rss": _optional("index_rss", "bench.index_generations", "bench_index_rss"),
+    "lexical100k": _optional("lexical100k", "bench.index_generations", "bench_lexical_rebuild"),
 }
 
 

@@ -26,6 +26,7 @@ from typing import Any, TypeVar, cast
 
 from chromadb.errors import ChromaError, NotFoundError
 
+from knowledge.background import giving_way, lowest_priority
 from knowledge.catalog import Catalog, DocumentEntry, DocumentVersion, Generation, open_catalog
 from knowledge.documents import Chunk, Document
 from knowledge.embeddings import Embedder
@@ -312,10 +313,14 @@ class KnowledgeIndex:
         self._follower.start()
 
     def _follow(self) -> None:
+        """The follower thread: loads new generations at the lowest priority, so questions
+        answered from the current one meanwhile come first."""
         assert self._follow_seconds is not None
+        lowest_priority()
         while not self._closed.wait(self._follow_seconds):
             try:
-                self.poll()
+                with giving_way():
+                    self.poll()
             except Exception as e:  # the catalog or Chroma unreachable: keep the snapshot
                 logger.warning("checking for a new index generation failed: %s", e)
 

@@ -27,7 +27,6 @@ import errno
 import hashlib
 import logging
 import os
-import sys
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -35,13 +34,14 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any, TypeVar, cast
+from typing import Any, cast
 
 import numpy as np
 import yaml
 from chromadb.errors import NotFoundError
 
 from knowledge import bounded_yaml
+from knowledge.background import in_background
 from knowledge.catalog import Catalog, DocumentEntry, DocumentVersion, Generation
 from knowledge.chunking import chunk_document, embedding_text
 from knowledge.documents import Chunk, Document, LoadFailure
@@ -62,7 +62,6 @@ HISTORY_VERSIONS = 5
 MAX_GLOSSARY_BYTES = 1024 * 1024
 
 ProgressFn = Callable[[int, int], None]
-T = TypeVar("T")
 
 
 @dataclass
@@ -152,6 +151,15 @@ class IndexWriter:
         self._mutex = threading.Lock()  # writers of this process; never a reader
         self._background = threading.local()  # set in a background run's own thread
 
+    def _in_background(self, run: Callable[[], SyncReport]) -> SyncReport:
+        """The run in a thread of the lowest priority, embedding on that thread alone."""
+
+        def marked() -> SyncReport:
+            self._background.active = True
+            return run()
+
+        return in_background(marked)
+
     def _embedder(self) -> Embedder:
         """The embedder for this thread's run: on one core in a background run."""
         if getattr(self._background, "active", False):
@@ -191,9 +199,8 @@ class IndexWriter:
         `rebuild`: every chunk is embedded again, into a new collection. `background`: the
         process answers questions meanwhile; they come first (see `in_background`)."""
         if background:
-            return in_background(
-                lambda: self.sync(root, source=source, rebuild=rebuild, on_progress=on_progress),
-                self,
+            return self._in_background(
+                lambda: self.sync(root, source=source, rebuild=rebuild, on_progress=on_progress)
             )
         started = time.perf_counter()
         root = Path(root)
@@ -226,9 +233,8 @@ class IndexWriter:
     ) -> SyncReport:
         """Make `source` hold exactly these documents (used for generated ones, e.g. comms)."""
         if background:
-            return in_background(
-                lambda: self.sync_documents(documents, source=source, on_progress=on_progress),
-                self,
+            return self._in_background(
+                lambda: self.sync_documents(documents, source=source, on_progress=on_progress)
             )
         started = time.perf_counter()
         with self._writing():
@@ -583,40 +589,6 @@ class IndexWriter:
         except LoadError as e:
             report.failed.append(LoadFailure(GLOSSARY_FILE, str(e)))
             return None
-
-
-def in_background(fn: Callable[[], T], writer: IndexWriter) -> T:
-    """Run an index run in a thread of its own at the lowest CPU priority, embedding on that
-    thread alone, and wait for it: questions answered by this process meanwhile get the
-    processor first (their latency stays near idle), the run takes what is left."""
-    result: list[T] = []
-    error: list[BaseException] = []
-
-    def work() -> None:
-        writer._background.active = True
-        _lowest_priority()
-        try:
-            result.append(fn())
-        except BaseException as e:
-            error.append(e)
-
-    thread = threading.Thread(target=work, name="index-run", daemon=True)
-    thread.start()
-    thread.join()
-    if error:
-        raise error[0]
-    return result[0]
-
-
-def _lowest_priority() -> None:
-    """This thread, and only this one, at the lowest priority (Linux keeps niceness per
-    thread; elsewhere the run goes on at normal priority)."""
-    if not sys.platform.startswith("linux"):
-        return
-    try:
-        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 19)
-    except OSError as e:
-        logger.debug("could not lower the index run's priority: %s", e)
 
 
 class _Progress:

@@ -16,6 +16,7 @@ import numpy as np
 
 from bot.core import PartnerBot
 from bot.models import Answer, Question
+from knowledge.background import SWITCH_SECONDS, in_background
 from knowledge.embeddings import Embedder
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -138,3 +139,9 @@ def test_an_index_run_beside_questions_runs_in_its_own_thread_at_the_lowest_prio
     assert report.chunks_embedded > 0
     assert seen and set(seen) == {("index-run", 19)}
     assert os.getpriority(os.PRIO_PROCESS, threading.get_native_id()) == mine  # not this thread
+
+
+def test_background_work_shortens_the_switch_interval_only_while_it_runs() -> None:
+    usual = sys.getswitchinterval()
+    assert in_background(sys.getswitchinterval) == min(usual, SWITCH_SECONDS)
+    assert sys.getswitchinterval() == usual
