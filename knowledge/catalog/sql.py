@@ -247,32 +247,35 @@ class SqlCatalog:
         *,
         history: int,
     ) -> None:
+        paths = [d.path for d in documents]
         with self._writes() as s:
-            for d in documents:
+            for batch in _batches(paths):
+                marks = _marks(len(batch))
                 # A version this same generation wrote earlier (a resumed run) is replaced.
                 s.execute(
-                    "DELETE FROM index_documents WHERE path = ? AND added_gen = ?",
-                    (d.path, generation),
+                    f"DELETE FROM index_documents WHERE added_gen = ? AND path IN ({marks})",
+                    (generation, *batch),
                 )
                 s.execute(
                     "UPDATE index_documents SET removed_gen = ? "
-                    "WHERE path = ? AND removed_gen IS NULL",
-                    (generation, d.path),
+                    f"WHERE removed_gen IS NULL AND path IN ({marks})",
+                    (generation, *batch),
                 )
                 s.execute(
-                    "UPDATE index_chunks SET removed_gen = ? WHERE doc_path = ? "
-                    "AND removed_gen IS NULL AND NOT (added_gen = ? AND written = 0)",
-                    (generation, d.path, generation),
+                    "UPDATE index_chunks SET removed_gen = ? WHERE removed_gen IS NULL "
+                    f"AND NOT (added_gen = ? AND written = 0) AND doc_path IN ({marks})",
+                    (generation, generation, *batch),
                 )
                 s.execute(
                     "UPDATE index_chunks SET written = 1 "
-                    "WHERE doc_path = ? AND added_gen = ? AND written = 0",
-                    (d.path, generation),
+                    f"WHERE added_gen = ? AND written = 0 AND doc_path IN ({marks})",
+                    (generation, *batch),
                 )
-                s.execute(
-                    "INSERT INTO index_documents (path, source, content_hash, file_hash, title, "
-                    "effective_date, url, kind, chunk_count, indexed_at, added_gen, removed_gen) "
-                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL)",
+            s.executemany(
+                "INSERT INTO index_documents (path, source, content_hash, file_hash, title, "
+                "effective_date, url, kind, chunk_count, indexed_at, added_gen, removed_gen) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL)",
+                [
                     (
                         d.path,
                         d.source,
@@ -285,8 +288,10 @@ class SqlCatalog:
                         d.chunk_count,
                         d.indexed_at,
                         generation,
-                    ),
-                )
+                    )
+                    for d in documents
+                ],
+            )
             for v in versions:
                 s.execute(
                     "INSERT INTO index_versions (path, content_hash, title, effective_date, "
