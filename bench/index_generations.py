@@ -84,9 +84,10 @@ from bench.corpus import ReplayEmbedder
 from knowledge.index import KnowledgeIndex
 
 data, folder = Path(sys.argv[1]), Path(sys.argv[2])
+server = {"chroma_host": sys.argv[3], "chroma_port": int(sys.argv[4])} if len(sys.argv) > 3 else {}
 embedder = ReplayEmbedder()
 before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-index = KnowledgeIndex(data_dir=data, embedder=embedder)
+index = KnowledgeIndex(data_dir=data, embedder=embedder, **server)
 started = time.perf_counter()
 report = index.sync(folder)
 seconds = time.perf_counter() - started
@@ -167,26 +168,37 @@ def bench_ask_reindex(rounds: int = ROUNDS) -> dict[str, Any]:
 
 
 def bench_index_rss(sizes: tuple[int, ...] = (1000, 3000)) -> dict[str, Any]:
-    """Peak RSS of an index run over 1,000 and 3,000 generated documents."""
+    """Peak RSS of an index run over 1,000 and 3,000 generated documents, with the embedded
+    vector store (whose vectors live in the indexing process) and with a Chroma server."""
     from bench.corpus import write_corpus
+    from tests.chroma_server import ChromaProcess
 
     out: dict[str, Any] = {"chunks_per_document": 10, "vectors": "replayed"}
     with tempfile.TemporaryDirectory() as tmp:
         for size in sizes:
             folder = Path(tmp) / f"docs-{size}"
             write_corpus(folder, documents=size, chunks_per_doc=10)
-            for name, checkout in checkouts().items():
-                worker = start(
-                    checkout,
-                    _RSS_WORKER,
-                    str(Path(tmp) / f"data-{size}-{name.replace(' ', '-')}"),
-                    str(folder),
-                    stdout=subprocess.PIPE,
-                )
-                output, _ = worker.communicate(timeout=3600)
-                if worker.returncode != 0:
-                    raise RuntimeError(f"the index memory worker failed in {checkout}")
-                out.setdefault(name, {})[str(size)] = json.loads(output.strip().splitlines()[-1])
+            for store in ("embedded", "server"):
+                for name, checkout in checkouts().items():
+                    chroma = ChromaProcess().start() if store == "server" else None
+                    where = (chroma.host, str(chroma.port)) if chroma else ()
+                    try:
+                        worker = start(
+                            checkout,
+                            _RSS_WORKER,
+                            str(Path(tmp) / f"data-{size}-{store}-{name.replace(' ', '-')}"),
+                            str(folder),
+                            *where,
+                            stdout=subprocess.PIPE,
+                        )
+                        output, _ = worker.communicate(timeout=3600)
+                    finally:
+                        if chroma is not None:
+                            chroma.stop()
+                    if worker.returncode != 0:
+                        raise RuntimeError(f"the index memory worker failed in {checkout}")
+                    figures = json.loads(output.strip().splitlines()[-1])
+                    out.setdefault(f"{name}, {store} Chroma", {})[str(size)] = figures
     return out
 
 

@@ -79,9 +79,10 @@ class Garbage:
     before: int  # rows removed at or before this generation may go
     chunk_ids: tuple[str, ...] = ()
     collections: tuple[str, ...] = ()
+    generations: int = 0  # retired generations before it, whose records may go
 
     def __bool__(self) -> bool:
-        return bool(self.chunk_ids or self.collections)
+        return bool(self.chunk_ids or self.collections or self.generations)
 
 
 class Catalog(Protocol):

@@ -396,7 +396,11 @@ class SqlCatalog:
                     "SELECT collection FROM index_generations WHERE number < ?", (cutoff,)
                 )
             }
-        return Garbage(int(cutoff), tuple(ids), tuple(sorted(old - in_use)))
+            (generations,) = s.execute(
+                "SELECT COUNT(*) FROM index_generations WHERE status = ? AND number < ?",
+                (RETIRED, cutoff),
+            )[0]
+        return Garbage(int(cutoff), tuple(ids), tuple(sorted(old - in_use)), int(generations))
 
     def forget(self, garbage: Garbage) -> None:
         with self._writes() as s:

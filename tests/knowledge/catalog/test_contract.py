@@ -180,6 +180,7 @@ def test_garbage_is_what_replaced_generations_left_once_the_grace_period_passed(
     garbage = catalog.garbage(older_than=now)
     assert sorted(garbage.chunk_ids) == ["a1-0", "a1-1", "b1-0"]
     assert garbage.collections == ("c1",)  # generations 1 and 2 used it; 3 is in c2
+    assert garbage.generations == 2
     catalog.forget(garbage)
     assert catalog.chunk_ids() == {"a2-0"}
     assert texts(catalog, 3) == {"A edited"}
