@@ -17,6 +17,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from bot.app import App
 from bot.config import SAMPLES_DIR, Settings
 from bot.core import PartnerBot
 
@@ -29,7 +30,7 @@ def _indexed(tmp: Path) -> Path:
     return data
 
 
-def _bot(indexed: Path, tmp: Path, name: str, **settings: str) -> PartnerBot:
+def _bot(indexed: Path, tmp: Path, name: str, **settings: str) -> App:
     data = tmp / name
     shutil.copytree(indexed, data)
     values: dict[str, Any] = {
@@ -37,7 +38,7 @@ def _bot(indexed: Path, tmp: Path, name: str, **settings: str) -> PartnerBot:
         "PARTNERBOT_RATE_LIMIT_PER_MINUTE": 10**6,
         **settings,
     }
-    return PartnerBot(Settings(**values))
+    return App(Settings(**values))
 
 
 def _median_of(
@@ -48,7 +49,7 @@ def _median_of(
 
 
 def bench_slack(n: int = 50, rounds: int = 5) -> dict[str, Any]:
-    from tests.adapters.slack_harness import run_mentions_http
+    from tests.adapters.slack_harness import run_mentions_http, slack_settings
     from tests.fakes.slack_server import FakeSlack
 
     results = []
@@ -56,10 +57,10 @@ def bench_slack(n: int = 50, rounds: int = 5) -> dict[str, Any]:
         tmp = Path(tmp_name)
         indexed = _indexed(tmp)
         for r in range(rounds):
-            bot = _bot(indexed, tmp, f"slack-{r}")
             with FakeSlack() as fake:
-                results.append(asyncio.run(run_mentions_http(bot, fake, n)))
-            bot.close()
+                app = _bot(indexed, tmp, f"slack-{r}", **slack_settings(fake, "http"))
+                results.append(asyncio.run(run_mentions_http(app, fake, n)))
+                app.close()
     return {
         "n": n,
         "rounds": rounds,

@@ -1,28 +1,31 @@
-"""The `partnerbot` command line: index, ask, chat, eval, report, serve, and admin tools."""
+"""The `partnerbot` command line: index, ask, chat, eval, report, serve, and admin tools.
+
+With bot/app.py it is the composition root: the terminal chat (adapters/console.py) is
+wired here; chat platforms come from the app's platform registry.
+"""
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
+import os
 import sys
-from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from bot.changes.cli import build_changes_app
-from bot.cli_session import err, fail, open_bot
+from adapters.console import print_answer, run_console
+from bot.changes.cli import changes_app
+from bot.cli_session import err, fail, open_app
 from bot.comms.cli import comms_app
 from bot.config import SAMPLES_DIR
 from bot.core import PartnerBot
-from bot.errors import ConfigError, PartnerbotError, UserError
-from bot.models import Answer, Question, Turn
-from bot.notify import ChannelPoster
+from bot.errors import PartnerbotError, UserError
+from bot.models import Actor, Answer, Question, Turn
 from bot.terminal import shown
 from knowledge.errors import KnowledgeError
 from knowledge.index import CheckReport, SyncReport
@@ -35,56 +38,8 @@ app = typer.Typer(
 )
 console = Console()
 logger = logging.getLogger("partnerbot")
-T = TypeVar("T")
-
-
-# -- posters outside `serve` (the composition root alone imports adapters, lazily) --------------
-def with_posters(
-    bot: PartnerBot, platforms: Sequence[str], fn: Callable[[list[ChannelPoster]], T]
-) -> T:
-    """Run fn with posters for these platforms (e.g. `partnerbot changes publish`).
-
-    Slack posts through the Web API with the bot token. Discord needs a gateway
-    connection, so its service is started as `partnerbot serve` would, used from a
-    worker thread (posters block), and stopped again.
-    """
-    posters: list[ChannelPoster] = []
-    if "slack" in platforms:
-        posters.append(_slack_poster(bot))
-    if "discord" in platforms:
-        return asyncio.run(_with_discord(bot, posters, fn))
-    return fn(posters)
-
-
-def _slack_poster(bot: PartnerBot) -> ChannelPoster:
-    from adapters.slack.poster import SlackPoster
-
-    token = bot.settings.slack_bot_token
-    if token is None or not token.get_secret_value().strip():
-        raise ConfigError(
-            "SLACK_BOT_TOKEN is not set, but PARTNERBOT_CHANGES_CHANNELS names a Slack "
-            "channel: set the bot token (xoxb-…) to post the digest there."
-        )
-    return SlackPoster.from_token(
-        token.get_secret_value().strip(), base_url=bot.settings.slack_api_url
-    )
-
-
-async def _with_discord(
-    bot: PartnerBot, posters: list[ChannelPoster], fn: Callable[[list[ChannelPoster]], T]
-) -> T:
-    from adapters.discord import build_discord
-
-    service = build_discord(bot)
-    await service.start()
-    try:
-        return await asyncio.to_thread(fn, [*posters, service.poster])
-    finally:
-        await service.stop()
-
-
 app.add_typer(comms_app, name="comms")
-app.add_typer(build_changes_app(with_posters=with_posters), name="changes")
+app.add_typer(changes_app, name="changes")
 
 
 # -- index --------------------------------------------------------------------------------
@@ -193,7 +148,7 @@ def index(
 ) -> None:
     """(Admin) Index program documents: only new and changed ones are embedded."""
     try:
-        bot = open_bot()
+        bot = open_app().core
         if check:
             print_check_report(bot.index.check(), json_out=json_out)
             return
@@ -245,24 +200,9 @@ def answer_json(answer: Answer) -> dict[str, Any]:
     }
 
 
-def print_answer(answer: Answer) -> None:
-    console.print(shown(answer.text, keep_lines=True), highlight=False, soft_wrap=True)
-    if answer.abstained:
-        return
-    if answer.as_of:
-        console.print(f"[dim](as of {answer.as_of.isoformat()})[/dim]")
-    if answer.citations:
-        console.print("[bold]Sources[/bold]")
-        for c in answer.citations:
-            dated = f", {c.effective_date.isoformat()}" if c.effective_date else ""
-            console.print(
-                f"  \\[{c.number}] {shown(c.label)} ({shown(c.path)}{dated})", highlight=False
-            )
-
-
 def _question(text: str, previous: list[str]) -> Question:
     history = tuple(Turn("user", p) for p in previous)
-    return Question(text=text, history=history, platform="cli", asker="cli", is_admin=True)
+    return Question(text, history=history, actor=Actor("cli", "cli", is_admin=True))
 
 
 @app.command()
@@ -279,7 +219,7 @@ def ask(
     ] = None,
 ) -> None:
     """Answer a question from the program documents, with numbered sources."""
-    bot = open_bot()
+    bot = open_app().core
     try:
         bot.ensure_indexed(notify=lambda m: err.print(f"[dim]{m}[/dim]"))
     except (PartnerbotError, KnowledgeError) as e:
@@ -304,7 +244,7 @@ def ask(
     if json_out:
         print(json.dumps(answer_json(answer)))
     else:
-        print_answer(answer)
+        print_answer(answer, console)
     if answer.kind == "error":
         raise typer.Exit(1)
 
@@ -312,17 +252,16 @@ def ask(
 @app.command()
 def chat() -> None:
     """A terminal conversation; follow-ups use the earlier turns."""
-    from adapters.console import run_console
-
-    bot = open_bot()
-    bot.ensure_indexed(notify=lambda m: err.print(f"[dim]{m}[/dim]"))
-    run_console(bot, console=console)
+    app = open_app()
+    app.core.ensure_indexed(notify=lambda m: err.print(f"[dim]{m}[/dim]"))
+    run_console(app.chat, console=console)
 
 
 @app.command()
 def demo() -> None:
     """Index the sample documents and answer a few partner questions (no keys, no network)."""
-    bot = open_bot()
+    app = open_app()
+    bot = app.core
     report = _index_with_progress(bot, SAMPLES_DIR / "docs")
     print_sync_report(report)
     questions = [
@@ -334,11 +273,11 @@ def demo() -> None:
     ]
     for text, previous in questions:
         console.rule(f"[bold]Q:[/bold] {text}" + (" (follow-up)" if previous else ""))
-        print_answer(bot.ask(_question(text, previous)))
+        print_answer(bot.ask(_question(text, previous)), console)
 
     from bot.changes.demo import demo_changes
 
-    demo_changes(bot, console)
+    demo_changes(bot, app.changes, console)
 
 
 # -- eval ---------------------------------------------------------------------------------
@@ -387,9 +326,9 @@ def eval_command(
     from bot.eval_report import run_eval
 
     try:
-        bot = open_bot()
-        settings = bot.settings
-        bot.close()
+        opened = open_app()
+        settings = opened.settings
+        opened.close()
         run_eval(
             settings,
             sets or [],
@@ -410,13 +349,29 @@ def eval_command(
 # -- serve ---------------------------------------------------------------------------------
 @app.command()
 def serve() -> None:
-    """Run every configured chat adapter (Slack, Discord) and the background jobs."""
-    # The CLI is the composition root: the only place in bot/ that reaches adapters/,
-    # and only here, lazily, so importing the core never loads a chat SDK.
-    from adapters.serve import run
+    """Run every configured chat platform (Slack, Discord) and the background jobs."""
+    from bot.serve import run
 
-    bot = open_bot(log_level="INFO")
-    raise typer.Exit(run(bot))
+    served = open_app(log_level="INFO")
+    try:
+        served.add_platforms()
+        if not served.platforms:
+            raise UserError(
+                "No chat platform configured: set SLACK_BOT_TOKEN (+ SLACK_APP_TOKEN or "
+                "SLACK_SIGNING_SECRET) and/or DISCORD_BOT_TOKEN. See README, 'Run on Slack'."
+            )
+        services = served.services()
+        served.core.ensure_indexed()
+        busy = run(services)
+    except (PartnerbotError, KnowledgeError) as e:
+        raise fail(e) from None
+    if busy:
+        # A platform call that has not timed out yet must not hold up the exit.
+        logger.warning("exiting with %d platform call(s) unfinished", len(busy))
+        served.close()
+        logging.shutdown()
+        os._exit(0)
+    served.close()
 
 
 @app.command("slack-manifest")
@@ -453,8 +408,7 @@ def report(
     since: Annotated[str | None, typer.Option(help="ISO date or datetime.")] = None,
 ) -> None:
     """(Admin) Knowledge gaps: recent abstentions and 👎 answers, with counts."""
-    bot = open_bot()
-    data = bot.store.interactions.gap_report(since=since).as_json()
+    data = open_app().store.interactions.gap_report(since=since).as_json()
     if json_out:
         print(json.dumps(data, indent=2))
         return

@@ -1,54 +1,36 @@
-"""What every `partnerbot` command starts from: settings, logging and the core.
+"""What every `partnerbot` command starts from: settings, logging and the composed app.
 
 Shared by the command groups (bot/cli.py, bot/comms/cli.py, bot/changes/cli.py) so
-each opens the bot, reports user-facing errors and exits the same way.
+each opens the app, reports user-facing errors and exits the same way.
 """
 
 from __future__ import annotations
 
-import logging
-import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 
 import typer
 from rich.console import Console
 
-from bot.config import Settings, load_settings
-from bot.core import PartnerBot
+from bot.app import App
+from bot.config import load_settings
 from bot.errors import PartnerbotError
+from bot.logs import setup_logging
 from bot.terminal import shown
 from knowledge.errors import KnowledgeError
 
 err = Console(stderr=True)
 
-CliBot = PartnerBot  # what every command works on
 
-_NOISY = ("httpx", "httpx2", "chromadb", "urllib3", "discord", "slack_bolt", "slack_sdk")
-
-
-def setup_logging(settings: Settings, default_level: str) -> None:
-    logging.basicConfig(
-        level=(settings.log_level or default_level).upper(),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        stream=sys.stderr,
-    )
-    for noisy in _NOISY:
-        logging.getLogger(noisy).setLevel(max(logging.WARNING, logging.getLogger().level))
-
-
-def open_bot(*, log_level: str = "WARNING") -> PartnerBot:
-    """Settings and the core, for one command (long-running `serve` logs at INFO)."""
+def open_app(*, log_level: str = "WARNING") -> App:
+    """Settings and the app, for one command (long-running `serve` logs at INFO)."""
     try:
         settings = load_settings()
+        setup_logging(settings, log_level)
+        return App(settings)
     except PartnerbotError as e:
         err.print(f"[red]{shown(str(e))}[/red]")
         raise typer.Exit(2) from None
-    setup_logging(settings, log_level)
-    try:
-        return PartnerBot(settings)
-    except PartnerbotError as e:
-        raise fail(e) from None
 
 
 def fail(e: Exception) -> typer.Exit:
@@ -58,12 +40,12 @@ def fail(e: Exception) -> typer.Exit:
 
 
 @contextmanager
-def command_bot() -> Iterator[PartnerBot]:
-    """The configured bot for one command; a user-facing error ends it with its message."""
-    bot = open_bot()
+def command_app() -> Iterator[App]:
+    """The configured app for one command; a user-facing error ends it with its message."""
+    app = open_app()
     try:
-        yield bot
+        yield app
     except (PartnerbotError, KnowledgeError) as e:
         raise fail(e) from None
     finally:
-        bot.close()
+        app.close()

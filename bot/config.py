@@ -11,6 +11,7 @@ from pydantic import Field, SecretStr, ValidationError, ValidationInfo, field_va
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from bot.errors import ConfigError
+from bot.models import ChannelRef
 from bot.store.url import DatabaseUrl, parse_database_url
 from knowledge.vectors import AUTH_HEADERS, ChromaServer
 
@@ -38,6 +39,8 @@ class Settings(BaseSettings):
     docs_dir: Path | None = Field(None, alias="PARTNERBOT_DOCS_DIR")
     comms_dir: Path | None = Field(None, alias="PARTNERBOT_COMMS_DIR")
     log_level: str | None = Field(None, alias="PARTNERBOT_LOG_LEVEL")  # default: see the CLI
+    # text: one readable line per record; json: one JSON object per line (bot/logs.py)
+    log_format: Literal["text", "json"] = Field("text", alias="PARTNERBOT_LOG_FORMAT")
     # The bot's state (feedback, events, communications, outbox, changes): sqlite:///… or
     # postgresql://…; unset: state.sqlite3 in the data dir. A secret: it may hold a password.
     database_url: SecretStr | None = Field(None, alias="PARTNERBOT_DATABASE_URL")
@@ -51,6 +54,11 @@ class Settings(BaseSettings):
             except ConfigError as e:
                 raise ValueError(str(e)) from None
         return value
+
+    @field_validator("log_format", mode="before")
+    @classmethod
+    def _lower_log_format(cls, value: object) -> object:
+        return value.strip().lower() if isinstance(value, str) else value
 
     @field_validator("log_level")
     @classmethod
@@ -85,6 +93,11 @@ class Settings(BaseSettings):
     escalation_contact: str = Field(
         "your partner development manager", alias="PARTNERBOT_ESCALATION_CONTACT"
     )
+
+    # `partnerbot serve`'s health, readiness and metrics endpoints (bot/health.py)
+    health_server: bool = Field(True, alias="PARTNERBOT_HEALTH_SERVER")
+    health_host: str = Field("0.0.0.0", alias="PARTNERBOT_HEALTH_HOST")
+    health_port: int = Field(8080, alias="PARTNERBOT_HEALTH_PORT", ge=0, le=65535)  # 0: any
 
     # Chroma server (scale-out); empty means the embedded PersistentClient in data_dir. TLS
     # (optionally verified against a CA bundle) and a token, sent as a bearer Authorization
@@ -130,7 +143,8 @@ class Settings(BaseSettings):
     slack_app_token: SecretStr | None = Field(None, alias="SLACK_APP_TOKEN")
     slack_signing_secret: SecretStr | None = Field(None, alias="SLACK_SIGNING_SECRET")
     slack_mode: Literal["socket", "http"] = Field("socket", alias="SLACK_MODE")
-    slack_port: int = Field(3000, alias="SLACK_PORT", ge=1, le=65535)
+    slack_host: str = Field("0.0.0.0", alias="SLACK_HOST")
+    slack_port: int = Field(3000, alias="SLACK_PORT", ge=0, le=65535)  # 0: any free port
     slack_api_url: str | None = Field(None, alias="SLACK_API_URL")
     slack_admin_ids: CsvList = Field(default_factory=list, alias="SLACK_ADMIN_USER_IDS")
     discord_bot_token: SecretStr | None = Field(None, alias="DISCORD_BOT_TOKEN")
@@ -146,15 +160,6 @@ class Settings(BaseSettings):
     changes_auto_publish: bool = Field(False, alias="PARTNERBOT_CHANGES_AUTO_PUBLISH")
     changes_recent_days: int = Field(90, alias="PARTNERBOT_CHANGES_RECENT_DAYS", ge=1)
     _split_changes_channels = field_validator("changes_channels", mode="before")(_split_csv)
-
-    @field_validator("changes_channels")
-    @classmethod
-    def _check_changes_channels(cls, value: list[str]) -> list[str]:
-        for spec in value:
-            platform, _, channel = spec.partition(":")
-            if platform.strip().lower() not in {"slack", "discord"} or not channel.strip():
-                raise ValueError(f"{spec!r} is not platform:channel, e.g. slack:#partners")
-        return value
 
     # Communications announced to partners (bot/comms): the routes file (default
     # <comms folder>/routes.yml), default lead times in days before send_at, an optional
@@ -182,13 +187,15 @@ class Settings(BaseSettings):
             raise ValueError("give whole days between 1 and 365, e.g. 14,3,1")
         return value
 
-    @field_validator("admin_channels")
+    @field_validator("changes_channels", "admin_channels")
     @classmethod
-    def _check_admin_channels(cls, value: list[str]) -> list[str]:
+    def _check_channels(cls, value: list[str]) -> list[str]:
+        """platform:channel, parsed by the one parser (unknown platforms: see bot/app.py)."""
         for spec in value:
-            platform, _, channel = spec.partition(":")
-            if not platform.strip() or not channel.strip():
-                raise ValueError(f"{spec!r} is not platform:channel, e.g. slack:C0123ADMINS")
+            try:
+                ChannelRef.parse(spec)
+            except ConfigError as e:
+                raise ValueError(str(e)) from None
         return value
 
     _split = field_validator(
@@ -198,6 +205,16 @@ class Settings(BaseSettings):
         "discord_guild_ids",
         mode="before",
     )(_split_csv)
+
+    @field_validator("discord_admin_role_ids", "discord_admin_user_ids", "discord_guild_ids")
+    @classmethod
+    def _check_discord_ids(cls, value: list[str]) -> list[str]:
+        if bad := [v for v in value if not v.isdigit()]:
+            raise ValueError(
+                "give comma-separated numeric Discord ids (Developer Mode → right-click → "
+                f"Copy ID); not an id: {bad[0]!r}"
+            )
+        return value
 
     @cached_property
     def documents_dir(self) -> Path:

@@ -1,9 +1,9 @@
-"""PartnerBot: the one object adapters hold. Ask, re-index, record feedback.
+"""PartnerBot, the core: ask a question, re-index the documents.
 
-Adapters compose it (never subclass it): they translate a platform event into a
-`Question`, call `ask`, and render the `Answer`. `ask` never raises: a request
-problem comes back as a notice, an unexpected failure as a short apology, and
-the traceback goes to the log only.
+It owns the knowledge index, the answerer and the record of interactions, and
+consults the features it is given (bot/features.py) without knowing any of them.
+`ask` never raises: a request problem comes back as a notice, an unexpected
+failure as a short apology, and the traceback goes to the log only.
 """
 
 from __future__ import annotations
@@ -11,20 +11,20 @@ from __future__ import annotations
 import logging
 import math
 import threading
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import replace
 from functools import cached_property
 from pathlib import Path
 
 from bot.acknowledgements import is_acknowledgement
-from bot.admin import require_admin
 from bot.answering import Answerer
-from bot.changes import ChangesSettings, ProgramChanges
-from bot.comms.registry import Communications
-from bot.comms.settings import CommsSettings
 from bot.config import Settings
 from bot.errors import UserError
+from bot.features import Feature
 from bot.grounded import LLMComposer
 from bot.llm import LLMClient
+from bot.metrics import Metrics
 from bot.models import Answer, AnswerKind, Question
 from bot.prompts import message
 from bot.ratelimit import UNLIMITED_PLATFORMS, RateLimiter
@@ -50,34 +50,29 @@ def make_embedder(settings: Settings) -> Embedder:
 
 
 class PartnerBot:
-    """The core: knowledge index, answerer, state, and the admin operations."""
+    """The knowledge index, the answerer, the interaction record, and the features."""
 
-    def __init__(self, settings: Settings, *, index: KnowledgeIndex | None = None) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        index: KnowledgeIndex | None = None,
+        store: Store | None = None,
+        features: Iterable[Feature] = (),
+        metrics: Metrics | None = None,
+    ) -> None:
         self.settings = settings
+        self.metrics = metrics or Metrics()
         self._index = index
         self._index_lock = threading.Lock()
         self._reindex_lock = threading.Lock()
         # Set in the thread running `reindex`: only an index run writes to a shared index.
         self._reindexing = threading.local()
+        if store is not None:
+            self.__dict__["store"] = store
         self.rate_limiter = RateLimiter(per_minute=settings.rate_limit_per_minute)
-        # Called after every re-index (e.g. program-change detection).
-        self.on_reindex: list[Callable[[SyncReport], None]] = []
-        # Consulted before the document answerer; the first non-None Answer wins
-        # (e.g. "what changed this quarter?" is answered from change records).
-        self.special_answerers: list[Callable[[Question], Answer | None]] = []
-        # Applied in order to answers from the documents (not to special ones), e.g. a
-        # note that a cited section changed recently.
-        self.answer_notes: list[Callable[[Question, Answer], Answer]] = []
-        # Program-change detection: records changes on re-index, answers "what changed?",
-        # notes a recently changed section under an answer.
-        self.on_reindex.append(lambda report: self.changes.record_sync(report))
-        self.special_answerers.append(lambda q: self.changes.answer(q))
-        self.answer_notes.append(lambda q, a: self.changes.note(q, a))
-        # Communications announced to partners (bot/comms): answers in "Ask about this"
-        # threads and "is the vendor emailing my customers this month?"; kept in the index
-        # after a re-index (a rebuild drops them).
-        self.special_answerers.append(lambda q: self.comms.answer(q))
-        self.on_reindex.append(lambda _report: self.comms.refresh_index())
+        # In order: the first feature with an answer wins; every feature may annotate.
+        self.features: list[Feature] = list(features)
 
     # -- parts, built on first use ----------------------------------------------------------
     @property
@@ -99,38 +94,18 @@ class PartnerBot:
                 )
             return self._index
 
-    @cached_property
-    def store(self) -> Store:
-        """The state backend PARTNERBOT_DATABASE_URL names (SQLite in the data dir by default)."""
-        return open_store(self.settings.database)
-
-    @cached_property
-    def comms(self) -> Communications:
-        """Vendor-to-customer communications: registry, notices, acknowledgements."""
-        return Communications(
-            store=self.store,
-            settings=CommsSettings.from_settings(self.settings),
-            index_documents=self._index_communications,
-            answer_documents=lambda q: self.answerer.answer(q),
-        )
-
-    def _index_communications(self, documents: list[Document]) -> SyncReport:
-        """Keep upcoming communications in the index. A shared index is written only by an
-        index run (`partnerbot index`, an admin's re-index), never by a replica's dispatcher
-        on its own: there they follow with the next run."""
+    def index_communications(self, documents: list[Document]) -> SyncReport:
+        """Keep upcoming communications in the index (source "comms"). A shared index is
+        written only by an index run (`partnerbot index`, an admin's re-index), never by a
+        replica's dispatcher on its own: there they follow with the next run."""
         if self.index.shared and not getattr(self._reindexing, "active", False):
             return SyncReport()
         return self.index.sync_documents(documents, source="comms")
 
     @cached_property
-    def changes(self) -> ProgramChanges:
-        """Program changes: records of every re-index, change answers, digests."""
-        return ProgramChanges(
-            records=self.store.changes,
-            deliveries=self.store.deliveries,
-            settings=ChangesSettings.from_settings(self.settings),
-            llm=lambda: self.llm_client,
-        )
+    def store(self) -> Store:
+        """The state backend PARTNERBOT_DATABASE_URL names (SQLite in the data dir by default)."""
+        return open_store(self.settings.database)
 
     @cached_property
     def llm_client(self) -> LLMClient | None:
@@ -184,14 +159,11 @@ class PartnerBot:
             return _notice(question, message("empty_question"), kind="empty")
         limit = self.settings.max_question_chars
         if len(text) > limit:
-            return _notice(
-                question,
-                message("too_long", length=f"{len(text):,}", limit=f"{limit:,}"),
-                kind="too_long",
-            )
+            too_long = message("too_long", length=f"{len(text):,}", limit=f"{limit:,}")
+            return _notice(question, too_long, kind="too_long")
         if question.platform in UNLIMITED_PLATFORMS:
             return None
-        wait = self.rate_limiter.check(f"{question.platform}:{question.asker}")
+        wait = self.rate_limiter.check(question.actor.who)
         if wait > 0:
             return _notice(
                 question,
@@ -205,26 +177,28 @@ class PartnerBot:
         return None
 
     def ask(self, question: Question) -> Answer:
-        """Answer a question; never raises (see module docstring)."""
+        """Answer a question; never raises (see module docstring). Counted and timed."""
+        started = time.perf_counter()
+        answer = self._ask(question)
+        self.metrics.observe_answer(question, answer, time.perf_counter() - started)
+        return answer
+
+    def _ask(self, question: Question) -> Answer:
         try:
             if is_acknowledgement(question.text):
                 # "thanks!" asks nothing: a short reply, not a search (and not a gap).
-                return Answer(
-                    text=message("acknowledgement"), kind="acknowledgement", question=question.text
-                )
+                thanks = message("acknowledgement")
+                return Answer(text=thanks, kind="acknowledgement", question=question.text)
             notice = self.check_question(question)
             if notice is not None:
                 return notice
-            answer = next(
-                (a for a in (f(question) for f in self.special_answerers) if a is not None),
-                None,
-            )
+            answer = self._feature_answer(question)
             if answer is None:
                 answer = self.answerer.answer(question)
-                for note in self.answer_notes:
-                    answer = note(question, answer)
+                for feature in self.features:
+                    answer = _annotated(feature, question, answer)
             interaction_id = self.store.interactions.record(question, answer)
-            return _with_id(answer, interaction_id)
+            return replace(answer, interaction_id=interaction_id)
         except (UserError, KnowledgeError) as e:
             logger.warning("question refused: %s", e)
             return _notice(question, str(e))
@@ -232,32 +206,18 @@ class PartnerBot:
             logger.exception("answering failed (platform=%s)", question.platform)
             return Answer(text=message("apology"), kind="error", question=question.text)
 
-    def record_feedback(self, *, interaction_id: int, user: str, rating: int, platform: str) -> str:
-        """Store a rating and return the acknowledgement to show the user."""
-        if not self.store.interactions.record_feedback(
-            interaction_id=interaction_id, user=user, rating=rating, platform=platform
-        ):
-            return message("feedback_unknown")
-        return message("feedback_thanks_up" if rating > 0 else "feedback_thanks_down")
-
-    def handle_notice_button(
-        self, kind: str, value: str, user: str, channel: str, platform: str
-    ) -> str:
-        """A click on a notice's Acknowledge / Ask about this button; the reply for the user."""
-        try:
-            return self.comms.handle_button(
-                kind=kind, value=value, user=user, channel=channel, platform=platform
-            )
-        except UserError as e:
-            return str(e)
-        except Exception:
-            logger.exception("notice button %s failed (platform=%s)", kind, platform)
-            return message("apology")
+    def _feature_answer(self, question: Question) -> Answer | None:
+        for feature in self.features:
+            try:
+                answer = feature.answer(question)
+            except Exception:
+                logger.exception("feature %s failed to answer; trying the others", feature.name)
+                continue
+            if answer is not None:
+                return answer
+        return None
 
     # -- admin -------------------------------------------------------------------------------
-    def require_admin(self, *, is_admin: bool, who: str, action: str) -> None:
-        require_admin(is_admin=is_admin, who=who, action=action)
-
     def reindex(
         self,
         path: Path | None = None,
@@ -276,20 +236,14 @@ class PartnerBot:
                 report = self.index.sync(
                     path or self.settings.documents_dir, rebuild=rebuild, on_progress=on_progress
                 )
-                for hook in self.on_reindex:
+                for feature in self.features:
                     try:
-                        hook(report)
+                        feature.on_reindex(report)
                     except Exception:
-                        logger.exception("a re-index hook failed")
+                        logger.exception("feature %s failed after a re-index", feature.name)
                 return report
             finally:
                 self._reindexing.active = False
-
-    def reindex_as(self, *, is_admin: bool, who: str) -> SyncReport:
-        """Re-index on behalf of a chat user; NotAllowed unless they are an admin."""
-        self.require_admin(is_admin=is_admin, who=who, action="re-index the documents")
-        logger.info("re-index requested by %s", who)
-        return self.reindex()
 
     def close(self) -> None:
         if "store" in self.__dict__:
@@ -314,11 +268,13 @@ def reindex_summary(report: SyncReport) -> str:
     return text
 
 
+def _annotated(feature: Feature, question: Question, answer: Answer) -> Answer:
+    try:
+        return feature.annotate(question, answer)
+    except Exception:
+        logger.exception("feature %s failed to annotate an answer", feature.name)
+        return answer
+
+
 def _notice(question: Question, text: str, *, kind: AnswerKind = "notice") -> Answer:
     return Answer(text=text, kind=kind, question=question.text)
-
-
-def _with_id(answer: Answer, interaction_id: int) -> Answer:
-    from dataclasses import replace
-
-    return replace(answer, interaction_id=interaction_id)

@@ -31,7 +31,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Literal
 
-from bot.notify import ChannelPoster, Notice
+from bot.models import Notice
+from bot.platform import ChannelPoster
 from bot.store import DeliveryRepository, NewDelivery
 from bot.store.types import Delivery
 

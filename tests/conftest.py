@@ -19,12 +19,22 @@ from typing import Any
 
 import pytest
 
+from bot.app import App
 from bot.config import SAMPLES_DIR, Settings
 from bot.core import PartnerBot
+from bot.platform import PlatformRegistry
 from tests.chroma_server import ChromaProcess
 from tests.postgres_server import PostgresServer
 
 SAMPLE_DOCS = SAMPLES_DIR / "docs"
+# The real platforms, plus the in-memory one scenario tests run on.
+TEST_PLATFORMS = PlatformRegistry(
+    {
+        "slack": "adapters.slack",
+        "discord": "adapters.discord",
+        "memory": "tests.fakes.memory_platform",
+    }
+)
 _PREFIXES = ("PARTNERBOT_", "SLACK_", "DISCORD_", "OPENAI_", "CHROMA_")
 # Read before any test clears the PARTNERBOT_ variables: "postgres" or "sqlite" (default).
 TEST_DATABASE = os.environ.get("PARTNERBOT_TEST_DATABASE", "sqlite").strip().lower()
@@ -58,6 +68,9 @@ def isolated_env(
             monkeypatch.delenv(key, raising=False)
     monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
     monkeypatch.setenv("PARTNERBOT_DATA_DIR", str(tmp_path / "data"))
+    # `serve`'s health endpoints on a free local port: tests run side by side.
+    monkeypatch.setenv("PARTNERBOT_HEALTH_HOST", "127.0.0.1")
+    monkeypatch.setenv("PARTNERBOT_HEALTH_PORT", "0")
     monkeypatch.chdir(tmp_path)
     if TEST_DATABASE != "postgres":
         yield
@@ -115,3 +128,21 @@ def make_bot(indexed_samples: Path, tmp_path: Path) -> Iterator[Callable[..., Pa
 @pytest.fixture
 def bot(make_bot: Callable[..., PartnerBot]) -> PartnerBot:
     return make_bot()
+
+
+@pytest.fixture
+def make_app(indexed_samples: Path, tmp_path: Path) -> Iterator[Callable[..., App]]:
+    """make_app(**settings) → the composed app (core, features, chat service) over a private
+    copy of the indexed samples; platforms from TEST_PLATFORMS (memory included)."""
+    apps: list[App] = []
+
+    def factory(**overrides: Any) -> App:
+        data_dir = tmp_path / f"app-{len(apps)}"
+        shutil.copytree(indexed_samples, data_dir)
+        app = App(Settings(PARTNERBOT_DATA_DIR=data_dir, **overrides), registry=TEST_PLATFORMS)
+        apps.append(app)
+        return app
+
+    yield factory
+    for app in apps:
+        app.close()

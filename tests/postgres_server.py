@@ -94,6 +94,10 @@ class PostgresServer:
             ),
             "initdb",
         )
+        return self.resume()
+
+    def resume(self) -> PostgresServer:
+        """Start the server (again, after `pause`), on the same port and data."""
         options = (
             f"-c listen_addresses=127.0.0.1 -c port={self.port} -k {self.root} "
             "-c fsync=off -c synchronous_commit=off -c full_page_writes=off "
@@ -116,6 +120,11 @@ class PostgresServer:
             "pg_ctl start",
         )
         return self
+
+    def pause(self) -> None:
+        """Stop the server, keeping its data (clients see it gone); `resume` starts it."""
+        cmd = [str(self.bindir / "pg_ctl"), "-D", str(self.data), "-m", "immediate", "-w", "stop"]
+        self._check(self._cmd(*cmd), "pg_ctl stop")
 
     def _check(self, cmd: list[str], what: str) -> None:
         done = subprocess.run(cmd, capture_output=True, text=True, check=False)

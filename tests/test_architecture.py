@@ -60,3 +60,95 @@ def test_importing_the_whole_core_loads_no_chat_sdk() -> None:
         [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True
     )
     assert out.stdout.strip() == "", f"chat SDKs loaded by the core: {out.stdout}"
+
+
+def import_graph() -> dict[str, set[str]]:
+    """Every project module → the project modules it imports, at any depth in the file
+    (lazy imports in functions and TYPE_CHECKING blocks count too)."""
+    modules = {
+        ".".join(p.relative_to(ROOT).with_suffix("").parts).removesuffix(".__init__"): p
+        for package in ("bot", "knowledge", "adapters", "prompts")
+        for p in (ROOT / package).rglob("*.py")
+    }
+
+    def owner(name: str) -> str | None:
+        while name and name not in modules:
+            name = name.rpartition(".")[0]
+        return name or None
+
+    graph: dict[str, set[str]] = {}
+    for module, path in modules.items():
+        targets: set[str] = set()
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Import):
+                names = [a.name for a in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+                names = [node.module, *(f"{node.module}.{a.name}" for a in node.names)]
+            else:
+                continue
+            for name in names:
+                target = owner(name)
+                if target and target != module and not module.startswith(target + "."):
+                    targets.add(target)
+        graph[module] = targets
+    return graph
+
+
+def test_there_are_no_import_cycles() -> None:
+    graph = import_graph()
+    cycles: list[list[str]] = []
+    state: dict[str, int] = {}  # 1: on the current path, 2: done
+    path: list[str] = []
+
+    def visit(module: str) -> None:
+        state[module] = 1
+        path.append(module)
+        for target in sorted(graph[module]):
+            if state.get(target) == 1:
+                cycles.append([*path[path.index(target) :], target])
+            elif target not in state:
+                visit(target)
+        path.pop()
+        state[module] = 2
+
+    for module in sorted(graph):
+        if module not in state:
+            visit(module)
+    assert not cycles, [" -> ".join(c) for c in cycles]
+
+
+def test_only_the_composition_root_names_a_platform() -> None:
+    """bot/ and knowledge/ never import an adapter; bot/app.py names platforms by module
+    path in its registry, and bot/cli.py wires the terminal."""
+    graph = import_graph()
+    offenders = [
+        f"{module} imports {target}"
+        for module, targets in graph.items()
+        if module.split(".")[0] in ("bot", "knowledge") and module not in ("bot.cli", "bot.app")
+        for target in targets
+        if target.startswith("adapters")
+    ]
+    assert not offenders, offenders
+    adapters_into_root = [
+        f"{module} imports {target}"
+        for module, targets in graph.items()
+        if module.startswith("adapters")
+        for target in targets
+        if target in ("bot.app", "bot.cli")
+    ]
+    assert not adapters_into_root, adapters_into_root
+
+
+def test_the_walk_sees_lazy_imports() -> None:
+    graph = import_graph()
+    assert "adapters.slack.app" in graph["adapters.slack"]  # imported inside build()
+    assert "bot.changes.service" in graph["bot.changes.demo"]  # under TYPE_CHECKING
+
+
+def test_adapters_stay_thin() -> None:
+    for package in ("slack", "discord"):
+        lines = sum(
+            len(p.read_text(encoding="utf-8").splitlines())
+            for p in (ROOT / "adapters" / package).glob("*.py")
+        )
+        assert lines <= 600, f"adapters/{package}: {lines} lines of Python"

@@ -1,174 +1,257 @@
-"""The Discord client: mentions, DMs, thread follow-ups and slash commands, answered by the core.
+"""Discord on discord.py: mentions, DMs, thread follow-ups, slash commands and buttons,
+translated for the chat service (bot/chat.py).
 
-Intents: the default intents, without the privileged *message content* intent.
-That is enough for everything partnerbot does by default, because Discord still
-delivers the text of messages that mention the bot, of DMs, and of the bot's own
-messages. Enable it (Developer Portal → Bot → Privileged Gateway Intents → Message
-Content, then ``DISCORD_MESSAGE_CONTENT_INTENT=true``) only if members should be
-able to follow up in the bot's threads, or reply to its answers, *without*
-mentioning it again; without the intent those messages arrive empty and are ignored.
+Without the privileged message-content intent Discord still delivers mentions, DMs and
+replies to the bot; follow-ups in its threads then need a mention, and the bot says so
+in each thread it starts. With DISCORD_MESSAGE_CONTENT_INTENT=true they do not.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import inspect
 import logging
-from collections.abc import Iterable
-from typing import Any
+from collections.abc import Awaitable, Callable
+from functools import partial
+from typing import Any, TypeVar
 
 import discord
 from discord import app_commands
 
-from adapters.discord.commands import COMMANDS, CommandInstaller, install, reply_kwargs
-from adapters.discord.components import DYNAMIC_ITEMS, apologise
-from adapters.discord.questions import is_addressed, question_from_message
-from adapters.discord.render import Reply, render_answer, thread_name
-from bot import prompts
-from bot.core import PartnerBot
-from bot.models import Answer, Question
+from adapters.discord import history
+from adapters.discord.poster import DiscordPoster
+from adapters.discord.render import Kwargs, PersistentButton, render, render_text, thread_name
+from bot.chat import ButtonUI, ChatService, PlatformTraits
+from bot.commands import Command
+from bot.config import Settings
+from bot.errors import ConfigError
+from bot.models import Actor, ButtonClick, ChatMessage, CommandCall, Place, Reply
+from bot.platform import PlatformBase
+from bot.prompts import message
+from bot.serve import retrying
 
 logger = logging.getLogger(__name__)
 
-HELP_WORDS = frozenset({"help", "/help", "?"})
+NEEDED = "view_channel send_messages send_messages_in_threads create_public_threads embed_links "
+NEEDED += "read_message_history"
+Interaction = discord.Interaction[Any]
+T = TypeVar("T")
+discord.VoiceClient.warn_nacl = discord.VoiceClient.warn_dave = False  # (never joins voice)
 
 
-def intents_for(message_content: bool) -> discord.Intents:
-    intents = discord.Intents.default()  # no privileged intents
-    intents.message_content = message_content
-    return intents
+class DiscordPlatform(PlatformBase):
+    name = "discord"
 
+    def __init__(self, chat: ChatService, settings: Settings, *, token: str, **options: Any):
+        super().__init__(chat, settings, listen=options.pop("listen", True))
+        self.token, self.ready_timeout = token, options.pop("ready_timeout", 10.0)
+        self.options, self.hears_unmentioned = options, settings.discord_message_content
+        chat.add_platform(self.name, PlatformTraits(usage, self.hears_unmentioned))
+        self.client: Client | None = None
+        self.gateway: asyncio.Task[None] | None = None
+        self.poster = DiscordPoster(lambda: self.client, self.call)
 
-# partnerbot never joins voice: skip discord.py's start-up warnings about voice libraries.
-discord.VoiceClient.warn_nacl = False
-discord.VoiceClient.warn_dave = False
+    async def connect(self) -> None:
+        """Log in (bad token: ConfigError), connect; return once ready or after `ready_timeout`."""
+        client = self.client = Client(self, **self.options)
+        try:
+            await client.login(self.token)
+        except BaseException as e:
+            await client.close()  # (its HTTP session)
+            if isinstance(e, discord.LoginFailure):
+                raise ConfigError(message("config_discord_token_rejected")) from None
+            raise
+        if self.listen:
+            gateway = self.gateway = asyncio.create_task(client.connect(reconnect=True))
+            ready, timeout = asyncio.create_task(client.wait_until_ready()), self.ready_timeout
+            await asyncio.wait({ready, gateway}, timeout=timeout, return_when="FIRST_COMPLETED")
+            ready.cancel()
+            error = gateway.exception() if gateway.done() else None
+            if isinstance(error, discord.PrivilegedIntentsRequired):
+                raise ConfigError(message("config_discord_intent"))
+            gateway.add_done_callback(_log_exit)
+            self.connected = True  # and ready while the gateway is (`link_up`)
 
+    def link_up(self) -> bool:  # discord.py reconnects by itself
+        return bool((c := self.client) and c.is_ready() and c.ws and c.ws.open)
 
-class PartnerbotClient(discord.Client):
-    """A discord.py client that holds the core (composition, not inheritance of the core)."""
+    async def close(self) -> None:
+        if self.client is not None:
+            await self.client.close()
+        if self.gateway is not None:
+            self.gateway.cancel()
+            await asyncio.gather(self.gateway, return_exceptions=True)
+        self.client = self.gateway = None
 
-    def __init__(
-        self,
-        bot: PartnerBot,
-        *,
-        guild_ready_timeout: float = 2.0,
-        open_threads: bool = True,
-        commands: Iterable[CommandInstaller] = COMMANDS,
-        **options: Any,
-    ) -> None:
-        super().__init__(
-            intents=intents_for(bot.settings.discord_message_content),
-            guild_ready_timeout=guild_ready_timeout,
-            # Document text must never ping anyone.
-            allowed_mentions=discord.AllowedMentions.none(),
-            **options,
+    def actor(self, user: discord.abc.User, guild: discord.Guild | None) -> Actor:
+        roles, s = frozenset(str(r.id) for r in getattr(user, "roles", ())), self.settings
+        admin = str(user.id) in s.discord_admin_user_ids or not roles.isdisjoint(
+            s.discord_admin_role_ids
         )
-        self.bot = bot
-        self.open_threads = open_threads
-        self.tree: app_commands.CommandTree[PartnerbotClient] = app_commands.CommandTree(self)
-        self.tree.error(self._on_command_error)
-        self._commands = tuple(commands)
-        self.ready = asyncio.Event()
+        return Actor(self.name, str(user.id), admin, str(guild.id) if guild else None, roles)
 
-    # -- start-up -----------------------------------------------------------------------------
+    async def call(self, channel: Any, make: Callable[[], Awaitable[T]]) -> T:
+        """A REST call for `channel`: a 503 is retried (discord.py retries 500/502/504 itself);
+        a refusal is logged once per channel, naming the permissions the bot lacks there."""
+        try:
+            return await retrying(make, transient=lambda e: getattr(e, "status", 0) == 503)
+        except discord.Forbidden:
+            guild = getattr(channel, "guild", None)
+            perms = channel.permissions_for(guild.me) if guild and guild.me else None
+            missing = ", ".join(p for p in NEEDED.split() if perms and not getattr(perms, p))
+            where = f"#{channel} ({getattr(channel, 'id', '?')})"
+            self.log_refusal(where, f"missing permission {missing or '(unknown)'}")
+            raise
+
+    async def send(self, channel: Any, messages: list[Kwargs], reference: Any = None) -> list[Any]:
+        """Send rendered messages in order; the first one replies to `reference`."""
+        if reference is not None:
+            first = {**messages[0], "reference": reference.to_reference(fail_if_not_exists=False)}
+            messages = [first, *messages[1:]]
+        return [await self.call(channel, partial(channel.send, **kwargs)) for kwargs in messages]
+
+    async def on_message(self, msg: discord.Message, me: discord.ClientUser) -> None:
+        self.inflight.track()
+        text, place = history.strip_mention(msg.content, me.id), Place(str(msg.channel.id))
+        actor, addressed = self.actor(msg.author, msg.guild), history.mentioned(msg, me)
+        incoming = ChatMessage(text, actor, place, str(msg.id), addressed, msg.guild is None)
+
+        async def send(reply: Reply) -> Place | None:
+            sent = await self.send(msg.channel, render(reply), msg)
+            if history.is_bot_thread(msg.channel, me):
+                return place
+            answered = reply.answer is not None and reply.answer.kind == "answer"
+            if not answered or not (thread := await self.thread_on(sent[0], text)):
+                return None
+            if hint := self.chat.follow_up_hint(self.name):  # (its first message in the thread)
+                await self.send(thread, render_text(hint))
+            return Place(str(thread.id))
+
+        # ("partnerbot is typing…" while the core answers)
+        earlier, working = lambda: history.conversation(msg, me), lambda: msg.channel.typing()
+        await self.chat.respond(incoming, send=send, earlier=earlier, working=working)
+
+    async def thread_on(self, msg: discord.Message, title: str) -> discord.Thread | None:
+        """The thread on a message in a text channel: opened now or by an earlier click
+        (None elsewhere, or if Discord refuses: replies to the message keep the context)."""
+        if not isinstance(msg.channel, discord.TextChannel) or msg.thread is not None:
+            return msg.thread
+        try:
+            return await self.call(msg.channel, lambda: msg.create_thread(name=thread_name(title)))
+        except discord.HTTPException as e:
+            if e.code != 160004:  # (160004: "A thread has already been created for this message")
+                logger.info("could not open a thread on message %s: %s", msg.id, e)
+                return None
+        found = await msg.channel.guild.fetch_channel(msg.id)  # the thread shares the id
+        return found if isinstance(found, discord.Thread) else None
+
+    def install(self, tree: app_commands.CommandTree[Any]) -> None:
+        """The command table as slash commands: "comms cancel" is /comms → cancel."""
+        for command in (c for c in self.chat.commands if c.group is None):
+            tree.add_command(self.slash(command))
+        for name, members in self.chat.commands.groups().items():
+            tree.add_command(group := app_commands.Group(name=name, description=name))
+            for command in members:
+                group.add_command(self.slash(command))
+
+    def slash(self, command: Command) -> app_commands.Command[Any, ..., None]:
+        """A callback whose signature carries the command's parameters (discord.py reads it)."""
+        public = any(p.name == "private" for p in command.params)  # /ask: public unless private
+
+        async def callback(interaction: Interaction, **values: Any) -> None:
+            self.inflight.track()
+            private = not public or bool(values.get("private"))
+            await interaction.response.defer(thinking=True, ephemeral=private)
+            args = {k: v for k, v in values.items() if v not in (None, False, "")}
+            actor = self.actor(interaction.user, interaction.guild)
+            place = Place(str(interaction.channel_id))
+            reply = await self.chat.run(command, CommandCall(command.name, actor, args, place))
+            await followups(interaction, render(reply), private=private or reply.private)
+
+        first = inspect.Parameter("interaction", inspect.Parameter.POSITIONAL_OR_KEYWORD)
+        callback.__signature__ = command.signature(first)  # type: ignore[attr-defined]
+        app_commands.describe(**{p.name: p.description[:100] for p in command.params})(callback)
+        return app_commands.Command(
+            name=command.leaf, description=command.description[:100], callback=callback
+        )
+
+    async def on_button(self, interaction: Interaction, action: str, value: str) -> None:
+        self.inflight.track()
+        if not interaction.response.is_done():  # ack at once, privately; the reply follows
+            await interaction.response.defer(ephemeral=True, thinking=True)
+        notice, actor = interaction.message, self.actor(interaction.user, interaction.guild)
+        clicked = str(notice.id) if notice else None
+        click = ButtonClick(action, value, actor, str(interaction.channel_id), clicked)
+        opened: list[discord.Thread] = []
+
+        async def private(text: str) -> None:
+            await followups(interaction, render_text(text), private=True)
+
+        async def thread() -> Place | None:
+            title = notice.embeds[0].title or "" if notice and notice.embeds else ""
+            found = await self.thread_on(notice, title) if notice else None
+            opened[:] = [found] if found else []
+            return Place(str(found.id)) if found else None
+
+        async def post(place: Place, text: str) -> None:
+            await self.send(opened[0], render_text(text))
+
+        async def pointed(place: Place, first: bool) -> None:
+            await private(message("discord_ask_in_thread", thread=f"<#{place.channel}>"))
+
+        await self.chat.press(click, ButtonUI(private, thread=thread, post=post, pointed=pointed))
+
+
+def usage(command: Command) -> str:  # "`/comms cancel id:`"
+    return f"`/{' '.join([command.name, *(f'{p.name}:' for p in command.params)])}`"
+
+
+async def followups(interaction: Interaction, messages: list[Kwargs], *, private: bool) -> None:
+    """Rendered messages as interaction follow-ups (the first replaces "thinking…")."""
+    for kwargs in messages:
+        await interaction.followup.send(**kwargs, ephemeral=private, wait=True)
+
+
+def _log_exit(task: asyncio.Task[None]) -> None:
+    if not task.cancelled() and task.exception() is not None:
+        logger.error("the Discord client stopped: %r", task.exception())
+
+
+class Client(discord.Client):
+    """discord.py's client, holding the platform (composition, not inheritance of the core)."""
+
+    def __init__(self, platform: DiscordPlatform, *, guild_ready_timeout: float = 2.0) -> None:
+        intents = discord.Intents.default()  # no privileged intents …
+        intents.message_content = platform.hears_unmentioned  # … unless asked for
+        none = discord.AllowedMentions.none()  # document text never pings anyone
+        ready = guild_ready_timeout
+        super().__init__(intents=intents, guild_ready_timeout=ready, allowed_mentions=none)
+        self.platform = platform
+        self.tree: app_commands.CommandTree[Client] = app_commands.CommandTree(self)
+        self.tree.error(self.on_command_error)
+
     async def setup_hook(self) -> None:
-        for item in DYNAMIC_ITEMS:
-            self.add_dynamic_items(item)  # buttons keep working across restarts
-        install(self.tree, self.bot, self._commands)
-        await self.sync_commands()
-
-    async def sync_commands(self) -> None:
-        """Register the slash commands: per configured guild (instant), else globally."""
-        guild_ids = [int(g) for g in self.bot.settings.discord_guild_ids]
-        try:
-            if guild_ids:
-                for guild_id in guild_ids:
-                    guild = discord.Object(id=guild_id)
+        self.add_dynamic_items(PersistentButton)  # buttons keep working across restarts
+        if not self.platform.listen:
+            return
+        self.platform.install(self.tree)
+        ids = self.platform.settings.discord_guild_ids
+        guilds: list[discord.Object | None] = [discord.Object(id=int(g)) for g in ids]
+        try:  # per configured guild (instant), else globally (can take an hour)
+            for guild in guilds or [None]:
+                if guild is not None:
                     self.tree.copy_global_to(guild=guild)
-                    synced = await self.tree.sync(guild=guild)
-                    logger.info("synced %d slash commands to guild %s", len(synced), guild_id)
-            else:
-                synced = await self.tree.sync()
-                logger.info("synced %d global slash commands", len(synced))
-        except discord.HTTPException as e:
-            # Mentions and DMs still work; the admin can fix the invite and restart.
-            logger.error(
-                "could not register slash commands (%s). Invite the bot with the "
-                "'applications.commands' scope, or check DISCORD_GUILD_IDS.",
-                e,
-            )
+                synced = await self.tree.sync(guild=guild)
+                logger.info("synced %d slash commands to %s", len(synced), guild or "all guilds")
+        except discord.HTTPException as e:  # mentions and DMs still work
+            logger.error(message("discord_commands_not_synced", error=e))
 
-    async def on_ready(self) -> None:
-        logger.info("Discord connected as %s in %d guild(s)", self.user, len(self.guilds))
-        self.ready.set()
-
-    # -- messages -----------------------------------------------------------------------------
     async def on_message(self, msg: discord.Message) -> None:
-        me = self.user
-        if me is None or not is_addressed(msg, me):
-            return  # ourselves, other bots, and chatter not meant for us
-        try:
-            await self.answer_message(msg, me)
-        except Exception:
-            logger.exception("answering Discord message %s failed", msg.id)
-            with contextlib.suppress(discord.HTTPException):
-                await msg.channel.send(
-                    prompts.message("apology"),
-                    reference=msg.to_reference(fail_if_not_exists=False),
-                )
+        if self.user is not None and history.is_addressed(msg, self.user):
+            await self.platform.on_message(msg, self.user)
 
-    async def answer_message(self, msg: discord.Message, me: discord.ClientUser) -> None:
-        # A second replica on the same token (or a replayed event) must not answer twice.
-        if not await asyncio.to_thread(
-            self.bot.store.events.first_time, f"discord:message:{msg.id}"
-        ):
-            return
-        question = await question_from_message(msg, me, self.bot.settings)
-        if question.text.lower() in HELP_WORDS:
-            await send_replies(msg.channel, [Reply(content=prompts.message("discord_help"))], msg)
-            return
-        answer = await self._ask_with_typing(msg.channel, question)
-        sent = await send_replies(msg.channel, render_answer(answer), msg)
-        if answer.kind == "answer" and sent:
-            await self._open_thread(msg, sent[0], question)
-
-    async def _ask_with_typing(
-        self, channel: discord.abc.Messageable, question: Question
-    ) -> Answer:
-        answering = asyncio.ensure_future(asyncio.to_thread(self.bot.ask, question))
+    async def on_command_error(self, interaction: Interaction, error: Exception) -> None:
+        logger.error("slash command %s failed", interaction.command, exc_info=error)
         with contextlib.suppress(discord.HTTPException):
-            await channel.typing()  # "partnerbot is typing…" for up to 10 s
-        return await answering
-
-    async def _open_thread(
-        self, question_msg: discord.Message, answer_msg: discord.Message, question: Question
-    ) -> None:
-        """In a text channel, start a thread on the answer so follow-ups keep their context."""
-        if not self.open_threads or not isinstance(question_msg.channel, discord.TextChannel):
-            return
-        try:
-            await answer_msg.create_thread(name=thread_name(question.text))
-        except discord.HTTPException as e:
-            # Missing "Create Public Threads": replies to the answer still carry context.
-            logger.info("could not open a thread on answer %s: %s", answer_msg.id, e)
-
-    # -- errors -------------------------------------------------------------------------------
-    async def _on_command_error(
-        self, interaction: discord.Interaction[Any], error: app_commands.AppCommandError
-    ) -> None:
-        name = interaction.command.name if interaction.command else "?"
-        logger.error("slash command /%s failed", name, exc_info=error)
-        await apologise(interaction)
-
-
-async def send_replies(
-    channel: discord.abc.Messageable, replies: list[Reply], reference: discord.Message | None
-) -> list[discord.Message]:
-    """Send rendered replies in order; the first one replies to ``reference``."""
-    sent: list[discord.Message] = []
-    for i, reply in enumerate(replies):
-        kwargs = reply_kwargs(reply)
-        if i == 0 and reference is not None:
-            kwargs["reference"] = reference.to_reference(fail_if_not_exists=False)
-        sent.append(await channel.send(**kwargs))
-    return sent
+            await interaction.followup.send(message("apology"), ephemeral=True)

@@ -1,228 +1,143 @@
-"""Answer → Discord messages: embeds within Discord's limits, sources as fields.
-
-Pure functions (no network), so the limits can be tested directly. A long answer
-is split across several messages at paragraph, sentence or word boundaries, never
-inside a word, a citation marker like ``[1, 2]`` or a Markdown link.
-"""
+"""Layouts (bot/layout.py) → Discord messages, as keyword arguments for `send`: embeds
+within Discord's limits with sources as fields, and persistent buttons."""
 
 from __future__ import annotations
 
+import logging
 import re
-from collections.abc import Callable
-from dataclasses import dataclass
+from typing import Any
 
 import discord
 
-from bot.models import Answer, Citation
-from bot.notify import Notice
-from bot.prompts import message
+from bot.layout import Button, Item, Layout, answer_layout, notice_layout
+from bot.models import Answer, Notice, Reply
+from bot.text import clip, split_text
 
-# Discord's documented limits.
-CONTENT_LIMIT = 2000
-DESCRIPTION_LIMIT = 4096
-TITLE_LIMIT = 256
-FIELD_NAME_LIMIT = 256
-FIELD_VALUE_LIMIT = 1024
-FOOTER_LIMIT = 2048
-FIELDS_PER_EMBED = 25
-EMBED_TOTAL_LIMIT = 6000  # per message, summed over all of its embeds
-EMBEDS_PER_MESSAGE = 10
-THREAD_NAME_LIMIT = 100
+logger = logging.getLogger(__name__)
 
-ANSWER_COLOUR = discord.Colour.blurple()
-ABSTAINED_COLOUR = discord.Colour.light_grey()
-NOTICE_COLOUR = discord.Colour.gold()
-CLOSEST_SHOWN = 3
-
-# Spans a split must never fall inside: citation markers, Markdown links, inline code.
-_PROTECTED = re.compile(r"\[\d+(?:\s*,\s*\d+)*\]|\[[^\]\n]*\]\([^)\s]*\)|`[^`\n]*`")
-_CITATION_AHEAD = re.compile(r"\s*\[\d")
+CONTENT_LIMIT, DESCRIPTION_LIMIT, TITLE_LIMIT = 2000, 4096, 256
+FIELD_NAME_LIMIT, FIELD_VALUE_LIMIT, FOOTER_LIMIT = 256, 1024, 2048
+FIELDS_PER_EMBED, EMBED_TOTAL_LIMIT, EMBEDS_PER_MESSAGE = 25, 6000, 10
+# Button actions ↔ custom ids ("feedback:up:<interaction id>", "notice:ask:<value>").
+CUSTOM_IDS = {"feedback_up": "feedback:up", "feedback_down": "feedback:down"}
+CUSTOM_IDS |= {"acknowledge": "notice:acknowledge", "ask": "notice:ask"}
+Kwargs = dict[str, Any]
 
 
-@dataclass(frozen=True)
-class Reply:
-    """One Discord message: plain content and/or embeds, optionally with 👍/👎 buttons."""
-
-    content: str | None = None
-    embeds: tuple[discord.Embed, ...] = ()
-    feedback_for: int | None = None  # the core's interaction id, when buttons are attached
+def render(reply: Reply) -> list[Kwargs]:
+    return render_answer(reply.answer) if reply.answer else render_text(reply.text)
 
 
-def render_answer(answer: Answer) -> list[Reply]:
-    """Render an Answer as one or more messages (the last one carries the buttons)."""
+def render_text(text: str) -> list[Kwargs]:
+    return [{"content": chunk} for chunk in split_text(text, CONTENT_LIMIT)]
+
+
+def render_answer(answer: Answer) -> list[Kwargs]:
+    """An answer as messages (the last has the buttons); a refusal or apology as plain text."""
     if answer.kind != "answer":
-        # Notices and apologies are about the request, not the documents: plain text.
-        return [Reply(content=chunk) for chunk in split_text(answer.text, CONTENT_LIMIT)]
-    colour = ABSTAINED_COLOUR if answer.abstained else ANSWER_COLOUR
-    footer = message("as_of", date=answer.as_of.isoformat()) if answer.as_of else None
-    budget = EMBED_TOTAL_LIMIT - len(footer or "")
-    embeds = [
-        discord.Embed(description=chunk, colour=colour)
-        for chunk in split_text(answer.text, DESCRIPTION_LIMIT)
-    ] or [discord.Embed(colour=colour)]
-    fields = closest_fields(answer) if answer.abstained else source_fields(answer)
-    for name, value in fields:
+        return render_text(answer.text)
+    layout = answer_layout(answer)
+    colour = discord.Colour.light_grey() if layout.abstained else discord.Colour.blurple()
+    budget = EMBED_TOTAL_LIMIT - len(layout.note or "")
+    chunks = split_text(layout.body, DESCRIPTION_LIMIT) or [""]
+    embeds = [discord.Embed(description=chunk or None, colour=colour) for chunk in chunks]
+    for name, value in _fields(layout):
         last = embeds[-1]
         if len(last.fields) >= FIELDS_PER_EMBED or len(last) + len(name) + len(value) > budget:
-            last = discord.Embed(colour=colour)
-            embeds.append(last)
+            embeds.append(last := discord.Embed(colour=colour))
         last.add_field(name=name, value=value, inline=False)
-    if footer:
-        embeds[-1].set_footer(text=footer)
-    replies = [Reply(embeds=group) for group in pack_embeds(embeds)]
-    if answer.interaction_id is not None:
-        replies[-1] = Reply(embeds=replies[-1].embeds, feedback_for=answer.interaction_id)
-    return replies
+    if layout.note:
+        embeds[-1].set_footer(text=layout.note)
+    messages: list[Kwargs] = [{"embeds": group} for group in pack(embeds)]
+    if view := view_for(layout.buttons):
+        messages[-1]["view"] = view
+    return messages
 
 
-def source_fields(answer: Answer) -> list[tuple[str, str]]:
-    """One field per cited source: ``[n] Title`` and the section, linked when there is a URL."""
-    return [
-        (_clip(f"[{c.number}] {c.title}", FIELD_NAME_LIMIT), _source_line(c, c.section or c.path))
-        for c in sorted(answer.cited, key=lambda c: c.number)
-    ]
+def _fields(layout: Layout) -> list[tuple[str, str]]:
+    """A field per source ("[n] Title", the section linked); for an abstention one field
+    listing the closest documents."""
+    if not layout.abstained:
+        name = lambda i: clip(f"[{i.number}] {i.title}", FIELD_NAME_LIMIT)  # noqa: E731
+        return [(name(i), _line(i, i.section or i.path)) for i in layout.items]
+    room = FIELD_VALUE_LIMIT // max(len(layout.items), 1) - 3
+    lines = [f"• {_line(i, i.title, room)}" for i in layout.items]
+    return [(layout.items_heading or "", "\n".join(lines))] if lines else []
 
 
-def closest_fields(answer: Answer) -> list[tuple[str, str]]:
-    """For an abstention: the closest documents (one line each), in a single field."""
-    seen: dict[str, Citation] = {}
-    for c in answer.sources:
-        seen.setdefault(c.title, c)
-        if len(seen) == CLOSEST_SHOWN:
-            break
-    if not seen:
-        return []
-    per_line = FIELD_VALUE_LIMIT // CLOSEST_SHOWN - 3
-    lines = [f"• {_source_line(c, c.title, per_line)}" for c in seen.values()]
-    return [(message("closest_heading"), "\n".join(lines))]
+def _line(item: Item, text: str, limit: int = FIELD_VALUE_LIMIT) -> str:
+    """`[text](url) · date` within `limit`: the text is shortened, never the link."""
+    dated = f" · {item.date.isoformat()}" if item.date else ""
+    room = limit - len(dated) - len(item.url or "") - 4
+    if item.url and room >= 10:
+        return f"[{clip(text.replace('[', '(').replace(']', ')'), room)}]({item.url}){dated}"
+    return clip(discord.utils.escape_markdown(text), limit - len(dated)) + dated
 
 
-def _source_line(c: Citation, text: str, limit: int = FIELD_VALUE_LIMIT) -> str:
-    """``[text](url) · date`` within ``limit``: the text is shortened, never the link."""
-    dated = f" · {c.effective_date.isoformat()}" if c.effective_date else ""
-    room = limit - len(dated)
-    if c.url and room - len(c.url) - 4 >= 10:
-        shown = _clip(_escape_link_text(text), room - len(c.url) - 4)
-        return f"[{shown}]({c.url}){dated}"
-    return _clip(discord.utils.escape_markdown(text), room) + dated
+def pack(embeds: list[discord.Embed]) -> list[list[discord.Embed]]:
+    """Embeds into messages: at most 10 per message and 6,000 characters in total."""
+    groups: list[list[discord.Embed]] = []
+    for embed in embeds:
+        size = sum(len(e) for e in groups[-1]) if groups else EMBED_TOTAL_LIMIT
+        if size + len(embed) > EMBED_TOTAL_LIMIT or len(groups[-1]) >= EMBEDS_PER_MESSAGE:
+            groups.append([])
+        groups[-1].append(embed)
+    return groups
 
 
-def _escape_link_text(text: str) -> str:
-    return text.replace("[", "(").replace("]", ")")
-
-
-def notice_embed(notice: Notice, *, footer: str) -> discord.Embed:
-    """A partner-channel notice as one embed; ``footer`` carries the delivery key."""
-    embed = discord.Embed(
-        title=_clip(notice.title, TITLE_LIMIT),
-        url=notice.link,
-        colour=NOTICE_COLOUR,
-    )
-    footer = _clip(footer, FOOTER_LIMIT)
-    embed.set_footer(text=footer)
-    fields = [
-        (_clip(name, FIELD_NAME_LIMIT), _clip(value or "—", FIELD_VALUE_LIMIT))
-        for name, value in notice.fields[:FIELDS_PER_EMBED]
-    ]
+def render_notice(notice: Notice, *, footer: str) -> Kwargs:
+    """A notice as one embed (`footer` carries the delivery key) and its buttons."""
+    layout = notice_layout(notice)
+    title, gold = clip(notice.title, TITLE_LIMIT), discord.Colour.gold()
+    embed = discord.Embed(title=title, url=notice.link, colour=gold)
+    embed.set_footer(text=clip(footer, FOOTER_LIMIT))
+    shown = layout.fields[:FIELDS_PER_EMBED]
+    fields = [(clip(n, FIELD_NAME_LIMIT), clip(v or "—", FIELD_VALUE_LIMIT)) for n, v in shown]
     room = EMBED_TOTAL_LIMIT - len(embed) - sum(len(n) + len(v) for n, v in fields)
-    embed.description = _clip(notice.text, max(0, min(DESCRIPTION_LIMIT, room)))
+    embed.description = clip(notice.text, max(0, min(DESCRIPTION_LIMIT, room)))
     for name, value in fields:
         embed.add_field(name=name, value=value, inline=False)
-    return embed
+    view = view_for(layout.buttons)
+    return {"embed": embed, **({"view": view} if view else {})}
 
 
-def pack_embeds(embeds: list[discord.Embed]) -> list[tuple[discord.Embed, ...]]:
-    """Group embeds into messages: at most 10 per message and 6,000 characters in total."""
-    groups: list[list[discord.Embed]] = []
-    size = 0
-    for embed in embeds:
-        if (
-            not groups
-            or len(groups[-1]) >= EMBEDS_PER_MESSAGE
-            or size + len(embed) > EMBED_TOTAL_LIMIT
-        ):
-            groups.append([])
-            size = 0
-        groups[-1].append(embed)
-        size += len(embed)
-    return [tuple(g) for g in groups]
+class PersistentButton(
+    discord.ui.DynamicItem[discord.ui.Button[discord.ui.View]],
+    template=r"(?P<kind>feedback:up|feedback:down|notice:acknowledge|notice:ask):(?P<value>.+)",
+):
+    """The state is in the custom id, so a click on a message sent before a restart works."""
+
+    def __init__(self, kind: str, value: str, label: str = "") -> None:
+        emoji = {"feedback:up": "👍", "feedback:down": "👎"}.get(kind)
+        style = {"notice:acknowledge": "success", "notice:ask": "primary"}.get(kind, "secondary")
+        shown: dict[str, Any] = {"emoji": emoji} if emoji else {"label": label}
+        custom, kind_style = f"{kind}:{value}", discord.ButtonStyle[style]
+        item: Any = discord.ui.Button(style=kind_style, custom_id=custom, **shown)
+        super().__init__(item)
+        self.action = next(a for a, k in CUSTOM_IDS.items() if k == kind)
+        self.value = value
+
+    @classmethod
+    async def from_custom_id(cls, _: Any, item: Any, match: re.Match[str], /) -> PersistentButton:
+        label = item.label if isinstance(item, discord.ui.Button) else None
+        return cls(match["kind"], match["value"], label or "")
+
+    async def callback(self, interaction: discord.Interaction[Any]) -> None:
+        await interaction.client.platform.on_button(interaction, self.action, self.value)
 
 
-def split_text(text: str, limit: int) -> list[str]:
-    """Split ``text`` into chunks of at most ``limit`` characters at clean boundaries."""
-    chunks: list[str] = []
-    rest = text.strip()
-    while len(rest) > limit:
-        cut = _cut_point(rest, limit)
-        head, rest = rest[:cut].rstrip(), rest[cut:].lstrip()
-        if head:
-            chunks.append(head)
-    if rest:
-        chunks.append(rest)
-    return chunks
-
-
-def _cut_point(text: str, limit: int) -> int:
-    """The best place to split ``text[: limit + 1]``: an index of whitespace, or ``limit``."""
-    protected = [m.span() for m in _PROTECTED.finditer(text)]
-
-    def allowed(i: int) -> bool:
-        return not any(start < i < end for start, end in protected)
-
-    window = text[: limit + 1]
-    spaces = [m.start() for m in re.finditer(r"\s", window) if m.start() > 0 and allowed(m.start())]
-    if not spaces:
-        # A single "word" longer than the limit: cut it, but not inside a protected span.
-        cut = limit
-        for start, end in protected:
-            if start < cut < end:
-                cut = start
-        return cut if cut > 0 else limit
-
-    def last(pred: Callable[[int], bool]) -> int | None:
-        # Only boundaries in the second half count, so no chunk comes out tiny.
-        for i in reversed(spaces):
-            if i < limit // 2:
-                break
-            if pred(i):
-                return i
-        return None
-
-    def paragraph(i: int) -> bool:
-        return window[i] == "\n" and window[i - 1] == "\n"
-
-    def line(i: int) -> bool:
-        return window[i] == "\n"
-
-    def sentence(i: int) -> bool:
-        # After ".", "!", "?" or a closing citation, unless a citation follows (it belongs
-        # to the sentence before it: "... by March. [2] Next ...").
-        return window[i - 1] in ".!?]" and not _CITATION_AHEAD.match(text, i)
-
-    for pred in (paragraph, line, sentence):
-        found = last(pred)
-        if found is not None:
-            return found
-    return spaces[-1]
-
-
-def _clip(text: str, limit: int) -> str:
-    """Shorten to ``limit`` characters at a word boundary, marking the cut with an ellipsis."""
-    if len(text) <= limit:
-        return text
-    if limit <= 1:
-        return text[:limit]
-    head = text[: limit - 1]
-    space = head.rfind(" ")
-    if space > limit // 2:
-        head = head[:space]
-    return head.rstrip() + "…"
+def view_for(buttons: tuple[Button, ...]) -> discord.ui.View | None:
+    """The buttons as a persistent view (one whose custom id would not fit is left out)."""
+    view = discord.ui.View(timeout=None)
+    for b in buttons[:25]:
+        custom = f"{CUSTOM_IDS.get(b.action)}:{b.value}"
+        if b.action not in CUSTOM_IDS or not b.value or len(custom) > 100:
+            logger.warning("button %r left out: not a Discord button, or too long a value", b)
+        else:
+            view.add_item(PersistentButton(CUSTOM_IDS[b.action], b.value, b.label[:80]))
+    return view if view.children else None
 
 
 def thread_name(text: str) -> str:
-    """A thread title from a question or notice title: mentions removed, one line, ≤ 100 chars."""
-    text = re.sub(r"<[@#][!&]?\d+>", " ", text)
-    text = " ".join(text.split()) or "partnerbot"
-    if len(text) <= THREAD_NAME_LIMIT:
-        return text
-    return text[: THREAD_NAME_LIMIT - 1].rsplit(" ", 1)[0] + "…"
+    """A thread title from a question or notice title: no mentions, one line, ≤ 100 chars."""
+    return clip(" ".join(re.sub(r"<[@#][!&]?\d+>", " ", text).split()) or "partnerbot", 100)

@@ -1,7 +1,38 @@
-"""Slack adapter: partners ask in channels, DMs and threads; admins re-index with /partner."""
+"""Slack (slack-bolt): `PLATFORM` for the platform registry; the SDK loads only on build."""
 
 from __future__ import annotations
 
-from adapters.slack.app import EVENTS_PATH, SlackAdapter, SlackConfig, SlackService, build_slack
+from typing import Any
 
-__all__ = ["EVENTS_PATH", "SlackAdapter", "SlackConfig", "SlackService", "build_slack"]
+from bot.chat import ChatService
+from bot.config import Settings
+from bot.errors import ConfigError
+from bot.prompts import message
+
+
+class SlackSpec:
+    name = "slack"
+
+    def configured(self, settings: Settings) -> bool:
+        return settings.slack_bot_token is not None
+
+    def build(self, chat: ChatService, settings: Settings, *, listen: bool = True) -> Any:
+        """Fail fast, naming the variable, when one the mode needs is unset."""
+        from adapters.slack.app import SlackPlatform
+
+        s = settings
+        needs = {
+            "slack_bot_token": True,
+            "slack_app_token": listen and s.slack_mode == "socket",
+            "slack_signing_secret": listen and s.slack_mode == "http",
+        }
+        for name in (n for n, needed in needs.items() if needed and not secret(getattr(s, n))):
+            raise ConfigError(message(f"config_{name}"))
+        return SlackPlatform(chat, settings, listen=listen)
+
+
+def secret(value: Any) -> str:
+    return value.get_secret_value().strip() if value is not None else ""
+
+
+PLATFORM = SlackSpec()

@@ -1,8 +1,5 @@
-"""Render a core `Answer` as a Slack message: Block Kit blocks plus a plain-text fallback.
-
-Pure functions, no SDK imports: the blocks are plain dicts, so they are easy to test
-and to reuse for ephemeral, threaded and shared copies of the same answer.
-"""
+"""Layouts (bot/layout.py) → Slack messages: Block Kit blocks plus the `text` fallback,
+both escaped, so nothing in an answer can ping a channel or a person."""
 
 from __future__ import annotations
 
@@ -10,35 +7,33 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from bot.models import Answer, Citation
+from bot.layout import Item, Layout, answer_layout, notice_layout
+from bot.models import Answer, Notice
 from bot.prompts import message
+from bot.text import clip, split_text
 
-# Slack limits: a section's text is at most 3,000 characters, a message at most 50 blocks;
-# the fallback `text` is shown in notifications and is truncated by clients after ~4,000.
-SECTION_LIMIT = 3000
-MAX_BLOCKS = 50
-FALLBACK_LIMIT = 3900
-CLOSEST_LIMIT = 3
-
-FEEDBACK_UP = "feedback_up"
-FEEDBACK_DOWN = "feedback_down"
-SHARE_ANSWER = "share_answer"
-
+SECTION_LIMIT, MAX_BLOCKS, FALLBACK_LIMIT = 3000, 50, 3900
+# The chat service's button actions → Slack action ids.
+ACTION_IDS = {
+    "feedback_up": "feedback_up",
+    "feedback_down": "feedback_down",
+    "share": "share_answer",
+}
+ACTION_IDS |= {"acknowledge": "notice_acknowledge", "ask": "notice_ask"}
+BUTTON_ACTIONS = {action_id: action for action, action_id in ACTION_IDS.items()}
+BUTTON_GROUPS = {"share": "share", "acknowledge": "partnerbot_notice", "ask": "partnerbot_notice"}
 Block = dict[str, Any]
 
 
 @dataclass(frozen=True)
 class SlackMessage:
-    """What gets posted: `text` always (notifications, screen readers), `blocks` when rich."""
-
     text: str
     blocks: list[Block] = field(default_factory=list)
 
-    def as_kwargs(self) -> dict[str, Any]:
-        """Arguments for chat.postMessage / respond()."""
-        if self.blocks:
-            return {"text": self.text, "blocks": self.blocks}
-        return {"text": self.text}
+    def as_kwargs(self, *, plain: bool = False) -> dict[str, Any]:
+        """Arguments for chat.postMessage / respond(); `plain`: the text alone."""
+        blocks = {} if plain or not self.blocks else {"blocks": self.blocks}
+        return {"text": self.text, **blocks}
 
 
 def escape(text: str) -> str:
@@ -46,192 +41,88 @@ def escape(text: str) -> str:
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
-_MD_BOLD = re.compile(r"\*\*(.+?)\*\*")
-_MD_HEADING = re.compile(r"^#{1,6}\s+(.+)$", re.MULTILINE)
-_MD_LINK = re.compile(r"\[([^\]\n]+)\]\((https?://[^)\s]+)\)")
+def mrkdwn(text: str) -> str:
+    """Core Markdown as mrkdwn: escaped; **bold**, # headings, [text](url) links."""
+    text = re.sub(r"^#{1,6}\s+(.+)$", r"*\1*", escape(text), flags=re.MULTILINE)
+    text = re.sub(r"\*\*(.+?)\*\*", r"*\1*", text)
+    return re.sub(r"\[([^\]\n]+)\]\((https?://[^)\s]+)\)", r"<\2|\1>", text)
 
 
-def to_mrkdwn(text: str) -> str:
-    """Escape, and turn the Markdown an LLM may produce (**bold**, # headings) into mrkdwn."""
-    text = escape(text)
-    text = _MD_HEADING.sub(r"*\1*", text)
-    return _MD_BOLD.sub(r"*\1*", text)
+def _block(kind: str, block_id: str | None = None, **fields: Any) -> Block:
+    return {"type": kind, **({"block_id": block_id} if block_id else {}), **fields}
 
 
-def markdown_to_mrkdwn(text: str) -> str:
-    """Core Markdown (notices, digests, command replies) as mrkdwn, [text](url) links too."""
-    return _MD_LINK.sub(lambda m: f"<{m.group(2)}|{m.group(1)}>", to_mrkdwn(text))
+def _sections(text: str, name: str | None = None) -> list[Block]:
+    """Sections of at most 3,000 characters: `name`, `name-1`, … (`answer-0`, `answer-1`, …)."""
+    parts = split_text(text, SECTION_LIMIT)
+    ids = [f"{name}-{i}" if name and (i or name == "answer") else name for i in range(len(parts))]
+    texts = [{"type": "mrkdwn", "text": p} for p in parts]
+    return [_block("section", i, text=t) for i, t in zip(ids, texts, strict=True)]
 
 
-def split_text(text: str, limit: int = SECTION_LIMIT) -> list[str]:
-    """Split into pieces of at most `limit` chars, preferring paragraph, line, sentence breaks."""
-    pieces: list[str] = []
-    rest = text.strip()
-    while len(rest) > limit:
-        window = rest[:limit]
-        cut = -1
-        for sep in ("\n\n", "\n", ". ", " "):
-            cut = window.rfind(sep)
-            if cut > limit // 2:
-                cut += len(sep)
-                break
-        if cut <= 0:
-            cut = limit
-        pieces.append(rest[:cut].rstrip())
-        rest = rest[cut:].lstrip()
-    if rest:
-        pieces.append(rest)
-    return pieces
+def _plain(text: str) -> dict[str, Any]:
+    return {"type": "plain_text", "text": text, "emoji": True}
 
 
-def _section(text: str, block_id: str) -> Block:
-    return {"type": "section", "block_id": block_id, "text": {"type": "mrkdwn", "text": text}}
+def _item(item: Item) -> str:
+    label = escape(item.label)  # (in <url|label> a "|" would end the URL part)
+    shown = f"<{item.url}|{label.replace('|', '/')}>" if item.url else label
+    return f"`[{item.number}]` {shown}" if item.number is not None else f"• {shown}"
 
 
-def _link(citation: Citation) -> str:
-    label = escape(citation.label)
-    if not citation.url:
-        return label
-    # Inside <url|label> a "|" would end the URL part early.
-    return f"<{citation.url}|{label.replace('|', '/')}>"
-
-
-def _list_sections(heading: str, lines: list[str], block_id: str) -> list[Block]:
-    body = f"*{escape(heading)}*\n" + "\n".join(lines)
-    return [
-        _section(part, f"{block_id}-{i}" if i else block_id)
-        for i, part in enumerate(split_text(body))
-    ]
-
-
-def _feedback(interaction_id: int) -> Block:
-    value = str(interaction_id)
-    return {
-        "type": "actions",
-        "block_id": "feedback",
-        "elements": [
-            {
-                "type": "button",
-                "action_id": FEEDBACK_UP,
-                "text": {"type": "plain_text", "text": message("slack_helpful"), "emoji": True},
-                "value": value,
-            },
-            {
-                "type": "button",
-                "action_id": FEEDBACK_DOWN,
-                "text": {"type": "plain_text", "text": message("slack_not_helpful"), "emoji": True},
-                "value": value,
-            },
-        ],
-    }
-
-
-def _share(interaction_id: int) -> Block:
-    return {
-        "type": "actions",
-        "block_id": "share",
-        "elements": [
-            {
-                "type": "button",
-                "action_id": SHARE_ANSWER,
-                "style": "primary",
-                "text": {"type": "plain_text", "text": message("slack_share_button")},
-                "value": str(interaction_id),
-            }
-        ],
-    }
-
-
-def closest_documents(answer: Answer, limit: int = CLOSEST_LIMIT) -> list[Citation]:
-    """The best-ranked source per document, for an abstention."""
-    seen: set[str] = set()
-    closest: list[Citation] = []
-    for source in answer.sources:
-        if source.path in seen:
-            continue
-        seen.add(source.path)
-        closest.append(source)
-        if len(closest) == limit:
-            break
-    return closest
-
-
-def _fallback(text: str) -> str:
-    return text if len(text) <= FALLBACK_LIMIT else text[: FALLBACK_LIMIT - 1] + "…"
+def render(
+    layout: Layout, *, body_id: str | None = None, note: str | None = None, short: bool = False
+) -> SlackMessage:
+    """Heading, body, the source list, fields, small print, buttons. `short`: a message
+    that fits one section is plain text."""
+    body = mrkdwn(layout.body)
+    head = f"{escape(layout.heading)}\n" if layout.heading else ""
+    blocks: list[Block] = []
+    if layout.heading:
+        block_id = "abstained" if layout.abstained else None
+        blocks.append(_block("header", block_id, text=_plain(clip(layout.heading, 150))))
+    blocks += _sections(body, body_id)
+    if layout.items:
+        lines = "\n".join(_item(i) for i in layout.items)
+        listing = f"*{escape(layout.items_heading or '')}*\n{lines}"
+        blocks += _sections(listing, "closest" if layout.abstained else "sources")
+    if layout.fields:
+        fields = [f"*{mrkdwn(k)}*\n{mrkdwn(v)}"[:2000] for k, v in layout.fields[:10]]
+        blocks.append(_block("section", fields=[{"type": "mrkdwn", "text": f} for f in fields]))
+    small = [escape(layout.note)] if layout.note else []
+    small += [note] if note else []
+    small += [f"<{layout.link}>"] if layout.link else []
+    if small:
+        element = {"type": "mrkdwn", "text": " · ".join(small)}
+        blocks.append(_block("context", "context", elements=[element]))
+    groups: dict[str, list[Block]] = {}
+    for b in layout.buttons:
+        button = _block("button", action_id=ACTION_IDS[b.action], text=_plain(b.label[:75]))
+        button = {**button, "value": b.value[:2000], **({"style": "primary"} if b.primary else {})}
+        groups.setdefault(BUTTON_GROUPS.get(b.action, "feedback"), []).append(button)
+    blocks += [_block("actions", group, elements=items) for group, items in groups.items()]
+    if len(blocks) > MAX_BLOCKS:  # keep the head (the answer) and the tail (the buttons)
+        tail = [b for b in blocks if b["type"] in ("actions", "context")]
+        blocks = blocks[: MAX_BLOCKS - len(tail)] + tail
+    plain = short and len(blocks) == 1
+    return SlackMessage(text=clip(head + body, FALLBACK_LIMIT), blocks=[] if plain else blocks)
 
 
 def render_answer(
     answer: Answer, *, shareable: bool = False, shared_by: str | None = None
 ) -> SlackMessage:
-    """Blocks for an answer or abstention; notices and errors stay plain text.
-
-    `shareable` adds the "Post to channel" button (ephemeral answers); `shared_by` adds a
-    note naming who posted a private answer to the channel.
-    """
+    """An answer or abstention as blocks; a notice about the request or an error: plain text."""
     if answer.kind != "answer":
-        return SlackMessage(text=_fallback(answer.text))
-
-    blocks: list[Block] = []
-    if answer.abstained:
-        blocks.append(
-            {
-                "type": "header",
-                "block_id": "abstained",
-                "text": {"type": "plain_text", "text": message("slack_abstained_heading")},
-            }
-        )
-    for i, part in enumerate(split_text(to_mrkdwn(answer.text))):
-        blocks.append(_section(part, f"answer-{i}"))
-
-    if answer.abstained:
-        closest = closest_documents(answer)
-        if closest:
-            lines = [f"• {_link(c)}" for c in closest]
-            blocks.extend(_list_sections(message("closest_heading"), lines, "closest"))
-    elif answer.citations:
-        lines = [f"`[{c.number}]` {_link(c)}" for c in answer.citations]
-        blocks.extend(_list_sections(message("sources_heading"), lines, "sources"))
-
-    context: list[str] = []
-    if answer.as_of and not answer.abstained:
-        context.append(escape(message("as_of", date=answer.as_of.isoformat())))
-    if shared_by:
-        context.append(message("slack_shared_by", user=f"<@{shared_by}>"))
-    if context:
-        blocks.append(
-            {
-                "type": "context",
-                "block_id": "context",
-                "elements": [{"type": "mrkdwn", "text": " · ".join(context)}],
-            }
-        )
-
-    if answer.interaction_id is not None:
-        blocks.append(_feedback(answer.interaction_id))
-        if shareable:
-            blocks.append(_share(answer.interaction_id))
-
-    # Never exceed Slack's block limit: keep the head (answer) and the tail (buttons).
-    if len(blocks) > MAX_BLOCKS:
-        tail = [b for b in blocks if b["type"] in ("actions", "context")]
-        blocks = blocks[: MAX_BLOCKS - len(tail)] + tail
-    return SlackMessage(text=_fallback(answer.text), blocks=blocks)
-
-
-def render_text(text: str) -> SlackMessage:
-    """A plain message (help, notices, acknowledgements)."""
-    return SlackMessage(text=_fallback(text))
+        return SlackMessage(text=clip(escape(answer.text), FALLBACK_LIMIT))
+    shared = message("slack_shared_by", user=f"<@{shared_by}>") if shared_by else None
+    return render(answer_layout(answer, shareable=shareable), body_id="answer", note=shared)
 
 
 def render_markdown(text: str) -> SlackMessage:
-    """A core reply in Markdown (command output, a thread intro) as mrkdwn.
+    """A core reply in Markdown (help, command output, a thread intro): plain mrkdwn, or
+    sections when long (clients cut a message's text after about 4,000 characters)."""
+    return render(Layout(body=text), short=True)
 
-    Short replies are plain text; a long one (a digest preview) is split into sections,
-    since Slack clients cut a message's text after about 4,000 characters.
-    """
-    mrkdwn = markdown_to_mrkdwn(text)
-    pieces = split_text(mrkdwn)
-    if len(pieces) <= 1:
-        return SlackMessage(text=_fallback(mrkdwn))
-    blocks = [_section(piece, f"text-{i}") for i, piece in enumerate(pieces[:MAX_BLOCKS])]
-    return SlackMessage(text=_fallback(mrkdwn), blocks=blocks)
+
+def render_notice(notice: Notice) -> SlackMessage:
+    return render(notice_layout(notice))

@@ -1,35 +1,32 @@
 """`partnerbot changes …` commands: list the recorded program changes, publish the digest.
 
-Publishing needs the chat platforms' posters; the composition root (bot/cli.py), the
-only place that may import adapters, hands them in as `with_posters`.
+Publishing connects the platforms the digest channels are on through the app (the
+platform registry), posts, and disconnects.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import Annotated
 
 import typer
 from rich.console import Console
 from rich.markup import escape
 
+from bot.app import App
 from bot.changes.digest import DigestResult, parse_channels
 from bot.changes.periods import parse_since
-from bot.cli_session import CliBot, command_bot
-from bot.notify import ChannelPoster
+from bot.cli_session import command_app
 from bot.prompts import message
 from bot.store import ChangeRecord
 
+changes_app = typer.Typer(help="Program changes detected when documents are re-indexed.")
 console = Console()
 
 logger = logging.getLogger(__name__)
-
-# Run the function with posters for these platforms (connected for the command only).
-WithPosters = Callable[
-    [CliBot, Sequence[str], Callable[[list[ChannelPoster]], DigestResult]], DigestResult
-]
 
 SinceOption = Annotated[
     str | None,
@@ -65,44 +62,7 @@ def print_records(records: Sequence[ChangeRecord], out: Console | None = None) -
                 )
 
 
-def build_changes_app(*, with_posters: WithPosters) -> typer.Typer:
-    """The `changes` command group."""
-    changes_app = typer.Typer(help="Program changes detected when documents are re-indexed.")
-    changes_app.callback(invoke_without_command=True)(list_changes)
-
-    @changes_app.command("publish")
-    def publish(
-        since: SinceOption = None,
-        again: Annotated[
-            bool, typer.Option("--again", help="Include changes that were already published.")
-        ] = False,
-        dry_run: Annotated[
-            bool, typer.Option("--dry-run", help="Print the digest; post and mark nothing.")
-        ] = False,
-    ) -> None:
-        """(Admin) Post one digest of new program changes to PARTNERBOT_CHANGES_CHANNELS."""
-        with command_bot() as bot:
-            start = parse_since(since) if since else None
-            if dry_run:
-                digest = bot.changes.preview(since=start, include_published=again)
-                text = digest.text if digest else message("changes_nothing_to_publish")
-                console.print(escape(text), highlight=False, soft_wrap=True)
-                return
-            platforms = sorted({p for p, _ in parse_channels(bot.changes.settings.channels)})
-
-            def post(posters: list[ChannelPoster]) -> DigestResult:
-                return bot.changes.publish(posters, since=start, include_published=again)
-
-            result = with_posters(bot, platforms, post)
-        if result.digest is not None:
-            console.print(escape(result.digest.text), highlight=False, soft_wrap=True)
-        console.print(escape(result.summary()), highlight=False, soft_wrap=True)
-        if not result.ok:
-            raise typer.Exit(1)
-
-    return changes_app
-
-
+@changes_app.callback(invoke_without_command=True)
 def list_changes(
     ctx: typer.Context,
     since: SinceOption = None,
@@ -114,11 +74,46 @@ def list_changes(
     """(Admin) List the program changes detected by re-indexing, oldest first."""
     if ctx.invoked_subcommand is not None:
         return
-    with command_bot() as bot:
-        records = bot.changes.records.list(
+    with command_app() as app:
+        records = app.changes.records.list(
             since=parse_since(since) if since else None, unpublished_only=unpublished
         )
     if json_out:
         print(json.dumps([r.as_json() for r in records], indent=2, ensure_ascii=False))
     else:
         print_records(records)
+
+
+@changes_app.command("publish")
+def publish(
+    since: SinceOption = None,
+    again: Annotated[
+        bool, typer.Option("--again", help="Include changes that were already published.")
+    ] = False,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Print the digest; post and mark nothing.")
+    ] = False,
+) -> None:
+    """(Admin) Post one digest of new program changes to PARTNERBOT_CHANGES_CHANNELS."""
+    with command_app() as app:
+        start = parse_since(since) if since else None
+        if dry_run:
+            digest = app.changes.preview(since=start, include_published=again)
+            text = digest.text if digest else message("changes_nothing_to_publish")
+            console.print(escape(text), highlight=False, soft_wrap=True)
+            return
+        result = asyncio.run(_publish(app, start, again))
+    if result.digest is not None:
+        console.print(escape(result.digest.text), highlight=False, soft_wrap=True)
+    console.print(escape(result.summary()), highlight=False, soft_wrap=True)
+    if not result.ok:
+        raise typer.Exit(1)
+
+
+async def _publish(app: App, since: str | None, again: bool) -> DigestResult:
+    """Connect the platforms the digest channels are on, post, disconnect."""
+    names = {platform for platform, _ in parse_channels(app.changes.settings.channels)}
+    async with app.connected(names) as posters:
+        return await asyncio.to_thread(
+            app.changes.publish, list(posters.values()), since=since, include_published=again
+        )

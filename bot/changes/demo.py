@@ -164,10 +164,7 @@ def _print_answer(console: Console, answer: Answer) -> None:
 
 
 class DemoHost(Protocol):
-    """What the demo drives: re-index a folder, ask a question, and the changes feature."""
-
-    @property
-    def changes(self) -> ProgramChanges: ...
+    """What the demo drives: re-index a folder, ask a question (the core)."""
 
     def reindex(self, path: Path) -> SyncReport: ...
 
@@ -176,6 +173,7 @@ class DemoHost(Protocol):
 
 def demo_changes(
     bot: DemoHost,
+    changes: ProgramChanges,
     console: Console,
     *,
     documents: Path = SAMPLES_DIR / "docs",
@@ -190,7 +188,7 @@ def demo_changes(
             for line in apply_edits(documents, v2, script):
                 console.print(f"  • {escape(line)}", highlight=False)
             report = bot.reindex(v2)
-        records = list(bot.changes.last_run)
+        records = list(changes.last_run)
         c = report.counts()
         console.print(
             f"re-indexed: {c['updated']} updated, {c['added']} added, {c['removed']} removed, "
@@ -198,7 +196,7 @@ def demo_changes(
             highlight=False,
         )
         if records:
-            digest = build_digest(records, llm=bot.changes.llm())
+            digest = build_digest(records, llm=changes.llm())
             console.print(
                 Panel(escape(digest.text), title=escape(digest.title), title_align="left"),
                 highlight=False,
@@ -208,6 +206,6 @@ def demo_changes(
             _print_answer(console, bot.ask(Question(text, asker="demo-changes")))
     finally:
         # Back to the original documents, unrecorded, so the next demo starts the same.
-        with bot.changes.paused():
+        with changes.paused():
             bot.reindex(documents)
-        bot.changes.records.delete([r.id for r in records])
+        changes.records.delete([r.id for r in records])

@@ -15,6 +15,7 @@ from difflib import SequenceMatcher
 from typing import TYPE_CHECKING
 
 from bot.errors import ConfigError, LLMError
+from bot.models import ChannelRef
 from bot.prompts import message, render
 from bot.store import ChangeRecord
 
@@ -23,7 +24,6 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-PLATFORMS = ("slack", "discord")
 EXCERPT_CHARS = 110
 CONTEXT_WORDS = 5
 SUMMARY_MAX_CHARS = 700
@@ -33,17 +33,15 @@ CHANNELS_VARIABLE = "PARTNERBOT_CHANGES_CHANNELS"
 
 # -- channels ------------------------------------------------------------------------------
 def parse_channels(specs: Sequence[str]) -> list[tuple[str, str]]:
-    """`["slack:#partners", "discord:123"]` → `[("slack", "#partners"), ("discord", "123")]`."""
+    """`["slack:#partners", "discord:123"]` → `[("slack", "#partners"), ("discord", "123")]`
+    (by the one parser; unknown platforms are refused when the app is composed)."""
     out = []
     for spec in specs:
-        platform, sep, channel = spec.strip().partition(":")
-        if not sep or platform.strip().lower() not in PLATFORMS or not channel.strip():
-            raise ConfigError(
-                f"{CHANNELS_VARIABLE}: {spec!r} is not 'platform:channel'. Use e.g. "
-                f'{CHANNELS_VARIABLE}="slack:#partners,discord:123456789012345678" '
-                f"(platforms: {', '.join(PLATFORMS)})."
-            )
-        out.append((platform.strip().lower(), channel.strip()))
+        try:
+            ref = ChannelRef.parse(spec)
+        except ConfigError as e:
+            raise ConfigError(f"{CHANNELS_VARIABLE}: {e}") from None
+        out.append((ref.platform, ref.channel))
     return out
 
 

@@ -1,9 +1,9 @@
 """ProgramChanges: record the changes of every re-index, answer from them, publish digests.
 
 It is given narrow parts — the change records, the outbox's deliveries, its settings, an
-LLM provider and a clock — never the bot. Its hooks (`record_sync` after a re-index,
-`answer` before the document answerer, `note` under document answers) are wired by the
-composition root. Running chat adapters register their poster in `posters` for digests.
+LLM provider, the running platforms' posters and a clock — never the bot. It is a
+feature (bot/features.py): `on_reindex` records, `answer` answers before the documents,
+`annotate` notes a recent change under document answers, `commands` are the chat commands.
 
 A digest is published through the outbox (bot/delivery.py), one delivery per channel
 under a key made of the records it lists: claimed, re-checked, looked up on the platform
@@ -15,13 +15,12 @@ channel has it.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
-from bot.admin import require_admin
 from bot.changes.answers import answer_from_records, with_change_note
 from bot.changes.digest import (
     CHANNELS_VARIABLE,
@@ -31,10 +30,12 @@ from bot.changes.digest import (
     parse_channels,
 )
 from bot.changes.periods import parse_since
+from bot.commands import Command, Param
 from bot.delivery import Outbox
-from bot.errors import ConfigError, PartnerbotError, UserError
-from bot.models import Answer, Question
-from bot.notify import ChannelPoster, Notice
+from bot.errors import ConfigError, PartnerbotError
+from bot.features import Feature
+from bot.models import Answer, CommandCall, Notice, Question, Reply
+from bot.platform import ChannelPoster
 from bot.prompts import message
 from bot.store import ChangeRecord, ChangeRepository, Delivery, DeliveryRepository, NewDelivery
 from knowledge.changes import SyncLike, changes_from_sync
@@ -63,8 +64,10 @@ class ChangesSettings:
         )
 
 
-class ProgramChanges:
-    """Change records, change answers and digests."""
+class ProgramChanges(Feature):
+    """Change records, change answers, digests and the `changes` chat commands."""
+
+    name = "changes"
 
     def __init__(
         self,
@@ -73,6 +76,7 @@ class ProgramChanges:
         deliveries: DeliveryRepository,
         settings: ChangesSettings,
         llm: Callable[[], LLMClient | None] = lambda: None,
+        posters: Callable[[], Mapping[str, ChannelPoster]] = dict,
         clock: Callable[[], datetime] | None = None,
     ) -> None:
         self.records = records
@@ -80,8 +84,8 @@ class ProgramChanges:
         self.llm = llm
         self.clock = clock or (lambda: datetime.now(UTC))
         self.outbox = Outbox(deliveries=deliveries, clock=lambda: self.clock())
-        # Chat adapters register their poster here when they start (auto-publish, chat command).
-        self.posters: list[ChannelPoster] = []
+        # The running platforms' posters, by platform (auto-publish, the chat command).
+        self.posters = posters
         self.last_run: list[ChangeRecord] = []
         self._paused = False
 
@@ -94,8 +98,8 @@ class ProgramChanges:
         start = self.clock() - timedelta(days=self.settings.recent_days)
         return start.astimezone(UTC).date().isoformat()
 
-    # -- hooks ----------------------------------------------------------------------------
-    def record_sync(self, report: SyncLike) -> None:
+    # -- feature hooks --------------------------------------------------------------------
+    def on_reindex(self, report: SyncLike) -> None:
         """After a re-index: diff every changed document and store the changes (`last_run`)."""
         if self._paused:
             self.last_run = []
@@ -120,7 +124,7 @@ class ProgramChanges:
             recent_days=self.settings.recent_days,
         )
 
-    def note(self, question: Question, answer: Answer) -> Answer:
+    def annotate(self, question: Question, answer: Answer) -> Answer:
         """Under document answers: mention that a cited section changed recently."""
         try:
             return with_change_note(answer, self.records, since=self.recent_since)
@@ -164,7 +168,8 @@ class ProgramChanges:
             return DigestResult(digest=None)
         digest = build_digest(records, llm=self.llm(), since=since)
         result = DigestResult(digest=digest)
-        by_platform = {p.platform: p for p in (self.posters if posters is None else posters)}
+        chosen = list(self.posters().values()) if posters is None else posters
+        by_platform = {p.platform: p for p in chosen}
         # The key makes a retry find the earlier post; asking for published changes again
         # is a new publication, so it gets a key of its own.
         publication = digest.key if not include_published else f"{digest.key}@{self.now()}"
@@ -237,57 +242,44 @@ class ProgramChanges:
         else:
             result.in_flight.append((spec, message("changes_being_posted")))
 
-    def publish_as(
-        self,
-        posters: Sequence[ChannelPoster] | None = None,
-        *,
-        is_admin: bool,
-        who: str,
-        since: str | None = None,
-        include_published: bool = False,
-    ) -> DigestResult:
-        """Publish on behalf of a chat user; NotAllowed unless they are an admin."""
-        require_admin(is_admin=is_admin, who=who, action="publish the program-change digest")
-        logger.info("change digest publish requested by %s", who)
-        return self.publish(posters, since=since, include_published=include_published)
+    def commands(self) -> Sequence[Command]:
+        since = Param("since", "Only changes detected since this date (YYYY-MM-DD)", "option")
+        again = Param("again", "Include changes already published", "flag")
+        action = "publish the program-change digest"
+        return [
+            Command(
+                "changes publish",
+                "Admins: post the digest of new program changes",
+                self._publish_command,
+                params=(again, since),
+                admin_only=True,
+                action=action,
+                aliases=("changes",),
+            ),
+            Command(
+                "changes preview",
+                "Admins: show the digest without posting it",
+                self._preview_command,
+                params=(again, since),
+                admin_only=True,
+                action=action,
+            ),
+        ]
 
-    def command(
-        self,
-        args: str,
-        *,
-        is_admin: bool,
-        who: str,
-        posters: Sequence[ChannelPoster] | None = None,
-    ) -> str:
-        """The chat command (`/partner changes …`, `/changes …`): returns the reply text.
+    def _publish_command(self, call: CommandCall) -> Reply:
+        since = parse_since(call.text("since")) if call.text("since") else None
+        logger.info("change digest publish requested by %s", call.actor.who)
+        result = self.publish(since=since, include_published=call.flag("again"))
+        return Reply(text=result.summary(), private=True)
 
-        Empty → publish new changes; `preview` → show the digest without posting;
-        `again` → publish every change again; `since YYYY-MM-DD` narrows any of these.
-        """
-        words = args.split()
-        preview = "preview" in words
-        again = "again" in words or "all" in words
-        since: str | None = None
-        if "since" in words:
-            index = words.index("since")
-            if index + 1 >= len(words):
-                raise UserError(message("changes_command_usage"))
-            since = parse_since(words[index + 1])
-        unknown = [w for w in words if w not in {"preview", "again", "all", "since", "publish"}]
-        if since is not None:
-            unknown = [w for w in unknown if w != words[words.index("since") + 1]]
-        if unknown:
-            raise UserError(message("changes_command_usage"))
-        require_admin(is_admin=is_admin, who=who, action="publish the program-change digest")
-        if preview:
-            digest = self.preview(since=since, include_published=again)
-            return digest.text if digest else message("changes_nothing_to_publish")
-        return self.publish_as(
-            posters, is_admin=is_admin, who=who, since=since, include_published=again
-        ).summary()
+    def _preview_command(self, call: CommandCall) -> Reply:
+        since = parse_since(call.text("since")) if call.text("since") else None
+        digest = self.preview(since=since, include_published=call.flag("again"))
+        text = digest.text if digest else message("changes_nothing_to_publish")
+        return Reply(text=text, private=True)
 
     def _auto_publish(self) -> None:
-        if not self.posters:
+        if not self.posters():
             logger.warning(
                 "PARTNERBOT_CHANGES_AUTO_PUBLISH is on but no chat adapter is running here; "
                 "the changes stay unpublished until `partnerbot changes publish`"

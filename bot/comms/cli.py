@@ -11,7 +11,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from bot.cli_session import command_bot, err
+from bot.cli_session import command_app, err
 from bot.comms.loading import FileRefused
 from bot.comms.model import Communication, format_when, in_days
 from bot.comms.planning import notice_label
@@ -139,8 +139,8 @@ def add(
     json_out: JsonOpt = False,
 ) -> None:
     """Register a communication from a file (or apply a changed version of it)."""
-    with command_bot() as bot:
-        result = bot.comms.add_file(file)
+    with command_app() as app:
+        result = app.comms.add_file(file)
         if isinstance(result, FileRefused):
             if json_out:
                 _print_json(
@@ -159,11 +159,11 @@ def add(
                     "id": result.record.id,
                     "revision": result.record.revision,
                     "warnings": list(result.warnings),
-                    "preview": _preview_json(bot.comms.preview(result.record.id)),
+                    "preview": _preview_json(app.comms.preview(result.record.id)),
                 }
             )
             return
-        _registered(result, bot.comms)
+        _registered(result, app.comms)
 
 
 @comms_app.command("list")
@@ -174,8 +174,8 @@ def list_command(
     json_out: JsonOpt = False,
 ) -> None:
     """Upcoming communications (and recently sent or cancelled ones)."""
-    with command_bot() as bot:
-        comms = bot.comms
+    with command_app() as app:
+        comms = app.comms
         now = comms.now()
         records = comms.records(include_all=include_all)
         rows = []
@@ -225,9 +225,9 @@ def show(
     comm_id: Annotated[str, typer.Argument(help="Communication id.")], json_out: JsonOpt = False
 ) -> None:
     """Everything registered about one communication, and its history."""
-    with command_bot() as bot:
-        record = bot.comms.require(comm_id)
-        history = bot.comms.history(comm_id)
+    with command_app() as app:
+        record = app.comms.require(comm_id)
+        history = app.comms.history(comm_id)
         comm = record.comm
         if json_out:
             data = json.loads(comm.to_json())
@@ -240,7 +240,7 @@ def show(
             )
             _print_json(data)
             return
-        _header(comm, record.status, bot.comms.now())
+        _header(comm, record.status, app.comms.now())
         table = Table(show_header=False, box=None)
         table.add_column("field", style="bold")
         table.add_column("value")
@@ -254,7 +254,7 @@ def show(
         table.add_row("links", "\n".join(map(shown, comm.links)) or "—")
         table.add_row(
             "lead days",
-            ", ".join(str(d) for d in comm.effective_lead_days(bot.comms.lead_days)),
+            ", ".join(str(d) for d in comm.effective_lead_days(app.comms.lead_days)),
         )
         table.add_row("revision", str(record.revision))
         table.add_row("source", shown(record.source or "—"))
@@ -274,9 +274,9 @@ def reschedule(
     when: Annotated[str, typer.Argument(help="New send date-time, e.g. 2027-02-03T09:00+11:00.")],
 ) -> None:
     """Move the send date: channels already told get an "Updated" notice; new lead times."""
-    with command_bot() as bot:
-        result = bot.comms.reschedule(comm_id, when)
-        _registered(result, bot.comms)
+    with command_app() as app:
+        result = app.comms.reschedule(comm_id, when)
+        _registered(result, app.comms)
         if result.record.source:
             _warnings(
                 [
@@ -289,8 +289,8 @@ def reschedule(
 @comms_app.command("cancel")
 def cancel(comm_id: Annotated[str, typer.Argument(help="Communication id.")]) -> None:
     """Cancel: channels already told get a "Cancelled" notice; no further notices."""
-    with command_bot() as bot:
-        record, told = bot.comms.cancel(comm_id)
+    with command_app() as app:
+        record, told = app.comms.cancel(comm_id)
         console.print(
             f"Cancelled {record.id}: {len(told)} channel(s) already told get a “Cancelled” "
             "notice; no further notices.",
@@ -306,12 +306,12 @@ def preview(
     json_out: JsonOpt = False,
 ) -> None:
     """Dry run: which channels get which notice, and when."""
-    with command_bot() as bot:
-        result = bot.comms.preview(comm_id)
+    with command_app() as app:
+        result = app.comms.preview(comm_id)
         if json_out:
             _print_json(_preview_json(result))
             return
-        print_preview(result, bot.comms.now())
+        print_preview(result, app.comms.now())
 
 
 def _status_json(report: StatusReport) -> dict[str, Any]:
@@ -343,13 +343,13 @@ def status(
     comm_id: Annotated[str, typer.Argument(help="Communication id.")], json_out: JsonOpt = False
 ) -> None:
     """Who was told, when, and who acknowledged."""
-    with command_bot() as bot:
-        report = bot.comms.status(comm_id)
+    with command_app() as app:
+        report = app.comms.status(comm_id)
         if json_out:
             _print_json(_status_json(report))
             return
         comm = report.record.comm
-        now = bot.comms.now()
+        now = app.comms.now()
         console.print(f"[bold]{comm.title}[/bold]  ({comm.id})", highlight=False)
         console.print(
             f"{report.record.status} · sends {format_when(comm.send_at)} "
@@ -401,8 +401,8 @@ def sync(
     json_out: JsonOpt = False,
 ) -> None:
     """Register new and changed communication files (by content hash); removed files cancel."""
-    with command_bot() as bot:
-        result = bot.comms.sync_folder(folder)
+    with command_app() as app:
+        result = app.comms.sync_folder(folder)
         if json_out:
             _print_json(
                 {

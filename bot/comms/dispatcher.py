@@ -16,7 +16,9 @@ Each tick (every PARTNERBOT_COMMS_POLL_SECONDS inside `partnerbot serve`):
 Claiming one delivery at a time keeps every claim's lease far longer than its one
 post, so several dispatchers on one store (threads, processes, replicas) never post
 a notice twice however slow the platform is. `stop()` ends a tick between two
-deliveries and the service releases what it still holds.
+deliveries and the service releases what it still holds; a post still in flight after
+a short grace (a slow platform) is given up first, and whoever claims that delivery
+next looks it up on the platform before posting.
 
 A notice posted more than `late_after` after its lead time is marked late.
 """
@@ -39,7 +41,8 @@ from bot.comms.notices import render_notice
 from bot.comms.planning import notice_label
 from bot.comms.registry import Communications
 from bot.delivery import Outbox
-from bot.notify import ChannelPoster, Notice
+from bot.models import Notice
+from bot.platform import ChannelPoster, abandon_calls
 from bot.prompts import render
 from bot.store import Delivery, Repositories
 
@@ -243,6 +246,13 @@ class Dispatcher:
         try:
             outcome = self.outbox.deliver(delivery, poster, compose, late=late)
         except Exception as e:
+            if self.stopping.is_set():
+                # Given up on shutdown: it may have reached the platform, so the attempt
+                # counts and the next claim looks the key up before posting.
+                logger.info("delivery %s: stopped while posting (%s); handed back", key, e)
+                self.outbox.retry_later(delivery, f"stopped while posting: {e}", after=timedelta())
+                report.retried.append(key)
+                return
             self._failed(delivery, e, report)
             return
         if outcome.status == "posted":
@@ -253,6 +263,10 @@ class Dispatcher:
             report.reconciled.append(key)
         elif outcome.status == "lost":
             report.lost.append(key)
+
+    def abandon(self) -> int:
+        """Give up the posts in flight (shutdown with a slow platform); how many there were."""
+        return sum(abandon_calls(poster) for poster in self.posters.values())
 
     def _failed(self, delivery: Delivery, error: Exception, report: TickReport) -> None:
         attempts = delivery.attempts
@@ -315,9 +329,12 @@ class DispatcherService:
 
     name = "comms-dispatcher"
 
-    def __init__(self, *, dispatcher: Dispatcher, interval: float = 30.0) -> None:
+    def __init__(
+        self, *, dispatcher: Dispatcher, interval: float = 30.0, grace: float = 2.0
+    ) -> None:
         self.dispatcher = dispatcher
         self.interval = interval
+        self.grace = grace  # seconds a post in flight may take to finish when stopping
         self._stop = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
 
@@ -336,34 +353,36 @@ class DispatcherService:
                 await asyncio.wait_for(self._stop.wait(), timeout=self.interval)
 
     async def stop(self) -> None:
-        """Stop between two deliveries, and give back any claim still held."""
+        """Stop between two deliveries, and give back any claim still held. A post still in
+        flight after `grace` seconds is given up (its delivery handed back to be looked up
+        before it is posted again)."""
         self._stop.set()
         self.dispatcher.stopping.set()
-        if self._task is not None:
-            await self._task
-            self._task = None
+        task, self._task = self._task, None
+        if task is not None and not await _finished(task, self.grace):
+            given_up = self.dispatcher.abandon()
+            logger.warning("dispatcher: a post is still in flight; gave up %d call(s)", given_up)
+            if not await _finished(task, self.grace):
+                # Still posting (a poster that cannot give up): releasing now could post it
+                # twice. Its lease runs out instead, and the next claim reconciles it.
+                logger.warning("dispatcher: still posting; its claim is left to run out")
+                return
         await asyncio.to_thread(self.dispatcher.outbox.release)
 
 
-def collect_posters(services: Sequence[object]) -> dict[str, ChannelPoster]:
-    """The `.poster` of each chat service that has one, by platform."""
-    posters: dict[str, ChannelPoster] = {}
-    for service in services:
-        poster = getattr(service, "poster", None)
-        if poster is not None:
-            posters[str(poster.platform)] = poster
-    return posters
+async def _finished(task: asyncio.Task[None], seconds: float) -> bool:
+    done, _ = await asyncio.wait({task}, timeout=seconds)
+    return bool(done)
 
 
 def build_dispatcher_service(
-    comms: Communications, chat_services: Sequence[object], *, interval: float | None = None
+    comms: Communications,
+    posters: Posters | Callable[[], Posters],
+    *,
+    interval: float | None = None,
 ) -> DispatcherService:
-    """Called by adapters/serve.py; posters are looked up each tick (adapters set them on start)."""
-    dispatcher = Dispatcher(
-        comms=comms,
-        posters=lambda: collect_posters(chat_services),
-        sync_folder=comms.settings.sync_folder,
-    )
+    """The dispatcher job of `partnerbot serve`; posters are looked up on each tick."""
+    dispatcher = Dispatcher(comms=comms, posters=posters, sync_folder=comms.settings.sync_folder)
     return DispatcherService(
         dispatcher=dispatcher,
         interval=comms.settings.poll_seconds if interval is None else interval,

@@ -8,7 +8,7 @@ from typing import Any
 
 from bot.comms.indexing import article
 from bot.comms.model import Communication, format_day, format_when, in_days
-from bot.notify import Notice, NoticeButton
+from bot.models import Notice, NoticeButton
 from bot.prompts import message, render
 
 BUTTON_KINDS = ("first", "reminder", "updated", "ack_reminder")

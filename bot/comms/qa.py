@@ -1,8 +1,8 @@
 """Questions the communications registry answers better than plain retrieval.
 
-* In a thread opened from a notice ("Ask about this"), the bot's intro names the
-  communication (`ref comms/<id>`); questions there are answered with that
-  communication in the query, and the reply names it.
+* In a thread opened from a notice ("Ask about this") the questions carry the thread's
+  topic, the communication; they are answered with it in the query, and the reply
+  names it.
 * "Is the vendor emailing my customers this month?" needs the calendar, which
   retrieval does not have: the registry lists what is sent in that period (or
   the next one after it), each item citing the indexed communication.
@@ -39,7 +39,6 @@ class Registry(Protocol):
     def indexed_records(self) -> list[Record]: ...
 
 
-_REF = re.compile(r"\bcomms/([a-z0-9][a-z0-9._-]{0,63})")
 _INTENT = re.compile(
     r"\b(e-?mail\w*|letters?|writ(?:e|es|ing) to|contact\w*|messag\w*|communicat\w*|"
     r"notif\w*|mail(?:ing|s)?|campaigns?|send(?:ing|s)?|sent|reach(?:ing)? out)\b",
@@ -54,34 +53,17 @@ def answer_question(comms: Registry, question: Question) -> Answer | None:
     return _thread_answer(comms, question) or _calendar_answer(comms, question)
 
 
-def opens_thread(reply: str) -> bool:
-    """Whether a notice-button reply is an "Ask about this" intro (it names `comms/<id>`).
-
-    Adapters post such a reply in a thread on the notice, where it anchors the follow-up
-    questions; any other reply (an acknowledgement, an unknown button) is shown privately.
-    """
-    return _REF.search(reply) is not None
-
-
 # -- "Ask about this" threads ---------------------------------------------------------------------
 def _thread_answer(comms: Registry, question: Question) -> Answer | None:
-    comm_id = None
-    for turn in reversed(question.history):
-        found = _REF.findall(turn.text)
-        if found:
-            comm_id = found[-1]
-            break
-    if comm_id is None:
+    """In a thread opened from a notice, the thread's topic names the communication."""
+    topic = question.topic
+    if topic is None or topic.kind != "comms":
         return None
-    record = comms.get(comm_id)
+    record = comms.get(topic.id)
     if record is None:
         return None
     focused = Question(
-        text=f"{question.text} ({record.comm.title})",
-        asker=question.asker,
-        place=question.place,
-        platform=question.platform,
-        is_admin=question.is_admin,
+        f"{question.text} ({record.comm.title})", actor=question.actor, place=question.place
     )
     if comms.answer_documents is None:
         return None
@@ -92,7 +74,7 @@ def _thread_answer(comms: Registry, question: Question) -> Answer | None:
     return replace(answer, text=f"{prefix}\n{answer.text}", question=question.text)
 
 
-# -- "this month", "next week", "in January" ------------------------------------------------------
+# -- "this month", "next week", "in January" -----------------------------------------------------
 def _month_start(year: int, month: int) -> datetime:
     year += (month - 1) // 12
     month = (month - 1) % 12 + 1

@@ -34,6 +34,7 @@ from bot.comms.planning import PlannedNotice, notice_label, plan_notices
 from bot.comms.routing import ChannelRef, Routes, load_routes, parse_channel_refs
 from bot.comms.settings import CommsSettings
 from bot.errors import UserError
+from bot.models import ButtonReply, Topic
 from bot.prompts import message, render
 from bot.store import Ack, Delivery, NewDelivery, Repositories, Store, StoredCommunication
 
@@ -50,6 +51,7 @@ AnswerQuestion = Callable[["Question"], "Answer"]
 logger = logging.getLogger(__name__)
 
 ACTIVE = ("scheduled", "updated")
+TOPIC_KIND = "comms"  # the topic of an "Ask about this" thread: Topic("comms", <id>)
 
 
 @dataclass
@@ -157,9 +159,12 @@ class Communications:
         index_documents: IndexDocuments | None = None,
         answer_documents: AnswerQuestion | None = None,
         clock: Clock | None = None,
+        platforms: Iterable[str] | None = None,
     ) -> None:
         self.store = store
         self.settings = settings
+        # Known platform names: a routes file or setting naming another is refused.
+        self.platforms = tuple(platforms) if platforms is not None else None
         self._index_documents = index_documents
         self.answer_documents = answer_documents
         # None: the system clock, looked up on each call (so tests can patch model.utc_now).
@@ -180,7 +185,7 @@ class Communications:
 
     @property
     def routes(self) -> Routes:
-        return load_routes(self.routes_path)
+        return load_routes(self.routes_path, platforms=self.platforms)
 
     @property
     def lead_days(self) -> tuple[int, ...]:
@@ -189,7 +194,9 @@ class Communications:
     @property
     def admin_channels(self) -> list[ChannelRef]:
         return parse_channel_refs(
-            list(self.settings.admin_channels), variable="PARTNERBOT_ADMIN_CHANNELS"
+            self.settings.admin_channels,
+            variable="PARTNERBOT_ADMIN_CHANNELS",
+            platforms=self.platforms,
         )
 
     # -- reading ----------------------------------------------------------------------------------
@@ -718,18 +725,17 @@ class Communications:
     # -- buttons ----------------------------------------------------------------------------------
     def handle_button(
         self, *, kind: str, value: str, user: str, channel: str, platform: str
-    ) -> str:
-        """Acknowledge (recorded per user and channel) or Ask about this (a thread intro)."""
+    ) -> ButtonReply:
+        """Acknowledge (recorded per user and channel) or Ask about this: a thread on the
+        notice whose topic is the communication."""
         delivery_id = delivery_id_of(value)
         if delivery_id is not None:
             delivery = self.store.deliveries.get(delivery_id)
         else:
             delivery = self.store.deliveries.by_key(value)
-        if delivery is None or delivery.feature != FEATURE:
-            return message("comms_button_unknown")
-        record = self.get(delivery.subject)
-        if record is None:
-            return message("comms_button_unknown")
+        record = self.get(delivery.subject) if delivery and delivery.feature == FEATURE else None
+        if delivery is None or record is None:
+            return ButtonReply(message("comms_button_unknown"))
         comm = record.comm
         if kind == "acknowledge":
             first = self.store.comms.add_ack(
@@ -752,14 +758,15 @@ class Communications:
                 channel,
             )
             key = "comms_ack_thanks" if first else "comms_ack_again"
-            return message(key, title=comm.title, send_day=format_day(comm.send_at))
+            return ButtonReply(message(key, title=comm.title, send_day=format_day(comm.send_at)))
         if kind == "ask":
-            return message(
+            intro = message(
                 "comms_ask_intro",
                 title=comm.title,
                 send_day=format_day(comm.send_at),
                 ref=comm.doc_path,
             )
+            return ButtonReply(intro, open_thread=True, topic=Topic(TOPIC_KIND, comm.id))
         raise UserError(f"unknown notice button {kind!r}")
 
     # -- knowledge index --------------------------------------------------------------------------

@@ -19,6 +19,7 @@ audience tags; a communication using any other tag is refused.
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -27,22 +28,12 @@ import yaml
 
 from bot.comms.model import DIMENSIONS, Communication
 from bot.errors import ConfigError
+from bot.models import ChannelRef
 from knowledge import bounded_yaml
 
 logger = logging.getLogger(__name__)
 
 _ROUTE_KEYS = {"name", "match"}
-
-
-@dataclass(frozen=True, order=True)
-class ChannelRef:
-    """A partner (or admin) channel on one platform, as written in the config."""
-
-    platform: str
-    channel: str
-
-    def __str__(self) -> str:
-        return f"{self.platform}:{self.channel}"
 
 
 @dataclass(frozen=True)
@@ -93,12 +84,34 @@ def _as_list(value: Any, where: str) -> list[str]:
     raise ConfigError(f"{where}: expected a list of names, got {value!r}")
 
 
-def load_routes(path: Path | None) -> Routes:
-    """Read a routes file; a missing file is an empty config, a broken one a ConfigError."""
+def _channel_lines(root: yaml.Node | None) -> dict[tuple[int, str], list[int]]:
+    """(route number, platform) → the line of each channel listed there (1-based)."""
+    lines: dict[tuple[int, str], list[int]] = {}
+    if not isinstance(root, yaml.MappingNode):
+        return lines
+    for key, value in root.value:
+        if key.value != "routes" or not isinstance(value, yaml.SequenceNode):
+            continue
+        for number, route in enumerate(value.value, start=1):
+            if not isinstance(route, yaml.MappingNode):
+                continue
+            for k, v in route.value:
+                items = v.value if isinstance(v, yaml.SequenceNode) else [v]
+                lines[(number, str(k.value))] = [
+                    i.start_mark.line + 1 for i in items if isinstance(i, yaml.Node)
+                ] or [k.start_mark.line + 1]
+    return lines
+
+
+def load_routes(path: Path | None, *, platforms: Iterable[str] | None = None) -> Routes:
+    """Read a routes file; a missing file is an empty config, a broken one a ConfigError.
+    With `platforms`, a channel on a platform not among them is refused too, naming the line."""
     if path is None or not path.is_file():
         return Routes(path=path)
     try:
-        data = bounded_yaml.load(path.read_text(encoding="utf-8")) or {}
+        root, data = bounded_yaml.parse(path.read_text(encoding="utf-8"))
+        data = data or {}
+        lines = _channel_lines(root)
     except yaml.YAMLError as e:
         mark = getattr(e, "problem_mark", None)
         line = f":{mark.line + 1}" if mark is not None else ""
@@ -144,7 +157,13 @@ def load_routes(path: Path | None) -> Routes:
         for platform, values in raw.items():
             if platform in _ROUTE_KEYS:
                 continue
-            channels.extend(ChannelRef(str(platform), c) for c in _as_list(values, where))
+            at = lines.get((number, str(platform)), [])
+            for i, channel in enumerate(_as_list(values, where)):
+                try:
+                    channels.append(ChannelRef.of(str(platform), channel, platforms=platforms))
+                except ConfigError as e:
+                    line = f":{at[min(i, len(at) - 1)]}" if at else ""
+                    raise ConfigError(f"{path}{line}: route {number}: {e}") from None
         if not channels:
             logger.warning("%s names no channels", where)
         routes.append(Route(str(raw.get("name") or f"route {number}"), match, tuple(channels)))
@@ -156,15 +175,14 @@ def load_routes(path: Path | None) -> Routes:
     )
 
 
-def parse_channel_refs(values: list[str], *, variable: str) -> list[ChannelRef]:
+def parse_channel_refs(
+    values: Iterable[str], *, variable: str, platforms: Iterable[str] | None = None
+) -> list[ChannelRef]:
     """'slack:C0ADMIN' → ChannelRef('slack', 'C0ADMIN'); a bad entry names the variable."""
     refs: list[ChannelRef] = []
     for value in values:
-        platform, sep, channel = value.partition(":")
-        if not sep or not platform.strip() or not channel.strip():
-            raise ConfigError(
-                f"{variable}: {value!r} should be platform:channel, e.g. slack:C0123ADMIN "
-                "or discord:123456789012345678"
-            )
-        refs.append(ChannelRef(platform.strip(), channel.strip()))
+        try:
+            refs.append(ChannelRef.parse(value, platforms=platforms))
+        except ConfigError as e:
+            raise ConfigError(f"{variable}: {e}") from None
     return refs

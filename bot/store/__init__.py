@@ -18,6 +18,7 @@ from bot.store.protocols import (
     InteractionRepository,
     Repositories,
     Store,
+    ThreadRepository,
 )
 from bot.store.types import (
     Ack,
@@ -52,6 +53,7 @@ __all__ = [
     "Repositories",
     "Store",
     "StoredCommunication",
+    "ThreadRepository",
     "open_store",
     "parse_database_url",
 ]

@@ -52,6 +52,22 @@ class EventRepository(Protocol):
     def first_time(self, key: str, *, keep_seconds: float = 3600.0) -> bool: ...
 
 
+class ThreadRepository(Protocol):
+    """Chat threads the bot takes part in, and the topic an "Ask about this" thread is on."""
+
+    def remember(self, key: str) -> None:
+        """The bot replied in this thread (it answers follow-ups there)."""
+        ...
+
+    def set_topic(self, key: str, topic: str) -> bool:
+        """Give a thread its topic; False when it already had one (its intro is posted)."""
+        ...
+
+    def known(self, key: str) -> bool: ...
+
+    def topic(self, key: str) -> str | None: ...
+
+
 class CommunicationRepository(Protocol):
     """Registered communications, their history and acknowledgements."""
 
@@ -180,6 +196,9 @@ class Repositories(Protocol):
 
     @property
     def changes(self) -> ChangeRepository: ...
+
+    @property
+    def threads(self) -> ThreadRepository: ...
 
 
 class Store(Repositories, Protocol):

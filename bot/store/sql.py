@@ -96,7 +96,7 @@ def bound(session: Session) -> SessionSource:
 
 
 class SqlRepositories:
-    """The five repositories over one session source."""
+    """The six repositories over one session source."""
 
     def __init__(self, use: SessionSource, dialect: Dialect) -> None:
         self.interactions = SqlInteractions(use)
@@ -104,6 +104,7 @@ class SqlRepositories:
         self.comms = SqlCommunications(use, dialect)
         self.deliveries = SqlDeliveries(use, dialect)
         self.changes = SqlChanges(use)
+        self.threads = SqlThreads(use)
 
 
 # -- interactions, feedback, knowledge gaps ----------------------------------------------------
@@ -257,6 +258,38 @@ class SqlEvents:
                 (key, now),
             )
         return inserted.rowcount == 1
+
+
+# -- chat threads ------------------------------------------------------------------------------
+class SqlThreads:
+    def __init__(self, use: SessionSource) -> None:
+        self._use = use
+
+    def remember(self, key: str) -> None:
+        with self._use(False) as s:
+            s.execute(
+                "INSERT INTO chat_threads(key, topic, at) VALUES (?, NULL, ?) "
+                "ON CONFLICT DO NOTHING",
+                (key, iso(datetime.now(UTC))),
+            )
+
+    def set_topic(self, key: str, topic: str) -> bool:
+        with self._use(False) as s:
+            done = s.execute(
+                "INSERT INTO chat_threads(key, topic, at) VALUES (?, ?, ?) ON CONFLICT(key) "
+                "DO UPDATE SET topic = excluded.topic WHERE chat_threads.topic IS NULL",
+                (key, topic, iso(datetime.now(UTC))),
+            )
+        return done.rowcount == 1
+
+    def known(self, key: str) -> bool:
+        with self._use(False) as s:
+            return s.execute("SELECT 1 FROM chat_threads WHERE key = ?", (key,)).first() is not None
+
+    def topic(self, key: str) -> str | None:
+        with self._use(False) as s:
+            row = s.execute("SELECT topic FROM chat_threads WHERE key = ?", (key,)).first()
+        return None if row is None else row["topic"]
 
 
 # -- communications ----------------------------------------------------------------------------

@@ -16,8 +16,8 @@ import time
 from collections.abc import AsyncIterator, Iterator, Sequence
 from typing import Any
 
-from adapters.discord import DiscordService, build_discord
-from bot.core import PartnerBot
+from adapters.discord.client import DiscordPlatform
+from bot.app import App
 from bot.evaluation import percentile
 from tests.fakes.discord_server import FakeDiscord
 
@@ -39,17 +39,17 @@ def discord_settings(fake_or_none: FakeDiscord | None = None, **extra: str) -> d
 
 
 @contextlib.asynccontextmanager
-async def running_discord(bot: PartnerBot, **options: Any) -> AsyncIterator[DiscordService]:
-    """Start the Discord service for ``bot`` (against the patched fake) and always stop it."""
+async def running_discord(app: App, **options: Any) -> AsyncIterator[DiscordPlatform]:
+    """Start the app's Discord platform (against the patched fake) and always stop it."""
     options.setdefault("guild_ready_timeout", 0.05)
-    options.setdefault("ready_timeout", 10.0)
-    service = build_discord(bot, **options)
-    await service.start()
+    platform = app.add_platform("discord", **options)
+    assert isinstance(platform, DiscordPlatform)
     try:
-        yield service
+        await platform.start()
+        yield platform
     finally:
         await asyncio.sleep(0.05)  # let in-flight replies land before closing
-        await service.stop()
+        await platform.stop()
 
 
 class _ArrivalClock:
@@ -93,7 +93,7 @@ class _ArrivalClock:
 
 
 async def run_concurrent_asks(
-    bot: PartnerBot,
+    app: App,
     fake: FakeDiscord,
     n: int = 50,
     *,
@@ -122,7 +122,7 @@ async def run_concurrent_asks(
             dispatched[payload["token"]] = started
 
     with clock.installed(fake):
-        async with running_discord(bot):
+        async with running_discord(app):
             warm = fake.interaction_create("ask", {"question": questions[0]}, user_id=WARMUP_USER)
             await fake.wait_until(
                 lambda: warm["token"] in clock.followups, timeout=timeout, describe="warm-up"

@@ -1,7 +1,7 @@
-"""Drive the real Slack adapter against FakeSlack, in Socket Mode or HTTP mode.
+"""Drive the real Slack platform against FakeSlack, in Socket Mode or HTTP mode.
 
 Used by tests/adapters/test_slack*.py, and by the benchmark (`run_mentions_http`):
-both start the adapter with `running_slack(...)` and talk to it through a driver
+both start the platform with `running_slack(...)` and talk to it through a driver
 that delivers events, slash commands and button clicks the way Slack does.
 """
 
@@ -19,8 +19,8 @@ from typing import Any, Literal
 
 import aiohttp
 
-from adapters.slack import SlackService, build_slack
-from bot.core import PartnerBot
+from adapters.slack.app import EVENTS_PATH, SlackPlatform
+from bot.app import App
 from bot.evaluation import percentile
 from tests.fakes.slack_server import (
     BOT_USER_ID,
@@ -86,14 +86,29 @@ def direct_message(text: str, *, user: str = "U0ASKER", **extra: Any) -> dict[st
     return channel_message(text, user=user, channel="D" + user[1:], channel_type="im", **extra)
 
 
-class SlackDriver:
-    """Deliver Slack requests to a running adapter; the mode decides the transport."""
+def slack_settings(fake: FakeSlack, mode: Mode = "socket", **extra: str) -> dict[str, str]:
+    """Settings (by variable name) for a Slack platform that talks to `fake`."""
+    return {
+        "SLACK_BOT_TOKEN": BOT_TOKEN,
+        "SLACK_APP_TOKEN": APP_TOKEN,
+        "SLACK_SIGNING_SECRET": SIGNING_SECRET,
+        "SLACK_MODE": mode,
+        "SLACK_HOST": "127.0.0.1",
+        "SLACK_PORT": "0",
+        "SLACK_API_URL": fake.base_url,
+        **extra,
+    }
 
-    def __init__(self, fake: FakeSlack, service: SlackService) -> None:
+
+class SlackDriver:
+    """Deliver Slack requests to a running platform; the mode decides the transport."""
+
+    def __init__(self, fake: FakeSlack, app: App, platform: SlackPlatform) -> None:
         self.fake = fake
-        self.service = service
-        self.mode: Mode = service.config.mode
-        self.bot = service.adapter.bot
+        self.app = app
+        self.platform = platform
+        self.mode: Mode = platform.settings.slack_mode
+        self.url = platform.web.url(EVENTS_PATH)
         self._session: aiohttp.ClientSession | None = None
 
     async def close(self) -> None:
@@ -109,17 +124,15 @@ class SlackDriver:
         secret: str = SIGNING_SECRET,
         timestamp: int | None = None,
         headers: dict[str, str] | None = None,
+        sign: bool = True,
     ) -> tuple[int, str, float]:
-        """POST a signed body to the events endpoint; returns (status, body, seconds)."""
+        """POST a (signed) body to the events endpoint; returns (status, body, seconds)."""
         if self._session is None:
             self._session = aiohttp.ClientSession()
-        sent = {
-            "Content-Type": content_type,
-            **sign_request(body, secret, timestamp),
-            **(headers or {}),
-        }
+        signature = sign_request(body, secret, timestamp) if sign else {}
+        sent = {"Content-Type": content_type, **signature, **(headers or {})}
         started = time.perf_counter()
-        async with self._session.post(self.service.url, data=body, headers=sent) as response:
+        async with self._session.post(self.url, data=body, headers=sent) as response:
             text = await response.text()
             return response.status, text, time.perf_counter() - started
 
@@ -218,32 +231,19 @@ class SlackDriver:
 
 
 @asynccontextmanager
-async def running_slack(
-    bot: PartnerBot, fake: FakeSlack, mode: Mode = "socket", **overrides: Any
-) -> AsyncIterator[SlackDriver]:
-    """Start the Slack adapter against `fake` (HTTP on 127.0.0.1, any free port)."""
-    service = build_slack(
-        bot,
-        **{
-            "mode": mode,
-            "host": "127.0.0.1",
-            "port": 0,
-            "bot_token": BOT_TOKEN,
-            "app_token": APP_TOKEN,
-            "signing_secret": SIGNING_SECRET,
-            "api_url": fake.base_url,
-            **overrides,
-        },
-    )
-    await service.start()
-    driver = SlackDriver(fake, service)
+async def running_slack(app: App, fake: FakeSlack) -> AsyncIterator[SlackDriver]:
+    """Start the app's Slack platform (configured with `slack_settings`) against `fake`."""
+    platform = app.add_platform("slack")
+    assert isinstance(platform, SlackPlatform)
+    await platform.start()
+    driver = SlackDriver(fake, app, platform)
     try:
-        if mode == "socket":
+        if driver.mode == "socket":
             await fake.async_wait_for_socket_client()
         yield driver
     finally:
         await driver.close()
-        await service.stop()
+        await platform.stop()
 
 
 # --------------------------------------------------------------------------- benchmark
@@ -302,7 +302,7 @@ class _AnswerWatcher(threading.Thread):
 
 
 async def run_mentions_http(
-    bot: PartnerBot, fake: FakeSlack, n: int = 50, *, timeout: float = 60.0
+    app: App, fake: FakeSlack, n: int = 50, *, timeout: float = 60.0
 ) -> dict[str, Any]:
     """`n` concurrent mentions in HTTP mode: ack latency and time until each answer is posted.
 
@@ -313,7 +313,7 @@ async def run_mentions_http(
     load, auth.test) is not measured. Each mention comes from its own user, so the
     per-user rate limit does not apply. Milliseconds in the result.
     """
-    async with running_slack(bot, fake, "http") as driver:
+    async with running_slack(app, fake) as driver:
         await driver.event(mention(BENCH_QUESTIONS[0], user="UWARMUP", channel="CWARMUP"))
         await fake.async_wait_for("chat.postMessage", timeout=timeout)
         events = [
@@ -335,7 +335,7 @@ async def run_mentions_http(
             stdin=asyncio.subprocess.PIPE,
             stdout=asyncio.subprocess.PIPE,
         )
-        spec = {"url": driver.service.url, "items": items}
+        spec = {"url": driver.url, "items": items}
         out, _ = await process.communicate(json.dumps(spec).encode())
         await asyncio.to_thread(watcher.join, timeout)
         acks = json.loads(out)

@@ -16,15 +16,14 @@ from typing import Any
 
 import pytest
 
-from adapters.discord.client import PartnerbotClient
+from adapters.discord.client import Client
 from adapters.discord.render import (
     DESCRIPTION_LIMIT,
     EMBED_TOTAL_LIMIT,
     EMBEDS_PER_MESSAGE,
     FIELDS_PER_EMBED,
 )
-from bot.comms import chat as comms_chat
-from bot.core import PartnerBot
+from bot.app import App
 from bot.models import Answer, Citation, Question, Turn
 from bot.prompts import message
 from tests.adapters.discord_harness import (
@@ -53,9 +52,9 @@ def fake() -> Iterator[FakeDiscord]:
 
 
 @pytest.fixture
-def dbot(make_bot: Callable[..., PartnerBot], fake: FakeDiscord) -> PartnerBot:
-    """A PartnerBot configured for the fake: its token, and the fake's admin role."""
-    return make_bot(**discord_settings(fake))
+def dapp(make_app: Callable[..., App], fake: FakeDiscord) -> App:
+    """An app configured for the fake: its token, and the fake's admin role."""
+    return make_app(**discord_settings(fake))
 
 
 def spy(monkeypatch: pytest.MonkeyPatch, obj: Any, name: str) -> list[Any]:
@@ -76,6 +75,12 @@ def replies_to(asked: dict[str, Any]) -> Callable[[dict[str, Any]], bool]:
         return msg.get("message_reference", {}).get("message_id") == asked["id"]
 
     return match
+
+
+def channel_posts(fake: FakeDiscord) -> list[Any]:
+    """Messages sent to the test channel (not to threads)."""
+    path = f"/channels/{fake.channel_id}/messages"
+    return [r for r in fake.requests if r.method == "POST" and r.path == path]
 
 
 def webhook(fake: FakeDiscord, event: dict[str, Any]) -> tuple[str, str]:
@@ -101,13 +106,13 @@ def embed_size(embed: dict[str, Any]) -> int:
 
 
 async def test_identify_carries_token_and_intents_and_commands_sync(
-    fake: FakeDiscord, dbot: PartnerBot
+    fake: FakeDiscord, dapp: App
 ) -> None:
-    async with running_discord(dbot) as service:
+    async with running_discord(dapp) as platform:
         [identify] = fake.identify_payloads
         assert identify["token"] == TOKEN
-        assert service.client is not None
-        assert identify["intents"] == service.client.intents.value
+        assert platform.client is not None
+        assert identify["intents"] == platform.client.intents.value
         assert not identify["intents"] & (1 << 15)  # no privileged message-content intent
         assert identify["intents"] & (1 << 9) and identify["intents"] & (1 << 12)
         assert {c["name"] for c in fake.commands()} == COMMAND_NAMES
@@ -116,16 +121,16 @@ async def test_identify_carries_token_and_intents_and_commands_sync(
 
 
 async def test_message_content_intent_and_guild_commands_when_configured(
-    fake: FakeDiscord, make_bot: Callable[..., PartnerBot]
+    fake: FakeDiscord, make_app: Callable[..., App]
 ) -> None:
-    bot = make_bot(
+    app = make_app(
         **discord_settings(
             fake,
             DISCORD_MESSAGE_CONTENT_INTENT="true",
             DISCORD_GUILD_IDS=str(fake.guild_id),
         )
     )
-    async with running_discord(bot):
+    async with running_discord(app):
         [identify] = fake.identify_payloads
         assert identify["intents"] & (1 << 15)
         assert {c["name"] for c in fake.commands(fake.guild_id)} == COMMAND_NAMES
@@ -136,9 +141,9 @@ async def test_message_content_intent_and_guild_commands_when_configured(
 
 
 async def test_mention_gets_reply_with_sources_as_fields_and_a_thread(
-    fake: FakeDiscord, dbot: PartnerBot
+    fake: FakeDiscord, dapp: App
 ) -> None:
-    async with running_discord(dbot):
+    async with running_discord(dapp):
         asked = fake.message_create(GOLD)
         reply = await fake.wait_for_message(replies_to(asked), timeout=10)
 
@@ -150,16 +155,14 @@ async def test_mention_gets_reply_with_sources_as_fields_and_a_thread(
         assert f"]({CSAT_URL})" in embed["fields"][0]["value"]  # linked source
         assert embed["footer"]["text"] == "as of 2026-08-15"
         buttons = [c["custom_id"] for c in reply["components"][0]["components"]]
-        interaction = dbot.store.interactions.get(1)
-        assert interaction is not None
-        assert buttons == [f"feedback:up:{interaction.id}", f"feedback:down:{interaction.id}"]
+        stored = dapp.store.interactions.get(1)
+        assert stored is not None and dapp.store.interactions.get(2) is None
+        assert buttons == [f"feedback:up:{stored.id}", f"feedback:down:{stored.id}"]
 
         # The conversation continues in a thread the bot starts on its answer.
         [thread] = await fake.wait_for(("POST", rf"/messages/{reply['id']}/threads$"))
         assert thread.json["name"] == GOLD
         # The mention was stripped before the core saw the question.
-        assert dbot.store.interactions.get(2) is None  # one question, one interaction
-        stored = interaction
         assert (stored.question, stored.platform, stored.asker) == (
             GOLD,
             "discord",
@@ -168,15 +171,15 @@ async def test_mention_gets_reply_with_sources_as_fields_and_a_thread(
 
 
 async def test_thread_follow_up_uses_the_first_turn(
-    fake: FakeDiscord, dbot: PartnerBot, monkeypatch: pytest.MonkeyPatch
+    fake: FakeDiscord, dapp: App, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    asked_core = spy(monkeypatch, dbot, "ask")
-    async with running_discord(dbot) as service:
+    asked_core = spy(monkeypatch, dapp.core, "ask")
+    async with running_discord(dapp) as platform:
         first = fake.message_create(GOLD)
         answer = await fake.wait_for_message(replies_to(first), timeout=10)
         thread_id = int(answer["id"])  # a thread started from a message shares its id
-        assert service.client is not None
-        client = service.client
+        assert platform.client is not None
+        client = platform.client
         await fake.wait_until(lambda: client.get_channel(thread_id), describe="thread cached")
 
         follow = fake.message_create(FOLLOW_UP, channel_id=thread_id)
@@ -197,19 +200,19 @@ async def test_thread_follow_up_uses_the_first_turn(
 @pytest.mark.parametrize("content_intent", [True, False], ids=["intent", "no-intent"])
 async def test_thread_follow_up_without_a_mention_needs_the_content_intent(
     fake: FakeDiscord,
-    make_bot: Callable[..., PartnerBot],
+    make_app: Callable[..., App],
     monkeypatch: pytest.MonkeyPatch,
     content_intent: bool,
 ) -> None:
-    bot = make_bot(
+    app = make_app(
         **discord_settings(fake, DISCORD_MESSAGE_CONTENT_INTENT=str(content_intent).lower())
     )
-    asked_core = spy(monkeypatch, bot, "ask")
-    async with running_discord(bot) as service:
+    asked_core = spy(monkeypatch, app.core, "ask")
+    async with running_discord(app) as platform:
         first = fake.message_create(GOLD)
         answer = await fake.wait_for_message(replies_to(first), timeout=10)
         thread_id = int(answer["id"])
-        client = service.client
+        client = platform.client
         assert client is not None
         await fake.wait_until(lambda: client.get_channel(thread_id), describe="thread cached")
 
@@ -220,14 +223,15 @@ async def test_thread_follow_up_without_a_mention_needs_the_content_intent(
         else:
             await asyncio.sleep(0.3)  # Discord blanks the text: nothing to answer
             assert [q.text for q in asked_core] == [GOLD]
-            assert fake.bot_messages(thread_id) == []
+            hint = message("thread_mention_hint")  # which says how to follow up
+            assert [m["content"] for m in fake.bot_messages(thread_id)] == [hint]
 
 
 async def test_reply_to_the_bots_answer_uses_the_reply_chain(
-    fake: FakeDiscord, dbot: PartnerBot, monkeypatch: pytest.MonkeyPatch
+    fake: FakeDiscord, dapp: App, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    asked_core = spy(monkeypatch, dbot, "ask")
-    async with running_discord(dbot):
+    asked_core = spy(monkeypatch, dapp.core, "ask")
+    async with running_discord(dapp):
         first = fake.message_create(GOLD)
         answer = await fake.wait_for_message(replies_to(first), timeout=10)
         follow = fake.message_create(FOLLOW_UP, message_reference=int(answer["id"]))
@@ -237,8 +241,8 @@ async def test_reply_to_the_bots_answer_uses_the_reply_chain(
         assert CSAT_URL in field_urls(reply["embeds"])
 
 
-async def test_direct_message_is_answered(fake: FakeDiscord, dbot: PartnerBot) -> None:
-    async with running_discord(dbot):
+async def test_direct_message_is_answered(fake: FakeDiscord, dapp: App) -> None:
+    async with running_discord(dapp):
         asked = fake.message_create(GOLD, guild=False)
         reply = await fake.wait_for_message(replies_to(asked), timeout=10)
         assert reply["channel_id"] == asked["channel_id"] != str(fake.channel_id)
@@ -248,10 +252,10 @@ async def test_direct_message_is_answered(fake: FakeDiscord, dbot: PartnerBot) -
 
 
 async def test_own_and_other_bots_messages_and_chatter_are_ignored(
-    fake: FakeDiscord, dbot: PartnerBot, monkeypatch: pytest.MonkeyPatch
+    fake: FakeDiscord, dapp: App, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    asked_core = spy(monkeypatch, dbot, "ask")
-    async with running_discord(dbot):
+    asked_core = spy(monkeypatch, dapp.core, "ask")
+    async with running_discord(dapp):
         fake.message_create("echo of myself", author_id=fake.bot_id)
         fake.message_create(GOLD, author_id=OTHER_BOT_ID, author_is_bot=True)
         fake.message_create("plain chatter, no mention", mentions_bot=False)
@@ -260,30 +264,34 @@ async def test_own_and_other_bots_messages_and_chatter_are_ignored(
         await asyncio.sleep(0.2)  # the bot's own reply echoes back too; let it be seen
 
         assert [q.text for q in asked_core] == [GOLD]
-        posts = [r for r in fake.requests if r.method == "POST" and re.search(MESSAGES, r.path)]
+        posts = channel_posts(fake)
         assert len(posts) == 1
 
 
-async def test_help_by_mention_and_by_command(fake: FakeDiscord, dbot: PartnerBot) -> None:
-    async with running_discord(dbot):
+async def test_help_by_mention_and_by_command(fake: FakeDiscord, dapp: App) -> None:
+    async with running_discord(dapp):
         asked = fake.message_create("help")
         reply = await fake.wait_for_message(replies_to(asked))
-        assert "/ask" in reply["content"]
+        help_text = dapp.chat.help_text("discord")
+        assert reply["content"] == help_text
+        assert "`/ask question: private:` — Ask about the partner program" in help_text
+        assert "`/comms cancel id:`" in help_text
+        assert message("help_follow_up_mention") in help_text  # no message-content intent
 
-        fake.interaction_create("help")
+        event = fake.interaction_create("help")
         [callback] = await fake.wait_for(("POST", CALLBACK))
-        assert callback.json["type"] == 4
-        assert callback.json["data"]["flags"] == EPHEMERAL
-        assert callback.json["data"]["content"] == message("discord_help")
+        [hook] = await fake.wait_for(webhook(fake, event))
+        assert callback.json["type"] == 5 and callback.json["data"]["flags"] == EPHEMERAL
+        assert hook.json["content"] == help_text
 
 
 # -- slash commands ------------------------------------------------------------------------------
 
 
 async def test_slash_ask_defers_then_follows_up_with_the_answer(
-    fake: FakeDiscord, dbot: PartnerBot
+    fake: FakeDiscord, dapp: App
 ) -> None:
-    async with running_discord(dbot):
+    async with running_discord(dapp):
         event = fake.interaction_create("ask", {"question": GOLD})
         [callback] = await fake.wait_for(("POST", CALLBACK))
         [hook] = await fake.wait_for(webhook(fake, event), timeout=10)
@@ -299,8 +307,8 @@ async def test_slash_ask_defers_then_follows_up_with_the_answer(
         assert not hook.json.get("flags")
 
 
-async def test_slash_ask_private_answer_is_ephemeral(fake: FakeDiscord, dbot: PartnerBot) -> None:
-    async with running_discord(dbot):
+async def test_slash_ask_private_answer_is_ephemeral(fake: FakeDiscord, dapp: App) -> None:
+    async with running_discord(dapp):
         event = fake.interaction_create("ask", {"question": GOLD, "private": True})
         [callback] = await fake.wait_for(("POST", CALLBACK))
         [hook] = await fake.wait_for(webhook(fake, event), timeout=10)
@@ -311,15 +319,15 @@ async def test_slash_ask_private_answer_is_ephemeral(fake: FakeDiscord, dbot: Pa
 @pytest.mark.parametrize("admin_by", ["role", "user id"])
 async def test_reindex_by_admin(
     fake: FakeDiscord,
-    make_bot: Callable[..., PartnerBot],
+    make_app: Callable[..., App],
     monkeypatch: pytest.MonkeyPatch,
     admin_by: str,
 ) -> None:
     extra = {"DISCORD_ADMIN_USER_IDS": str(fake.user_id)} if admin_by == "user id" else {}
-    bot = make_bot(**discord_settings(fake, **extra))
-    runs = spy(monkeypatch, bot, "reindex")
+    app = make_app(**discord_settings(fake, **extra))
+    runs = spy(monkeypatch, app.core, "reindex")
     roles = [fake.admin_role_id] if admin_by == "role" else [fake.partner_role_id]
-    async with running_discord(bot):
+    async with running_discord(app):
         event = fake.interaction_create("reindex", user_id=fake.user_id, role_ids=roles)
         [callback] = await fake.wait_for(("POST", CALLBACK))
         [hook] = await fake.wait_for(webhook(fake, event), timeout=10)
@@ -336,13 +344,13 @@ async def test_reindex_by_admin(
 
 async def test_reindex_by_others_is_refused_privately_and_nothing_reindexed(
     fake: FakeDiscord,
-    dbot: PartnerBot,
+    dapp: App,
     monkeypatch: pytest.MonkeyPatch,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    runs = spy(monkeypatch, dbot, "reindex")
+    runs = spy(monkeypatch, dapp.core, "reindex")
     caplog.set_level(logging.INFO)
-    async with running_discord(dbot):
+    async with running_discord(dapp):
         event = fake.interaction_create(
             "reindex", user_id=fake.user_id, role_ids=[fake.partner_role_id]
         )
@@ -353,21 +361,22 @@ async def test_reindex_by_others_is_refused_privately_and_nothing_reindexed(
     assert hook.json["flags"] == EPHEMERAL
     [callback] = fake.interaction_responses()
     assert callback.json["data"]["flags"] == EPHEMERAL
-    assert f"refused admin action 're-index the documents' for discord user {fake.user_id}" in (
+    assert f"refused admin action 're-index the documents' for discord:{fake.user_id}" in (
         caplog.text
     )
 
 
 @pytest.mark.parametrize("admin", [True, False], ids=["admin", "partner"])
 async def test_comms_and_changes_admin_commands(
-    fake: FakeDiscord, make_bot: Callable[..., PartnerBot], admin: bool
+    fake: FakeDiscord, make_app: Callable[..., App], admin: bool
 ) -> None:
     channels = f"discord:{fake.partner_channel_id}"
-    dbot = make_bot(**discord_settings(fake, PARTNERBOT_CHANGES_CHANNELS=channels))
+    dapp = make_app(**discord_settings(fake, PARTNERBOT_CHANGES_CHANNELS=channels))
     roles = [fake.admin_role_id] if admin else [fake.partner_role_id]
-    who = f"discord user {fake.user_id}"
-    expected_list = comms_chat.list_text(dbot.comms, is_admin=admin, who=who)
-    async with running_discord(dbot):
+    expected_list = (
+        message("comms_none") if admin else message("not_admin", action="list communications")
+    )
+    async with running_discord(dapp):
         names = {c["name"]: c for c in fake.commands()}
         assert [o["name"] for o in names["comms"]["options"]] == ["list", "cancel"]
         assert [o["name"] for o in names["changes"]["options"]] == ["publish", "preview"]
@@ -402,8 +411,8 @@ async def _answer_with_buttons(fake: FakeDiscord) -> tuple[dict[str, Any], str]:
     return reply, up
 
 
-async def test_feedback_click_is_stored(fake: FakeDiscord, dbot: PartnerBot) -> None:
-    async with running_discord(dbot):
+async def test_feedback_click_is_stored(fake: FakeDiscord, dapp: App) -> None:
+    async with running_discord(dapp):
         reply, up = await _answer_with_buttons(fake)
         down = up.replace(":up:", ":down:")
         click = fake.component_click(down, message_id=int(reply["id"]))
@@ -412,19 +421,17 @@ async def test_feedback_click_is_stored(fake: FakeDiscord, dbot: PartnerBot) -> 
 
     assert callback.json["type"] == 5 and callback.json["data"]["flags"] == EPHEMERAL
     assert hook.json["content"] == message("feedback_thanks_down")
-    [row] = dbot.store.interactions.feedback()
+    [row] = dapp.store.interactions.feedback()
     assert (row.rating, row.platform, row.user) == (-1, "discord", str(fake.user_id))
     assert row.question == GOLD
 
 
-async def test_feedback_click_after_a_restart_still_works(
-    fake: FakeDiscord, dbot: PartnerBot
-) -> None:
-    async with running_discord(dbot):
+async def test_feedback_click_after_a_restart_still_works(fake: FakeDiscord, dapp: App) -> None:
+    async with running_discord(dapp):
         reply, up = await _answer_with_buttons(fake)
 
     # A new process: a fresh core over the same data directory, a fresh client.
-    restarted = PartnerBot(dbot.settings)
+    restarted = App(dapp.settings, registry=dapp.registry)
     try:
         async with running_discord(restarted):
             click = fake.component_click(up, message_id=int(reply["id"]))
@@ -446,7 +453,7 @@ async def test_feedback_click_after_a_restart_still_works(
 )
 async def test_gateway_drop_reconnects_and_answers_the_next_mention(
     fake: FakeDiscord,
-    dbot: PartnerBot,
+    dapp: App,
     monkeypatch: pytest.MonkeyPatch,
     code: int | None,
     invalidate: bool,
@@ -454,8 +461,8 @@ async def test_gateway_drop_reconnects_and_answers_the_next_mention(
     async def no_identify_delay(self: Any, shard_id: int | None, *, initial: bool = False) -> None:
         """discord.py waits 5 s before a repeat IDENTIFY (a real-Discord rate limit)."""
 
-    monkeypatch.setattr(PartnerbotClient, "before_identify_hook", no_identify_delay)
-    async with running_discord(dbot):
+    monkeypatch.setattr(Client, "before_identify_hook", no_identify_delay)
+    async with running_discord(dapp):
         if invalidate:
             fake.invalidate_next_resume()
         assert fake.drop_connection(code) == 1
@@ -470,12 +477,12 @@ async def test_gateway_drop_reconnects_and_answers_the_next_mention(
         assert len(fake.resume_payloads) == 1
 
 
-async def test_rest_429_is_honoured(fake: FakeDiscord, dbot: PartnerBot) -> None:
-    async with running_discord(dbot):
+async def test_rest_429_is_honoured(fake: FakeDiscord, dapp: App) -> None:
+    async with running_discord(dapp):
         fake.rate_limit_next(MESSAGES, retry_after=0.3, method="POST")
         asked = fake.message_create(GOLD)
         await fake.wait_for_message(replies_to(asked), timeout=10)
-        posts = [r for r in fake.requests if r.method == "POST" and re.search(MESSAGES, r.path)]
+        posts = channel_posts(fake)
         assert [r.status for r in posts] == [429, 200]
 
 
@@ -488,7 +495,7 @@ def _assert_no_leak(fake: FakeDiscord, caplog: pytest.LogCaptureFixture) -> None
 
 async def test_failure_inside_the_core_gets_an_apology_without_traceback_or_token(
     fake: FakeDiscord,
-    dbot: PartnerBot,
+    dapp: App,
     monkeypatch: pytest.MonkeyPatch,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
@@ -497,8 +504,8 @@ async def test_failure_inside_the_core_gets_an_apology_without_traceback_or_toke
     def explode(question: Question) -> Answer:
         raise RuntimeError("the index exploded")
 
-    monkeypatch.setattr(dbot.answerer, "answer", explode)
-    async with running_discord(dbot):
+    monkeypatch.setattr(dapp.core.answerer, "answer", explode)
+    async with running_discord(dapp):
         asked = fake.message_create(GOLD)
         reply = await fake.wait_for_message(replies_to(asked), timeout=10)
     assert reply["content"] == message("apology")
@@ -509,7 +516,7 @@ async def test_failure_inside_the_core_gets_an_apology_without_traceback_or_toke
 
 async def test_failure_in_the_adapter_path_gets_an_apology_too(
     fake: FakeDiscord,
-    dbot: PartnerBot,
+    dapp: App,
     monkeypatch: pytest.MonkeyPatch,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
@@ -518,8 +525,8 @@ async def test_failure_in_the_adapter_path_gets_an_apology_too(
     def explode(question: Question) -> Answer:
         raise RuntimeError("unexpected")
 
-    monkeypatch.setattr(dbot, "ask", explode)
-    async with running_discord(dbot):
+    monkeypatch.setattr(dapp.core, "ask", explode)
+    async with running_discord(dapp):
         asked = fake.message_create(GOLD)
         reply = await fake.wait_for_message(replies_to(asked), timeout=10)
         event = fake.interaction_create("ask", {"question": GOLD})
@@ -600,17 +607,17 @@ def _assert_split_cleanly(payloads: list[dict[str, Any]], answer: Answer) -> Non
 
 @pytest.mark.parametrize("via", ["mention", "slash"])
 async def test_a_3000_word_answer_is_split_within_limits(
-    fake: FakeDiscord, dbot: PartnerBot, monkeypatch: pytest.MonkeyPatch, via: str
+    fake: FakeDiscord, dapp: App, monkeypatch: pytest.MonkeyPatch, via: str
 ) -> None:
     answer = long_answer()
     assert len(answer.text.split()) >= 3000 and len(answer.text) > 4 * DESCRIPTION_LIMIT
-    monkeypatch.setattr(dbot, "ask", lambda q: replace(answer, question=q.text))
-    async with running_discord(dbot):
+    monkeypatch.setattr(dapp.core, "ask", lambda q: replace(answer, question=q.text))
+    async with running_discord(dapp):
         if via == "mention":
             asked = fake.message_create("tell me everything")
             first = await fake.wait_for_message(replies_to(asked))
             await fake.wait_for(("POST", rf"/messages/{first['id']}/threads$"))
-            posts = [r for r in fake.requests if r.method == "POST" and re.search(MESSAGES, r.path)]
+            posts = channel_posts(fake)
             assert posts[0].json["message_reference"]["message_id"] == int(asked["id"])
         else:
             event = fake.interaction_create("ask", {"question": "tell me everything"})
@@ -631,11 +638,105 @@ async def test_a_3000_word_answer_is_split_within_limits(
 
 
 async def test_concurrent_asks_harness_measures_ack_and_answer(
-    fake: FakeDiscord, dbot: PartnerBot
+    fake: FakeDiscord, dapp: App
 ) -> None:
-    result = await run_concurrent_asks(dbot, fake, n=8)
+    result = await run_concurrent_asks(dapp, fake, n=8)
     assert result["n"] == 8 and len(result["ack_ms"]) == len(result["answer_ms"]) == 8
     assert result["deferred"] == 8 and result["rejected_callbacks"] == 0
     assert result["answers_with_sources"] == 8
     assert 0 < result["ack_p99_ms"] < 3000
     assert all(a < b for a, b in zip(result["ack_ms"], result["answer_ms"], strict=True))
+
+
+# -- edge defects --------------------------------------------------------------------------------
+
+
+async def test_a_503_on_send_is_retried(fake: FakeDiscord, dapp: App) -> None:
+    async with running_discord(dapp):
+        fake.fail_next(MESSAGES, status=503, method="POST", times=2)
+        asked = fake.message_create(GOLD)
+        reply = await fake.wait_for_message(replies_to(asked), timeout=15)
+    posts = channel_posts(fake)
+    assert [r.status for r in posts[:3]] == [503, 503, 200]
+    assert CSAT_URL in field_urls(reply["embeds"])
+
+
+async def test_a_missing_permission_is_logged_once_naming_it_and_the_channel(
+    fake: FakeDiscord, dapp: App, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.WARNING)
+    async with running_discord(dapp):
+        fake.fail_next(MESSAGES, status=403, code=50013, message="Missing Permissions", times=6)
+        for _ in range(2):  # the answer and the apology are refused, twice over
+            fake.message_create(GOLD)
+            await fake.wait_until(
+                lambda: len([r for r in fake.requests if r.status == 403]) >= 2, timeout=10
+            )
+        await fake.wait_until(
+            lambda: len([r for r in fake.requests if r.status == 403]) >= 4, timeout=10
+        )
+    lines = [r.getMessage() for r in caplog.records if "missing permission" in r.getMessage()]
+    assert lines == [
+        f"discord: missing permission send_messages_in_threads, create_public_threads, "
+        f"embed_links in #general ({fake.channel_id})"
+    ]  # the fake's @everyone role allows view, send and history only
+    assert "Traceback" not in caplog.text.split("answering message")[0]
+
+
+async def test_the_first_message_in_a_thread_says_to_mention_the_bot_without_the_intent(
+    fake: FakeDiscord, make_app: Callable[..., App]
+) -> None:
+    for intent in (False, True):
+        app = make_app(**discord_settings(fake, DISCORD_MESSAGE_CONTENT_INTENT=str(intent).lower()))
+        async with running_discord(app):
+            asked = fake.message_create(GOLD)
+            answer = await fake.wait_for_message(replies_to(asked), timeout=10)
+            await fake.wait_for(("POST", rf"/messages/{answer['id']}/threads$"))
+            if not intent:
+                hint = await fake.wait_for_message(
+                    lambda m: True, channel_id=int(answer["id"]), timeout=10
+                )
+                assert hint["content"] == message("thread_mention_hint")
+            else:
+                await asyncio.sleep(0.3)
+                assert fake.bot_messages(int(answer["id"])) == []
+
+
+async def test_with_the_content_intent_thanks_in_the_thread_is_not_answered(
+    fake: FakeDiscord, make_app: Callable[..., App], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    app = make_app(**discord_settings(fake, DISCORD_MESSAGE_CONTENT_INTENT="true"))
+    asked_core = spy(monkeypatch, app.core, "ask")
+    async with running_discord(app) as platform:
+        first = fake.message_create(GOLD)
+        answer = await fake.wait_for_message(replies_to(first), timeout=10)
+        thread_id = int(answer["id"])
+        client = platform.client
+        assert client is not None
+        await fake.wait_until(lambda: client.get_channel(thread_id), describe="thread cached")
+        fake.message_create("thanks!", channel_id=thread_id, mentions_bot=False)
+        follow = fake.message_create(FOLLOW_UP, channel_id=thread_id, mentions_bot=False)
+        await fake.wait_for_message(replies_to(follow), channel_id=thread_id, timeout=10)
+    assert [q.text for q in asked_core] == [GOLD, FOLLOW_UP]
+
+
+async def test_start_up_configuration_errors_say_what_to_fix(
+    fake: FakeDiscord, make_app: Callable[..., App]
+) -> None:
+    from bot.errors import ConfigError
+
+    wrong = make_app(DISCORD_BOT_TOKEN="not-the-token")
+    with pytest.raises(ConfigError, match="DISCORD_BOT_TOKEN was rejected by Discord"):
+        async with running_discord(wrong):
+            pass
+    fake.content_intent = False
+    intent = make_app(**discord_settings(fake, DISCORD_MESSAGE_CONTENT_INTENT="true"))
+    with pytest.raises(ConfigError, match="the Message Content intent is not enabled"):
+        async with running_discord(intent):
+            pass
+    from bot.config import load_settings
+
+    with pytest.raises(
+        ConfigError, match=r"DISCORD_GUILD_IDS='general': .*numeric .* not an id: 'general'"
+    ):
+        load_settings(**discord_settings(fake, DISCORD_GUILD_IDS="general"))

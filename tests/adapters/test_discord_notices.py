@@ -12,17 +12,18 @@ from typing import Any
 
 import pytest
 
-from adapters.discord.poster import DiscordPoster, footer_for, nonce_for
-from bot.comms.dispatcher import build_dispatcher_service
+from adapters.discord.poster import footer_for, nonce_for
+from bot.app import App
+from bot.comms.dispatcher import DispatcherService
 from bot.comms.registry import RegisterResult
-from bot.core import PartnerBot
 from bot.errors import PartnerbotError
-from bot.notify import Notice, NoticeButton
+from bot.models import Notice, NoticeButton
+from bot.platform import MeteredPoster
 from bot.prompts import message
 from tests.adapters.discord_harness import discord_settings, running_discord
 from tests.conftest import SAMPLE_DOCS
 from tests.fakes.discord_server import FakeDiscord, fake_discord
-from tests.scenarios.test_comms_slack import COMM_ID, Clock, before_send, write_comm, write_routes
+from tests.scenarios.test_comms import COMM_ID, Clock, before_send, write_comm, write_routes
 
 MESSAGES = r"^/channels/\d+/messages$"
 EPHEMERAL = 1 << 6
@@ -52,16 +53,14 @@ def fake() -> Iterator[FakeDiscord]:
 
 
 @pytest.fixture
-def dbot(make_bot: Callable[..., PartnerBot], fake: FakeDiscord) -> PartnerBot:
-    return make_bot(**discord_settings(fake))
+def dapp(make_app: Callable[..., App], fake: FakeDiscord) -> App:
+    return make_app(**discord_settings(fake))
 
 
-async def test_post_carries_the_key_and_find_locates_it(
-    fake: FakeDiscord, dbot: PartnerBot
-) -> None:
+async def test_post_carries_the_key_and_find_locates_it(fake: FakeDiscord, dapp: App) -> None:
     channel = str(fake.partner_channel_id)
-    async with running_discord(dbot) as service:
-        poster = service.poster
+    async with running_discord(dapp) as platform:
+        poster = platform.poster
         assert poster.platform == "discord"
         assert await asyncio.to_thread(poster.find, channel, NOTICE.key) is None
 
@@ -88,39 +87,50 @@ async def test_post_carries_the_key_and_find_locates_it(
         assert await asyncio.to_thread(poster.permalink, channel, message_id) == (
             f"https://discord.com/channels/{fake.guild_id}/{channel}/{message_id}"
         )
+        # A notice to one person: in their DM channel, with the same key.
+        dm = await asyncio.to_thread(poster.post_direct, str(fake.user_id), NOTICE)
+        [sent] = await fake.wait_for(("POST", r"^/users/@me/channels$"))
+        assert str(sent.json["recipient_id"]) == str(fake.user_id)
+        direct = fake.message(int(dm))
+        assert direct["embeds"][0]["footer"]["text"] == footer_for(NOTICE.key)
+        assert direct["channel_id"] != channel
 
 
-async def test_post_honours_a_429(fake: FakeDiscord, dbot: PartnerBot) -> None:
-    async with running_discord(dbot) as service:
+async def test_post_honours_a_429(fake: FakeDiscord, dapp: App) -> None:
+    async with running_discord(dapp) as platform:
         fake.rate_limit_next(MESSAGES, retry_after=0.2, method="POST")
         message_id = await asyncio.to_thread(
-            service.poster.post, str(fake.partner_channel_id), NOTICE
+            platform.poster.post, str(fake.partner_channel_id), NOTICE
         )
         posts = [r for r in fake.requests if r.method == "POST" and re.search(MESSAGES, r.path)]
         assert [r.status for r in posts] == [429, 200]
         assert fake.message(int(message_id))["embeds"][0]["title"] == NOTICE.title
 
 
-async def test_poster_errors_are_partnerbot_errors(fake: FakeDiscord, dbot: PartnerBot) -> None:
+async def test_poster_errors_are_partnerbot_errors(fake: FakeDiscord, dapp: App) -> None:
+    unstarted = dapp.add_platform("discord")
     with pytest.raises(PartnerbotError, match="not connected"):
-        DiscordPoster().post("1", NOTICE)
-    async with running_discord(dbot) as service:
+        unstarted.poster.post("1", NOTICE)
+    async with running_discord(dapp) as platform:
         with pytest.raises(PartnerbotError, match="not found"):
-            await asyncio.to_thread(service.poster.post, "#no-such-channel", NOTICE)
+            await asyncio.to_thread(platform.poster.post, "#no-such-channel", NOTICE)
         fake.fail_next(MESSAGES, status=403, code=50013, message="Missing Permissions")
         with pytest.raises(PartnerbotError, match="Missing Permissions"):
-            await asyncio.to_thread(service.poster.post, str(fake.partner_channel_id), NOTICE)
-        with pytest.raises(RuntimeError, match="worker thread"):
-            service.poster.find(str(fake.partner_channel_id), NOTICE.key)  # on the loop
+            await asyncio.to_thread(platform.poster.post, str(fake.partner_channel_id), NOTICE)
+        with pytest.raises(PartnerbotError, match="worker thread"):
+            platform.poster.find(str(fake.partner_channel_id), NOTICE.key)  # on the loop
+        fake.fail_next(MESSAGES, status=503, method="POST")  # retried, then posted
+        assert await asyncio.to_thread(platform.poster.post, str(fake.partner_channel_id), NOTICE)
 
 
-async def test_change_digests_can_post_while_running(fake: FakeDiscord, dbot: PartnerBot) -> None:
-    async with running_discord(dbot) as service:
-        assert service.poster in dbot.changes.posters
-    assert service.poster not in dbot.changes.posters
+async def test_running_platforms_post_change_digests(fake: FakeDiscord, dapp: App) -> None:
+    async with running_discord(dapp) as platform:
+        [(name, poster)] = dapp.posters().items()  # (counted for the metrics)
+        assert name == "discord" and isinstance(poster, MeteredPoster)
+        assert poster.poster is platform.poster
 
 
-async def _click(fake: FakeDiscord, poster: DiscordPoster, custom_id: str) -> dict[str, Any]:
+async def _click(fake: FakeDiscord, poster: Any, custom_id: str) -> dict[str, Any]:
     message_id = await asyncio.to_thread(poster.post, str(fake.partner_channel_id), NOTICE)
     click = fake.component_click(custom_id, message_id=int(message_id))
     [hook] = await fake.wait_for(("POST", rf"^/webhooks/{fake.application_id}/{click['token']}$"))
@@ -130,54 +140,29 @@ async def _click(fake: FakeDiscord, poster: DiscordPoster, custom_id: str) -> di
     return dict(hook.json)
 
 
-async def test_notice_button_goes_to_the_core_hook(
-    fake: FakeDiscord, dbot: PartnerBot, monkeypatch: pytest.MonkeyPatch
+async def test_a_notice_button_goes_to_the_feature_that_owns_it(
+    fake: FakeDiscord, dapp: App
 ) -> None:
-    calls: list[dict[str, Any]] = []
-
-    def hook(**kwargs: Any) -> str:
-        calls.append(kwargs)
-        return "Thanks, acknowledged for #partner-news."
-
-    monkeypatch.setattr(dbot, "handle_notice_button", hook, raising=False)
-    async with running_discord(dbot) as service:
-        reply = await _click(fake, service.poster, "notice:acknowledge:d:17")
-    assert reply["content"] == "Thanks, acknowledged for #partner-news."
-    assert calls == [
-        {
-            "kind": "acknowledge",
-            "value": "d:17",
-            "user": str(fake.user_id),
-            "channel": str(fake.partner_channel_id),
-            "platform": "discord",
-        }
-    ]
-
-
-async def test_notice_button_without_a_core_hook_says_not_available(
-    fake: FakeDiscord, dbot: PartnerBot, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.delattr(PartnerBot, "handle_notice_button", raising=False)
-    async with running_discord(dbot) as service:
-        reply = await _click(fake, service.poster, "notice:ask:d:17")
-    assert reply["content"] == message("button_unavailable")
+    async with running_discord(dapp) as platform:
+        reply = await _click(fake, platform.poster, "notice:acknowledge:d:17")
+    assert reply["content"] == message("comms_button_unknown")  # the comms feature said so
 
 
 async def test_changes_publish_posts_the_digest_through_the_discord_poster(
-    fake: FakeDiscord, make_bot: Callable[..., PartnerBot], tmp_path: Path
+    fake: FakeDiscord, make_app: Callable[..., App], tmp_path: Path
 ) -> None:
     docs = tmp_path / "docs"
     shutil.copytree(SAMPLE_DOCS, docs)
     csat = docs / "csat-requirement.md"
     csat.write_text(csat.read_text().replace("2027-03-31", "2027-06-30"))
-    bot = make_bot(
+    app = make_app(
         **discord_settings(
             fake,
             PARTNERBOT_DOCS_DIR=str(docs),
             PARTNERBOT_CHANGES_CHANNELS=f"discord:{fake.partner_channel_id}",
         )
     )
-    async with running_discord(bot):
+    async with running_discord(app):
         event = fake.interaction_create(
             "reindex", user_id=fake.user_id, role_ids=[fake.admin_role_id]
         )
@@ -200,7 +185,7 @@ async def test_changes_publish_posts_the_digest_through_the_discord_poster(
 
 async def test_ask_about_this_opens_a_thread_on_the_notice_and_answers_there(
     fake: FakeDiscord,
-    make_bot: Callable[..., PartnerBot],
+    make_app: Callable[..., App],
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
@@ -216,14 +201,15 @@ async def test_ask_about_this_opens_a_thread_on_the_notice_and_answers_there(
         },
         "routes": [{"match": {"regions": ["ANZ"]}, "discord": [str(channel)]}],
     }
-    bot = make_bot(
+    app = make_app(
         **discord_settings(fake), PARTNERBOT_COMMS_ROUTES=str(write_routes(folder, routes))
     )
-    bot.comms.clock = Clock(before_send(days=2))  # inside the lead window: first notice at once
-    assert isinstance(bot.comms.add_file(write_comm(folder)), RegisterResult)
+    app.comms.clock = Clock(before_send(days=2))  # inside the lead window: first notice at once
+    assert isinstance(app.comms.add_file(write_comm(folder)), RegisterResult)
 
-    async with running_discord(bot) as service:
-        dispatcher = build_dispatcher_service(bot.comms, [service]).dispatcher
+    async with running_discord(app):
+        [job] = [j for j in app.jobs() if isinstance(j, DispatcherService)]
+        dispatcher = job.dispatcher
         report = await asyncio.to_thread(dispatcher.run_once)  # also indexes the communication
         [key] = report.posted
         [notice] = fake.bot_messages(channel)
@@ -235,7 +221,7 @@ async def test_ask_about_this_opens_a_thread_on_the_notice_and_answers_there(
         in_thread = message("discord_ask_in_thread", thread=f"<#{thread_id}>")
         # Two partners click before either thread exists, and the gateway's THREAD_CREATE
         # is late: both try to open the thread, Discord refuses the second, and that
-        # click finds the first thread and posts there.
+        # click finds the first thread. The introduction is posted once.
         late: list[tuple[str, dict[str, Any], bool]] = []
         emit = fake._emit
 
@@ -261,17 +247,17 @@ async def test_ask_about_this_opens_a_thread_on_the_notice_and_answers_there(
         assert sorted(r.status for r in threads) == [201, 400]
         assert {r.path for r in threads} == {f"/channels/{channel}/messages/{thread_id}/threads"}
         assert threads[0].json["name"].startswith("Heads-up: customer email on")
-        intros = fake.bot_messages(thread_id)
-        assert len(intros) == 2
-        assert intros[0]["content"].startswith("Ask me anything about “Northwind Books moves")
-        assert f"comms/{COMM_ID}" in intros[0]["content"]
+        [intro] = fake.bot_messages(thread_id)
+        assert intro["content"].startswith("Ask me anything about “Northwind Books moves")
+        # The bot's first message in the thread says how to follow up (no content intent).
+        assert intro["content"].endswith(message("thread_mention_hint"))
 
         # A later click finds the thread on the notice: no new thread.
         click = fake.component_click(ask_id, message_id=thread_id, user_id=fake.user_id + 2)
         [hook] = await fake.wait_for(webhook(fake, click))
         assert hook.json["content"] == in_thread
         assert len([r for r in fake.requests if r.path.endswith("/threads")]) == 2
-        assert len(fake.bot_messages(thread_id)) == 3
+        assert len(fake.bot_messages(thread_id)) == 1  # still the one introduction
 
         # A question there is answered about the communication.
         asked = fake.message_create("can a customer switch early?", channel_id=thread_id)
@@ -283,7 +269,7 @@ async def test_ask_about_this_opens_a_thread_on_the_notice_and_answers_there(
     assert reply["embeds"][0]["description"].startswith(
         f"About “Northwind Books moves to per-user licensing on 1 March 2027” (comms/{COMM_ID}):"
     )
-    stored = bot.store.interactions.get(1)
-    assert stored is not None and bot.store.interactions.get(2) is None
+    stored = app.store.interactions.get(1)
+    assert stored is not None and app.store.interactions.get(2) is None
     assert stored.question == "can a customer switch early?"
     assert f"comms/{COMM_ID}" in {s["path"] for s in stored.sources}

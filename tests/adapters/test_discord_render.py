@@ -1,11 +1,12 @@
-"""Answer → Discord embeds: limits, clean splits, sources, abstentions, notices (no network)."""
+"""Answer → Discord embeds: limits, sources, abstentions, notices, buttons (no network).
+(How text is split is tested once, in tests/bot/test_text.py.)"""
 
 from __future__ import annotations
 
-import random
 import re
 from dataclasses import replace
 from datetime import date
+from typing import Any
 
 import pytest
 
@@ -17,15 +18,11 @@ from adapters.discord.render import (
     FIELD_NAME_LIMIT,
     FIELD_VALUE_LIMIT,
     FIELDS_PER_EMBED,
-    notice_embed,
     render_answer,
-    split_text,
+    render_notice,
 )
-from bot.models import Answer, Citation
-from bot.notify import Notice
+from bot.models import Answer, Citation, Notice, NoticeButton
 from bot.prompts import message
-
-PROTECTED = re.compile(r"\[\d+(?:\s*,\s*\d+)*\]|\[[^\]\n]*\]\([^)\s]*\)")
 
 
 def citation(n: int, *, url: str | None = "https://partners.example/doc", **kw: object) -> Citation:
@@ -39,51 +36,6 @@ def citation(n: int, *, url: str | None = "https://partners.example/doc", **kw: 
     )
 
 
-def random_text(seed: int, words: int) -> str:
-    rng = random.Random(seed)
-    out: list[str] = []
-    for i in range(words):
-        word = "".join(rng.choice("abcdefghij") for _ in range(rng.randint(1, 14)))
-        out.append(word)
-        roll = rng.random()
-        if roll < 0.06:
-            out[-1] += "."
-            out.append(rng.choice(["[1]", "[2, 3]", "[12, 4, 7]"]))
-        elif roll < 0.08:
-            out.append("[the guide](https://partners.example/a b)".replace(" b", "b"))
-        elif roll < 0.09:
-            out[-1] += "\n\n" if i % 2 else "\n"
-    return " ".join(out)
-
-
-@pytest.mark.parametrize("seed", range(12))
-@pytest.mark.parametrize("limit", [120, 1000, DESCRIPTION_LIMIT])
-def test_split_never_cuts_words_citations_or_links(seed: int, limit: int) -> None:
-    text = random_text(seed, 2500)
-    chunks = split_text(text, limit)
-    assert all(0 < len(c) <= limit for c in chunks)
-    assert " ".join(chunks).split() == text.split()
-    for chunk in chunks:
-        remainder = PROTECTED.sub("", chunk)
-        assert "[" not in remainder and "]" not in remainder, chunk[:80]
-    # Chunks are not needlessly small: each but the last uses at least half the room.
-    assert all(len(c) >= limit // 2 - 20 for c in chunks[:-1])
-
-
-def test_split_prefers_paragraphs_then_sentences() -> None:
-    para = "First paragraph sentence one. [1] Sentence two. [2]"
-    text = para + "\n\n" + "Second paragraph " * 10
-    assert split_text(text, len(para) + 20)[0] == para
-    sentences = "Alpha beta gamma. [1] Delta epsilon zeta. [2] Eta theta iota kappa."
-    chunks = split_text(sentences, 50)
-    assert chunks[0] == "Alpha beta gamma. [1] Delta epsilon zeta. [2]"
-
-
-def test_split_of_a_giant_word_cuts_but_not_inside_a_citation() -> None:
-    assert split_text("x" * 25, 10) == ["x" * 10, "x" * 10, "x" * 5]
-    assert split_text("y" * 8 + "[1, 2]", 10) == ["y" * 8, "[1, 2]"]
-
-
 def test_answer_embed_has_numbered_linked_sources_date_and_buttons() -> None:
     answer = Answer(
         text="Gold partners need 10 responses by 2027-03-31. [1] Members need 3. [2]",
@@ -92,13 +44,13 @@ def test_answer_embed_has_numbered_linked_sources_date_and_buttons() -> None:
         interaction_id=7,
     )
     [reply] = render_answer(answer)
-    [embed] = reply.embeds
+    [embed] = reply["embeds"]
     assert embed.description == answer.text
     assert [f.name for f in embed.fields] == ["[1] CSAT", "[2] Doc 2"]
     assert embed.fields[0].value == "[Section 1](https://partners.example/doc) · 2026-07-01"
     assert embed.fields[1].value == "Member \\*tier\\* · 2026-07-01"  # no URL: plain, escaped
     assert embed.footer.text == message("as_of", date="2026-08-15")
-    assert reply.feedback_for == 7 and reply.content is None
+    assert custom_ids(reply) == ["feedback:up:7", "feedback:down:7"] and "content" not in reply
 
 
 def test_abstention_is_rendered_as_such_with_closest_documents() -> None:
@@ -113,17 +65,17 @@ def test_abstention_is_rendered_as_such_with_closest_documents() -> None:
         interaction_id=3,
     )
     [reply] = render_answer(answer)
-    [embed] = reply.embeds
+    [embed] = reply["embeds"]
     assert embed.description == answer.text
-    assert embed.colour != render_answer(replace(answer, abstained=False))[0].embeds[0].colour
+    assert embed.colour != render_answer(replace(answer, abstained=False))[0]["embeds"][0].colour
     [field] = embed.fields
     assert field.name == message("closest_heading")
-    assert str(field.value).splitlines() == [
+    assert str(field.value).splitlines() == [  # one line per document (not per title)
         f"• [{t}](https://partners.example/doc) · 2026-07-01"
-        for t in ("Renewal", "Tiers", "Support")
+        for t in ("Renewal", "Renewal", "Tiers")
     ]
     assert embed.footer.text is None
-    assert reply.feedback_for == 3  # abstentions can be rated too
+    assert custom_ids(reply) == ["feedback:up:3", "feedback:down:3"]  # abstentions can be rated
 
 
 @pytest.mark.parametrize("kind", ["notice", "error"])
@@ -131,8 +83,7 @@ def test_notices_and_apologies_are_plain_text_without_buttons(kind: str) -> None
     answer = Answer(text="word " * 700, kind=kind)  # type: ignore[arg-type]
     replies = render_answer(answer)
     assert len(replies) == 2
-    assert all(r.embeds == () and r.feedback_for is None for r in replies)
-    assert all(r.content and len(r.content) <= CONTENT_LIMIT for r in replies)
+    assert all(set(r) == {"content"} and len(r["content"]) <= CONTENT_LIMIT for r in replies)
 
 
 def test_many_long_sources_spread_over_embeds_within_limits() -> None:
@@ -144,9 +95,9 @@ def test_many_long_sources_spread_over_embeds_within_limits() -> None:
     replies = render_answer(answer)
     names = []
     for reply in replies:
-        assert len(reply.embeds) <= EMBEDS_PER_MESSAGE
-        assert sum(len(e) for e in reply.embeds) <= EMBED_TOTAL_LIMIT
-        for embed in reply.embeds:
+        assert len(reply["embeds"]) <= EMBEDS_PER_MESSAGE
+        assert sum(len(e) for e in reply["embeds"]) <= EMBED_TOTAL_LIMIT
+        for embed in reply["embeds"]:
             assert len(embed.fields) <= FIELDS_PER_EMBED
             assert len(embed.description or "") <= DESCRIPTION_LIMIT
             for f in embed.fields:
@@ -157,7 +108,7 @@ def test_many_long_sources_spread_over_embeds_within_limits() -> None:
                 )
                 names.append(str(f.name))
     assert len(names) == 40 and names[0].startswith("[1] ") and names[-1].startswith("[40] ")
-    assert replies[-1].embeds[-1].footer.text == "as of 2026-01-01"
+    assert replies[-1]["embeds"][-1].footer.text == "as of 2026-01-01"
 
 
 def test_notice_embed_carries_key_in_footer_and_fits() -> None:
@@ -168,10 +119,32 @@ def test_notice_embed_carries_key_in_footer_and_fits() -> None:
         link="https://partners.example/comms/7",
         fields=(("Sent to", "Small-business customers"), ("Aims", "Renewals")),
     )
-    embed = notice_embed(notice, footer="partnerbot · comms:7:first")
+    rendered = render_notice(notice, footer="partnerbot · comms:7:first")
+    embed = rendered["embed"]
+    assert "view" not in rendered  # no buttons
     assert embed.footer.text == "partnerbot · comms:7:first"
     assert embed.url == notice.link
     assert len(embed) <= EMBED_TOTAL_LIMIT
     assert len(embed.description or "") <= DESCRIPTION_LIMIT
     assert str(embed.description).endswith("…")
     assert [f.name for f in embed.fields] == ["Sent to", "Aims"]
+
+
+def custom_ids(reply: dict[str, Any]) -> list[str]:
+    return [item.custom_id for item in reply["view"].children] if "view" in reply else []
+
+
+def test_notice_buttons_keep_their_value_in_a_custom_id_that_fits() -> None:
+    notice = Notice(
+        key="k",
+        title="t",
+        text="x",
+        buttons=(
+            NoticeButton("acknowledge", "Acknowledge", "comm:17"),
+            NoticeButton("ask", "Ask about this", "comm:17"),
+            NoticeButton("ask", "Too long", "x" * 120),  # cannot fit a custom id: left out
+        ),
+    )
+    rendered = render_notice(notice, footer="f")
+    assert custom_ids(rendered) == ["notice:acknowledge:comm:17", "notice:ask:comm:17"]
+    assert [b.item.label for b in rendered["view"].children] == ["Acknowledge", "Ask about this"]

@@ -11,9 +11,10 @@ from adapters.slack.render import (
     MAX_BLOCKS,
     SECTION_LIMIT,
     render_answer,
-    split_text,
+    render_markdown,
+    render_notice,
 )
-from bot.models import Answer, Citation, Turn
+from bot.models import Answer, Citation, Conversation, Notice, NoticeButton, Turn
 from bot.prompts import message
 
 
@@ -42,15 +43,58 @@ def test_huge_answer_keeps_within_block_limit_and_keeps_buttons() -> None:
     assert len(rendered.text) <= FALLBACK_LIMIT
 
 
-def test_split_text_never_exceeds_limit_even_without_spaces() -> None:
-    pieces = split_text("x" * 7001, limit=3000)
-    assert [len(p) for p in pieces] == [3000, 3000, 1001]
-
-
 def test_mrkdwn_control_characters_are_escaped_and_markdown_bold_converted() -> None:
     answer = Answer(text="Use <b> & **bold** > here", citations=(cite(1),))
-    [text] = texts(render_answer(answer).blocks, "answer-")
+    rendered = render_answer(answer)
+    [text] = texts(rendered.blocks, "answer-")
     assert text == "Use &lt;b&gt; &amp; *bold* &gt; here"
+
+
+def test_mentions_in_an_answer_ping_nobody_in_the_blocks_or_the_fallback() -> None:
+    answer = Answer(text="Tell <!channel> and <@U123> about <!here|here>.", citations=(cite(1),))
+    for kind in ("answer", "notice"):
+        rendered = render_answer(Answer(answer.text, kind=kind))
+        shown = rendered.text + str(rendered.blocks)
+        assert "<!" not in shown and "<@" not in shown
+        assert "&lt;!channel&gt;" in rendered.text
+
+
+def test_markdown_replies_become_mrkdwn_and_long_ones_sections() -> None:
+    short = render_markdown("**Usage:** `comms cancel <id>`, see [the guide](https://e.com/g)")
+    assert short.blocks == []
+    assert short.text == "*Usage:* `comms cancel &lt;id&gt;`, see <https://e.com/g|the guide>"
+    long = render_markdown("A line of a digest. [1]\n" * 400)
+    assert len(long.blocks) > 1 and all(
+        len(b["text"]["text"]) <= SECTION_LIMIT for b in long.blocks
+    )
+
+
+def test_a_notice_has_a_header_its_text_fields_link_and_buttons() -> None:
+    notice = Notice(
+        key="k",
+        title="Heads-up: <b>customer email</b>",
+        text="**What is sent:** a renewal reminder.",
+        buttons=(
+            NoticeButton("acknowledge", "Acknowledge", "comm:1"),
+            NoticeButton("ask", "Ask", "comm:1"),
+        ),
+        link="https://partners.example/c/1",
+        fields=(("Sent to", "SMB & mid-market"),),
+    )
+    rendered = render_notice(notice)
+    kinds = [b["type"] for b in rendered.blocks]
+    assert kinds == ["header", "section", "section", "context", "actions"]
+    assert rendered.blocks[0]["text"]["text"] == notice.title  # plain text: shown as typed
+    assert rendered.blocks[1]["text"]["text"] == "*What is sent:* a renewal reminder."
+    assert rendered.blocks[2]["fields"][0]["text"] == "*Sent to*\nSMB &amp; mid-market"
+    actions = rendered.blocks[-1]
+    assert actions["block_id"] == "partnerbot_notice"
+    assert [(e["action_id"], e["value"]) for e in actions["elements"]] == [
+        ("notice_acknowledge", "comm:1"),
+        ("notice_ask", "comm:1"),
+    ]
+    assert actions["elements"][0]["style"] == "primary"
+    assert rendered.text.startswith("Heads-up: &lt;b&gt;customer email&lt;/b&gt;\n*What is sent:*")
 
 
 def test_sources_are_numbered_and_linked_only_when_there_is_a_url() -> None:
@@ -110,7 +154,7 @@ def test_strip_mention_removes_only_the_bot() -> None:
     assert ev.mentions(text, "UBOT") and not ev.mentions("hello", "UBOT")
 
 
-def test_history_maps_our_messages_to_bot_turns_and_skips_other_bots() -> None:
+def test_conversation_maps_our_messages_to_bot_turns_and_skips_other_bots() -> None:
     messages = [
         {"ts": "3.0", "user": "UBOT", "bot_id": "BBOT", "text": "Answer one [1]"},
         {"ts": "1.0", "user": "U1", "text": "<@UBOT> first question"},
@@ -118,10 +162,24 @@ def test_history_maps_our_messages_to_bot_turns_and_skips_other_bots() -> None:
         {"ts": "5.0", "user": "U1", "subtype": "message_changed", "text": "edit"},
         {"ts": "6.0", "user": "U2", "text": "the current message"},
     ]
-    history = ev.history_from_messages(messages, before_ts="6.0", bot_user_id="UBOT", bot_id="BBOT")
-    assert history == (Turn("user", "first question"), Turn("bot", "Answer one [1]"))
-    assert ev.bot_in_thread(messages, bot_user_id="UBOT", bot_id="BBOT")
-    assert not ev.bot_in_thread(messages[1:], bot_user_id="UBOT", bot_id="BBOT")
+    conversation = ev.conversation(messages, "6.0", "UBOT", "BBOT")
+    assert conversation == Conversation(
+        (Turn("user", "first question"), Turn("bot", "Answer one [1]")), bot_present=True
+    )
+    assert not ev.conversation(messages[1:], "6.0", "UBOT", "BBOT").bot_present
+
+
+def test_which_events_are_answered_and_where() -> None:
+    base = {"user": "U1", "channel": "C1", "ts": "2.0", "text": "hi"}
+    assert ev.route({**base, "type": "app_mention"}, "UBOT") == ("2.0", True)
+    assert ev.route({**base, "type": "app_mention", "thread_ts": "1.0"}, "UBOT") == ("1.0", True)
+    dm = {**base, "type": "message", "channel": "D1", "channel_type": "im"}
+    assert ev.route(dm, "UBOT") == (None, True)
+    reply = {**base, "type": "message", "channel_type": "channel", "thread_ts": "1.0"}
+    assert ev.route(reply, "UBOT") == ("1.0", False)  # overheard in a thread
+    assert ev.route({**reply, "text": "<@UBOT> hi"}, "UBOT") is None  # its app_mention answers
+    assert ev.route({**base, "type": "message", "channel_type": "channel"}, "UBOT") is None
+    assert ev.route({**reply, "bot_id": "B1"}, "UBOT") is None
 
 
 def test_which_messages_are_from_people() -> None:

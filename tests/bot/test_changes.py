@@ -11,15 +11,15 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
+from bot.app import App
 from bot.changes.answers import answer_from_records, is_change_question, with_change_note
-from bot.changes.digest import build_digest, focus
+from bot.changes.digest import DigestResult, build_digest, focus
 from bot.changes.periods import parse_since, period_in
 from bot.cli import app
 from bot.config import Settings
-from bot.core import PartnerBot
-from bot.errors import ConfigError, LLMError, NotAllowed, UserError
-from bot.models import Answer, Citation, Question
-from bot.notify import Notice
+from bot.errors import ConfigError, LLMError, UserError
+from bot.models import Actor, Answer, Citation, Notice, Question
+from bot.prompts import message
 from knowledge.changes import SectionChange, SentenceEdit
 from knowledge.formats import load_markdown
 from knowledge.index import SyncReport
@@ -88,15 +88,25 @@ class RecordingPoster:
     def find(self, channel: str, key: str) -> str | None:
         return self.known.get(key)
 
+    def permalink(self, channel: str, message_id: str) -> str | None:
+        return None
+
+    def post_direct(self, user: str, notice: Notice) -> str:
+        return self.post(f"@{user}", notice)
+
+
+def publish(app: App, *posters: RecordingPoster, **options: Any) -> DigestResult:
+    return app.changes.publish(list(posters), **options)
+
 
 @pytest.fixture
-def make_core(tmp_path: Path) -> Iterator[Callable[..., PartnerBot]]:
-    """A PartnerBot whose clock is NOW; nothing is indexed (the records are written directly)."""
-    bots: list[PartnerBot] = []
+def make_core(tmp_path: Path) -> Iterator[Callable[..., App]]:
+    """An app whose clock is NOW; nothing is indexed (the records are written directly)."""
+    bots: list[App] = []
 
-    def factory(**overrides: Any) -> PartnerBot:
+    def factory(**overrides: Any) -> App:
         settings = Settings(PARTNERBOT_DATA_DIR=tmp_path / "data", **overrides)
-        bot = PartnerBot(settings)
+        bot = App(settings)
         bot.changes.clock = lambda: NOW
         bots.append(bot)
         return bot
@@ -107,7 +117,7 @@ def make_core(tmp_path: Path) -> Iterator[Callable[..., PartnerBot]]:
 
 
 @pytest.fixture
-def core(make_core: Callable[..., PartnerBot]) -> PartnerBot:
+def core(make_core: Callable[..., App]) -> App:
     bot = make_core(PARTNERBOT_CHANGES_CHANNELS="slack:C0PARTNERS")
     bot.changes.records.add([OLD_CSAT], detected_at=LAST_QUARTER)
     bot.changes.records.add([SECURITY, APP, LISTING], detected_at=THIS_QUARTER)
@@ -171,8 +181,8 @@ def test_other_questions_are_not_change_questions(text: str) -> None:
 
 
 # -- answers from the records ------------------------------------------------------------------
-def test_what_changed_this_quarter_lists_the_changes_with_citations(core: PartnerBot) -> None:
-    answer = core.ask(Question("what changed in the program this quarter?"))
+def test_what_changed_this_quarter_lists_the_changes_with_citations(core: App) -> None:
+    answer = core.core.ask(Question("what changed in the program this quarter?"))
     assert answer.kind == "answer" and not answer.abstained
     assert answer.text.startswith("Program changes detected since 2026-10-01 (this quarter)")
     assert "3 changes" in answer.text
@@ -192,9 +202,9 @@ def test_what_changed_this_quarter_lists_the_changes_with_citations(core: Partne
 
 
 def test_did_the_security_requirements_change_is_answered_yes_from_the_records(
-    core: PartnerBot,
+    core: App,
 ) -> None:
-    answer = core.ask(Question("did the requirements for the Security competency change?"))
+    answer = core.core.ask(Question("did the requirements for the Security competency change?"))
     assert answer.text.startswith("Yes.")
     assert "Competency Requirements 2026 › Security › Security requirements" in answer.text
     assert "Deal Registration" not in answer.text
@@ -203,7 +213,7 @@ def test_did_the_security_requirements_change_is_answered_yes_from_the_records(
 
 
 def test_a_change_question_about_something_unrecorded_goes_to_the_documents(
-    core: PartnerBot,
+    core: App,
 ) -> None:
     assert (
         answer_from_records(
@@ -216,39 +226,39 @@ def test_a_change_question_about_something_unrecorded_goes_to_the_documents(
     )
 
 
-def test_no_records_at_all_lets_the_documents_answer(make_core: Callable[..., PartnerBot]) -> None:
+def test_no_records_at_all_lets_the_documents_answer(make_core: Callable[..., App]) -> None:
     bot = make_core()
     question = Question("what changed in the program this quarter?")
     assert answer_from_records(question, bot.changes.records, today=TODAY, recent_days=90) is None
 
 
-def test_a_period_without_changes_says_so(core: PartnerBot) -> None:
+def test_a_period_without_changes_says_so(core: App) -> None:
     answer = core.changes.answer(Question("what changed today?"))
     assert answer is not None
     assert answer.text.startswith("No program changes were detected since 2026-11-22 (today)")
     assert "2026-11-20" in answer.text
 
 
-# -- the "changed recently" note -------------------------------------------------------------------
+# -- the "changed recently" note -----------------------------------------------------------------
 def cited_answer(*citations: Citation) -> Answer:
     return Answer(text="Security needs 4 certified individuals [1].", citations=citations)
 
 
-def test_an_answer_citing_a_recently_changed_section_says_so(core: PartnerBot) -> None:
+def test_an_answer_citing_a_recently_changed_section_says_so(core: App) -> None:
     answer = cited_answer(
         Citation(
             1, "Competency Requirements 2026", "Security › Security requirements", SECURITY.doc_path
         ),
         Citation(2, "Competency Requirements 2026", "Keeping a competency", SECURITY.doc_path),
     )
-    noted = core.changes.note(Question("how many certified people for security"), answer)
+    noted = core.changes.annotate(Question("how many certified people for security"), answer)
     assert noted.text.endswith(
         "Note: [1] Security › Security requirements changed on 2026-11-20. "
         "Ask me “what changed?” for the details."
     )
 
 
-def test_no_note_for_unchanged_sections_old_changes_or_abstentions(core: PartnerBot) -> None:
+def test_no_note_for_unchanged_sections_old_changes_or_abstentions(core: App) -> None:
     store = core.changes.records
     unchanged = cited_answer(
         Citation(1, "Deal Registration Rules", "Protection period", APP.doc_path)
@@ -260,8 +270,8 @@ def test_no_note_for_unchanged_sections_old_changes_or_abstentions(core: Partner
     assert with_change_note(abstained, store, since="2000-01-01") == abstained
 
 
-# -- the digest ------------------------------------------------------------------------------------
-def test_the_digest_has_one_cited_line_per_change(core: PartnerBot) -> None:
+# -- the digest ----------------------------------------------------------------------------------
+def test_the_digest_has_one_cited_line_per_change(core: App) -> None:
     records = core.changes.records.list(since="2026-10-01")
     digest = build_digest(records)
     assert digest.title == "Partner program changes: 3 changes"
@@ -281,7 +291,7 @@ def test_the_digest_has_one_cited_line_per_change(core: PartnerBot) -> None:
 
 
 def test_a_long_digest_lists_the_first_changes_and_counts_the_rest(
-    make_core: Callable[..., PartnerBot],
+    make_core: Callable[..., App],
 ) -> None:
     bot = make_core()
     bot.changes.records.add([SECURITY] * 30, detected_at=THIS_QUARTER)
@@ -323,7 +333,7 @@ class FakeLLM:
         return self.reply
 
 
-def test_an_llm_summary_is_added_when_it_cites_the_lines(core: PartnerBot) -> None:
+def test_an_llm_summary_is_added_when_it_cites_the_lines(core: App) -> None:
     records = core.changes.records.list(since="2026-10-01")
     llm = FakeLLM(
         "Security now needs 4 certified individuals [1]; deals can be registered in the app [2]."
@@ -338,7 +348,7 @@ def test_an_llm_summary_is_added_when_it_cites_the_lines(core: PartnerBot) -> No
     "reply", ["Lots changed.", "Security changed [7].", LLMError("LLM call failed: timeout")]
 )
 def test_an_unusable_llm_summary_falls_back_to_the_extractive_digest(
-    core: PartnerBot, reply: str | Exception
+    core: App, reply: str | Exception
 ) -> None:
     records = core.changes.records.list(since="2026-10-01")
     digest = build_digest(records, llm=FakeLLM(reply))  # type: ignore[arg-type]
@@ -346,7 +356,7 @@ def test_an_unusable_llm_summary_falls_back_to_the_extractive_digest(
 
 
 def test_publish_summarises_with_the_configured_llm_and_falls_back_without_it(
-    make_core: Callable[..., PartnerBot],
+    make_core: Callable[..., App],
 ) -> None:
     with FakeOpenAI() as fake:
         bot = make_core(
@@ -357,10 +367,10 @@ def test_publish_summarises_with_the_configured_llm_and_falls_back_without_it(
         bot.changes.records.add([SECURITY], detected_at=THIS_QUARTER)
         fake.script("Security now needs 4 certified individuals [1].", FakeOpenAI.Error(status=500))
         poster = RecordingPoster()
-        bot.changes.publish([poster])
+        publish(bot, poster)
         assert "Security now needs 4 certified individuals [1]." in poster.posted[0][1].text
         assert "1. **Changed**" in fake.chat_requests[0].json["messages"][1]["content"]
-        again = bot.changes.publish([poster], include_published=True)  # the LLM fails: extractive
+        again = publish(bot, poster, include_published=True)  # the LLM fails: extractive
         assert again.ok
         assert "Security now needs" not in poster.posted[1][1].text
         assert "1 change in: Competency Requirements 2026 (1)." in poster.posted[1][1].text
@@ -368,12 +378,12 @@ def test_publish_summarises_with_the_configured_llm_and_falls_back_without_it(
 
 # -- publishing ----------------------------------------------------------------------------------
 def test_publish_posts_one_digest_per_channel_and_marks_the_records(
-    make_core: Callable[..., PartnerBot],
+    make_core: Callable[..., App],
 ) -> None:
     bot = make_core(PARTNERBOT_CHANGES_CHANNELS="slack:C0PARTNERS,discord:42")
     bot.changes.records.add([SECURITY, APP], detected_at=THIS_QUARTER)
     slack, discord = RecordingPoster("slack"), RecordingPoster("discord")
-    result = bot.changes.publish([slack, discord])
+    result = publish(bot, slack, discord)
     assert result.ok and result.count == 2
     assert [c for c, _ in slack.posted] == ["C0PARTNERS"]
     assert [c for c, _ in discord.posted] == ["42"]
@@ -383,23 +393,23 @@ def test_publish_posts_one_digest_per_channel_and_marks_the_records(
     assert result.summary() == "Published the digest of 2 changes to slack:C0PARTNERS, discord:42."
     assert all(r.published_at for r in bot.changes.records.list())
     # Nothing new: the second publish posts nothing; asked to, it posts again.
-    assert bot.changes.publish([slack, discord]).digest is None
-    again = bot.changes.publish([slack, discord], include_published=True)
+    assert publish(bot, slack, discord).digest is None
+    again = publish(bot, slack, discord, include_published=True)
     assert len(again.posted) == 2 and len(slack.posted) == 2
 
 
 def test_a_failed_channel_is_retried_without_reposting_to_the_others(
-    make_core: Callable[..., PartnerBot],
+    make_core: Callable[..., App],
 ) -> None:
     bot = make_core(PARTNERBOT_CHANGES_CHANNELS="slack:C0OK,slack:C0GONE")
     bot.changes.records.add([SECURITY], detected_at=THIS_QUARTER)
     poster = RecordingPoster(fail_on={"C0GONE"})
-    first = bot.changes.publish([poster])
+    first = publish(bot, poster)
     assert not first.ok and first.failed[0][0] == "slack:C0GONE"
     assert "Not posted to: slack:C0GONE" in first.summary()
     assert not any(r.published_at for r in bot.changes.records.list())
     poster.fail_on.clear()
-    second = bot.changes.publish([poster])
+    second = publish(bot, poster)
     assert second.ok
     assert [c for c, _ in second.posted] == ["slack:C0GONE"]
     assert [c for c, _ in second.already] == ["slack:C0OK"]
@@ -411,7 +421,7 @@ class Crash(BaseException):
 
 
 def test_a_digest_posted_before_a_crash_is_found_not_posted_twice(
-    make_core: Callable[..., PartnerBot], monkeypatch: pytest.MonkeyPatch
+    make_core: Callable[..., App], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A crash after the platform took the digest, before it was recorded: the next publish
     waits for the dead claim's lease, then finds the post by its key instead of reposting."""
@@ -425,64 +435,64 @@ def test_a_digest_posted_before_a_crash_is_found_not_posted_twice(
     with monkeypatch.context() as patch:
         patch.setattr(bot.changes.outbox, "record", die)
         with pytest.raises(Crash):
-            bot.changes.publish([poster])
+            publish(bot, poster)
     assert len(poster.posted) == 1 and not any(r.published_at for r in bot.changes.records.list())
     # Another process (a new outbox worker) publishes while the dead claim's lease holds …
     restarted = make_core(PARTNERBOT_CHANGES_CHANNELS="slack:C0PARTNERS")
-    waiting = restarted.changes.publish([poster])
+    waiting = publish(restarted, poster)
     assert not waiting.ok and waiting.in_flight and len(poster.posted) == 1
     # … and after it ran out.
     restarted.changes.clock = lambda: NOW + timedelta(minutes=3)
-    result = restarted.changes.publish([poster])
+    result = publish(restarted, poster)
     assert result.ok and len(poster.posted) == 1
     assert result.already == [("slack:C0PARTNERS", "m1")]
     assert all(r.published_at for r in restarted.changes.records.list())
 
 
 def test_publish_needs_channels_and_a_poster_per_platform(
-    make_core: Callable[..., PartnerBot],
+    make_core: Callable[..., App],
 ) -> None:
     bot = make_core()
     bot.changes.records.add([SECURITY], detected_at=THIS_QUARTER)
     with pytest.raises(ConfigError, match="PARTNERBOT_CHANGES_CHANNELS"):
-        bot.changes.publish([RecordingPoster()])
-    result = bot.changes.publish([RecordingPoster("slack")], channels=["discord:42"])
+        publish(bot, RecordingPoster())
+    result = publish(bot, RecordingPoster("slack"), channels=["discord:42"])
     assert result.failed == [("discord:42", "no discord connection is available here")]
 
 
-def test_the_chat_command_is_for_admins_and_parses_its_words(core: PartnerBot) -> None:
-    with pytest.raises(NotAllowed):
-        core.changes.command("", is_admin=False, who="slack:U1")
-    with pytest.raises(UserError, match="Usage"):
-        core.changes.command("please", is_admin=True, who="slack:U1")
-    preview = core.changes.command("preview since 2026-10-01", is_admin=True, who="slack:U1")
-    assert preview.count("**Changed**") == 1 and "2027-06-30" not in preview
+async def test_the_chat_commands_are_for_admins_and_parse_their_words(core: App) -> None:
+    admin, partner = Actor("slack", "U1", is_admin=True), Actor("slack", "U2")
+    refused = await core.chat.run_words("changes", actor=partner)
+    assert refused.text == message("not_admin", action="publish the program-change digest")
+    usage = await core.chat.run_words("changes please", actor=admin)
+    assert usage.text.startswith("Usage: `changes publish [again] [since <since>]`")
+    preview = await core.chat.run_words("changes preview since 2026-10-01", actor=admin)
+    assert preview.text.count("**Changed**") == 1 and "2027-06-30" not in preview.text
     poster = RecordingPoster()
-    core.changes.posters.append(poster)
-    reply = core.changes.command("", is_admin=True, who="slack:U1")
-    assert reply == "Published the digest of 4 changes to slack:C0PARTNERS."
-    assert core.changes.command("", is_admin=True, who="slack:U1") == (
-        "No new program changes to publish."
-    )
+    core.changes.posters = lambda: {"slack": poster}
+    reply = await core.chat.run_words("changes", actor=admin)
+    assert reply.text == "Published the digest of 4 changes to slack:C0PARTNERS."
+    again = await core.chat.run_words("changes", actor=admin)
+    assert again.text == "No new program changes to publish."
 
 
-def test_auto_publish_after_a_reindex_with_changes(make_core: Callable[..., PartnerBot]) -> None:
+def test_auto_publish_after_a_reindex_with_changes(make_core: Callable[..., App]) -> None:
     bot = make_core(
         PARTNERBOT_CHANGES_CHANNELS="slack:C0PARTNERS", PARTNERBOT_CHANGES_AUTO_PUBLISH="true"
     )
     poster = RecordingPoster()
-    bot.changes.posters.append(poster)
+    bot.changes.posters = lambda: {"slack": poster}
     old = load_markdown(b"# Fees\n## Annual fee\nThe annual fee is USD 500.\n", "fees.md")
     new = load_markdown(b"# Fees\n## Annual fee\nThe annual fee is USD 650.\n", "fees.md")
     report = SyncReport(updated=["fees.md"], changed=[(old, new)])  # type: ignore[list-item]
-    bot.changes.record_sync(report)
+    bot.changes.on_reindex(report)
     assert [r.section for r in bot.changes.last_run] == [("Annual fee",)]
     assert len(poster.posted) == 1
     assert "“The annual fee is USD 500.” → “The annual fee is USD 650.”" in poster.posted[0][1].text
 
 
-# -- the command line ------------------------------------------------------------------------------
-def test_changes_lists_the_records_readably_and_as_json(core: PartnerBot) -> None:
+# -- the command line ----------------------------------------------------------------------------
+def test_changes_lists_the_records_readably_and_as_json(core: App) -> None:
     runner = CliRunner()
     env = {"PARTNERBOT_DATA_DIR": str(core.settings.data_dir)}
     listed = runner.invoke(app, ["changes", "--since", "2026-10-01"], env=env)
@@ -500,7 +510,7 @@ def test_changes_lists_the_records_readably_and_as_json(core: PartnerBot) -> Non
     assert bad.exit_code == 2 and "YYYY-MM-DD" in bad.output
 
 
-def test_publish_dry_run_prints_the_digest_and_marks_nothing(core: PartnerBot) -> None:
+def test_publish_dry_run_prints_the_digest_and_marks_nothing(core: App) -> None:
     env = {"PARTNERBOT_DATA_DIR": str(core.settings.data_dir)}
     result = CliRunner().invoke(app, ["changes", "publish", "--dry-run"], env=env)
     assert result.exit_code == 0, result.output

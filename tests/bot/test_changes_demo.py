@@ -8,9 +8,9 @@ from pathlib import Path
 import yaml
 from rich.console import Console
 
+from bot.app import App
 from bot.changes.demo import V2_EDITS, apply_edits, demo_changes, reformat_markdown
 from bot.config import SAMPLES_DIR, Settings
-from bot.core import PartnerBot
 from knowledge.changes import changes_from_sync, compare
 from knowledge.documents import Document
 from knowledge.formats import load_markdown
@@ -128,11 +128,12 @@ def test_the_demo_shows_the_digest_and_leaves_the_bot_as_it_was(tmp_path: Path) 
         (docs / name).write_text(text, encoding="utf-8")
     script = tmp_path / "edits.yml"
     script.write_text(SMALL_SCRIPT, encoding="utf-8")
-    bot = PartnerBot(Settings(PARTNERBOT_DATA_DIR=tmp_path / "data"))  # type: ignore[call-arg]
+    app = App(Settings(PARTNERBOT_DATA_DIR=tmp_path / "data"))  # type: ignore[call-arg]
+    bot = app.core
     try:
         bot.reindex(docs)
         out = io.StringIO()
-        demo_changes(bot, Console(file=out, width=200), documents=docs, script=script)
+        demo_changes(bot, app.changes, Console(file=out, width=200), documents=docs, script=script)
         text = out.getvalue()
         assert "fees.md: renamed to program-fees.md, content unchanged" in text
         assert "1 renamed → 1 program changes recorded" in text
@@ -141,6 +142,6 @@ def test_the_demo_shows_the_digest_and_leaves_the_bot_as_it_was(tmp_path: Path) 
         assert "Yes." in text  # "did the requirements for the Security competency change?"
         assert "Note: [" in text  # the document answer notes the recent change
         assert {d["path"] for d in bot.index.documents()} == set(SMALL_DOCS)
-        assert bot.changes.records.count() == 0
+        assert app.changes.records.count() == 0
     finally:
         bot.close()

@@ -13,13 +13,13 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
+from bot.app import App
 from bot.cli import app
-from bot.comms import chat, model
+from bot.comms import model
 from bot.comms.dispatcher import build_dispatcher_service
 from bot.comms.registry import Communications
 from bot.config import SAMPLES_DIR, load_settings
-from bot.core import PartnerBot
-from bot.notify import Notice
+from bot.models import Actor, Notice
 
 SAMPLE = SAMPLES_DIR / "comms" / "2026-12-smb-licensing-email.yml"
 NOW = datetime(2026, 11, 22, 9, 0, tzinfo=UTC)
@@ -141,35 +141,36 @@ def test_sync_json_reports_counts_and_failures(tmp_path: Path) -> None:
     assert (again["added"], again["unchanged"]) == (0, 1)
 
 
-# -- chat commands --------------------------------------------------------------------------------
+# -- chat commands -------------------------------------------------------------------------------
 @pytest.fixture
-def plain_bot() -> Iterator[PartnerBot]:
-    bot = PartnerBot(load_settings())
-    yield bot
-    bot.close()
+def plain_app() -> Iterator[App]:
+    app = App(load_settings())
+    yield app
+    app.close()
 
 
-def test_chat_commands_are_for_admins_and_list_and_cancel(plain_bot: PartnerBot) -> None:
-    assert "only partnerbot admins can list communications" in chat.command(
-        plain_bot.comms, "list", is_admin=False, who="U1"
-    )
-    assert chat.command(plain_bot.comms, "list", is_admin=True, who="U0ADMIN") == (
+async def test_chat_commands_are_for_admins_and_list_and_cancel(plain_app: App) -> None:
+    admin, partner = Actor("slack", "U0ADMIN", is_admin=True), Actor("slack", "U1")
+    chat = plain_app.chat
+    refused = await chat.run_words("comms list", actor=partner)
+    assert "only partnerbot admins can list communications" in refused.text
+    assert (await chat.run_words("comms", actor=admin)).text == (
         "No upcoming vendor-to-customer communications are registered."
     )
-    plain_bot.comms.add_file(SAMPLE)
-    listed = chat.list_text(plain_bot.comms, is_admin=True, who="U0ADMIN")
+    plain_app.comms.add_file(SAMPLE)
+    listed = (await chat.run_words("comms list", actor=admin)).text
     assert "`smb-licensing-2027` — “Northwind Books moves" in listed
     assert "next: first notice (14 days before)" in listed
-    refused = chat.cancel_as(plain_bot.comms, "smb-licensing-2027", is_admin=False, who="U1")
-    assert "only partnerbot admins can cancel communications" in refused
-    assert plain_bot.comms.require("smb-licensing-2027").status == "scheduled"
-    done = chat.command(plain_bot.comms, "cancel smb-licensing-2027", is_admin=True, who="U0ADMIN")
-    assert done.startswith("Cancelled “Northwind Books moves")
-    assert plain_bot.comms.history("smb-licensing-2027")[-1]["who"] == "U0ADMIN"
-    assert "Usage" in chat.command(plain_bot.comms, "frobnicate", is_admin=True, who="U0ADMIN")
+    refused = await chat.run_words("comms cancel smb-licensing-2027", actor=partner)
+    assert "only partnerbot admins can cancel communications" in refused.text
+    assert plain_app.comms.require("smb-licensing-2027").status == "scheduled"
+    done = await chat.run_words("comms cancel smb-licensing-2027", actor=admin)
+    assert done.text.startswith("Cancelled “Northwind Books moves")
+    assert plain_app.comms.history("smb-licensing-2027")[-1]["who"] == "slack:U0ADMIN"
+    assert "Usage" in (await chat.run_words("comms frobnicate", actor=admin)).text
 
 
-# -- the dispatcher as a `serve` service ----------------------------------------------------------
+# -- the dispatcher as a `serve` job -------------------------------------------------------------
 class RecordingPoster:
     platform = "slack"
 
@@ -183,37 +184,34 @@ class RecordingPoster:
     def find(self, channel: str, key: str) -> str | None:
         return None
 
+    def permalink(self, channel: str, message_id: str) -> str | None:
+        return None
 
-class FakeChatService:
-    name = "slack"
-
-    def __init__(self) -> None:
-        self.poster: RecordingPoster | None = None  # set on start, as adapters may
+    def post_direct(self, user: str, notice: Notice) -> str:
+        return self.post(user, notice)
 
 
-async def test_dispatcher_service_posts_through_the_chat_services_posters(
-    plain_bot: PartnerBot,
-) -> None:
-    chat_service = FakeChatService()
-    service = build_dispatcher_service(plain_bot.comms, [chat_service], interval=0.05)
+async def test_the_dispatcher_job_posts_through_the_platforms_posters(plain_app: App) -> None:
+    posters: dict[str, RecordingPoster] = {}
+    service = build_dispatcher_service(plain_app.comms, lambda: posters, interval=0.05)
     assert service.name == "comms-dispatcher"
     # Registered inside its window (clock: 2 days before send_at): the first notice is due now.
     model_now = datetime(2027, 1, 17, 22, 0, tzinfo=UTC)
-    plain_bot.comms.clock = lambda: model_now
-    plain_bot.comms.add_file(SAMPLE)
+    plain_app.comms.clock = lambda: model_now
+    plain_app.comms.add_file(SAMPLE)
     await service.start()
     try:
-        await asyncio.sleep(0.1)  # no poster yet: nothing is lost, it waits
-        chat_service.poster = RecordingPoster()
+        await asyncio.sleep(0.1)  # no platform yet: nothing is lost, it waits
+        poster = posters["slack"] = RecordingPoster()
         for _ in range(100):
-            if len(chat_service.poster.posted) >= 2:
+            if len(poster.posted) >= 2:
                 break
             await asyncio.sleep(0.02)
     finally:
         await service.stop()
-    channels = sorted(c for c, _ in chat_service.poster.posted)
+    channels = sorted(c for c, _ in poster.posted)
     assert channels == ["#partners-anz", "#partners-emea-smb"]  # the Discord one waits
-    notice = chat_service.poster.posted[0][1]
+    notice = poster.posted[0][1]
     assert notice.title.startswith("Heads-up: customer email on Wed 20 Jan 2027")
     assert [b.kind for b in notice.buttons] == ["acknowledge", "ask"]
 
@@ -228,9 +226,9 @@ def test_serve_syncs_the_configured_folder_and_reports_a_bad_file_once(
     )
     (folder / "licensing.yml").write_text(SAMPLE.read_text(encoding="utf-8"), encoding="utf-8")
     (folder / "broken.yml").write_text("id: x\ntitle: a: b\n", encoding="utf-8")
-    bot = PartnerBot(load_settings(PARTNERBOT_COMMS_DIR=str(folder)))
+    bot = App(load_settings(PARTNERBOT_COMMS_DIR=str(folder)))
     try:
-        service = build_dispatcher_service(bot.comms, [])
+        service = build_dispatcher_service(bot.comms, dict)
         with caplog.at_level("WARNING", logger="bot.comms.dispatcher"):
             service.dispatcher.run_once()
             service.dispatcher.run_once()

@@ -49,7 +49,7 @@ def test_lists_come_comma_separated(monkeypatch: pytest.MonkeyPatch) -> None:
         ("PARTNERBOT_ABSTAIN_THRESHOLD", "-5", "greater than or equal to 0"),
         ("PARTNERBOT_LLM_TIMEOUT", "inf", "finite number"),
         ("CHROMA_PORT", "99999", "less than or equal to 65535"),
-        ("SLACK_PORT", "-1", "greater than or equal to 1"),
+        ("SLACK_PORT", "-1", "greater than or equal to 0"),
         ("PARTNERBOT_DOCS_DIR", "/nonexistent", "the folder does not exist"),
         ("PARTNERBOT_COMMS_DIR", "/nonexistent", "the folder does not exist"),
         ("PARTNERBOT_COMMS_ROUTES", "/nonexistent.yml", "the file does not exist"),

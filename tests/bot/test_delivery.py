@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import threading
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -14,7 +16,9 @@ from bot.comms.dispatcher import Dispatcher, DispatcherService
 from bot.comms.registry import Communications
 from bot.comms.settings import CommsSettings
 from bot.delivery import Outbox
-from bot.notify import Notice
+from bot.errors import PartnerbotError
+from bot.models import Notice
+from bot.platform import LoopPoster
 from bot.store import NewDelivery, Store
 from bot.store.sqlite import SqliteStore
 from tests.bot.store.test_dispatchers import write_comms
@@ -44,6 +48,12 @@ class Platform:
 
     def find(self, channel: str, key: str) -> str | None:
         return self.posted.get(key)
+
+    def permalink(self, channel: str, message_id: str) -> str | None:
+        return None
+
+    def post_direct(self, user: str, notice: Notice) -> str:
+        return self.post(user, notice)
 
 
 @pytest.fixture
@@ -137,3 +147,93 @@ def test_release_gives_back_only_this_workers_claims(store: Store) -> None:
     assert a.release() == 1
     statuses = {k: store.deliveries.by_key(k).status for k in ("k1", "k2")}  # type: ignore[union-attr]
     assert statuses == {"k1": "planned", "k2": "claimed"}
+
+
+class HangingPoster(LoopPoster):
+    """A platform that takes a minute to answer a post (its calls can be given up)."""
+
+    platform = "slack"
+
+    def __init__(self) -> None:
+        super().__init__(timeout=60)
+        self.started = threading.Event()
+
+    async def post_async(self, channel: str, notice: Notice) -> str:
+        self.started.set()
+        await asyncio.sleep(60)
+        return "never"
+
+    async def find_async(self, channel: str, key: str) -> str | None:
+        return None
+
+
+class StuckPoster(Platform):
+    """A platform whose blocking post cannot be given up."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.started, self.release = threading.Event(), threading.Event()
+
+    def post(self, channel: str, notice: Notice) -> str:
+        self.started.set()
+        self.release.wait(30)
+        raise PartnerbotError("gave up")
+
+
+async def dispatching(
+    tmp_path: Path, poster: Any
+) -> tuple[Store, Communications, DispatcherService]:
+    folder = tmp_path / "comms"
+    folder.mkdir()
+    write_comms(folder)
+    store = SqliteStore(tmp_path / "state.sqlite3")
+    comms = Communications(
+        store=store, settings=CommsSettings(folder=folder, routes_path=folder / "routes.yml")
+    )
+    comms.add_file(sorted(folder.glob("comm-*.yml"))[0])
+    dispatcher = Dispatcher(comms=comms, posters={"slack": poster})
+    service = DispatcherService(dispatcher=dispatcher, interval=0.05, grace=0.3)
+    await service.start()
+    while not poster.started.is_set():
+        await asyncio.sleep(0.01)
+    return store, comms, service
+
+
+async def test_stopping_during_a_slow_post_gives_it_up_and_hands_the_delivery_back(
+    tmp_path: Path,
+) -> None:
+    poster = HangingPoster()
+    poster.attach(asyncio.get_running_loop())
+    store, comms, service = await dispatching(tmp_path, poster)
+    try:
+        started = time.monotonic()
+        await service.stop()
+        assert time.monotonic() - started < 2  # the grace, not the platform's minute
+        deliveries = comms.deliveries("licensing-0")
+        assert [d.status for d in deliveries].count("claimed") == 0
+        tried = [d for d in deliveries if d.attempts]
+        # Handed back with its attempt counted: whoever claims it next looks for the post
+        # on the platform before posting (it may have arrived).
+        assert len(tried) == 1 and tried[0].status == "planned"
+        assert tried[0].note is not None and "stopped while posting" in tried[0].note
+        again = Outbox(deliveries=store.deliveries, owner="next").claim(tried[0].key)
+        assert again is not None and again.attempts == 2
+    finally:
+        store.close()
+
+
+async def test_a_post_that_cannot_be_given_up_keeps_its_claim_until_the_lease_runs_out(
+    tmp_path: Path,
+) -> None:
+    poster = StuckPoster()
+    store, comms, service = await dispatching(tmp_path, poster)
+    try:
+        started = time.monotonic()
+        await service.stop()
+        assert time.monotonic() - started < 2
+        # Releasing it while the post may still land would risk posting it twice.
+        assert [d.status for d in comms.deliveries("licensing-0")].count("claimed") == 1
+    finally:
+        poster.release.set()
+        await asyncio.sleep(0.2)
+        store.close()

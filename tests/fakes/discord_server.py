@@ -5,6 +5,8 @@ Real discord.py talks to it unchanged once ``Route.BASE`` and
 The server runs in its own thread and event loop, so the client under test can
 run in the test's loop. Everything is recorded so tests can assert on what the
 bot actually sent, and failures (429s, 5xx, dropped sockets) can be injected.
+It covers what the Discord adapter uses (tests/adapters); the bot's behaviour is
+tested on the in-memory platform (tests/fakes/memory_platform.py), not here.
 
 Typical use::
 
@@ -15,7 +17,7 @@ Typical use::
         fake.message_create("hello")
         [req] = await fake.wait_for(("POST", r"^/channels/\\d+/messages$"))
 
-Methods that only touch the fake (``dispatch``, the event builders,
+Methods that only touch the fake (the event builders,
 ``drop_connection``) are synchronous and never wait on the client; the
 ``wait_for*`` helpers are coroutines so the client keeps running while a test waits.
 """
@@ -35,13 +37,12 @@ import secrets
 import threading
 import time
 import traceback
-import zlib
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 import yarl
-from aiohttp import BodyPartReader, WSMsgType, web
+from aiohttp import WSMsgType, web
 
 logger = logging.getLogger(__name__)
 
@@ -61,13 +62,8 @@ FLAG_EPHEMERAL = 1 << 6
 FLAG_LOADING = 1 << 7
 
 # Interaction callback types (Discord's numbering).
-CB_PONG = 1
 CB_CHANNEL_MESSAGE = 4
 CB_DEFERRED_CHANNEL_MESSAGE = 5
-CB_DEFERRED_UPDATE_MESSAGE = 6
-CB_UPDATE_MESSAGE = 7
-CB_AUTOCOMPLETE_RESULT = 8
-CB_MODAL = 9
 
 ADMINISTRATOR = 1 << 3
 ALL_PERMISSIONS = (1 << 51) - 1
@@ -85,7 +81,6 @@ class Req:
     headers: dict[str, str]
     query: dict[str, str] = dataclasses.field(default_factory=dict)
     status: int = 0
-    files: tuple[str, ...] = ()
 
     def __str__(self) -> str:
         query = f"?{'&'.join(f'{k}={v}' for k, v in self.query.items())}" if self.query else ""
@@ -151,7 +146,6 @@ class _Conn:
     request: web.Request
     query: dict[str, str]
     outbox: asyncio.Queue[str | None]
-    compressor: Any = None
     session: _Session | None = None
     writer: asyncio.Task[None] | None = None
 
@@ -196,7 +190,6 @@ class FakeDiscord:
         application_flags: int = 0,
         echo_bot_messages: bool = True,
         enforce_intents: bool = True,
-        transport_compression: bool = False,
         interaction_ack_deadline: float | None = 3.0,
     ) -> None:
         """Configure the fake; nothing listens until :meth:`start`.
@@ -204,9 +197,8 @@ class FakeDiscord:
         ``token=None`` accepts any token. ``echo_bot_messages`` sends the bot's own
         messages back as gateway events, as Discord does. ``enforce_intents`` withholds
         or blanks events the identified intents would not receive (no GUILD_MESSAGES,
-        no MESSAGE_CONTENT). ``transport_compression`` answers a ``compress=zlib-stream``
-        client with zlib-stream binary frames instead of plain JSON text frames.
-        ``interaction_ack_deadline`` rejects interaction callbacks that come too late.
+        no MESSAGE_CONTENT). ``interaction_ack_deadline`` rejects interaction callbacks that
+        come too late.
         """
         self.token = token
         self.bot_id = self.BOT_ID
@@ -220,9 +212,9 @@ class FakeDiscord:
         self.user_id = self.USER_ID
         self.heartbeat_interval_ms = heartbeat_interval_ms
         self.application_flags = application_flags
+        self.content_intent = True  # the message-content intent is enabled for the bot
         self.echo_bot_messages = echo_bot_messages
         self.enforce_intents = enforce_intents
-        self.transport_compression = transport_compression
         self.interaction_ack_deadline = interaction_ack_deadline
 
         self._lock = threading.RLock()
@@ -232,11 +224,7 @@ class FakeDiscord:
         self._faults: list[_Fault] = []
         self._identify: list[JSON] = []
         self._resume: list[JSON] = []
-        self._gateway_received: list[JSON] = []
-        self._gateway_urls: list[str] = []
         self._withheld: list[tuple[str, JSON]] = []
-        self._heartbeats = 0
-        self._compressed_frames = 0
         self._ready_count = 0
         self._resumed_count = 0
         self._invalidate_resumes = 0
@@ -588,36 +576,6 @@ class FakeDiscord:
             return copy.deepcopy(self._resume)
 
     @property
-    def gateway_received(self) -> list[JSON]:
-        """Every gateway frame the client sent, oldest first."""
-        with self._lock:
-            return copy.deepcopy(self._gateway_received)
-
-    @property
-    def gateway_urls(self) -> list[str]:
-        """Full URL (with query) of each gateway connection the client opened."""
-        with self._lock:
-            return list(self._gateway_urls)
-
-    @property
-    def withheld_events(self) -> list[tuple[str, JSON]]:
-        """Events not delivered because the client's intents exclude them."""
-        with self._lock:
-            return copy.deepcopy(self._withheld)
-
-    @property
-    def heartbeats(self) -> int:
-        """Number of op 1 heartbeats received."""
-        with self._lock:
-            return self._heartbeats
-
-    @property
-    def compressed_frames_sent(self) -> int:
-        """Gateway frames sent as zlib-stream binary (only with ``transport_compression``)."""
-        with self._lock:
-            return self._compressed_frames
-
-    @property
     def ready_count(self) -> int:
         """Number of READY (+ GUILD_CREATE) sequences sent."""
         with self._lock:
@@ -634,17 +592,6 @@ class FakeDiscord:
         """Whether a client holds a live, identified gateway session."""
         with self._lock:
             return any(s.conn is not None and s.ready for s in self._sessions.values())
-
-    def messages_in(self, channel_id: int, *, include_ephemeral: bool = True) -> list[JSON]:
-        """Stored (not deleted) messages of a channel, oldest first, including users' messages."""
-        with self._lock:
-            return [
-                copy.deepcopy(m)
-                for m in self._messages.values()
-                if int(m["channel_id"]) == int(channel_id)
-                and not m.get("_deleted")
-                and (include_ephemeral or not int(m.get("flags", 0)) & FLAG_EPHEMERAL)
-            ]
 
     def bot_messages(self, channel_id: int | None = None) -> list[JSON]:
         """Messages authored by the bot (REST, interaction responses, follow-ups), oldest first."""
@@ -720,15 +667,6 @@ class FakeDiscord:
             hits, timeout=timeout, describe=f"{count} request(s) matching {what}"
         )
 
-    async def wait_for_identify(self, count: int = 1, timeout: float = 5.0) -> list[JSON]:
-        """Wait for ``count`` IDENTIFY payloads; returns them all."""
-
-        def hits() -> list[JSON] | None:
-            found = self.identify_payloads
-            return found if len(found) >= count else None
-
-        return await self.wait_until(hits, timeout=timeout, describe=f"{count} IDENTIFY")
-
     async def wait_for_ready(self, count: int = 1, timeout: float = 5.0) -> None:
         """Wait until READY + GUILD_CREATE have been sent ``count`` times."""
         await self.wait_until(
@@ -769,7 +707,6 @@ class FakeDiscord:
             lines.append(
                 f"gateway: {len(self._identify)} IDENTIFY, {len(self._resume)} RESUME, "
                 f"{self._ready_count} READY, {self._resumed_count} RESUMED, "
-                f"{self._heartbeats} heartbeats, "
                 f"{len(self._pending)} event(s) pending, {len(self._withheld)} withheld"
             )
         return "\n".join(lines)
@@ -838,35 +775,19 @@ class FakeDiscord:
         app = r"/applications/(?P<app_id>\d+)"
         guild = r"/guilds/(?P<guild_id>\d+)"
         hook = r"/webhooks/(?P<app_id>\d+)/(?P<token>[^/]+)"
-        hook_msg = hook + r"/messages/(?P<message_id>@original|\d+)"
         table: list[tuple[str, str, _Handler, bool]] = [
             ("GET", "/users/@me", self._get_me, True),
             ("POST", "/users/@me/channels", self._create_dm, True),
             ("GET", r"/users/(?P<user_id>\d+)", self._get_user, True),
-            ("GET", "/gateway", self._get_gateway, False),
-            ("GET", "/gateway/bot", self._get_gateway_bot, True),
             ("GET", "/oauth2/applications/@me", self._get_application, True),
             ("GET", "/applications/@me", self._get_application, True),
-            ("GET", guild, self._get_guild, True),
-            ("GET", guild + r"/members/(?P<user_id>\d+)", self._get_member, True),
-            ("GET", guild + "/channels", self._get_guild_channels, True),
             ("GET", chan, self._get_channel, True),
             ("GET", chan + "/messages", self._get_history, True),
             ("POST", chan + "/messages", self._post_message, True),
-            ("GET", msg, self._get_message, True),
-            ("PATCH", msg, self._patch_message, True),
-            ("DELETE", msg, self._delete_message, True),
             ("POST", msg + "/threads", self._thread_from_message, True),
-            ("POST", chan + "/threads", self._thread_without_message, True),
             ("POST", chan + "/typing", self._typing, True),
-            ("PUT", msg + r"/reactions/(?P<emoji>[^/]+)/@me", self._add_reaction, True),
-            ("DELETE", msg + r"/reactions/(?P<emoji>[^/]+)/@me", self._remove_reaction, True),
-            ("GET", app + "/commands", self._get_commands, True),
             ("PUT", app + "/commands", self._put_commands, True),
-            ("POST", app + "/commands", self._post_command, True),
-            ("GET", app + guild + "/commands", self._get_commands, True),
             ("PUT", app + guild + "/commands", self._put_commands, True),
-            ("POST", app + guild + "/commands", self._post_command, True),
             (
                 "POST",
                 r"/interactions/(?P<interaction_id>\d+)/(?P<token>[^/]+)/callback",
@@ -874,9 +795,6 @@ class FakeDiscord:
                 False,
             ),
             ("POST", hook, self._webhook_execute, False),
-            ("GET", hook_msg, self._webhook_get_message, False),
-            ("PATCH", hook_msg, self._webhook_edit_message, False),
-            ("DELETE", hook_msg, self._webhook_delete_message, False),
         ]
         routes = []
         for method, path, handler, needs_auth in table:
@@ -884,38 +802,20 @@ class FakeDiscord:
             routes.append(_Route(method, re.compile(f"^{path}$"), handler, template, needs_auth))
         return routes
 
-    async def _read_body(self, request: web.Request) -> tuple[Any, tuple[str, ...]]:
-        if not request.can_read_body:
-            return None, ()
-        if request.content_type.startswith("multipart/"):
-            payload: Any = None
-            files: list[str] = []
-            reader = await request.multipart()
-            while True:
-                part = await reader.next()
-                if part is None:
-                    break
-                if not isinstance(part, BodyPartReader):
-                    continue
-                data = await part.read()
-                if part.name == "payload_json":
-                    payload = json.loads(bytes(data).decode())
-                elif part.filename:
-                    files.append(part.filename)
-            return payload, tuple(files)
-        raw = await request.read()
+    async def _read_body(self, request: web.Request) -> Any:
+        raw = await request.read() if request.can_read_body else b""
         if not raw:
-            return None, ()
+            return None
         try:
-            return json.loads(raw), ()
+            return json.loads(raw)
         except ValueError:
-            return raw.decode(errors="replace"), ()
+            return raw.decode(errors="replace")
 
     async def _rest_handler(self, request: web.Request) -> web.StreamResponse:
         match = re.match(r"^/api/v\d+(/.*)$", request.path)
         path = match.group(1) if match else request.path
         method = request.method
-        body, files = await self._read_body(request)
+        body = await self._read_body(request)
         query = dict(request.query)
         headers = dict(request.headers)
 
@@ -953,7 +853,7 @@ class FakeDiscord:
                     "code": 0,
                 }
         with self._lock:
-            self._requests.append(Req(method, path, body, headers, query, status, files))
+            self._requests.append(Req(method, path, body, headers, query, status))
         return self._response(status, payload, bucket, fault)
 
     def _find_route(self, method: str, path: str) -> tuple[_Route | None, re.Match[str] | None]:
@@ -1014,13 +914,6 @@ class FakeDiscord:
             raise _ApiError(404, 10013, "Unknown User")
         return 200, self._user(user_id)
 
-    def _get_gateway(self, m: _Match, body: Any, query: _Query) -> _Reply:
-        return 200, {"url": self.gateway_url}
-
-    def _get_gateway_bot(self, m: _Match, body: Any, query: _Query) -> _Reply:
-        limit = {"total": 1000, "remaining": 999, "reset_after": 14_400_000, "max_concurrency": 1}
-        return 200, {"url": self.gateway_url, "shards": 1, "session_start_limit": limit}
-
     def _get_application(self, m: _Match, body: Any, query: _Query) -> _Reply:
         return 200, {
             "id": str(self.application_id),
@@ -1038,27 +931,6 @@ class FakeDiscord:
             "redirect_uris": [],
             "tags": [],
         }
-
-    def _get_guild(self, m: _Match, body: Any, query: _Query) -> _Reply:
-        if int(m["guild_id"]) != self.guild_id:
-            raise _ApiError(404, 10004, "Unknown Guild")
-        guild = self._guild_payload()
-        for key in ("channels", "threads", "members", "presences", "voice_states"):
-            guild.pop(key, None)
-        return 200, guild
-
-    def _get_member(self, m: _Match, body: Any, query: _Query) -> _Reply:
-        member = self._members.get(int(m["user_id"]))
-        if int(m["guild_id"]) != self.guild_id or member is None:
-            raise _ApiError(404, 10007, "Unknown Member")
-        return 200, copy.deepcopy(member)
-
-    def _get_guild_channels(self, m: _Match, body: Any, query: _Query) -> _Reply:
-        if int(m["guild_id"]) != self.guild_id:
-            raise _ApiError(404, 10004, "Unknown Guild")
-        return 200, [
-            copy.deepcopy(c) for c in self._channels.values() if c.get("type") in (0, 2, 4, 5)
-        ]
 
     def _create_dm(self, m: _Match, body: Any, query: _Query) -> _Reply:
         recipient = int((body or {}).get("recipient_id", 0))
@@ -1130,9 +1002,6 @@ class FakeDiscord:
             msgs = msgs[-limit:]
         return 200, [self._public(x) for x in reversed(msgs)]  # newest first, like Discord
 
-    def _get_message(self, m: _Match, body: Any, query: _Query) -> _Reply:
-        return 200, self._public(self._stored(int(m["channel_id"]), int(m["message_id"])))
-
     def _post_message(self, m: _Match, body: Any, query: _Query) -> _Reply:
         channel_id = int(m["channel_id"])
         self._channel(channel_id)
@@ -1146,18 +1015,6 @@ class FakeDiscord:
         self._store_and_echo(msg)
         return 200, self._public(msg)
 
-    def _patch_message(self, m: _Match, body: Any, query: _Query) -> _Reply:
-        msg = self._stored(int(m["channel_id"]), int(m["message_id"]))
-        if msg["author"]["id"] != str(self.bot_id) and set(body or {}) - {"flags"}:
-            raise _ApiError(403, 50005, "Cannot edit a message authored by another user")
-        self._apply_edit(msg, body or {})
-        return 200, self._public(msg)
-
-    def _delete_message(self, m: _Match, body: Any, query: _Query) -> _Reply:
-        msg = self._stored(int(m["channel_id"]), int(m["message_id"]))
-        self._delete(msg)
-        return 204, None
-
     def _thread_from_message(self, m: _Match, body: Any, query: _Query) -> _Reply:
         channel_id, message_id = int(m["channel_id"]), int(m["message_id"])
         msg = self._stored(channel_id, message_id)
@@ -1166,15 +1023,6 @@ class FakeDiscord:
         # Discord reuses the starter message's id as the thread's id.
         thread = self._new_thread(channel_id, message_id, body or {}, thread_type=11)
         msg["thread"] = copy.deepcopy(thread)
-        return 201, copy.deepcopy(thread)
-
-    def _thread_without_message(self, m: _Match, body: Any, query: _Query) -> _Reply:
-        channel_id = int(m["channel_id"])
-        self._channel(channel_id)
-        body = body or {}
-        thread = self._new_thread(
-            channel_id, self._snowflake(), body, thread_type=int(body.get("type", 12))
-        )
         return 201, copy.deepcopy(thread)
 
     def _new_thread(self, parent_id: int, thread_id: int, body: JSON, *, thread_type: int) -> JSON:
@@ -1217,35 +1065,6 @@ class FakeDiscord:
         self._channel(int(m["channel_id"]))
         return 204, None
 
-    def _add_reaction(self, m: _Match, body: Any, query: _Query) -> _Reply:
-        msg = self._stored(int(m["channel_id"]), int(m["message_id"]))
-        name, _, emoji_id = m["emoji"].partition(":")
-        reactions = msg.setdefault("reactions", [])
-        for reaction in reactions:
-            if reaction["emoji"]["name"] == name:
-                if not reaction["me"]:
-                    reaction["count"] += 1
-                    reaction["me"] = True
-                break
-        else:
-            reactions.append(
-                {"emoji": {"id": emoji_id or None, "name": name}, "count": 1, "me": True}
-            )
-        return 204, None
-
-    def _remove_reaction(self, m: _Match, body: Any, query: _Query) -> _Reply:
-        msg = self._stored(int(m["channel_id"]), int(m["message_id"]))
-        name = m["emoji"].partition(":")[0]
-        kept = []
-        for reaction in msg.get("reactions", []):
-            if reaction["emoji"]["name"] == name and reaction["me"]:
-                reaction["count"] -= 1
-                reaction["me"] = False
-            if reaction["count"] > 0:
-                kept.append(reaction)
-        msg["reactions"] = kept
-        return 204, None
-
     # ------------------------------------------------------------ messages: build, store, edit
 
     def _new_message(
@@ -1277,7 +1096,7 @@ class FakeDiscord:
             "mention_everyone": "@everyone" in content,
             "mentions": mentions,
             "mention_roles": list(dict.fromkeys(re.findall(r"<@&(\d+)>", content))),
-            "attachments": self._attachments(body.get("attachments")),
+            "attachments": [],
             "embeds": copy.deepcopy(body.get("embeds") or []),
             "components": copy.deepcopy(body.get("components") or []),
             "reactions": [],
@@ -1310,29 +1129,6 @@ class FakeDiscord:
             msg.update(copy.deepcopy(extra))
         return msg
 
-    def _attachments(self, declared: Any) -> list[JSON]:
-        """Turn the attachment stubs discord.py sends into full attachment objects."""
-        out = []
-        for stub in declared or []:
-            if "url" in stub and "size" in stub:
-                out.append(copy.deepcopy(stub))
-                continue
-            filename = stub.get("filename", "file")
-            attachment_id = self._snowflake()
-            url = f"{self.base_url}/attachments/{attachment_id}/{filename}"
-            out.append(
-                {
-                    "id": str(attachment_id),
-                    "filename": filename,
-                    "size": 0,
-                    "url": url,
-                    "proxy_url": url,
-                    "content_type": None,
-                    "description": stub.get("description"),
-                }
-            )
-        return out
-
     def _store_and_echo(self, msg: JSON) -> None:
         with self._lock:
             self._messages[int(msg["id"])] = msg
@@ -1342,30 +1138,6 @@ class FakeDiscord:
         is_ephemeral = bool(int(msg.get("flags", 0)) & FLAG_EPHEMERAL)
         if self.echo_bot_messages and not is_ephemeral:
             self._emit("MESSAGE_CREATE", self._public(msg), filtered=True)
-
-    def _apply_edit(self, msg: JSON, body: JSON) -> None:
-        for key in ("content", "embeds", "components"):
-            if key in body:
-                value = body[key]
-                msg[key] = (
-                    copy.deepcopy(value) if value is not None else ("" if key == "content" else [])
-                )
-        if "attachments" in body:
-            msg["attachments"] = self._attachments(body["attachments"])
-        if "flags" in body and body["flags"] is not None:
-            msg["flags"] = (int(msg.get("flags", 0)) & FLAG_EPHEMERAL) | int(body["flags"])
-        msg["flags"] = int(msg.get("flags", 0)) & ~FLAG_LOADING
-        msg["edited_timestamp"] = _now_iso()
-        if self.echo_bot_messages and not int(msg["flags"]) & FLAG_EPHEMERAL:
-            self._emit("MESSAGE_UPDATE", self._public(msg), filtered=True)
-
-    def _delete(self, msg: JSON) -> None:
-        msg["_deleted"] = True
-        if self.echo_bot_messages:
-            event = {"id": msg["id"], "channel_id": msg["channel_id"]}
-            if "guild_id" in msg:
-                event["guild_id"] = msg["guild_id"]
-            self._emit("MESSAGE_DELETE", event, filtered=True)
 
     # ------------------------------------------------------------------ REST: application commands
 
@@ -1396,9 +1168,6 @@ class FakeDiscord:
             out["guild_id"] = str(guild_id)
         return out
 
-    def _get_commands(self, m: _Match, body: Any, query: _Query) -> _Reply:
-        return 200, copy.deepcopy(self._commands.get(self._scope(m), []))
-
     def _put_commands(self, m: _Match, body: Any, query: _Query) -> _Reply:
         app_id, guild_id = self._scope(m)
         if not isinstance(body, list):
@@ -1406,15 +1175,6 @@ class FakeDiscord:
         commands = [self._command_payload(app_id, guild_id, cmd) for cmd in body]
         self._commands[(app_id, guild_id)] = commands
         return 200, copy.deepcopy(commands)
-
-    def _post_command(self, m: _Match, body: Any, query: _Query) -> _Reply:
-        app_id, guild_id = self._scope(m)
-        command = self._command_payload(app_id, guild_id, body or {})
-        current = [
-            c for c in self._commands.get((app_id, guild_id), []) if c["id"] != command["id"]
-        ]
-        self._commands[(app_id, guild_id)] = [*current, command]
-        return 201, copy.deepcopy(command)
 
     # ------------------------------------------------------------ REST: interactions, webhooks
 
@@ -1443,16 +1203,7 @@ class FakeDiscord:
             message = self._interaction_message(record, data, flags)
         elif cb_type == CB_DEFERRED_CHANNEL_MESSAGE:
             message = self._interaction_message(record, {"content": ""}, flags | FLAG_LOADING)
-        elif cb_type in (CB_DEFERRED_UPDATE_MESSAGE, CB_UPDATE_MESSAGE):
-            source = record.payload.get("message")
-            if source is None:
-                raise _ApiError(400, 40004, "Interaction has no message to update")
-            target = self._stored(int(source["channel_id"]), int(source["id"]))
-            record.original_message_id = int(target["id"])
-            if cb_type == CB_UPDATE_MESSAGE:
-                self._apply_edit(target, data)
-                message = target
-        elif cb_type not in (CB_PONG, CB_AUTOCOMPLETE_RESULT, CB_MODAL):
+        else:  # updating the clicked message, modals, autocomplete: not used by the bot
             record.responded_type = None
             raise _ApiError(400, 50035, f"Invalid interaction callback type {cb_type}")
         if query.get("with_response", "").lower() not in ("1", "true"):
@@ -1505,19 +1256,6 @@ class FakeDiscord:
             raise _ApiError(404, 10015, "Unknown Webhook")
         return record
 
-    def _webhook_target(self, m: re.Match[str]) -> JSON:
-        record = self._webhook_record(m)
-        if m["message_id"] == "@original":
-            if record.original_message_id is None:
-                raise _ApiError(404, 10008, "Unknown Message")
-            message_id = record.original_message_id
-        else:
-            message_id = int(m["message_id"])
-        msg = self._messages.get(message_id)
-        if msg is None or msg.get("_deleted"):
-            raise _ApiError(404, 10008, "Unknown Message")
-        return msg
-
     def _webhook_execute(self, m: _Match, body: Any, query: _Query) -> _Reply:
         record = self._webhook_record(m)
         body = body or {}
@@ -1538,18 +1276,6 @@ class FakeDiscord:
             return 200, self._public(msg)
         return 204, None
 
-    def _webhook_get_message(self, m: _Match, body: Any, query: _Query) -> _Reply:
-        return 200, self._public(self._webhook_target(m))
-
-    def _webhook_edit_message(self, m: _Match, body: Any, query: _Query) -> _Reply:
-        msg = self._webhook_target(m)
-        self._apply_edit(msg, body or {})
-        return 200, self._public(msg)
-
-    def _webhook_delete_message(self, m: _Match, body: Any, query: _Query) -> _Reply:
-        self._delete(self._webhook_target(m))
-        return 204, None
-
     # ------------------------------------------------------------------ gateway
 
     async def _gateway_handler(self, request: web.Request) -> web.StreamResponse:
@@ -1557,12 +1283,9 @@ class FakeDiscord:
         await ws.prepare(request)
         query = dict(request.query)
         conn = _Conn(ws=ws, request=request, query=query, outbox=asyncio.Queue())
-        if self.transport_compression and query.get("compress") == "zlib-stream":
-            conn.compressor = zlib.compressobj()
         conn.writer = asyncio.ensure_future(self._writer(conn))
         with self._lock:
             self._conns.append(conn)
-            self._gateway_urls.append(str(request.url))
         self._send(conn, {"op": 10, "d": {"heartbeat_interval": self.heartbeat_interval_ms}})
         try:
             async for msg in ws:
@@ -1581,21 +1304,13 @@ class FakeDiscord:
         return ws
 
     async def _writer(self, conn: _Conn) -> None:
-        """Send queued frames in order (one writer per connection keeps zlib-stream consistent)."""
+        """Send queued frames in order (one writer per connection)."""
         while True:
             text = await conn.outbox.get()
             if text is None or conn.ws.closed:
                 return
             try:
-                if conn.compressor is not None:
-                    data = conn.compressor.compress(text.encode()) + conn.compressor.flush(
-                        zlib.Z_SYNC_FLUSH
-                    )
-                    await conn.ws.send_bytes(data)
-                    with self._lock:
-                        self._compressed_frames += 1
-                else:
-                    await conn.ws.send_str(text)
+                await conn.ws.send_str(text)
             except (ConnectionError, RuntimeError) as exc:
                 logger.debug("fake Discord: send failed (%s); dropping writer", exc)
                 return
@@ -1622,18 +1337,12 @@ class FakeDiscord:
     def _on_frame(self, conn: _Conn, frame: JSON) -> None:
         op = frame.get("op")
         data = frame.get("d")
-        with self._lock:
-            self._gateway_received.append(copy.deepcopy(frame))
         if op == 1:
-            with self._lock:
-                self._heartbeats += 1
             self._send(conn, {"op": 11})
         elif op == 2:
             self._on_identify(conn, data or {})
         elif op == 6:
             self._on_resume(conn, data or {})
-        elif op == 8:
-            self._on_request_members(conn, data or {})
         elif op in (3, 4):
             pass  # presence / voice state: recorded, nothing to answer
         else:
@@ -1653,6 +1362,9 @@ class FakeDiscord:
             return
         if conn.session is not None:
             self._close(conn, 4005, "Already authenticated.")
+            return
+        if int(data.get("intents") or 0) & INTENT_MESSAGE_CONTENT and not self.content_intent:
+            self._close(conn, 4014, "Disallowed intent(s).")  # not enabled in the portal
             return
         session = _Session(session_id=secrets.token_hex(16), intents=int(data.get("intents") or 0))
         with self._lock:
@@ -1709,30 +1421,6 @@ class FakeDiscord:
             session.ready = True
             self._resumed_count += 1
         self._flush_pending(session)
-
-    def _on_request_members(self, conn: _Conn, data: JSON) -> None:
-        session = conn.session
-        if session is None:
-            return
-        with self._lock:
-            members = copy.deepcopy(list(self._members.values()))
-        wanted = data.get("user_ids")
-        if wanted:
-            wanted_ids = {str(x) for x in (wanted if isinstance(wanted, list) else [wanted])}
-            members = [mem for mem in members if mem["user"]["id"] in wanted_ids]
-        query = data.get("query") or ""
-        if query:
-            members = [mem for mem in members if mem["user"]["username"].startswith(query)]
-        chunk = {
-            "guild_id": str(self.guild_id),
-            "members": members,
-            "chunk_index": 0,
-            "chunk_count": 1,
-            "not_found": [],
-        }
-        if data.get("nonce"):
-            chunk["nonce"] = data["nonce"]
-        self._send_event(session, "GUILD_MEMBERS_CHUNK", chunk, filtered=False)
 
     def _visible(self, session: _Session, event: str, data: JSON) -> JSON | None:
         """What ``session`` would receive of ``event`` under its intents (None: nothing)."""
@@ -1794,14 +1482,6 @@ class FakeDiscord:
 
     # ------------------------------------------------------------------ gateway: test controls
 
-    def dispatch(self, event_name: str, data: JSON) -> None:
-        """Send ``{"op":0,"t":event_name,"d":data}`` to the connected client(s) as-is.
-
-        If no client is connected yet, the event waits for the next READY/RESUMED.
-        """
-        payload = copy.deepcopy(data)
-        self._call(lambda: self._emit(event_name, payload, filtered=False))
-
     def drop_connection(self, code: int | None = 4000) -> int:
         """Close the client's gateway socket(s); ``code=None`` aborts TCP (an abnormal 1006).
 
@@ -1818,15 +1498,6 @@ class FakeDiscord:
             return len(conns)
 
         return self._call(drop)
-
-    def send_reconnect(self) -> None:
-        """Send op 7 RECONNECT, asking the client to reconnect and resume."""
-
-        def run() -> None:
-            for conn in list(self._conns):
-                self._send(conn, {"op": 7, "d": None})
-
-        self._call(run)
 
     def invalidate_next_resume(self, times: int = 1) -> None:
         """Answer the next RESUME(s) with op 9 (not resumable) so the client re-IDENTIFYs."""

@@ -6,8 +6,8 @@ both drive it. It records every Web API call and Socket Mode ack, keeps posted
 messages per channel so history and thread reads reflect them, and can inject
 rate limits and API errors. Module-level helpers build and sign HTTP-mode requests.
 
-Use `pytest_plugins = ["tests.fakes.slack_server"]` (or import `fake_slack`) in a
-conftest to get the `fake_slack` fixture.
+It covers what the Slack adapter calls (tests/adapters): the platform's behaviour is
+tested on the in-memory platform (tests/fakes/memory_platform.py), not here.
 """
 
 from __future__ import annotations
@@ -24,13 +24,12 @@ import threading
 import time
 import uuid
 from collections import deque
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Any, TypeVar
 from urllib.parse import urlencode
 
-import pytest
 from aiohttp import WSMsgType, web
 
 logger = logging.getLogger(__name__)
@@ -44,13 +43,7 @@ BOT_NAME = "partnerbot"
 APP_ID = "A000APP"
 
 # Fields that clients send JSON-encoded inside form bodies; decoded so tests see dicts.
-_JSON_FIELDS = frozenset(
-    {"blocks", "attachments", "metadata", "view", "unfurls", "user_auth_blocks"}
-)
-# Methods that need no token at all.
-_UNAUTHENTICATED_METHODS = frozenset(
-    {"api.test", "oauth.access", "oauth.v2.access", "oauth.v2.exchange"}
-)
+_JSON_FIELDS = frozenset({"blocks", "attachments", "metadata"})
 
 _T = TypeVar("_T")
 
@@ -289,11 +282,8 @@ class FakeSlack:
         self._failures: dict[str, deque[_Failure]] = {}
         self._messages: dict[str, list[dict[str, Any]]] = {}
         self._reactions: dict[tuple[str, str], list[dict[str, str]]] = {}
-        self._users: dict[str, dict[str, Any]] = {}
         self._channels: dict[str, dict[str, Any]] = {}
         self._acks: dict[str, dict[str, Any]] = {}
-        self._socket_received: list[dict[str, Any]] = []
-        self._socket_sent: list[dict[str, Any]] = []
         self._socket_open = 0
         self._socket_total = 0
 
@@ -303,26 +293,16 @@ class FakeSlack:
         self._runner: web.AppRunner | None = None
         self._port: int | None = None
         self._methods: dict[str, Callable[[dict[str, Any], str | None], dict[str, Any]]] = {
-            "api.test": self._api_test,
             "auth.test": self._auth_test,
             "apps.connections.open": self._apps_connections_open,
             "chat.postMessage": self._chat_post_message,
-            "chat.postEphemeral": self._chat_post_ephemeral,
-            "chat.update": self._chat_update,
-            "chat.delete": self._chat_delete,
             "chat.getPermalink": self._chat_get_permalink,
             "reactions.add": self._reactions_add,
             "reactions.remove": self._reactions_remove,
-            "reactions.get": self._reactions_get,
             "conversations.history": self._conversations_history,
             "conversations.replies": self._conversations_replies,
-            "conversations.info": self._conversations_info,
+            "conversations.list": self._conversations_list,
             "conversations.open": self._conversations_open,
-            "users.info": self._users_info,
-            "views.open": self._views_open,
-            "views.update": self._views_open,
-            "views.push": self._views_open,
-            "views.publish": self._views_open,
         }
 
     # ------------------------------------------------------------------ lifecycle
@@ -431,14 +411,6 @@ class FakeSlack:
         with self._lock:
             return [c for c in self._calls if c.method == method]
 
-    def wait_for(self, method: str, count: int = 1, timeout: float = 5.0) -> list[Call]:
-        """Block until `count` calls to `method` arrived; return all calls to it so far."""
-        return self._wait(
-            lambda: (lambda got: got if len(got) >= count else None)(self.calls_to(method)),
-            timeout,
-            lambda: self._calls_report(f"{count} call(s) to {method}"),
-        )
-
     async def async_wait_for(self, method: str, count: int = 1, timeout: float = 5.0) -> list[Call]:
         """`wait_for` for async tests: yields to the caller's loop while waiting."""
         return await self._async_wait(
@@ -512,16 +484,6 @@ class FakeSlack:
                 stored.append(copy.deepcopy(msg))
         return stored
 
-    def seed_user(self, user_id: str, **fields: Any) -> dict[str, Any]:
-        """Register a user for users.info; unspecified fields get defaults."""
-        with self._lock:
-            user = self._default_user(user_id)
-            profile = {**user["profile"], **fields.pop("profile", {})}
-            user.update(fields)
-            user["profile"] = profile
-            self._users[user_id] = user
-            return copy.deepcopy(user)
-
     def seed_channel(self, channel_id: str, **fields: Any) -> None:
         """Register channel details for conversations.info."""
         with self._lock:
@@ -536,19 +498,6 @@ class FakeSlack:
         """Names of the reactions currently on a message."""
         with self._lock:
             return [r["name"] for r in self._reactions.get((channel, ts), [])]
-
-    def reset(self) -> None:
-        """Forget calls, failures, messages, reactions, users and Socket Mode records."""
-        with self._lock:
-            self._calls.clear()
-            self._failures.clear()
-            self._messages.clear()
-            self._reactions.clear()
-            self._users.clear()
-            self._channels.clear()
-            self._acks.clear()
-            self._socket_received.clear()
-            self._socket_sent.clear()
 
     # ------------------------------------------------------------------ Web API plumbing
 
@@ -645,12 +594,10 @@ class FakeSlack:
         return web.json_response(body, status=status, headers=headers)
 
     def _dispatch(self, method: str, params: dict[str, Any], token: str | None) -> dict[str, Any]:
-        if method not in _UNAUTHENTICATED_METHODS:
-            if not token:
-                return {"ok": False, "error": "not_authed"}
-            is_app_token = token.startswith("xapp-")
-            if is_app_token != method.startswith("apps."):
-                return {"ok": False, "error": "not_allowed_token_type"}
+        if not token:
+            return {"ok": False, "error": "not_authed"}
+        if token.startswith("xapp-") != method.startswith("apps."):
+            return {"ok": False, "error": "not_allowed_token_type"}
         handler = self._methods.get(method)
         if handler is None:
             return {"ok": True}
@@ -673,9 +620,6 @@ class FakeSlack:
         return web.Response(text="ok")
 
     # ------------------------------------------------------------------ Web API methods
-
-    def _api_test(self, params: dict[str, Any], token: str | None) -> dict[str, Any]:
-        return {"ok": True, "args": params}
 
     def _auth_test(self, params: dict[str, Any], token: str | None) -> dict[str, Any]:
         return {
@@ -730,38 +674,6 @@ class FakeSlack:
             "message": copy.deepcopy(message),
         }
 
-    def _chat_post_ephemeral(self, params: dict[str, Any], token: str | None) -> dict[str, Any]:
-        if not params.get("channel"):
-            return {"ok": False, "error": "channel_not_found"}
-        if not params.get("user"):
-            return {"ok": False, "error": "user_not_found"}
-        return {"ok": True, "message_ts": self._next_ts()}
-
-    def _chat_update(self, params: dict[str, Any], token: str | None) -> dict[str, Any]:
-        channel = self._resolve_channel(str(params.get("channel", "")))
-        message = self._find(channel, str(params.get("ts", "")))
-        if message is None:
-            return {"ok": False, "error": "message_not_found"}
-        for key in ("text", "blocks", "attachments", "metadata"):
-            if key in params:
-                message[key] = copy.deepcopy(params[key])
-        message["edited"] = {"user": self.bot_user_id, "ts": self._next_ts()}
-        return {
-            "ok": True,
-            "channel": channel,
-            "ts": message["ts"],
-            "text": message.get("text", ""),
-            "message": copy.deepcopy(message),
-        }
-
-    def _chat_delete(self, params: dict[str, Any], token: str | None) -> dict[str, Any]:
-        channel = self._resolve_channel(str(params.get("channel", "")))
-        ts = str(params.get("ts", ""))
-        if self._find(channel, ts) is None:
-            return {"ok": False, "error": "message_not_found"}
-        self._messages[channel] = [m for m in self._messages[channel] if m.get("ts") != ts]
-        return {"ok": True, "channel": channel, "ts": ts}
-
     def _chat_get_permalink(self, params: dict[str, Any], token: str | None) -> dict[str, Any]:
         channel, ts = str(params["channel"]), str(params["message_ts"])
         link = f"https://{self.team_domain}.slack.com/archives/{channel}/p{ts.replace('.', '')}"
@@ -789,17 +701,6 @@ class FakeSlack:
             return {"ok": False, "error": "no_reaction"}
         self._reactions[key] = kept
         return {"ok": True}
-
-    def _reactions_get(self, params: dict[str, Any], token: str | None) -> dict[str, Any]:
-        channel, ts = str(params["channel"]), str(params["timestamp"])
-        message = copy.deepcopy(self._find(channel, ts) or {"type": "message", "ts": ts})
-        grouped: dict[str, list[str]] = {}
-        for r in self._reactions.get((channel, ts), []):
-            grouped.setdefault(r["name"], []).append(r["user"])
-        message["reactions"] = [
-            {"name": n, "users": u, "count": len(u)} for n, u in grouped.items()
-        ]
-        return {"ok": True, "type": "message", "channel": channel, "message": message}
 
     def _visible(self, message: dict[str, Any], include_metadata: bool) -> dict[str, Any]:
         shown = copy.deepcopy(message)
@@ -896,62 +797,15 @@ class FakeSlack:
             "created": self._first_ts,
         }
 
-    def _conversations_info(self, params: dict[str, Any], token: str | None) -> dict[str, Any]:
-        channel = str(params["channel"])
-        return {
-            "ok": True,
-            "channel": copy.deepcopy(self._channels.get(channel) or self._default_channel(channel)),
-        }
+    def _conversations_list(self, params: dict[str, Any], token: str | None) -> dict[str, Any]:
+        """Every seeded channel, one page."""
+        return {"ok": True, "channels": list(self._channels.values()), "response_metadata": {}}
 
     def _conversations_open(self, params: dict[str, Any], token: str | None) -> dict[str, Any]:
         users = str(params.get("users") or "")
         if not users:
             return {"ok": False, "error": "users_list_not_supplied"}
         return {"ok": True, "channel": {"id": self._resolve_channel(users.split(",")[0])}}
-
-    def _default_user(self, user_id: str) -> dict[str, Any]:
-        name = f"user-{user_id.lower()}"
-        return {
-            "id": user_id,
-            "team_id": self.team_id,
-            "name": name,
-            "real_name": name.title(),
-            "deleted": False,
-            "is_bot": user_id == self.bot_user_id,
-            "is_admin": False,
-            "is_owner": False,
-            "tz": "Europe/Berlin",
-            "profile": {
-                "real_name": name.title(),
-                "display_name": name,
-                "email": f"{name}@example.com",
-            },
-        }
-
-    def _users_info(self, params: dict[str, Any], token: str | None) -> dict[str, Any]:
-        user_id = str(params["user"])
-        return {
-            "ok": True,
-            "user": copy.deepcopy(self._users.get(user_id) or self._default_user(user_id)),
-        }
-
-    def _views_open(self, params: dict[str, Any], token: str | None) -> dict[str, Any]:
-        view = params.get("view")
-        if not isinstance(view, dict):
-            return {"ok": False, "error": "invalid_arguments"}
-        view_id = str(params.get("view_id") or "V" + uuid.uuid4().hex[:10].upper())
-        return {
-            "ok": True,
-            "view": {
-                "id": view_id,
-                "team_id": self.team_id,
-                "app_id": self.app_id,
-                "bot_id": self.bot_id,
-                "state": {"values": {}},
-                "hash": uuid.uuid4().hex[:16],
-                **copy.deepcopy(view),
-            },
-        }
 
     # ------------------------------------------------------------------ Socket Mode
 
@@ -990,7 +844,6 @@ class FakeSlack:
                     logger.warning("FakeSlack: non-JSON Socket Mode message %r", msg.data)
                     continue
                 with self._lock:
-                    self._socket_received.append(data)
                     if isinstance(data, dict) and "envelope_id" in data:
                         self._acks[str(data["envelope_id"])] = data
                     self._changed.notify_all()
@@ -1047,30 +900,6 @@ class FakeSlack:
         with self._lock:
             return self._socket_open > 0
 
-    @property
-    def socket_connection_count(self) -> int:
-        """How many Socket Mode connections were accepted since start (reconnects included)."""
-        with self._lock:
-            return self._socket_total
-
-    @property
-    def socket_acks(self) -> dict[str, dict[str, Any]]:
-        """envelope_id -> the client's ack message (`{"envelope_id", "payload"?}`)."""
-        with self._lock:
-            return copy.deepcopy(self._acks)
-
-    @property
-    def socket_received(self) -> list[dict[str, Any]]:
-        """Every JSON message the clients sent over Socket Mode."""
-        with self._lock:
-            return copy.deepcopy(self._socket_received)
-
-    @property
-    def socket_sent(self) -> list[dict[str, Any]]:
-        """Every envelope or raw message this fake sent (hello excluded)."""
-        with self._lock:
-            return copy.deepcopy(self._socket_sent)
-
     def _socket_ready(self, connections: int) -> bool | None:
         with self._lock:
             return True if self._socket_open > 0 and self._socket_total >= connections else None
@@ -1081,14 +910,6 @@ class FakeSlack:
         return (
             f"waiting for a Socket Mode client (connection #{connections}); {state}. "
             + self._calls_report("apps.connections.open + websocket connect")
-        )
-
-    def wait_for_socket_client(self, timeout: float = 5.0, *, connections: int = 1) -> None:
-        """Block until a client is connected and at least `connections` were accepted in total."""
-        self._wait(
-            lambda: self._socket_ready(connections),
-            timeout,
-            lambda: self._socket_report(connections),
         )
 
     async def async_wait_for_socket_client(
@@ -1114,23 +935,11 @@ class FakeSlack:
             + self._calls_report("it")
         )
 
-    def wait_for_ack(self, envelope_id: str, timeout: float = 5.0) -> dict[str, Any]:
-        """Block until the client acked `envelope_id`; return the ack message."""
-        return self._wait(
-            lambda: self._ack_of(envelope_id), timeout, lambda: self._ack_report(envelope_id)
-        )
-
     async def async_wait_for_ack(self, envelope_id: str, timeout: float = 5.0) -> dict[str, Any]:
         """`wait_for_ack` for async tests."""
         return await self._async_wait(
             lambda: self._ack_of(envelope_id), timeout, lambda: self._ack_report(envelope_id)
         )
-
-    def socket_send_raw(self, message: dict[str, Any]) -> None:
-        """Send any JSON message to the newest client, e.g. `{"type": "disconnect", ...}`."""
-        self._on_loop(self._send(message))
-        with self._lock:
-            self._socket_sent.append(copy.deepcopy(message))
 
     def _send_envelope(
         self,
@@ -1149,7 +958,7 @@ class FakeSlack:
             "accepts_response_payload": accepts_response_payload,
             **(extra or {}),
         }
-        self.socket_send_raw(envelope)
+        self._on_loop(self._send(envelope))
         return envelope_id
 
     def socket_send_event(
@@ -1228,31 +1037,11 @@ class FakeSlack:
             "interactive", payload, envelope_id=envelope_id, accepts_response_payload=accepts
         )
 
-    def socket_disconnect(self, *, code: int = 1001, message: str = "") -> int:
-        """Close every Socket Mode connection (the SDK should reconnect); returns how many."""
-        return self._on_loop(self._close_sockets(code=code, message=message.encode("utf-8")))
-
     def _locked_next_ts(self) -> str:
         with self._lock:
             return self._next_ts()
 
     # ------------------------------------------------------------------ waiting
-
-    def _wait(
-        self, probe: Callable[[], _T | None], timeout: float, report: Callable[[], str]
-    ) -> _T:
-        if self._loop is not None and threading.current_thread() is self._thread:
-            raise RuntimeError("FakeSlack wait_for* called on the fake's own loop")
-        deadline = time.monotonic() + timeout
-        with self._changed:
-            while True:
-                result = probe()
-                if result is not None:
-                    return result
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
-                    raise FakeSlackTimeout(f"Timed out after {timeout}s {report()}")
-                self._changed.wait(remaining)
 
     async def _async_wait(
         self, probe: Callable[[], _T | None], timeout: float, report: Callable[[], str]
@@ -1265,10 +1054,3 @@ class FakeSlack:
             if time.monotonic() >= deadline:
                 raise FakeSlackTimeout(f"Timed out after {timeout}s {report()}")
             await asyncio.sleep(0.01)
-
-
-@pytest.fixture
-def fake_slack() -> Iterator[FakeSlack]:
-    """A started `FakeSlack`, stopped after the test."""
-    with FakeSlack() as fake:
-        yield fake

@@ -1,4 +1,4 @@
-"""Program changes end to end: index a folder, edit it, re-index, publish to FakeSlack, ask.
+"""Program changes end to end: index a folder, edit it, re-index, publish, ask.
 
 One module-scoped run indexes a three-document folder four times (v1, the edited v2,
 v2 again, v2 with a file renamed); each test works on its own copy of the data.
@@ -14,17 +14,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from typer.testing import CliRunner
 
-from adapters.slack.poster import EVENT_TYPE, SlackPoster
-from bot.cli import app
+from bot.app import App
 from bot.config import Settings
-from bot.core import PartnerBot
 from bot.models import Question
 from bot.store import ChangeRecord
 from bot.store.sqlite import SqliteStore
 from knowledge.changes import SectionChange
-from tests.fakes.slack_server import FakeSlack
+from tests.conftest import TEST_PLATFORMS
+from tests.fakes.memory_platform import MemoryPlatform
 
 CHANNEL = "C0PARTNERS"
 _PREFIXES = ("PARTNERBOT_", "SLACK_", "DISCORD_", "OPENAI_", "CHROMA_")
@@ -131,42 +129,42 @@ def run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Run]:
             if key.startswith(_PREFIXES):
                 mp.delenv(key)
         mp.chdir(root)
-        bot = PartnerBot(Settings(PARTNERBOT_DATA_DIR=root / "data"))  # type: ignore[call-arg]
+        app = App(Settings(PARTNERBOT_DATA_DIR=root / "data"))  # type: ignore[call-arg]
         try:
-            bot.reindex(docs)
-            baseline = list(bot.changes.last_run)
+            app.core.reindex(docs)
+            baseline = list(app.changes.last_run)
             _edit_v2(docs)
-            bot.reindex(docs)
-            edited = list(bot.changes.last_run)
-            bot.reindex(docs)
-            identical = list(bot.changes.last_run)
+            app.core.reindex(docs)
+            edited = list(app.changes.last_run)
+            app.core.reindex(docs)
+            identical = list(app.changes.last_run)
             (docs / "fees.md").rename(docs / "program-fees.md")
-            report = bot.reindex(docs)
-            renamed = list(bot.changes.last_run)
+            report = app.core.reindex(docs)
+            renamed = list(app.changes.last_run)
         finally:
-            bot.close()
+            app.close()
     yield Run(root / "data", docs, baseline, edited, identical, renamed, report.renamed)
 
 
 @pytest.fixture
-def make_changed_bot(run: Run, tmp_path: Path) -> Iterator[Callable[..., PartnerBot]]:
-    bots: list[PartnerBot] = []
+def make_changed_app(run: Run, tmp_path: Path) -> Iterator[Callable[..., App]]:
+    apps: list[App] = []
 
-    def factory(**overrides: Any) -> PartnerBot:
-        data_dir = tmp_path / f"data-{len(bots)}"
+    def factory(**overrides: Any) -> App:
+        data_dir = tmp_path / f"data-{len(apps)}"
         shutil.copytree(run.data_dir, data_dir)
-        bot = PartnerBot(Settings(PARTNERBOT_DATA_DIR=data_dir, **overrides))
-        bots.append(bot)
-        if bot.settings.database.backend != "sqlite":  # the state is not in the copied dir
-            _copy_change_records(data_dir / "state.sqlite3", bot)
-        return bot
+        app = App(Settings(PARTNERBOT_DATA_DIR=data_dir, **overrides), registry=TEST_PLATFORMS)
+        apps.append(app)
+        if app.settings.database.backend != "sqlite":  # the state is not in the copied dir
+            _copy_change_records(data_dir / "state.sqlite3", app)
+        return app
 
     yield factory
-    for bot in bots:
-        bot.close()
+    for app in apps:
+        app.close()
 
 
-def _copy_change_records(sqlite_file: Path, bot: PartnerBot) -> None:
+def _copy_change_records(sqlite_file: Path, bot: App) -> None:
     """The run's change records (kept in its SQLite state) into the bot's own store."""
     source = SqliteStore(sqlite_file)
     try:
@@ -223,78 +221,52 @@ def test_a_renamed_file_records_no_change(run: Run) -> None:
     assert run.renamed == []
 
 
-# -- publishing to a chat stand-in ---------------------------------------------------------------
-@pytest.fixture
-def fake_slack() -> Iterator[FakeSlack]:
-    with FakeSlack() as server:
-        yield server
-
-
-def digest_message(fake: FakeSlack) -> dict[str, Any]:
-    (posted,) = fake.messages(CHANNEL)
-    return posted
-
-
-def test_publish_posts_one_digest_with_three_cited_lines_to_slack(
-    make_changed_bot: Callable[..., PartnerBot], fake_slack: FakeSlack
+# -- publishing ----------------------------------------------------------------------------------
+async def test_publish_posts_one_digest_with_three_cited_lines(
+    make_changed_app: Callable[..., App],
 ) -> None:
-    bot = make_changed_bot(PARTNERBOT_CHANGES_CHANNELS=f"slack:{CHANNEL}")
-    poster = SlackPoster.from_token("xoxb-test", base_url=fake_slack.base_url)
-    result = bot.changes.publish([poster])
-    assert result.ok and result.count == 3
-    posted = digest_message(fake_slack)
-    body = "\n".join(b["text"]["text"] for b in posted["blocks"] if b["type"] == "section")
-    lines = [line for line in body.split("\n") if line[:2] in {"1.", "2.", "3."}]
+    app = make_changed_app(PARTNERBOT_CHANGES_CHANNELS=f"memory:{CHANNEL}")
+    platform = app.add_platform("memory", admins={"U-admin"})
+    assert isinstance(platform, MemoryPlatform)
+    refused = await platform.command("changes", user="U-partner")
+    assert refused.text.startswith("Sorry, only partnerbot admins can publish")
+    preview = await platform.command("changes preview", user="U-admin")
+    assert "Security requirements" in preview.text and not platform.in_place(CHANNEL)
+    published = await platform.command("changes", user="U-admin")
+    assert published.text == f"Published the digest of 3 changes to memory:{CHANNEL}."
+    [posted] = platform.in_place(CHANNEL)
+    assert posted.notice is not None and posted.notice.key.startswith("changes:")
+    assert posted.notice.title == "Partner program changes: 3 changes"
+    lines = [line for line in posted.notice.text.split("\n") if line[:2] in {"1.", "2.", "3."}]
     assert len(lines) == 3
     assert any(
-        "*Changed* — Competency Requirements › Security › Security requirements:" in line
+        "**Changed** — Competency Requirements › Security › Security requirements:" in line
         and "at least 3 certified" in line
         and "at least 4 certified" in line
         and "(competency.md, effective 2026-10-01)" in line
         for line in lines
     )
     assert any(
-        "*Removed* — Competency Requirements › Data &amp; AI:" in line
+        "**Removed** — Competency Requirements › Data & AI:" in line
         and "(competency.md, effective 2026-10-01)" in line
         for line in lines
     )
     assert any(
-        "*Added* — Deal Registration Rules › Registering from the partner app:" in line
+        "**Added** — Deal Registration Rules › Registering from the partner app:" in line
         and "(deals.md, effective 2026-07-01)" in line
         for line in lines
     )
-    assert posted["blocks"][0]["text"]["text"] == "Partner program changes: 3 changes"
-    assert posted["metadata"]["event_type"] == EVENT_TYPE
-    assert posted["metadata"]["event_payload"]["key"].startswith("changes:")
     # Published once: a second publish has nothing to post.
-    assert bot.changes.publish([poster]).digest is None
-    assert len(fake_slack.messages(CHANNEL)) == 1
+    again = await platform.command("changes", user="U-admin")
+    assert again.text == "No new program changes to publish."
+    assert len(platform.in_place(CHANNEL)) == 1
 
 
-def test_partnerbot_changes_publish_posts_through_the_slack_adapter(
-    make_changed_bot: Callable[..., PartnerBot], fake_slack: FakeSlack
-) -> None:
-    data_dir = make_changed_bot().settings.data_dir
-    env = {
-        "PARTNERBOT_DATA_DIR": str(data_dir),
-        "PARTNERBOT_CHANGES_CHANNELS": f"slack:{CHANNEL}",
-        "SLACK_BOT_TOKEN": "xoxb-test",
-        "SLACK_API_URL": fake_slack.base_url,
-    }
-    result = CliRunner().invoke(app, ["changes", "publish"], env=env)
-    assert result.exit_code == 0, result.output
-    assert "Published the digest of 3 changes to slack:C0PARTNERS." in result.output
-    assert "Security requirements" in digest_message(fake_slack)["text"]
-    again = CliRunner().invoke(app, ["changes", "publish"], env=env)
-    assert "No new program changes to publish." in again.output
-    assert len(fake_slack.messages(CHANNEL)) == 1
-
-
-# -- questions -------------------------------------------------------------------------------------
+# -- questions -----------------------------------------------------------------------------------
 def test_what_changed_this_quarter_is_answered_from_the_records(
-    make_changed_bot: Callable[..., PartnerBot],
+    make_changed_app: Callable[..., App],
 ) -> None:
-    answer = make_changed_bot().ask(Question("what changed in the program this quarter?"))
+    answer = make_changed_app().core.ask(Question("what changed in the program this quarter?"))
     assert "3 changes" in answer.text
     assert {(c.path, c.section) for c in answer.citations} == {
         ("competency.md", "Security › Security requirements"),
@@ -305,9 +277,9 @@ def test_what_changed_this_quarter_is_answered_from_the_records(
 
 
 def test_did_the_security_requirements_change_is_answered_from_the_records(
-    make_changed_bot: Callable[..., PartnerBot],
+    make_changed_app: Callable[..., App],
 ) -> None:
-    answer = make_changed_bot().ask(
+    answer = make_changed_app().core.ask(
         Question("did the requirements for the Security competency change?")
     )
     assert answer.text.startswith("Yes.")
@@ -318,9 +290,9 @@ def test_did_the_security_requirements_change_is_answered_from_the_records(
 
 
 def test_an_answer_from_a_changed_section_notes_the_change(
-    make_changed_bot: Callable[..., PartnerBot],
+    make_changed_app: Callable[..., App],
 ) -> None:
-    answer = make_changed_bot().ask(
+    answer = make_changed_app().core.ask(
         Question("how many NW-310 certified individuals does the Security competency need?")
     )
     assert not answer.abstained

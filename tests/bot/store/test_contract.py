@@ -146,6 +146,24 @@ def test_concurrent_first_sightings_admit_exactly_one(
     assert wins.count(True) == 20 and len(wins) == 60
 
 
+# -- chat threads ---------------------------------------------------------------------------------
+def test_a_thread_is_remembered_and_gets_its_topic_once(
+    store: Store, open_another: OpenStore
+) -> None:
+    key = "slack:T1:C1:171.0001"
+    assert not store.threads.known(key) and store.threads.topic(key) is None
+    store.threads.remember(key)
+    assert store.threads.known(key) and store.threads.topic(key) is None
+    assert store.threads.set_topic(key, "comms:c1")  # the first intro wins
+    assert not store.threads.set_topic(key, "comms:c2")
+    store.threads.remember(key)  # answering there again keeps the topic
+    replica = open_another()
+    assert replica.threads.topic(key) == "comms:c1" and replica.threads.known(key)
+    assert not replica.threads.set_topic(key, "comms:c1")
+    assert replica.threads.set_topic("discord:G1:42:43", "comms:c3")
+    assert store.threads.topic("discord:G1:42:43") == "comms:c3"
+
+
 # -- communications ------------------------------------------------------------------------------
 def test_a_communication_round_trips_and_updates(store: Store) -> None:
     store.comms.insert(comm("b", send_at=T0 + timedelta(days=20)))

@@ -21,7 +21,7 @@ from bot.comms.dispatcher import Dispatcher, TickReport
 from bot.comms.registry import Communications, RegisterResult
 from bot.comms.settings import CommsSettings
 from bot.config import SAMPLES_DIR
-from bot.notify import Notice
+from bot.models import Notice
 from tests.bot.store.conftest import OpenStore
 
 COMMS = 4
@@ -52,6 +52,12 @@ class SlowPlatform:
     def find(self, channel: str, key: str) -> str | None:
         with self._lock:
             return self.by_key.get(key)
+
+    def permalink(self, channel: str, message_id: str) -> str | None:
+        return None
+
+    def post_direct(self, user: str, notice: Notice) -> str:
+        return self.post(user, notice)
 
 
 def registry(open_another: OpenStore, folder: Path) -> Communications:

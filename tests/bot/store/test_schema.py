@@ -87,7 +87,7 @@ def test_a_database_at_version_1_is_migrated_to_the_latest_with_its_data(
         execute(VERSION_1_ROWS.format(user=user))
     store = open_store(database_url)
     try:
-        assert store.schema_version() == LATEST == 2
+        assert store.schema_version() == LATEST == 3
         [rating] = store.interactions.feedback()
         assert (rating.user, rating.rating) == ("U9", -1)
         [ack] = store.comms.acks("c1")
@@ -132,7 +132,7 @@ def test_a_schema_newer_than_this_partnerbot_is_refused(database_url: DatabaseUr
     with pytest.raises(StoreError) as refused:
         open_store(database_url)
     text = str(refused.value)
-    assert "schema version 99, newer than this partnerbot knows (version 2)" in text
+    assert "schema version 99, newer than this partnerbot knows (version 3)" in text
     assert "PARTNERBOT_DATABASE_URL" in text and PASSWORD not in text
 
 

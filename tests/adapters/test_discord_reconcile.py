@@ -1,6 +1,6 @@
-"""Communications on Discord: the dispatcher posts through the real discord.py (DiscordPoster)
-to FakeDiscord; a crash between posting and recording is reconciled by the embed footer;
-the Acknowledge button is recorded per user and channel."""
+"""Notices on Discord across a crash: the dispatcher posts through the real discord.py to
+FakeDiscord; a crash between posting and recording is reconciled by the key in the embed
+footer; the Acknowledge button is recorded per user and channel."""
 
 from __future__ import annotations
 
@@ -11,11 +11,11 @@ from typing import Any
 
 import pytest
 
-from bot.comms.dispatcher import Dispatcher, collect_posters
-from bot.core import PartnerBot
+from bot.app import App
+from bot.comms.dispatcher import Dispatcher
 from tests.adapters.discord_harness import discord_settings, running_discord
 from tests.fakes.discord_server import FakeDiscord, fake_discord
-from tests.scenarios.test_comms_slack import (
+from tests.scenarios.test_comms import (
     COMM_ID,
     Clock,
     before_send,
@@ -47,7 +47,7 @@ def notices_in(fake: FakeDiscord, channel: int) -> list[dict[str, Any]]:
 
 async def test_discord_notice_survives_a_crash_and_records_acknowledgements(
     fake: FakeDiscord,
-    make_bot: Callable[..., PartnerBot],
+    make_app: Callable[..., App],
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
@@ -63,17 +63,17 @@ async def test_discord_notice_survives_a_crash_and_records_acknowledgements(
     }
     folder = tmp_path / "comms"
     folder.mkdir()
-    bot = make_bot(
+    app = make_app(
         **discord_settings(fake), PARTNERBOT_COMMS_ROUTES=str(write_routes(folder, routes))
     )
     clock = Clock(before_send(days=2))  # registered inside the window: first notice at once
-    bot.comms.clock = clock
-    bot.comms.refresh_index = lambda: None  # type: ignore[method-assign]
-    bot.comms.add_file(write_comm(folder))
+    app.comms.clock = clock
+    app.comms.refresh_index = lambda: None  # type: ignore[method-assign]
+    app.comms.add_file(write_comm(folder))
 
-    async with running_discord(bot) as service:
-        posters = lambda: collect_posters([service])  # noqa: E731
-        crashing = Dispatcher(comms=bot.comms, posters=posters)
+    async with running_discord(app):
+        posters = app.posters
+        crashing = Dispatcher(comms=app.comms, posters=posters)
 
         def die(*args: Any, **kwargs: Any) -> None:
             raise Crash
@@ -88,12 +88,12 @@ async def test_discord_notice_survives_a_crash_and_records_acknowledgements(
         assert "Northwind Books moves to per-user licensing" in embed["title"]
         assert "contact their Northwind partner" in embed["description"]
 
-        restarted = Dispatcher(comms=bot.comms, posters=posters)
+        restarted = Dispatcher(comms=app.comms, posters=posters)
         clock.advance(minutes=3)  # the dead dispatcher's lease runs out
         report = await asyncio.to_thread(restarted.run_once)
         assert report.reconciled == [key] and report.posted == []
         assert len(notices_in(fake, channel)) == 1  # one message per delivery key
-        [delivery] = [d for d in bot.comms.deliveries(COMM_ID) if d.kind == "first"]
+        [delivery] = [d for d in app.comms.deliveries(COMM_ID) if d.kind == "first"]
         assert (delivery.status, delivery.message_id) == ("posted", posted["id"])
 
         buttons = posted["components"][0]["components"]
@@ -112,7 +112,7 @@ async def test_discord_notice_survives_a_crash_and_records_acknowledgements(
         reminder = notices_in(fake, channel)[-1]["embeds"][0]
         assert "in 1 day" in reminder["description"]
 
-    status = bot.comms.status(COMM_ID)
+    status = app.comms.status(COMM_ID)
     [row] = status.channels
     assert [a["user"] for a in row.acks] == [str(fake.user_id)]
     assert [n["notice"] for n in row.notices] == [

@@ -1,33 +1,35 @@
-"""Communications end to end: register → dispatcher → real slack_sdk → FakeSlack.
+"""Communications end to end: register → dispatcher → the in-memory platform's poster.
 
 The clock is injected and jumped from lead time to lead time; the dispatcher is
-run one tick at a time (`run_once`), as `partnerbot serve` would every 30 s.
+run one tick at a time (`run_once`), as `partnerbot serve` would every 30 s. How
+notices look on Slack and Discord is tested with their real SDKs in tests/adapters/.
 """
 
 from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
-from slack_sdk import WebClient
 from typer.testing import CliRunner
 
-from adapters.slack.poster import EVENT_TYPE, NOTICE_ACKNOWLEDGE, NOTICE_ASK, SlackPoster
-from bot.cli import app
+from bot import app as bot_app
+from bot import prompts
+from bot.app import App
+from bot.cli import app as cli
 from bot.comms import model
 from bot.comms.dispatcher import Dispatcher, TickReport
 from bot.comms.loading import FileRefused
 from bot.comms.registry import RegisterResult
 from bot.config import SAMPLES_DIR
-from bot.core import PartnerBot
-from bot.models import Question, Turn
-from tests.fakes.slack_server import FakeSlack
+from bot.models import Actor, ButtonClick, Question
+from tests.conftest import TEST_PLATFORMS
+from tests.fakes.memory_platform import MemoryPlatform, MemoryPoster, Posted
 
 SAMPLE = SAMPLES_DIR / "comms" / "2026-12-smb-licensing-email.yml"
 COMM_ID = "smb-licensing-2027"
@@ -37,7 +39,7 @@ START = datetime(2026, 11, 22, 9, 0, tzinfo=UTC)
 ANZ, EMEA, AMERICAS, ENTERPRISE, ADMINS = "C0ANZ", "C0EMEA", "C0AMER", "C0ENT", "C0ADMINS"
 PARTNER_CHANNELS = (ANZ, EMEA, AMERICAS, ENTERPRISE)
 
-ROUTES = {
+ROUTES: dict[str, Any] = {
     "tags": {
         "regions": ["ANZ", "EMEA", "Americas", "Asia"],
         "segments": ["smb", "enterprise"],
@@ -45,10 +47,10 @@ ROUTES = {
         "tiers": ["Member", "Advanced", "Elite"],
     },
     "routes": [
-        {"match": {"regions": ["ANZ"], "segments": ["smb"]}, "slack": [ANZ]},
-        {"match": {"regions": ["EMEA"], "segments": ["smb"]}, "slack": [EMEA]},
-        {"match": {"regions": ["Americas"]}, "slack": [AMERICAS]},
-        {"match": {"segments": ["enterprise"]}, "slack": [ENTERPRISE]},
+        {"match": {"regions": ["ANZ"], "segments": ["smb"]}, "memory": [ANZ]},
+        {"match": {"regions": ["EMEA"], "segments": ["smb"]}, "memory": [EMEA]},
+        {"match": {"regions": ["Americas"]}, "memory": [AMERICAS]},
+        {"match": {"segments": ["enterprise"]}, "memory": [ENTERPRISE]},
     ],
 }
 
@@ -89,28 +91,29 @@ def write_routes(folder: Path, routes: dict[str, Any] = ROUTES) -> Path:
 
 
 class World:
-    """A bot with an injected clock, a dispatcher posting to FakeSlack, and helpers."""
+    """An app with an injected clock, a dispatcher posting to the in-memory platform."""
 
-    def __init__(self, bot: PartnerBot, fake: FakeSlack, clock: Clock, folder: Path) -> None:
-        self.bot = bot
-        self.fake = fake
+    def __init__(self, app: App, clock: Clock, folder: Path) -> None:
+        self.app = app
         self.clock = clock
         self.folder = folder
-        self.sleeps: list[float] = []
-        self.poster = self.new_poster()
-        self.dispatcher = self.new_dispatcher()
+        platform = app.add_platform("memory")
+        assert isinstance(platform, MemoryPlatform)
+        self.platform: MemoryPlatform = platform
+        self.dispatcher: Dispatcher = self.new_dispatcher()
 
-    def new_poster(self) -> SlackPoster:
-        client = WebClient(token="xoxb-test", base_url=self.fake.base_url)
-        return SlackPoster(client, clock=lambda: 0.0, sleep=self.sleeps.append)
+    @property
+    def poster(self) -> MemoryPoster:
+        assert isinstance(self.platform.poster, MemoryPoster)
+        return self.platform.poster
 
     def new_dispatcher(self) -> Dispatcher:
         """A fresh dispatcher, as after a restart (new owner id, nothing in memory)."""
-        return Dispatcher(comms=self.bot.comms, posters={"slack": self.poster})
+        return Dispatcher(comms=self.comms, posters=self.app.posters)
 
     @property
     def comms(self) -> Any:
-        return self.bot.comms
+        return self.app.comms
 
     def register(self, **changes: Any) -> RegisterResult:
         result = self.comms.add_file(write_comm(self.folder, **changes))
@@ -122,42 +125,40 @@ class World:
             self.clock.set(at)
         return self.dispatcher.run_once()
 
-    def posts(self, channel: str) -> list[dict[str, Any]]:
-        return [m for m in self.fake.messages(channel) if m.get("metadata")]
+    def posts(self, channel: str) -> list[Posted]:
+        return [m for m in self.platform.in_place(channel) if m.notice is not None]
 
     def texts(self, channel: str) -> list[str]:
-        return [m["text"] for m in self.posts(channel)]
+        return [m.text for m in self.posts(channel)]
 
     def keys(self, channel: str) -> list[str]:
-        return [m["metadata"]["event_payload"]["key"] for m in self.posts(channel)]
+        return [m.notice.key for m in self.posts(channel) if m.notice]
 
     def counts(self) -> dict[str, int]:
         return {c: len(self.posts(c)) for c in (*PARTNER_CHANNELS, ADMINS)}
 
+    async def click(self, notice: Posted, action: str, user: str) -> str:
+        """A click on a notice's button; the private reply the person sees."""
+        before = len(self.platform.private(user))
+        await self.platform.click(notice, action, user=user)
+        return self.platform.private(user)[before].text
+
 
 @pytest.fixture
-def fake() -> Iterator[FakeSlack]:
-    with FakeSlack() as server:
-        yield server
-
-
-@pytest.fixture
-def world_factory(
-    make_bot: Callable[..., PartnerBot], fake: FakeSlack, tmp_path: Path
-) -> Callable[..., World]:
+def world_factory(make_app: Callable[..., App], tmp_path: Path) -> Callable[..., World]:
     def build(*, index: bool = False, **settings: Any) -> World:
         """index=False: communications are not embedded (slow here), for tests not about Q&A."""
         folder = tmp_path / "comms"
         folder.mkdir(exist_ok=True)
         routes = write_routes(folder)
         settings.setdefault("PARTNERBOT_COMMS_ROUTES", str(routes))
-        settings.setdefault("PARTNERBOT_ADMIN_CHANNELS", f"slack:{ADMINS}")
-        bot = make_bot(**settings)
+        settings.setdefault("PARTNERBOT_ADMIN_CHANNELS", f"memory:{ADMINS}")
+        app = make_app(**settings)
         clock = Clock(START)
-        bot.comms.clock = clock
+        app.comms.clock = clock
         if not index:
-            bot.comms.refresh_index = lambda: None  # type: ignore[method-assign]
-        return World(bot, fake, clock, folder)
+            app.comms.refresh_index = lambda: None  # type: ignore[method-assign]
+        return World(app, clock, folder)
 
     return build
 
@@ -167,7 +168,7 @@ def world(world_factory: Callable[..., World]) -> World:
     return world_factory()
 
 
-# -- lead times -----------------------------------------------------------------------------------
+# -- lead times ----------------------------------------------------------------------------------
 def test_each_lead_time_posts_the_right_notice_to_exactly_the_matching_channels(
     world: World,
 ) -> None:
@@ -183,7 +184,7 @@ def test_each_lead_time_posts_the_right_notice_to_exactly_the_matching_channels(
     assert world.counts() == {ANZ: 1, EMEA: 1, AMERICAS: 0, ENTERPRISE: 0, ADMINS: 0}
 
     first = world.posts(ANZ)[0]
-    text = first["text"]
+    text = first.text
     assert "Northwind Books moves to per-user licensing on 1 March 2027" in text  # what
     assert "Wed 20 Jan 2027 09:00 UTC+11:00" in text and "in 14 days" in text  # when
     assert "smb customers in ANZ, EMEA" in text  # to whom
@@ -192,14 +193,10 @@ def test_each_lead_time_posts_the_right_notice_to_exactly_the_matching_channels(
     assert "contact their Northwind partner" in text  # where customers are pointed
     assert "Run the licence calculator" in text  # talking points
     assert "Late notice" not in text
-    assert first["metadata"] == {
-        "event_type": EVENT_TYPE,
-        "event_payload": {"key": f"pb-comm:{COMM_ID}:r1:first-14d:slack:{ANZ}"},
-    }
-    [actions] = [b for b in first["blocks"] if b["type"] == "actions"]
-    assert [e["action_id"] for e in actions["elements"]] == [NOTICE_ACKNOWLEDGE, NOTICE_ASK]
-    assert all(e["value"].startswith("comm:") for e in actions["elements"])
-    assert "*Why it is sent:*" in json.dumps(first["blocks"])  # Markdown became mrkdwn
+    assert world.keys(ANZ) == [f"pb-comm:{COMM_ID}:r1:first-14d:memory:{ANZ}"]
+    assert [a for a, _ in first.buttons] == ["acknowledge", "ask"]
+    assert all(v.startswith("comm:") for _, v in first.buttons)
+    assert "**Why it is sent:**" in text  # Markdown, rendered by each platform
 
     assert world.tick(before_send(days=3, hours=1)).posted == []
     report = world.tick(before_send(days=3))
@@ -207,7 +204,7 @@ def test_each_lead_time_posts_the_right_notice_to_exactly_the_matching_channels(
     reminder = world.texts(EMEA)[-1]
     assert reminder.startswith("Reminder: customer email on Wed 20 Jan 2027")
     assert "in 3 days" in reminder and "contact their Northwind partner" in reminder
-    assert "/archives/C0EMEA/p" in reminder  # links to the first notice (permalink)
+    assert f"](memory://{EMEA}/" in reminder  # links to the first notice (permalink)
     assert len(reminder) < len(text) / 2  # reminders are short
 
     report = world.tick(before_send(days=1))
@@ -238,7 +235,7 @@ def test_registered_inside_the_window_gets_its_first_notice_at_once(world: World
     assert world.counts()[ANZ] == 2
 
 
-# -- reschedule and cancel ------------------------------------------------------------------------
+# -- reschedule and cancel -----------------------------------------------------------------------
 def test_reschedule_after_the_first_notice_posts_updated_and_moves_the_reminders(
     world: World,
 ) -> None:
@@ -253,7 +250,7 @@ def test_reschedule_after_the_first_notice_posts_updated_and_moves_the_reminders
     assert len(report.posted) == 2
     updated = world.texts(ANZ)[-1]
     assert updated.startswith("Updated: Northwind Books moves")
-    assert "The send date moved* from Wed 20 Jan 2027 09:00 UTC+11:00" in updated
+    assert "The send date moved** from Wed 20 Jan 2027 09:00 UTC+11:00" in updated
     assert "to Wed 03 Feb 2027 09:00 UTC+11:00" in updated
     assert "contact their Northwind partner" in updated  # still says where customers go
 
@@ -307,7 +304,7 @@ def test_cancel_before_any_notice_posts_nothing(world: World) -> None:
     assert sum(world.counts().values()) == 0
 
 
-# -- crashes and downtime -------------------------------------------------------------------------
+# -- crashes and downtime ------------------------------------------------------------------------
 class Crash(BaseException):
     """Stands for the process dying (not an error the dispatcher could handle)."""
 
@@ -337,8 +334,8 @@ def test_crash_after_the_post_before_the_record_neither_repeats_nor_loses_a_noti
     assert len(world.tick(world.clock.now + timedelta(seconds=30)).posted) == 1
     report = world.tick(world.clock.now + timedelta(minutes=3))  # the dead owner's lease ran out
     assert len(report.reconciled) == 1 and report.posted == []
-    history_reads = world.fake.calls_to("conversations.history")
-    assert all(c.params.get("include_all_metadata") in (True, "true", "1") for c in history_reads)
+    # Only the claim taken over was looked up on the platform (and found there).
+    assert len(world.poster.finds) == 1
     assert world.counts() == {ANZ: 1, EMEA: 1, AMERICAS: 0, ENTERPRISE: 0, ADMINS: 0}
     firsts = [d for d in world.comms.deliveries(COMM_ID) if d.kind == "first"]
     assert {d.status for d in firsts} == {"posted"}
@@ -346,7 +343,7 @@ def test_crash_after_the_post_before_the_record_neither_repeats_nor_loses_a_noti
     # Every message id recorded is the one on the platform.
     for d in firsts:
         [msg] = world.posts(d.channel)
-        assert d.message_id == msg["ts"]
+        assert d.message_id == msg.id
 
     world.tick(before_send(days=3))
     world.tick(before_send(days=1))
@@ -356,12 +353,13 @@ def test_crash_after_the_post_before_the_record_neither_repeats_nor_loses_a_noti
 
 def test_a_failed_post_is_retried_and_looked_up_first(world: World) -> None:
     world.register()
-    world.fake.fail_next("chat.postMessage", error="internal_error", status=500)
+    world.poster.fail_next.append(ConnectionError("internal_error"))
     report = world.tick(before_send(days=14))
     assert len(report.retried) == 1 and len(report.posted) == 1
+    assert world.poster.finds == []
     report = world.tick(world.clock.now + timedelta(minutes=2))
     assert len(report.posted) == 1  # after the backoff, and after looking for the key
-    assert world.fake.calls_to("conversations.history")
+    assert len(world.poster.finds) == 1
     assert world.counts()[ANZ] == world.counts()[EMEA] == 1
 
 
@@ -394,12 +392,12 @@ def test_down_past_send_at_alerts_the_admins_and_posts_no_stale_news(
     world.register()
     with caplog.at_level(logging.WARNING, logger="bot.comms"):
         report = world.tick(before_send(days=-1))
-    assert report.posted == [f"pb-comm:{COMM_ID}:r1:alert-stale:slack:{ADMINS}"]
+    assert report.posted == [f"pb-comm:{COMM_ID}:r1:alert-stale:memory:{ADMINS}"]
     assert len(report.stale) == 6
     assert world.counts() == {ANZ: 0, EMEA: 0, AMERICAS: 0, ENTERPRISE: 0, ADMINS: 1}
     alert = world.texts(ADMINS)[0]
     assert "Partner notices not posted" in alert and COMM_ID in alert
-    assert "slack C0ANZ" in alert and "slack C0EMEA" in alert
+    assert "memory C0ANZ" in alert and "memory C0EMEA" in alert
     assert any("admin alert" in r.getMessage() for r in caplog.records)
     assert world.comms.require(COMM_ID).status == "sent"
     world.tick(before_send(days=-2))
@@ -408,27 +406,25 @@ def test_down_past_send_at_alerts_the_admins_and_posts_no_stale_news(
     assert {n["status"] for n in status.not_posted} == {"stale"}
 
 
-# -- acknowledgement and status -------------------------------------------------------------------
-def test_acknowledge_is_recorded_per_user_and_channel_and_status_shows_it(
+# -- acknowledgement and status ------------------------------------------------------------------
+async def test_acknowledge_is_recorded_per_user_and_channel_and_status_shows_it(
     world: World, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     world.register()
     world.tick(before_send(days=14))
-    [actions] = [b for b in world.posts(ANZ)[0]["blocks"] if b["type"] == "actions"]
-    value = actions["elements"][0]["value"]
+    notice = world.posts(ANZ)[0]
 
-    reply = world.bot.handle_notice_button("acknowledge", value, "U0ALICE", ANZ, "slack")
+    reply = await world.click(notice, "acknowledge", "U0ALICE")
     assert reply.startswith("Thanks — noted that you've seen “Northwind Books moves")
-    again = world.bot.handle_notice_button(
-        kind="acknowledge", value=value, user="U0ALICE", channel=ANZ, platform="slack"
+    assert "already acknowledged" in await world.click(notice, "acknowledge", "U0ALICE")
+    await world.click(notice, "acknowledge", "U0BOB")
+    await world.platform.click(notice, "ask", user="U0CAROL")
+    [intro] = world.platform.replies(notice)
+    assert "Ask me anything about “Northwind Books moves" in intro.text
+    unknown = await world.app.chat.click(
+        ButtonClick("acknowledge", "comm:99999", Actor("memory", "U0X"), ANZ)
     )
-    assert "already acknowledged" in again
-    world.bot.handle_notice_button("acknowledge", value, "U0BOB", ANZ, "slack")
-    intro = world.bot.handle_notice_button("ask", value, "U0CAROL", ANZ, "slack")
-    assert "Ask me anything about “Northwind Books moves" in intro
-    assert f"comms/{COMM_ID}" in intro
-    unknown = world.bot.handle_notice_button("acknowledge", "comm:99999", "U0X", ANZ, "slack")
-    assert "couldn't find" in unknown
+    assert "couldn't find" in unknown.text
 
     status = world.comms.status(COMM_ID)
     anz = next(c for c in status.channels if c.channel == ANZ)
@@ -437,16 +433,17 @@ def test_acknowledge_is_recorded_per_user_and_channel_and_status_shows_it(
     assert emea.acks == [] and emea.told_at is not None
 
     # The CLI reads the same database (another process in real life).
-    monkeypatch.setenv("PARTNERBOT_DATA_DIR", str(world.bot.settings.data_dir))
-    monkeypatch.setenv("PARTNERBOT_COMMS_ROUTES", str(world.bot.settings.comms_routes))
+    monkeypatch.setenv("PARTNERBOT_DATA_DIR", str(world.app.settings.data_dir))
+    monkeypatch.setenv("PARTNERBOT_COMMS_ROUTES", str(world.app.settings.comms_routes))
     monkeypatch.setenv("COLUMNS", "200")
     monkeypatch.setattr(model, "utc_now", world.clock)
+    monkeypatch.setattr(bot_app, "PLATFORMS", TEST_PLATFORMS)  # (routes.yml names "memory")
     runner = CliRunner()
-    out = runner.invoke(app, ["comms", "status", COMM_ID])
+    out = runner.invoke(cli, ["comms", "status", COMM_ID])
     assert out.exit_code == 0, out.output
     assert "U0ALICE" in out.output and "U0BOB" in out.output
     assert "told 2 of 2 channel(s) · acknowledged in 1" in out.output
-    data = json.loads(runner.invoke(app, ["comms", "status", COMM_ID, "--json"]).output)
+    data = json.loads(runner.invoke(cli, ["comms", "status", COMM_ID, "--json"]).output)
     by_channel = {c["channel"]: c for c in data["channels"]}
     assert [a["user"] for a in by_channel[ANZ]["acknowledged_by"]] == ["U0ALICE", "U0BOB"]
     assert by_channel[EMEA]["acknowledged_by"] == []
@@ -454,60 +451,26 @@ def test_acknowledge_is_recorded_per_user_and_channel_and_status_shows_it(
     assert by_channel[ANZ]["next_notice"] == "reminder (3 days before)"
 
 
-def test_acknowledgement_reminder_goes_only_where_nobody_acknowledged(
+async def test_acknowledgement_reminder_goes_only_where_nobody_acknowledged(
     world_factory: Callable[..., World],
 ) -> None:
     world = world_factory(PARTNERBOT_COMMS_ACK_REMINDER_DAYS="5")
     world.register()
     world.tick(before_send(days=14))
-    [actions] = [b for b in world.posts(ANZ)[0]["blocks"] if b["type"] == "actions"]
-    world.bot.handle_notice_button(
-        "acknowledge", actions["elements"][0]["value"], "U0A", ANZ, "slack"
-    )
+    await world.click(world.posts(ANZ)[0], "acknowledge", "U0A")
     report = world.tick(before_send(days=5))
     assert [k.split(":")[-1] for k in report.posted] == [EMEA]
     assert "Nobody in this channel has acknowledged" in world.texts(EMEA)[-1]
     assert len(report.skipped) == 1
 
 
-# -- Slack specifics ------------------------------------------------------------------------------
-def test_slack_429_retry_after_is_honoured(world: World) -> None:
-    world.register()
-    world.fake.fail_next("chat.postMessage", retry_after=1)
-    report = world.tick(before_send(days=14))
-    assert len(report.posted) == 2
-    statuses = [c.status for c in world.fake.calls_to("chat.postMessage")]
-    assert statuses == [429, 200, 200]
-    assert world.counts()[ANZ] == world.counts()[EMEA] == 1
-
-
-def test_poster_paces_one_message_per_second_per_channel(world: World) -> None:
-    now = [100.0]
-    slept: list[float] = []
-
-    def sleep(seconds: float) -> None:
-        slept.append(seconds)
-        now[0] += seconds
-
-    client = WebClient(token="xoxb-test", base_url=world.fake.base_url)
-    poster = SlackPoster(client, clock=lambda: now[0], sleep=sleep)
-    from bot.notify import Notice
-
-    for i in range(3):
-        poster.post(ANZ, Notice(key=f"k{i}", title="t", text="x"))
-    poster.post(EMEA, Notice(key="k-emea", title="t", text="x"))
-    assert slept == [1.0, 1.0]  # the other channel did not wait
-    assert poster.find(ANZ, "k1") == world.fake.messages(ANZ)[1]["ts"]
-    assert poster.find(ANZ, "missing") is None
-
-
-# -- questions ------------------------------------------------------------------------------------
+# -- questions -----------------------------------------------------------------------------------
 def test_questions_about_the_upcoming_communication_are_answered_citing_it(
     world_factory: Callable[..., World],
 ) -> None:
     world = world_factory(index=True)
     world.register()
-    answer = world.bot.ask(
+    answer = world.app.core.ask(
         Question("what will customers in ANZ be told about the Northwind Books licensing change?")
     )
     assert not answer.abstained, answer.text
@@ -515,42 +478,49 @@ def test_questions_about_the_upcoming_communication_are_answered_citing_it(
     assert "2027-01-20" in {str(c.effective_date) for c in answer.cited}
 
     world.clock.set(datetime(2027, 1, 4, tzinfo=UTC))
-    answer = world.bot.ask(Question("is the vendor emailing my customers this month?"))
+    answer = world.app.core.ask(Question("is the vendor emailing my customers this month?"))
     assert answer.text.startswith("Yes — 1 vendor communication(s) to customers this month")
     assert "Wed 20 Jan 2027" in answer.text and "[1]" in answer.text
     assert [c.path for c in answer.cited] == [f"comms/{COMM_ID}"]
 
     world.clock.set(START)  # November 2026: not this month, but say when
-    answer = world.bot.ask(Question("Is Northwind emailing my customers this month?"))
+    answer = world.app.core.ask(Question("Is Northwind emailing my customers this month?"))
     assert answer.text.startswith("No — no vendor communication to customers is scheduled")
     assert "The next one:" in answer.text and "Wed 20 Jan 2027 (in 59 days)" in answer.text
     assert [c.path for c in answer.cited] == [f"comms/{COMM_ID}"]
 
 
-def test_ask_about_this_thread_questions_are_answered_from_that_communication(
-    world_factory: Callable[..., World],
+@pytest.mark.parametrize("reworded", [False, True], ids=["as-shipped", "reworded-messages"])
+async def test_ask_about_this_thread_questions_are_answered_from_that_communication(
+    world_factory: Callable[..., World], monkeypatch: pytest.MonkeyPatch, reworded: bool
 ) -> None:
+    """The thread's topic is data kept with the thread, not read back from the bot's
+    wording: rewording every message (prompts/messages.yml) changes nothing."""
+    if reworded:
+        shipped = dict(prompts._messages())
+        shipped = {k: f"{v} (reworded)" for k, v in shipped.items()}
+        shipped["comms_ask_intro"] = "Questions about this go here."
+        monkeypatch.setattr(prompts, "_messages", lambda: shipped)
     world = world_factory(index=True)
     world.register()
     world.tick(before_send(days=14))
-    [actions] = [b for b in world.posts(ANZ)[0]["blocks"] if b["type"] == "actions"]
-    intro = world.bot.handle_notice_button(
-        "ask", actions["elements"][1]["value"], "U0C", ANZ, "slack"
+    notice = world.posts(ANZ)[0]
+    await world.platform.click(notice, "ask", user="U0C")
+    [intro] = world.platform.replies(notice)
+    assert ("comms/" in intro.text) is not reworded
+    asked = await world.platform.say(
+        "can a customer switch early?", user="U0C", channel=ANZ, thread=notice.id, mention=False
     )
-    question = Question(
-        "can a customer switch early?",
-        asker="U0C",
-        place=ANZ,
-        platform="slack",
-        history=(Turn("bot", world.texts(ANZ)[0]), Turn("bot", intro)),
-    )
-    answer = world.bot.ask(question)
-    assert not answer.abstained, answer.text
-    assert answer.text.startswith("About “Northwind Books moves to per-user licensing")
-    assert f"comms/{COMM_ID}" in {c.path for c in answer.cited}
+    [_, reply] = world.platform.replies(asked)
+    assert reply.answer is not None and not reply.answer.abstained, reply.text
+    assert reply.text.startswith("About “Northwind Books moves to per-user licensing")
+    assert f"comms/{COMM_ID}" in {c.path for c in reply.answer.cited}
+    await world.platform.click(notice, "ask", user="U0D")  # a second click: no second intro
+    assert len(world.platform.replies(notice)) == 2
+    assert world.platform.private("U0D")[-1].text == prompts.message("slack_ask_in_thread")
 
 
-# -- folder sync and bad files --------------------------------------------------------------------
+# -- folder sync and bad files -------------------------------------------------------------------
 def test_sync_registers_good_files_refuses_bad_ones_with_line_and_reason(world: World) -> None:
     write_comm(world.folder, "good.yml")
     bad = world.folder / "bad.yml"
@@ -591,5 +561,5 @@ def test_a_communication_that_does_not_point_to_partners_warns_the_admin(world: 
     )
     assert any("does not point customers to their partner" in w for w in result.warnings)
     report = world.tick()
-    assert report.posted == [f"pb-comm:{COMM_ID}:r1:alert-no-partner:slack:{ADMINS}"]
+    assert report.posted == [f"pb-comm:{COMM_ID}:r1:alert-no-partner:memory:{ADMINS}"]
     assert "does not point customers to their partner" in world.texts(ADMINS)[0]

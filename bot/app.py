@@ -1,0 +1,168 @@
+"""The composition root: settings → store, index, answerer, features, chat, platforms, jobs.
+
+The only module (besides the CLI entry, bot/cli.py) that names concrete platforms:
+`PLATFORMS` maps each name to its adapter package, one line per platform. Adding a
+platform is an adapter package exporting `PLATFORM`, a line here, its settings block in
+bot/config.py, and its tests.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping
+from contextlib import AsyncExitStack, asynccontextmanager
+from typing import Any
+
+from bot.changes import ChangesSettings, ProgramChanges
+from bot.chat import ChatService
+from bot.comms.feature import CommsFeature
+from bot.comms.registry import Communications
+from bot.comms.routing import parse_channel_refs
+from bot.comms.settings import CommsSettings
+from bot.config import Settings
+from bot.core import PartnerBot
+from bot.errors import ConfigError
+from bot.features import Service
+from bot.health import HealthServer, Readiness, index_check, platform_check, store_check
+from bot.logs import Redactor, secret_values
+from bot.metrics import Metrics, Reading
+from bot.platform import ChannelPoster, MeteredPoster, Platform, PlatformRegistry
+from bot.serve import serve
+from bot.store import Store
+from knowledge.index import KnowledgeIndex
+
+logger = logging.getLogger(__name__)
+
+PLATFORMS = PlatformRegistry(
+    {
+        "slack": "adapters.slack",
+        "discord": "adapters.discord",
+    }
+)
+
+
+class App:
+    """One configured partnerbot: the core, its features, the chat service, the platforms."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        index: KnowledgeIndex | None = None,
+        registry: PlatformRegistry | None = None,
+    ) -> None:
+        self.settings = settings
+        self.registry = registry or PLATFORMS
+        check_channels(settings, self.registry.names)
+        self.metrics = Metrics()  # this process's counters (/metrics)
+        self.core = core = PartnerBot(settings, index=index, metrics=self.metrics)
+        self.metrics.add_readings(self.index_readings)
+        self.platforms: list[Platform] = []
+        # The features get narrow parts (repositories, callables), never the core.
+        self.comms = Communications(
+            store=core.store,
+            settings=CommsSettings.from_settings(settings),
+            index_documents=core.index_communications,
+            answer_documents=lambda question: core.answerer.answer(question),
+            platforms=self.registry.names,
+        )
+        self.changes = ProgramChanges(
+            records=core.store.changes,
+            deliveries=core.store.deliveries,
+            settings=ChangesSettings.from_settings(settings),
+            llm=lambda: core.llm_client,
+            posters=self.posters,
+        )
+        self.core.features.extend([self.changes, CommsFeature(self.comms, posters=self.posters)])
+        self.chat = ChatService(self.core)
+
+    @property
+    def store(self) -> Store:
+        return self.core.store
+
+    # -- platforms and jobs --------------------------------------------------------------------
+    def posters(self) -> dict[str, ChannelPoster]:
+        """The posters of the platforms built for this process, by platform name (counted
+        in the metrics)."""
+        return {p.name: MeteredPoster(p.poster, metrics=self.metrics) for p in self.platforms}
+
+    def add_platforms(self, options: Mapping[str, Mapping[str, Any]] | None = None) -> None:
+        """Build every platform the settings configure (`options` per platform name)."""
+        for spec in self.registry.configured(self.settings):
+            self.add_platform(spec.name, **dict((options or {}).get(spec.name, {})))
+
+    def add_platform(self, name: str, **options: Any) -> Platform:
+        platform = self.registry.spec(name).build(self.chat, self.settings, **options)
+        self.platforms.append(platform)
+        return platform
+
+    def jobs(self) -> list[Service]:
+        return [job for feature in self.core.features for job in feature.jobs()]
+
+    def services(self) -> list[Service]:
+        """What `partnerbot serve` runs: the health endpoints (if on), the platforms, then
+        the features' jobs. A broken routes file is refused here, at start, naming the line."""
+        self.comms.routes  # noqa: B018 - loads and checks the file
+        health: list[Service] = [self.health_server()] if self.settings.health_server else []
+        return [*health, *self.platforms, *self.jobs()]
+
+    # -- health, readiness and metrics ---------------------------------------------------------
+    def health_server(self) -> HealthServer:
+        s = self.settings
+        readiness = Readiness(self.readiness_checks, redact=Redactor(secret_values(s)))
+        return HealthServer(
+            host=s.health_host, port=s.health_port, readiness=readiness, metrics=self.metrics
+        )
+
+    def readiness_checks(self) -> dict[str, Callable[[], str]]:
+        """What /readyz checks: the index, the state store, each platform, by name."""
+        checks = {"index": index_check(self.core), "store": store_check(self.store)}
+        return checks | {p.name: platform_check(p) for p in self.platforms}
+
+    def index_readings(self) -> list[Reading]:
+        """The index figures /metrics reports (read on each scrape)."""
+        index = self.core.index
+        return [
+            Reading(
+                "index_generation",
+                "The index generation questions are answered from.",
+                index.generation(),
+            ),
+            Reading("index_chunks", "Chunks in the index.", index.chunk_count()),
+            Reading("index_documents", "Documents in the index.", index.document_count()),
+        ]
+
+    async def serve(self, *, stop: asyncio.Event | None = None) -> None:
+        await serve(self.services(), stop=stop)
+
+    @asynccontextmanager
+    async def connected(self, names: Iterable[str]) -> AsyncIterator[dict[str, ChannelPoster]]:
+        """Start these platforms for a one-off job (e.g. `changes publish`), then stop them."""
+        async with AsyncExitStack() as stack:
+            posters: dict[str, ChannelPoster] = {}
+            for name in sorted(set(names)):
+                spec = self.registry.spec(name)
+                if not spec.configured(self.settings):
+                    raise ConfigError(
+                        f"{name} is named in the channel settings but is not configured: "
+                        f"set its token (see .env.example)"
+                    )
+                platform = spec.build(self.chat, self.settings, listen=False)
+                await platform.start()
+                stack.push_async_callback(platform.stop)
+                posters[name] = platform.poster
+            yield posters
+
+    def close(self) -> None:
+        self.core.close()
+
+
+def check_channels(settings: Settings, platforms: Iterable[str]) -> None:
+    """Every platform:channel in the settings names a known platform (syntax was checked
+    when the settings were read)."""
+    for variable, values in (
+        ("PARTNERBOT_CHANGES_CHANNELS", settings.changes_channels),
+        ("PARTNERBOT_ADMIN_CHANNELS", settings.admin_channels),
+    ):
+        parse_channel_refs(values, variable=variable, platforms=platforms)

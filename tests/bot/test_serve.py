@@ -1,0 +1,281 @@
+"""Running services: start in order, stop in reverse within a bound, and `partnerbot serve`
+as a process: SIGTERM/SIGINT end it within 10 s even while a platform is unreachable or a
+notice is being posted to a platform that does not answer (the delivery handed back);
+its health endpoints and JSON log lines; a start-up configuration error is its message,
+not a traceback."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import re
+import signal
+import socket
+import sqlite3
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from bot.errors import ConfigError
+from bot.serve import serve
+from tests.bot.store.test_dispatchers import write_comms
+from tests.fakes.discord_server import FakeDiscord, fake_discord
+from tests.fakes.slack_server import FakeSlack
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+class Service:
+    def __init__(self, name: str, log: list[str], *, start: str = "ok", stop_hangs: bool = False):
+        self.name, self.log, self.how, self.stop_hangs = name, log, start, stop_hangs
+
+    async def start(self) -> None:
+        self.log.append(f"start {self.name}")
+        if self.how == "hang":
+            await asyncio.sleep(3600)
+        if self.how == "config":
+            raise ConfigError(f"{self.name} is misconfigured")
+
+    async def stop(self) -> None:
+        self.log.append(f"stop {self.name}")
+        if self.stop_hangs:
+            await asyncio.sleep(3600)
+
+
+async def test_services_start_in_order_and_stop_in_reverse() -> None:
+    log: list[str] = []
+    stop = asyncio.Event()
+    running = asyncio.create_task(serve([Service("a", log), Service("b", log)], stop=stop))
+    await asyncio.sleep(0.05)
+    stop.set()
+    await asyncio.wait_for(running, 5)
+    assert log == ["start a", "start b", "stop b", "stop a"]
+
+
+async def test_a_stop_while_a_start_hangs_ends_it_and_a_hanging_stop_is_bounded() -> None:
+    log: list[str] = []
+    stop = asyncio.Event()
+    services = [
+        Service("a", log, stop_hangs=True),
+        Service("b", log, start="hang"),
+        Service("c", log),
+    ]
+    running = asyncio.create_task(serve(services, stop=stop, stop_seconds=0.5))
+    await asyncio.sleep(0.05)
+    started = time.monotonic()
+    stop.set()
+    await asyncio.wait_for(running, 5)
+    assert time.monotonic() - started < 2
+    assert log == ["start a", "start b", "stop b", "stop a"]  # c never started
+
+
+async def test_a_configuration_error_at_start_stops_the_others_and_is_raised() -> None:
+    log: list[str] = []
+    with pytest.raises(ConfigError, match="b is misconfigured"):
+        await asyncio.wait_for(serve([Service("a", log), Service("b", log, start="config")]), 5)
+    assert log == ["start a", "start b", "stop b", "stop a"]
+
+
+# -- `partnerbot serve` as a process -------------------------------------------------------------
+# Runs the real CLI; for Discord, discord.py's REST and gateway addresses come from the
+# environment first (as FakeDiscord.patch does in-process).
+LAUNCH = """
+import os, sys, yarl
+from discord.gateway import DiscordWebSocket
+from discord.http import Route
+if os.environ.get("TEST_DISCORD_API"):
+    Route.BASE = os.environ["TEST_DISCORD_API"]
+    DiscordWebSocket.DEFAULT_GATEWAY = yarl.URL(os.environ["TEST_DISCORD_GATEWAY"])
+from bot.cli import app
+sys.argv = ["partnerbot", "serve"]
+app()
+"""
+
+
+@pytest.fixture
+def served_env(indexed_samples: Path, tmp_path: Path) -> Iterator[dict[str, str]]:
+    import shutil
+
+    data = tmp_path / "serve-data"
+    shutil.copytree(indexed_samples, data)
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "DISCORD_"))}
+    yield {**env, "PARTNERBOT_DATA_DIR": str(data), "PYTHONPATH": str(ROOT)}
+
+
+def launch(env: dict[str, str]) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [sys.executable, "-c", LAUNCH],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def wait_for_line(process: subprocess.Popen[str], text: str, timeout: float = 60) -> list[str]:
+    assert process.stderr is not None
+    lines: list[str] = []
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        line = process.stderr.readline()
+        lines.append(line)
+        if text in line:
+            return lines
+        if not line and process.poll() is not None:
+            break
+    raise AssertionError(f"no line with {text!r} in:\n{''.join(lines)}")
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
+def test_serve_stops_within_10_seconds_while_platforms_are_unreachable(
+    served_env: dict[str, str], sig: signal.Signals
+) -> None:
+    env = {
+        **served_env,
+        "SLACK_BOT_TOKEN": "xoxb-unreachable",
+        "SLACK_APP_TOKEN": "xapp-unreachable",
+        "SLACK_API_URL": "http://127.0.0.1:9/api/",  # nothing listens on the discard port
+        "DISCORD_BOT_TOKEN": "unreachable",
+        "TEST_DISCORD_API": "http://127.0.0.1:9/api/v10",
+        "TEST_DISCORD_GATEWAY": "ws://127.0.0.1:9/",
+    }
+    process = launch(env)
+    try:
+        wait_for_line(process, "slack: cannot connect yet")
+        time.sleep(1.5)  # both are retrying in the background now
+        started = time.monotonic()
+        process.send_signal(sig)
+        code = process.wait(timeout=15)
+        took = time.monotonic() - started
+    finally:
+        process.kill()
+    assert took < 10, f"serve took {took:.1f} s to stop"
+    assert code == 0
+    assert process.stderr is not None and "Traceback" not in process.stderr.read()
+
+
+def test_a_rejected_token_at_start_is_a_message_not_a_traceback(
+    served_env: dict[str, str],
+) -> None:
+    with FakeSlack() as slack, fake_discord() as discord_fake:
+        assert isinstance(discord_fake, FakeDiscord)
+        env = {
+            **served_env,
+            "SLACK_BOT_TOKEN": "xoxb-test",
+            "SLACK_APP_TOKEN": "xapp-test",
+            "SLACK_API_URL": slack.base_url,
+            "DISCORD_BOT_TOKEN": "not-the-fakes-token",
+            "TEST_DISCORD_API": discord_fake.api_base,
+            "TEST_DISCORD_GATEWAY": discord_fake.gateway_url,
+        }
+        result = subprocess.run(
+            [sys.executable, "-c", LAUNCH],
+            cwd=ROOT,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+    assert result.returncode == 2
+    assert "DISCORD_BOT_TOKEN was rejected by Discord" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_a_bad_setting_at_start_is_a_message_not_a_traceback(served_env: dict[str, str]) -> None:
+    env = {**served_env, "DISCORD_BOT_TOKEN": "t", "DISCORD_GUILD_IDS": "general"}
+    result = subprocess.run(
+        [sys.executable, "-c", LAUNCH],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 2
+    assert "DISCORD_GUILD_IDS='general': give comma-separated numeric Discord ids" in " ".join(
+        result.stderr.split()
+    )
+    assert "Traceback" not in result.stderr
+
+
+# -- a slow platform while dispatching; the health endpoints and JSON logs of the process ------
+def deliveries(data_dir: Path) -> list[dict[str, object]]:
+    with sqlite3.connect(data_dir / "state.sqlite3") as db:
+        db.row_factory = sqlite3.Row
+        return [dict(r) for r in db.execute("SELECT status, attempts, note FROM deliveries")]
+
+
+def http_get(url: str) -> tuple[int, str]:
+    try:
+        with urllib.request.urlopen(url, timeout=10) as response:
+            return response.status, response.read().decode()
+    except urllib.error.HTTPError as e:
+        return e.code, e.read().decode()
+
+
+def test_serve_stops_within_10_seconds_during_a_slow_post_and_hands_back_its_delivery(
+    served_env: dict[str, str], tmp_path: Path
+) -> None:
+    folder = tmp_path / "comms"
+    folder.mkdir()
+    write_comms(folder)  # notices due now, to Slack channels
+    # A Slack Web API that accepts connections and never answers: every post hangs.
+    with socket.socket() as blackhole:
+        blackhole.bind(("127.0.0.1", 0))
+        blackhole.listen(64)
+        env = {
+            **served_env,
+            "SLACK_BOT_TOKEN": "xoxb-never-logged-4711",
+            "SLACK_SIGNING_SECRET": "signing-secret-never-logged",
+            "SLACK_MODE": "http",
+            "SLACK_PORT": "0",
+            "SLACK_API_URL": f"http://127.0.0.1:{blackhole.getsockname()[1]}/api/",
+            "PARTNERBOT_COMMS_DIR": str(folder),
+            "PARTNERBOT_COMMS_POLL_SECONDS": "0.2",
+            "PARTNERBOT_LOG_FORMAT": "json",
+        }
+        data_dir = Path(env["PARTNERBOT_DATA_DIR"])
+        process = launch(env)
+        try:
+            lines = wait_for_line(process, "health endpoints on")
+            base = re.search(r"http://127\.0\.0\.1:\d+", lines[-1])
+            assert base is not None
+            deadline = time.monotonic() + 60
+            while not any(d["status"] == "claimed" for d in deliveries(data_dir)):
+                assert time.monotonic() < deadline, "no delivery was claimed"
+                time.sleep(0.1)
+            # The running process answers its health endpoints meanwhile.
+            assert http_get(base[0] + "/healthz") == (200, '{"status": "alive"}')
+            status, body = http_get(base[0] + "/readyz")
+            assert status == 200 and json.loads(body)["checks"]["slack"]["ok"] is True
+            status, body = http_get(base[0] + "/metrics")
+            assert status == 200 and "partnerbot_index_chunks " in body
+
+            time.sleep(0.5)  # the post is on its way to the silent platform
+            started = time.monotonic()
+            process.send_signal(signal.SIGTERM)
+            code = process.wait(timeout=15)
+            took = time.monotonic() - started
+            assert process.stderr is not None
+            lines += process.stderr.read().splitlines()
+        finally:
+            process.kill()
+    assert took < 10, f"serve took {took:.1f} s to stop"
+    assert code == 0
+    records = [json.loads(line) for line in lines if line.strip()]  # every line is JSON
+    assert {"time", "level", "logger", "message"} <= set(records[0])
+    assert any("stopped while posting" in r["message"] for r in records)
+    text = "\n".join(lines)
+    assert "xoxb-never-logged-4711" not in text and "signing-secret-never-logged" not in text
+    rows = deliveries(data_dir)
+    assert not any(r["status"] in ("claimed", "posted") for r in rows)
+    handed_back = [r for r in rows if r["attempts"]]
+    assert len(handed_back) == 1 and "stopped while posting" in str(handed_back[0]["note"])
