@@ -77,16 +77,22 @@ for line in sys.stdin:
     print(json.dumps(result), flush=True)
 """
 
+# Peak RSS is the process's own high-water mark (VmHWM): getrusage's ru_maxrss would start
+# from the parent's peak, which a child inherits.
 _RSS_WORKER = r"""
 import json, resource, sys, time
 from pathlib import Path
 from bench.corpus import ReplayEmbedder
 from knowledge.index import KnowledgeIndex
 
+def peak_mb():
+    with open("/proc/self/status") as f:
+        return round(next(int(l.split()[1]) for l in f if l.startswith("VmHWM:")) / 1024)
+
 data, folder = Path(sys.argv[1]), Path(sys.argv[2])
 server = {"chroma_host": sys.argv[3], "chroma_port": int(sys.argv[4])} if len(sys.argv) > 3 else {}
 embedder = ReplayEmbedder()
-before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+before = peak_mb()
 index = KnowledgeIndex(data_dir=data, embedder=embedder, **server)
 started = time.perf_counter()
 report = index.sync(folder)
@@ -95,8 +101,8 @@ print(json.dumps({
     "documents": len(report.added),
     "chunks": report.chunks_embedded,
     "seconds": round(seconds, 1),
-    "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
-    "rss_before_index_mb": round(before / 1024),
+    "peak_rss_mb": peak_mb(),
+    "rss_before_index_mb": before,
     "children_peak_rss_mb": round(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024),
 }))
 """
