@@ -3,7 +3,8 @@
     python -m bench.checkout_eval /path/to/checkout [--data DIR]
 
 For every dev set: `partnerbot index CORPUS`, then `partnerbot ask --json --batch` with
-its questions (earlier turns as `previous`), run with that checkout's own code and
+its questions (earlier turns as `previous`), and again with its held-out questions when it
+has any (a column of their own), run with that checkout's own code and
 .venv; the answers are scored with this checkout's metrics (bot/evaluation.py), so
 both sides are measured the same way. Prints one table, writes bench/results/.
 """
@@ -22,7 +23,7 @@ from rich.console import Console
 from rich.table import Table
 
 from bot.eval_report import ROWS
-from bot.evaluation import EvalOutcome, EvalReport, Response, discover_devsets
+from bot.evaluation import EvalItem, EvalOutcome, EvalReport, Response, discover_devsets
 
 RESULTS = Path(__file__).resolve().parent / "results"
 
@@ -47,36 +48,45 @@ def run_checkout(checkout: Path, data_root: Path) -> dict[str, EvalReport]:
             check=False,
             capture_output=True,
         )
-        lines = "".join(
-            json.dumps({"question": i.turns[-1], "previous": i.turns[:-1]}) + "\n"
-            for i in devset.items
-        )
-        started = time.perf_counter()
-        done = subprocess.run(
-            [*cli, "ask", "--json", "--batch", "-"],
-            cwd=checkout,
-            env=env,
-            input=lines,
-            capture_output=True,
-            text=True,
-            check=True,
-        )
-        per_question = (time.perf_counter() - started) / max(len(devset.items), 1)
-        answers = [json.loads(line) for line in done.stdout.splitlines() if line.startswith("{")]
-        if len(answers) != len(devset.items):
-            raise RuntimeError(f"{devset.name}: {len(answers)} answers for {len(devset.items)}")
-        report = EvalReport(devset.name)
-        for item, a in zip(devset.items, answers, strict=True):
-            sources = a.get("sources", [])
-            response = Response(
-                ranked_paths=list(dict.fromkeys(s["path"] for s in sources)),
-                abstained=bool(a.get("abstained")),
-                answer=a.get("answer", ""),
-                context=[s["text"] for s in sources[:8] if "text" in s],
-            )
-            report.outcomes.append(EvalOutcome(item, response, per_question))
-        reports[devset.name] = report
+        reports[devset.name] = _ask(cli, checkout, env, devset.name, devset.items)
+        if devset.heldout:
+            name = f"{devset.name} held-out"
+            reports[name] = _ask(cli, checkout, env, name, devset.heldout)
     return reports
+
+
+def _ask(
+    cli: list[str], checkout: Path, env: dict[str, str], name: str, items: list[EvalItem]
+) -> EvalReport:
+    """Every question through that checkout's `ask --json --batch`, scored here."""
+    lines = "".join(
+        json.dumps({"question": i.turns[-1], "previous": i.turns[:-1]}) + "\n" for i in items
+    )
+    started = time.perf_counter()
+    done = subprocess.run(
+        [*cli, "ask", "--json", "--batch", "-"],
+        cwd=checkout,
+        env=env,
+        input=lines,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    per_question = (time.perf_counter() - started) / max(len(items), 1)
+    answers = [json.loads(line) for line in done.stdout.splitlines() if line.startswith("{")]
+    if len(answers) != len(items):
+        raise RuntimeError(f"{name}: {len(answers)} answers for {len(items)}")
+    report = EvalReport(name)
+    for item, a in zip(items, answers, strict=True):
+        sources = a.get("sources", [])
+        response = Response(
+            ranked_paths=list(dict.fromkeys(s["path"] for s in sources)),
+            abstained=bool(a.get("abstained")),
+            answer=a.get("answer", ""),
+            context=[s["text"] for s in sources[:8] if "text" in s],
+        )
+        report.outcomes.append(EvalOutcome(item, response, per_question))
+    return report
 
 
 def main(argv: list[str]) -> int:

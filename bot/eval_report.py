@@ -101,7 +101,8 @@ def run_eval(
             load_weights.cache_clear()
             console.print(f"fitted on {', '.join(weights.fitted_on)}; written to {WEIGHTS_FILE}")
         reports = suite.run()
-        held_out = suite.leave_one_out() if loco else {}
+        heldout = suite.run(heldout=True)
+        held_out, heldout_loco = suite.leave_one_out() if loco else ({}, {})
         dense = suite.baseline() if baseline else {}
     finally:
         suite.close()
@@ -122,12 +123,23 @@ def run_eval(
         f"that corpus. Shipped weights fitted on: {', '.join(weights.fitted_on) or '-'}; "
         f"abstention threshold {weights.confidence.threshold}.[/dim]"
     )
+    if heldout:
+        print_heldout(console, heldout, heldout_loco)
     if calibrate:
         print_tradeoff(console, reports, weights.confidence.threshold)
     crowded: dict[str, EvalReport] = {}
     if distractors:
         crowded = run_crowded(settings, devsets, distractors, console=console, alone=reports)
-    write_json(output, reports, held_out, dense, weights.confidence.threshold, crowded)
+    write_json(
+        output,
+        reports,
+        held_out,
+        dense,
+        weights.confidence.threshold,
+        crowded,
+        heldout=heldout,
+        heldout_loco=heldout_loco,
+    )
     console.print(f"JSON written to {output}")
 
 
@@ -206,6 +218,21 @@ def print_table(console: Console, title: str, columns: Sequence[tuple[str, EvalR
     console.print(table)
 
 
+def print_heldout(
+    console: Console,
+    heldout: Mapping[str, EvalReport],
+    heldout_loco: Mapping[str, EvalReport],
+) -> None:
+    """The held-out questions (heldout.jsonl: never used for fitting), with the shipped
+    weights and with the weights fitted without their corpus."""
+    columns: list[tuple[str, EvalReport]] = []
+    for name, report in heldout.items():
+        columns.append((f"{name} held-out", report))
+        if name in heldout_loco:
+            columns.append((f"{name} held-out LOCO", heldout_loco[name]))
+    print_table(console, "Held-out questions (never used for fitting)", columns)
+
+
 def print_tradeoff(console: Console, reports: Mapping[str, EvalReport], threshold: float) -> None:
     """Per corpus, what each threshold would do: wrongly abstained share, unanswerable caught."""
     table = Table(title="Abstention trade-off (wrongly abstained · unanswerable abstained)")
@@ -236,6 +263,9 @@ def write_json(
     dense: Mapping[str, EvalReport],
     threshold: float,
     crowded: Mapping[str, EvalReport] | None = None,
+    *,
+    heldout: Mapping[str, EvalReport] | None = None,
+    heldout_loco: Mapping[str, EvalReport] | None = None,
 ) -> None:
     data: dict[str, Any] = {"threshold": threshold, "corpora": {}}
     if crowded:
@@ -249,6 +279,11 @@ def write_json(
             entry["leave_one_out"] = held_out[name].metrics()
         if name in dense:
             entry["dense"] = dense[name].metrics()
+        if heldout and name in heldout:
+            entry["heldout"] = heldout[name].metrics()
+            entry["heldout_questions"] = [outcome_json(o) for o in heldout[name].outcomes]
+        if heldout_loco and name in heldout_loco:
+            entry["heldout_leave_one_out"] = heldout_loco[name].metrics()
         data["corpora"][name] = entry
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(data, indent=2))

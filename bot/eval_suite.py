@@ -92,17 +92,25 @@ class EvalSuite:
         return [r.name for r in self.runs]
 
     def run(
-        self, weights: FittedWeights | None = None, *, names: Sequence[str] | None = None
+        self,
+        weights: FittedWeights | None = None,
+        *,
+        names: Sequence[str] | None = None,
+        heldout: bool = False,
     ) -> dict[str, EvalReport]:
-        """Answer every question of the chosen corpora with these weights (default: shipped)."""
+        """Answer every question of the chosen corpora with these weights (default: shipped);
+        `heldout`: their held-out questions instead (corpora without any are left out)."""
         weights = weights or load_weights()
         out = {}
         for run in self.runs:
             if names is not None and run.name not in names:
                 continue
+            items = run.devset.heldout if heldout else run.devset.items
+            if not items:
+                continue
             answerer = run.bot.answerer
             answerer.retriever.weights = weights
-            out[run.name] = evaluate(run.devset.items, answerer_fn(answerer), name=run.name)
+            out[run.name] = evaluate(items, answerer_fn(answerer), name=run.name)
         return out
 
     def baseline(self) -> dict[str, EvalReport]:
@@ -123,20 +131,22 @@ class EvalSuite:
         confidence = fit_confidence([s for n in names for s in confidence_samples(ranked[n], n)])
         return FittedWeights(ranker, confidence, tuple(names))
 
-    def leave_one_out(self) -> dict[str, EvalReport]:
-        """Each corpus measured with weights and confidence fitted on the others only."""
+    def leave_one_out(self) -> tuple[dict[str, EvalReport], dict[str, EvalReport]]:
+        """Each corpus measured with weights and confidence fitted on the others only: its
+        questions, and its held-out questions."""
         if len(self.runs) < 2:
-            return {}
-        out = {}
-        for held_out in self.names:
+            return {}, {}
+        out, heldout = {}, {}
+        for left_out in self.names:
             try:
-                weights = self.fit([n for n in self.names if n != held_out])
+                weights = self.fit([n for n in self.names if n != left_out])
             except ValueError as e:  # e.g. the other corpora have no unanswerable question
-                logger.warning("no leave-one-out figures for %s: %s", held_out, e)
+                logger.warning("no leave-one-out figures for %s: %s", left_out, e)
                 continue
-            out[held_out] = self.run(weights, names=[held_out])[held_out]
-            logger.info("leave-one-out %s: fitted on %s", held_out, weights.fitted_on)
-        return out
+            out[left_out] = self.run(weights, names=[left_out])[left_out]
+            heldout.update(self.run(weights, names=[left_out], heldout=True))
+            logger.info("leave-one-out %s: fitted on %s", left_out, weights.fitted_on)
+        return out, heldout
 
 
 def _without_glossary(corpus: Path, copy: Path) -> Path:

@@ -7,6 +7,8 @@ A dev set is a folder under `knowledge/devsets/<name>/`:
     questions.jsonl      one-turn questions; unanswerable ones have empty gold_paths
     followups.jsonl      two-turn conversations: the last turn leans on the first
     conversations.jsonl  three-turn (or longer) conversations
+    heldout.jsonl        optional: more questions of any kind that no fitting ever reads,
+                         measured beside the others (an honest check of what was fitted)
 
 Each line: {"id", "question" | "turns", "gold_paths", "answer_facts", "type"};
 gold paths are relative to the corpus folder, answer facts are near-verbatim phrases
@@ -38,6 +40,7 @@ from knowledge.lexical import tokenize
 
 DEVSETS_DIR = Path(__file__).resolve().parent.parent / "knowledge" / "devsets"
 QUESTION_FILES = ("questions.jsonl", "followups.jsonl", "conversations.jsonl")
+HELDOUT_FILE = "heldout.jsonl"
 # A fact of at least this many content words counts as found when this share of its
 # words (and every figure in it) is in the text; shorter facts must appear verbatim.
 FACT_MIN_WORDS = 4
@@ -65,6 +68,7 @@ class DevSet:
     corpus: Path | None  # None: the index already in the configured data directory
     items: list[EvalItem]
     question_files: tuple[Path, ...] = ()
+    heldout: list[EvalItem] = field(default_factory=list)  # never used for fitting
 
     @property
     def one_turn(self) -> list[EvalItem]:
@@ -263,7 +267,10 @@ def load_devset(folder: Path) -> DevSet:
     items = [item for path in files for item in load_questions(path)]
     if not items:
         raise UserError(f"{folder}: no question files ({', '.join(QUESTION_FILES)})")
-    return DevSet(folder.name, corpus, items, files)
+    heldout = folder / HELDOUT_FILE
+    return DevSet(
+        folder.name, corpus, items, files, load_questions(heldout) if heldout.is_file() else []
+    )
 
 
 def discover_devsets(root: Path = DEVSETS_DIR) -> list[DevSet]:

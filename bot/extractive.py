@@ -21,7 +21,7 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from bot.composing import Composition
 from bot.injection import looks_like_injection
@@ -30,7 +30,7 @@ from knowledge.chunking import LIST_MARK
 from knowledge.documents import Passage
 from knowledge.glossary import Glossary
 from knowledge.lexical import STOPWORDS, tokenize
-from knowledge.vocabulary import Vocabulary
+from knowledge.vocabulary import QueryTerms, Vocabulary
 
 logger = logging.getLogger(__name__)
 
@@ -46,6 +46,8 @@ MAX_PARTS = 3
 # Chosen on every dev corpus together with bench/tune_extractive.py (see there).
 
 _DIGIT = re.compile(r"\d")
+# Where a long line (a list item or table row of several sentences) may be cut.
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z(\"'])")
 _FIGURE = re.compile(r"\b\d[\d,.:/-]*%?")
 _ENTITY = re.compile(r"\b([A-Z][A-Za-z0-9&-]*|[A-Z]{2,}s?)\b")
 # Capitalised only because they start a sentence.
@@ -133,6 +135,8 @@ class _Part:
     lead: str | None = None  # the section's name, when no sentence introduces a list
     replaces: int | None = None  # passage index of the older document it replaces
     tokens: frozenset[str] = field(default_factory=frozenset)
+    # Lines too long for the answer, quoted by their best sentences only.
+    cut: dict[int, str] = field(default_factory=dict)
 
 
 class ExtractiveComposer:
@@ -212,7 +216,9 @@ class ExtractiveComposer:
             if any(p.passage == i and j in p.lines for p in parts):
                 continue
             i, j, replaces = self._newer(i, j, passages, analysed)
-            part = self._block(i, j, analysed[i - 1], scores, min(PART_WORDS, MAX_WORDS - used))
+            part = self._block(
+                i, j, analysed[i - 1], scores, min(PART_WORDS, MAX_WORDS - used), terms, kinds
+            )
             if part is None:
                 continue
             # Overlapping chunks repeat lines: quote each line once.
@@ -239,11 +245,17 @@ class ExtractiveComposer:
         a: _Analysed,
         scores: dict[tuple[int, int], float],
         budget: int,
+        terms: QueryTerms,
+        kinds: tuple[str, ...],
     ) -> _Part | None:
         """The anchor line with what belongs to it, within `budget` words."""
         lines = a.lines
         if lines[j].words > budget:
-            return None
+            # A long line (an item of several sentences): its best sentences alone.
+            cut = _best_sentences(lines[j].text, terms, kinds, budget)
+            if cut is None:
+                return None
+            return _Part(i, [j], tokens=frozenset(tokenize(cut)) | a.section, cut={j: cut})
         window = _Window(lines, budget)
         window.add(j)
         if lines[j].item:
@@ -275,9 +287,9 @@ class ExtractiveComposer:
 
     def _words(self, part: _Part, analysed: list[_Analysed]) -> int:
         a = analysed[part.passage - 1]
-        return sum(a.lines[k].words for k in part.lines) + (
-            len(part.lead.split()) if part.lead else 0
-        )
+        return sum(
+            len(part.cut[k].split()) if k in part.cut else a.lines[k].words for k in part.lines
+        ) + (len(part.lead.split()) if part.lead else 0)
 
     # -- newer documents ----------------------------------------------------------------------
     def _newer(
@@ -361,6 +373,8 @@ class ExtractiveComposer:
                 block.append(f"{part.lead} [{part.passage}]:")
             for k in part.lines:
                 line = lines[k]
+                if k in part.cut:
+                    line = replace(line, text=part.cut[k])
                 if line.item:
                     if not block and prose:
                         # The sentence just before introduces the list: cite it there.
@@ -404,6 +418,35 @@ class _Window:
         """The items of a list, best first while they fit (shown in document order)."""
         for k in sorted(range(start, end + 1), key=lambda k: (-score(k), k)):
             self.add(k)
+
+
+def _best_sentences(
+    text: str, terms: QueryTerms, kinds: tuple[str, ...], budget: int
+) -> str | None:
+    """The sentences of a long line that best answer the question, in their order, within
+    `budget` words: the best one, then its neighbours while they fit (None: none fits)."""
+    sentences = [s.strip() for s in _SENTENCE_END.split(text) if s.strip()]
+
+    def score(s: str) -> float:
+        figure = FIGURE_BONUS if kinds and holds(s, kinds) else 0.0
+        return terms.coverage(frozenset(tokenize(s))) + figure
+
+    best = max(range(len(sentences)), key=lambda k: (score(sentences[k]), -k))
+    if len(sentences[best].split()) > budget:
+        return None
+    chosen = {best}
+    words = len(sentences[best].split())
+    low = high = best
+    while True:
+        sides = [k for k in (high + 1, low - 1) if 0 <= k < len(sentences)]
+        fits = [k for k in sides if words + len(sentences[k].split()) <= budget]
+        if not fits:
+            break
+        k = max(fits, key=lambda k: score(sentences[k]))
+        chosen.add(k)
+        words += len(sentences[k].split())
+        low, high = min(low, k), max(high, k)
+    return " ".join(sentences[k] for k in sorted(chosen))
 
 
 def _key(text: str) -> str:

@@ -25,30 +25,49 @@ from knowledge.glossary import Glossary
 from knowledge.index import IndexView, KnowledgeIndex
 from knowledge.kinds import Name, NameKinds, learn_kinds, name_tokens
 from knowledge.lexical import STOPWORDS
+from knowledge.vocabulary import ASKING, QUESTION_WORDS
 
 logger = logging.getLogger(__name__)
 
 _LEADS = re.compile(
     r"^\s*(and|also|or|but|what about|how about|same for|same question for|ok and|ok what about|"
-    r"what if|and what about|and how about|then)\b[\s,]*",
+    r"what if|and what about|and how about|then|anything (?:about|on|for|regarding)|any news on|"
+    r"is there anything (?:about|on|for))\b[\s,]*",
     re.IGNORECASE,
 )
-_PRONOUN = re.compile(r"\b(it|that|this|they|them|those|these|there|its|their)\b", re.IGNORECASE)
+# "it", "that", … and "one"/"ones" standing for a thing named before ("we create one?", "the
+# ones we don't use"), not counting ("one year").
+_PRONOUN = re.compile(
+    r"\b(it|that|this|they|them|those|these|there|its|their|ones)\b|\bone\b(?=\s*(?:[?.!,]|$))",
+    re.IGNORECASE,
+)
+# A question that ends by pointing back: "do we have to give VAT info then?", "… too?"
+_TRAILING = re.compile(r"\b(then|too|as well|also|in that case)\s*[?.!]*\s*$", re.IGNORECASE)
+PRONOUN_QUESTION_WORDS = 8  # at most this many content words, with a pronoun: a follow-up
 _WORD = re.compile(r"[A-Za-z0-9][\w&'-]*")
 
 
 def _content_words(text: str) -> list[str]:
-    return [w for w in _WORD.findall(text) if w.lower() not in STOPWORDS]
+    """The words that carry a subject: not stopwords, and not the words that say how the
+    question is asked ("how long", "vs"), which a later turn must not inherit."""
+    asking = {m.start(1) for m in ASKING.finditer(text)}
+    return [
+        m.group(0)
+        for m in _WORD.finditer(text)
+        if m.group(0).lower() not in STOPWORDS
+        and m.group(0).lower() not in QUESTION_WORDS
+        and m.start() not in asking
+    ]
 
 
 def is_elliptical(text: str) -> bool:
     """Does this message lean on the previous turn for its subject?"""
     words = _content_words(text)
-    if _LEADS.match(text):
+    if _LEADS.match(text) or _TRAILING.search(text):
         return True
     if len(words) <= 2:
         return True
-    return bool(_PRONOUN.search(text)) and len(words) <= 6
+    return bool(_PRONOUN.search(text)) and len(words) <= PRONOUN_QUESTION_WORDS
 
 
 def user_turns(history: Sequence[Turn]) -> list[str]:
@@ -71,6 +90,20 @@ def _stems(words: Sequence[str]) -> tuple[list[str], list[int]]:
     return tokens, owners
 
 
+_DEFINITE = re.compile(r"\b(?:the|that|this|these|those|said)\s+([A-Za-z][\w&'-]*)", re.IGNORECASE)
+
+
+def _refers_back(text: str, subject: Sequence[str]) -> bool:
+    """Does the question name the earlier subject with a definite article ("… can the
+    service be tied to?" after a question about professional services)?"""
+    said = {t for word in subject for t in name_tokens(word)}
+    return any(
+        set(name_tokens(m.group(1))) & said
+        for m in _DEFINITE.finditer(text)
+        if m.group(1).lower() not in STOPWORDS
+    )
+
+
 @dataclass(frozen=True)
 class _Turn:
     standalone: str  # the question as retrieval should see it
@@ -85,7 +118,7 @@ def _resolve(text: str, before: _Turn | None, names: NameKinds) -> _Turn:
     a lead-in follow-up without a pronoun adds its words to it ("and a normal trial?"),
     and a question about the subject ("how long does that take?") only borrows it.
     """
-    if before is None or not is_elliptical(text):
+    if before is None or not (is_elliptical(text) or _refers_back(text, before.subject)):
         return _Turn(text, _content_words(text))
     rest = _LEADS.sub("", text).strip(" ?!.,") or text
     rest_words = _content_words(rest)
@@ -106,7 +139,7 @@ def _resolve(text: str, before: _Turn | None, names: NameKinds) -> _Turn:
             dropped.update(owners[start:end])
     kept = [w for i, w in enumerate(subject) if i not in dropped]
 
-    if _LEADS.match(text) and not _PRONOUN.search(rest):
+    if (_LEADS.match(text) or _TRAILING.search(text)) and not _PRONOUN.search(rest):
         joining = rest_words
     else:
         named = {rest_owners[i] for start, end, _ in said for i in range(start, end)}

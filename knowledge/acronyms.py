@@ -14,6 +14,8 @@ from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
+from knowledge.lexical import CHAT_FILLER, STOPWORDS, tokenize
+
 # "(DPN)", "(MSPs)", "(C&SI)", "(IdP)": 2-10 characters with at least two capitals.
 _PAREN = re.compile(r"\(([A-Za-z][A-Za-z0-9&\-]{1,9})\)")
 _WORD = re.compile(r"[A-Za-z0-9][A-Za-z0-9&'’\-]*")
@@ -80,3 +82,53 @@ def _long_form(short: str, before: str) -> str | None:
     if parts < 2 or len(long_words) > len(letters) + _MAX_EXTRA_WORDS - 2:
         return None
     return " ".join(window[len(window) - len(long_words) :])
+
+
+# Clipped words: "pro services", "dev sandbox", "mgmt console" — the documents write the
+# full word before or after the same neighbour ("professional services").
+MIN_CLIPPED = 2  # letters
+MAX_CLIPPED = 5
+MIN_EXTRA_LETTERS = 3  # the full word is at least this much longer
+MIN_PAIRS = 3  # the full word is seen next to the neighbour at least this often
+_LOWER_WORD = re.compile(r"[a-z][a-z0-9]*")
+_IGNORED = STOPWORDS | CHAT_FILLER
+
+
+@dataclass(frozen=True)
+class Clippings:
+    """Which full words the documents write next to which neighbours, to read a clipped
+    word of a question: "pro services" → "professional" (written before "services")."""
+
+    before: dict[str, Counter[str]] = field(default_factory=dict)  # next stem -> words
+    after: dict[str, Counter[str]] = field(default_factory=dict)  # previous stem -> words
+
+    @classmethod
+    def learn(cls, texts: Iterable[str]) -> Clippings:
+        before: dict[str, Counter[str]] = {}
+        after: dict[str, Counter[str]] = {}
+        for text in texts:
+            for line in text.lower().split("\n"):
+                words = [w for w in _LOWER_WORD.findall(line) if w not in _IGNORED]
+                stems = tokenize(" ".join(words))  # one stem per word
+                for k in range(len(words) - 1):
+                    before.setdefault(stems[k + 1], Counter())[words[k]] += 1
+                    after.setdefault(stems[k], Counter())[words[k + 1]] += 1
+        return cls(before, after)
+
+    def full_word(self, clipped: str, *, previous: str | None, following: str | None) -> str | None:
+        """The full word the documents write where the question has `clipped`, judged by
+        its neighbours' stems; None unless one full word clearly dominates."""
+        clipped = clipped.lower()
+        if not (MIN_CLIPPED <= len(clipped) <= MAX_CLIPPED) or not clipped.isalpha():
+            return None
+        seen: Counter[str] = Counter()
+        for table, neighbour in ((self.before, following), (self.after, previous)):
+            for word, n in table.get(neighbour or "", Counter()).items():
+                if word.startswith(clipped) and len(word) >= len(clipped) + MIN_EXTRA_LETTERS:
+                    seen[word] += n
+        ranked = seen.most_common(2)
+        if not ranked or ranked[0][1] < MIN_PAIRS:
+            return None
+        if len(ranked) > 1 and ranked[1][1] * 2 > ranked[0][1]:
+            return None  # "pro" before "services": "professional" and "provider" alike
+        return ranked[0][0]

@@ -34,8 +34,8 @@ _EXPECTED: tuple[tuple[str, re.Pattern[str]], ...] = (
     (
         "duration",
         re.compile(
-            rf"\bhow long\b|\bhow (many|much) {_UNIT_OF_TIME}\b|\b(sla|turnaround|expire|expires|"
-            r"expiry|lead time|how fast|how quickly)\b",
+            rf"\bhow long\b|\bhow (many|much) {_UNIT_OF_TIME}\b|"
+            r"\b(sla|turnaround|lead time|how fast|how quickly|how soon)\b",
             re.I,
         ),
     ),

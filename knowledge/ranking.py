@@ -27,14 +27,14 @@ FEATURES: tuple[str, ...] = (
     "dense",  # cosine similarity of question and passage
     "dense_rr",  # 1 / rank in the dense list (0 when not in it)
     "lexical",  # BM25 score / best BM25 score of the question
-    "lexical_rr",  # 1 / rank in the lexical list (0 when not in it)
     "body",  # weighted share of the question's concepts in the passage text
     "heading",  # ... in its title and section path
-    "section",  # ... in its section path alone
     "heading_bm25",  # BM25 of the question against titles and section paths alone
     "phrase",  # share of the question's adjacent word pairs found adjacent in the passage
     "doc_dense",  # best dense similarity of any candidate from the same document
     "doc_coverage",  # share of the concepts covered by the document's candidates together
+    "doc_mass",  # sum of both reciprocal ranks over the document's candidates: a document
+    # with several passages high in either list is more likely the one about the question
     "recency",  # how recent the document's date is among the dated candidates (0..1)
 )
 
@@ -42,7 +42,8 @@ FEATURES: tuple[str, ...] = (
 SIGNALS: tuple[str, ...] = (
     "top_dense",  # best dense similarity among the top passages
     "coverage",  # weighted share of the question's concepts the top passages cover
-    "unknown",  # weighted share of the question's concepts that no document uses
+    "foreign",  # weighted share of the question's concepts that no document uses, times how
+    # much closer the best passages come to the question without them (knowledge/retrieval.py)
     "figure_gap",  # how much better the best sentence is than the best one holding the kind
     # of figure the question asks for (a %, an amount, a date…); 0 when none is asked for
     "top_score",  # the ranking score of the first passage (the ranker's own certainty)
@@ -116,9 +117,9 @@ class FittedWeights:
         path.write_text(json.dumps(self.to_json(provenance=provenance), indent=2) + "\n")
 
 
-# Used only when the fitted file is missing: reciprocal ranks of both searches.
+# Used only when the fitted file is missing: the dense rank and the BM25 score.
 UNFITTED = FittedWeights(
-    ranker=LinearRanker({"dense_rr": 1.0, "lexical_rr": 1.0}),
+    ranker=LinearRanker({"dense_rr": 1.0, "lexical": 1.0}),
     confidence=ConfidenceModel(
         weights={"top_dense": 1.0, "coverage": 1.0}, bias=-1.0, threshold=0.5
     ),

@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from itertools import pairwise
 
-from knowledge.acronyms import Acronyms
+from knowledge.acronyms import Acronyms, Clippings
 from knowledge.answer_types import expected_kinds, holds
 from knowledge.chunking import LIST_MARK, neighbour_id
 from knowledge.documents import Chunk, Passage
@@ -67,6 +67,7 @@ class _ChunkTerms:
     section: frozenset[str]
     body: frozenset[str]
     pairs: frozenset[tuple[str, str]]
+    lines: tuple[frozenset[str], ...]  # per line of the text (sentence, list item, table row)
 
     @property
     def heading(self) -> frozenset[str]:
@@ -111,12 +112,13 @@ class Retriever:
 
     def _prepare(self, view: IndexView) -> tuple[LexicalIndex, LexicalIndex, Vocabulary]:
         chunks = view.ordered_chunks()
-        acronyms = Acronyms.learn(
-            text for c in chunks for text in (c.title, c.section_label, c.text)
-        )
-        glossary = view.glossary if self.use_glossary else None
+        texts = [text for c in chunks for text in (c.title, c.section_label, c.text)]
         vocabulary = Vocabulary(
-            acronyms=acronyms, glossary=glossary, idf=view.lexical.idf, known=view.lexical.knows
+            acronyms=Acronyms.learn(texts),
+            clippings=Clippings.learn(texts),
+            glossary=view.glossary if self.use_glossary else None,
+            idf=view.lexical.idf,
+            known=view.lexical.knows,
         )
         headings = LexicalIndex.build(
             [c.id for c in chunks], [f"{c.title} {c.section_label}" for c in chunks]
@@ -131,12 +133,14 @@ class Retriever:
     def _chunk_terms(self, chunk: Chunk) -> _ChunkTerms:
         terms = self._terms.get(chunk.id)
         if terms is None:
-            body = tokenize(chunk.text)
+            lines = [tokenize(line) for line in chunk.text.split("\n")]
+            body = [token for line in lines for token in line]
             terms = _ChunkTerms(
                 title=frozenset(tokenize(chunk.title)),
                 section=frozenset(tokenize(chunk.section_label)),
                 body=frozenset(body),
                 pairs=frozenset(pairwise(body)),
+                lines=tuple(frozenset(line) for line in lines),
             )
             self._terms[chunk.id] = terms
         return terms
@@ -155,6 +159,8 @@ class Retriever:
         candidates = self._rank(terms, dense, lexical, headings)
         passages = self._pick(candidates, k, k if head is None else head)
         signals = self._signals(terms, passages)
+        if signals:
+            signals["foreign"] = terms.unknown_share * self._closer_without_unknown(terms, passages)
         confidence = max(
             (p.extras.get("similarity", 0.0) for p in passages[:TOP_PASSAGES_FOR_SIGNALS]),
             default=0.0,
@@ -249,6 +255,14 @@ class Retriever:
             doc: terms.coverage(frozenset().union(*(self._chunk_terms(chunks[c]).all for c in m)))
             for doc, m in by_doc.items()
         }
+        doc_mass = {
+            doc: sum(
+                (1.0 / dense_rank[c] if c in dense_rank else 0.0)
+                + (1.0 / lexical_rank[c] if c in lexical_rank else 0.0)
+                for c in members
+            )
+            for doc, members in by_doc.items()
+        }
 
         out: list[Candidate] = []
         for cid in ids:
@@ -260,14 +274,13 @@ class Retriever:
                 "dense": dense_sim.get(cid, floor),
                 "dense_rr": 1.0 / dense_rank[cid] if cid in dense_rank else 0.0,
                 "lexical": bm25.get(cid, 0.0) / best_bm25,
-                "lexical_rr": 1.0 / lexical_rank[cid] if cid in lexical_rank else 0.0,
                 "body": terms.coverage(t.body),
                 "heading": terms.coverage(t.heading),
-                "section": terms.coverage(t.section),
                 "heading_bm25": heading_bm25.get(cid, 0.0) / best_heading,
                 "phrase": len(query_pairs & t.pairs) / len(query_pairs) if query_pairs else 0.0,
                 "doc_dense": doc_dense[chunk.doc_path],
                 "doc_coverage": doc_cover[chunk.doc_path],
+                "doc_mass": doc_mass[chunk.doc_path],
                 "recency": (
                     (chunk.effective_date - oldest).days / span
                     if span and oldest and chunk.effective_date
@@ -313,6 +326,26 @@ class Retriever:
             picked.extend(overflow[: k - len(picked)])
         return picked
 
+    def _closer_without_unknown(self, terms: QueryTerms, passages: list[Passage]) -> float:
+        """How much closer the best passages come to the question once the words no document
+        uses are left out (0 when they do not, or there are none). A word the documents
+        say otherwise ("payout" for a disbursement) barely moves the question; a subject
+        they do not cover at all ("dress code", "stock price") pulls it away from them."""
+        unknown = terms.unknown_tokens
+        if not unknown:
+            return 0.0
+        text = terms.dense_text or terms.text
+        kept = " ".join(w for w in text.split() if not unknown.intersection(tokenize(w)))
+        if not kept.strip():
+            return 1.0  # nothing the documents use is left: as far as it gets
+        vector = self.index.embedder.embed([kept])[0]
+        hits = dict(self.index.dense_search(vector, self.candidates))
+        floor = min(hits.values(), default=0.0)
+        top = passages[:TOP_PASSAGES_FOR_SIGNALS]
+        before = max(p.extras.get("similarity", 0.0) for p in top)
+        after = max(hits.get(p.chunk.id, floor) for p in top)
+        return max(0.0, after - before)
+
     def _signals(self, terms: QueryTerms, passages: list[Passage]) -> dict[str, float]:
         """What the confidence is computed from (knowledge/ranking.py, SIGNALS)."""
         if not passages:
@@ -321,21 +354,24 @@ class Retriever:
         top_terms = [self._chunk_terms(p.chunk) for p in top]
         union = frozenset().union(*(t.all for t in top_terms))
         # Each line (a sentence, list item or table row) with its section path: how much
-        # of what the question asks about does it hold, and does it hold the kind of
-        # figure asked for?
-        lines = [
-            (line, terms.coverage(frozenset(tokenize(line)) | t.section, known_only=True))
-            for p, t in zip(top, top_terms, strict=True)
-            for line in p.text.split("\n")
-        ]
-        sentence = max((cover for _, cover in lines), default=0.0)
+        # of what the question asks about does it hold? And is a figure of the kind asked
+        # for (a %, an amount, a date…) stated there or in a line next to it?
         kinds = expected_kinds(terms.query)
-        typed = max((c for line, c in lines if holds(line, kinds)), default=0.0) if kinds else 1.0
+        sentence = typed = 0.0
+        for p, t in zip(top, top_terms, strict=True):
+            lines = [line | t.section for line in t.lines]
+            sentence = max(sentence, *(terms.coverage(line, known_only=True) for line in lines))
+            if not kinds:
+                continue
+            for k, text in enumerate(p.chunk.text.split("\n")):
+                if holds(text, kinds):
+                    window = lines[k].union(*lines[max(0, k - 1) : k + 2])
+                    typed = max(typed, terms.coverage(window, known_only=True))
         return {
             "top_dense": max(p.extras.get("similarity", 0.0) for p in top),
             "coverage": terms.coverage(union),
             "unknown": terms.unknown_share,
             "sentence": sentence,
-            "figure_gap": max(0.0, sentence - typed),
+            "figure_gap": max(0.0, sentence - typed) if kinds else 0.0,
             "top_score": top[0].score,
         }

@@ -20,7 +20,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cached_property
 
-from knowledge.acronyms import Acronyms
+from knowledge.acronyms import Acronyms, Clippings
 from knowledge.glossary import Glossary
 from knowledge.lexical import tokenize
 
@@ -73,6 +73,105 @@ CHAT_SHORTHAND: dict[str, str] = {
 }
 
 _WORD = re.compile(r"[A-Za-z0-9][A-Za-z0-9&'’\-]*")
+_DIGIT = re.compile(r"\d")
+# Forms the stemmer does not bring together: common irregular verbs, and nouns made from
+# verbs ("extend" → "extension"). English, not any vendor's; used only for a word no
+# document uses, to find the form they do.
+IRREGULAR = {
+    "gave": "give",
+    "given": "give",
+    "told": "tell",
+    "took": "take",
+    "taken": "take",
+    "paid": "pay",
+    "bought": "buy",
+    "sold": "sell",
+    "sent": "send",
+    "kept": "keep",
+    "held": "hold",
+    "left": "leave",
+    "made": "make",
+    "met": "meet",
+    "ran": "run",
+    "won": "win",
+    "lost": "lose",
+    "spent": "spend",
+    "began": "begin",
+    "begun": "begin",
+    "chose": "choose",
+    "chosen": "choose",
+    "wrote": "write",
+    "written": "write",
+    "went": "go",
+    "gone": "go",
+    "got": "get",
+    "gotten": "get",
+    "found": "find",
+    "brought": "bring",
+    "thought": "think",
+}
+
+
+def other_forms(word: str) -> list[str]:
+    """Other English forms of a word that the stemmer does not bring together: the base of
+    an irregular verb ("told" → "tell") and the verb or noun of a pair such as "extend" /
+    "extension", "decide" / "decision", "sellable" / "sell"."""
+    w = word.lower()
+    if not w.isalpha() or len(w) < 4:
+        return []
+    forms = [IRREGULAR[w]] if w in IRREGULAR else []
+    if w.endswith("de"):
+        forms.append(w[:-2] + "sion")
+    elif w.endswith("d"):
+        forms.append(w[:-1] + "sion")
+    if w.endswith(("able", "ible")) and len(w) > 6:
+        forms.append(w[:-4])
+    if w.endswith("sion") and len(w) > 6:
+        forms += [w[:-4] + "d", w[:-4] + "de"]
+    return forms
+
+
+# Words that say how a question is asked, not what it is about. They stay in the text
+# searched, but are not concepts a passage must cover: the word after "how" that names the
+# kind of answer ("how much", "how long"), comparisons and connectives, and negations typed
+# without their apostrophe. English, not any vendor's.
+ASKING = re.compile(
+    r"\bhow\s+(much|many|long|far|often|soon|quickly|fast|big|large|old|early|late)\b", re.I
+)
+QUESTION_WORDS = frozenset(
+    [
+        "vs",
+        "versus",
+        "via",
+        "per",
+        "else",
+        "exactly",
+        "usually",
+        "even",
+        "ever",
+        "too",
+        "doesnt",
+        "dont",
+        "didnt",
+        "cant",
+        "isnt",
+        "arent",
+        "wasnt",
+        "werent",
+        "wont",
+        "havent",
+        "hasnt",
+        "shouldnt",
+        "couldnt",
+        "wouldnt",
+        "thats",
+        "theres",
+        "whens",
+        "wheres",
+        "whos",
+        "hows",
+    ]
+)
 
 
 @dataclass(frozen=True)
@@ -116,6 +215,13 @@ class QueryTerms:
         return sum(c.weight for c in concepts if c.covered_by(tokens)) / total
 
     @cached_property
+    def unknown_tokens(self) -> frozenset[str]:
+        """The stemmed words of the concepts no document uses."""
+        return frozenset(
+            t for c in self.concepts if not c.known for alt in c.alternatives for t in alt
+        )
+
+    @cached_property
     def unknown_share(self) -> float:
         """Weighted share of the concepts no document uses (off-topic words, or chat)."""
         return sum(c.weight for c in self.concepts if not c.known) / self.total_weight
@@ -131,8 +237,10 @@ class Vocabulary:
         glossary: Glossary | None = None,
         idf: Callable[[str], float] | None = None,
         known: Callable[[str], bool] | None = None,
+        clippings: Clippings | None = None,
     ) -> None:
         self.acronyms = acronyms or Acronyms()
+        self.clippings = clippings or Clippings()
         self.glossary = glossary or Glossary()
         self._idf = idf or (lambda _t: 1.0)
         self._known = known or (lambda _t: True)
@@ -173,9 +281,23 @@ class Vocabulary:
             ):
                 add_span(i, i, CHAT_SHORTHAND[word.lower()])
                 shorthand.add(CHAT_SHORTHAND[word.lower()])
+            else:
+                full = self.clippings.full_word(
+                    word,
+                    previous=stems[i - 1][-1] if i > 0 and stems[i - 1] else None,
+                    following=stems[i + 1][0] if i + 1 < len(stems) and stems[i + 1] else None,
+                )
+                if full is not None and self._documents_prefer(full, word):
+                    add_span(i, i, full)
 
         concepts: list[Concept] = []
         in_span = {i for a, b, _ in spans for i in range(a, b + 1)}
+        how = {m.start(1) for m in ASKING.finditer(query)}
+        asking = {
+            i
+            for i, (start, _, word) in enumerate(words)
+            if start in how or word.lower() in QUESTION_WORDS
+        }
         for a, b, other in sorted(spans):
             own = frozenset(t for word in stems[a : b + 1] for t in word)
             # A wording made of stopwords only covers nothing, so it is left out.
@@ -185,14 +307,28 @@ class Vocabulary:
                     Concept(self._weight(alternatives), alternatives, self._uses(alternatives))
                 )
         seen: set[str] = set()
+        variants: list[str] = []
         for i, word_stems in enumerate(stems):
             for stem in word_stems:
-                if i in in_span or stem in seen:
+                if i in in_span or i in asking or stem in seen:
                     continue
                 seen.add(stem)
-                concepts.append(Concept(self._idf(stem), (frozenset([stem]),), self._known(stem)))
+                known = self._known(stem)
+                if not known and _DIGIT.search(stem):
+                    continue  # a figure of the partner's case ("over 250k", "48h"), not a subject
+                wordings: tuple[frozenset[str], ...] = (frozenset([stem]),)
+                if not known:
+                    # The documents may use another form of the word ("extension").
+                    forms = [t for f in other_forms(words[i][2]) for t in tokenize(f)]
+                    used = list(dict.fromkeys(t for t in forms if self._known(t)))
+                    if used:
+                        wordings += tuple(frozenset([t]) for t in used)
+                        variants.extend(used)
+                        known = True
+                concepts.append(Concept(self._idf(stem), wordings, known))
         additions = list(dict.fromkeys(o for _, _, o in spans if o.lower() not in query.lower()))
         named = [a for a in additions if a not in shorthand]
+        additions += variants
         return QueryTerms(query, _with(query, additions), tuple(concepts), _with(query, named))
 
     def _acronym(self, word: str) -> str | None:

@@ -48,3 +48,18 @@ def test_sources_carry_the_passage_text_the_answer_quotes(bot: PartnerBot) -> No
     assert "To be an Advanced partner, a company must:" in answer.text
     assert "have at least 6 certified individuals" in answer.text
     assert "have at least 6 certified individuals" in cited_text
+
+
+def test_words_no_document_uses_count_as_far_as_they_pull_the_question_away(
+    bot: PartnerBot,
+) -> None:
+    retriever = bot.answerer.retriever
+    # "dress code": a subject the documents do not cover; without it the question sits
+    # much closer to the bootcamp passages.
+    off = retriever.search("whats the dress code for the in-person bootcamp in london", k=5)
+    assert off.signals["unknown"] > 0 and off.signals["foreign"] > 0
+    # Every word is one the documents use: nothing is foreign.
+    plain = retriever.search("how much do member partners pay for an in-person bootcamp", k=5)
+    assert plain.signals["foreign"] == 0.0
+    dressed = bot.ask(Question("whats the dress code for the in-person bootcamp in london"))
+    assert dressed.abstained

@@ -19,20 +19,25 @@ def test_the_ranker_learns_which_feature_finds_the_answer() -> None:
     rng = np.random.default_rng(3)
     samples = []
     for corpus in ("a", "b"):
-        for _ in range(30):
+        for _ in range(60):
             features = rng.random((12, len(FEATURES)))
             gold = np.zeros(12, dtype=bool)
             best = int(np.argmax(features[:, FEATURES.index("body")]))
             gold[best] = True  # in these questions, text coverage finds the answer
             samples.append(RankingSample(features, gold, corpus))
     ranker = fit_ranker(samples)
-    assert ranker.weights["body"] == max(ranker.weights.values())
-    hits = sum(
-        int(np.argmax(s.features @ np.array([ranker.weights[f] for f in FEATURES])))
-        == int(np.argmax(s.gold))
-        for s in samples
+    assert ranker.weights["body"] >= 5 * max(
+        abs(w) for f, w in ranker.weights.items() if f != "body"
     )
-    assert hits >= 0.9 * len(samples)
+
+    def hits(weights: dict[str, float]) -> int:
+        w = np.array([weights.get(f, 0.0) for f in FEATURES])
+        return sum(int(np.argmax(s.features @ w)) == int(np.argmax(s.gold)) for s in samples)
+
+    # Eleven features of noise: the fitted ranker finds the answer first most of the time,
+    # where the reciprocal-rank start does no better than chance (1 in 12).
+    assert hits(dict(ranker.weights)) >= 0.8 * len(samples)
+    assert hits({"dense_rr": 1.0, "lexical": 1.0}) <= 0.2 * len(samples)
 
 
 def test_the_threshold_keeps_wrong_abstentions_under_the_target_on_every_corpus() -> None:
@@ -53,14 +58,14 @@ def test_the_confidence_separates_answerable_from_unanswerable() -> None:
         for answerable in (True,) * 40 + (False,) * 8:
             base = 0.7 if answerable else 0.3
             signals = {name: float(base + rng.normal(0, 0.1)) for name in SIGNALS}
-            signals["unknown"] = 1 - signals["unknown"]
+            signals["foreign"] = 1 - signals["foreign"]
             samples.append(ConfidenceSample(signals, answerable, corpus))
     model = fit_confidence(samples)
     right = [
         s for s in samples if not s.answerable and model.probability(s.signals) < model.threshold
     ]
     assert len(right) >= 12
-    assert model.weights["coverage"] > 0 and model.weights["unknown"] < 0
+    assert model.weights["coverage"] > 0 and model.weights["foreign"] < 0
 
 
 def test_the_shipped_weights_name_the_dev_sets_they_were_fitted_on() -> None:

@@ -39,6 +39,23 @@ def test_every_shipped_dev_set_is_big_varied_and_points_at_real_documents() -> N
             assert bool(item.answer_facts) == item.answerable, f"{devset.name} {item.id}"
 
 
+def test_every_shipped_dev_set_has_held_out_questions_of_both_kinds() -> None:
+    for devset in discover_devsets():
+        heldout = devset.heldout
+        assert sum(1 for i in heldout if i.answerable) >= 8, devset.name
+        assert sum(1 for i in heldout if not i.answerable) >= 8, devset.name
+        assert not {i.id for i in heldout} & {i.id for i in devset.items}, devset.name
+        assert devset.corpus is not None
+        for item in heldout:
+            for path in item.gold_paths:
+                assert (devset.corpus / path).is_file(), f"{devset.name} {item.id}: {path}"
+            facts = [(devset.corpus / p).read_text() for p in item.gold_paths]
+            for fact in item.answer_facts:
+                assert any(fact_found(fact, text) for text in facts), f"{item.id}: {fact}"
+        # Never part of what the weights are fitted on.
+        assert all(p.name != "heldout.jsonl" for p in devset.question_files)
+
+
 def test_vendored_corpus_keeps_its_attribution_and_license() -> None:
     datadog = DEVSETS_DIR / "datadog"
     source = (datadog / "SOURCE.md").read_text()
@@ -122,6 +139,8 @@ def test_eval_command_prints_every_corpus_side_by_side_and_writes_json(
         )
         (folder / "questions.jsonl").write_text("\n".join(picked) + "\n")
         sets.append(str(folder))
+    # Held-out questions: measured and printed, never fitted on.
+    (tmp_path / "sets" / "first" / "heldout.jsonl").write_text("\n".join(lines[8:11]) + "\n")
     monkeypatch.setenv("PARTNERBOT_DATA_DIR", str(data))
     out = tmp_path / "eval.json"
     result = CliRunner().invoke(app, ["eval", *sets, "--output", str(out), "--calibrate"])
@@ -135,3 +154,7 @@ def test_eval_command_prints_every_corpus_side_by_side_and_writes_json(
     first = results["corpora"]["first"]
     assert len(first["questions"]) == 7
     assert {"partnerbot", "leave_one_out", "dense"} <= set(first)
+    assert "first held-out" in result.stdout
+    assert len(first["heldout_questions"]) == 3
+    assert first["heldout"]["questions"] == 3 and "heldout_leave_one_out" in first
+    assert "second held-out" not in result.stdout

@@ -178,3 +178,18 @@ def test_same_subject_needs_the_same_topic_the_same_names_and_other_figures() ->
     assert not same_subject(
         old, "The 2025 guide set MDF for Gold Certified partners at 3%.", section, section, GLOSSARY
     )
+
+
+def test_a_list_item_too_long_to_quote_whole_is_quoted_by_its_best_sentences() -> None:
+    filler = " ".join(["The customer should find the details in the portal."] * 6)
+    text = compose(
+        "how fast do we have to contact the customer after they subscribe",
+        passage(
+            "All products must follow these guidelines:\n"
+            f"- {filler} After subscribing, customers must be contacted by you within two "
+            f"business days of subscription. {filler}\n"
+            "- Products should have clear service terms."
+        ),
+    )
+    assert "within two business days of subscription" in text
+    assert len(text.split()) <= MAX_WORDS + 10

@@ -90,7 +90,10 @@ def test_a_running_bot_follows_an_index_run_of_another_process_on_its_data_dir(
     bot = make_bot()
     assert "USD 495" in ask(bot).text
     folder = make_docs(
-        {"fees.md": "# Annual fee 2027\n## Member fee\nThe Member annual fee is USD 640.\n"}
+        {
+            "fees.md": "# Annual fee 2027\n## Member partners\n"
+            "The annual fee for Member partners is USD 640 from 2027-01-01.\n"
+        }
     )
     env = {**os.environ, "PARTNERBOT_DATA_DIR": str(bot.settings.data_dir), "PYTHONPATH": str(ROOT)}
     # Its own documents folder replaces the samples: a different index, written elsewhere.

@@ -102,3 +102,47 @@ def test_without_kinds_names_are_added_not_swapped() -> None:
         glossary=NO_GLOSSARY,
     )
     assert "resellers" in query and "msps" in query
+
+
+def test_one_then_and_anything_about_lean_on_the_conversation() -> None:
+    query = standalone(
+        "how long do trial orgs from the admin org last?", "who gets told when we create one?"
+    )
+    assert "trial" in query and "told" in query
+    query = standalone(
+        "what do we need to sell paid products?", "do we have to give VAT info then?"
+    )
+    assert "vat" in query and "paid" in query
+    query = standalone(
+        "what changed in the seller guide in 2021?", "anything about private offers?"
+    )
+    assert "private offers" in query and "2021" in query
+    # Counting is not a pronoun: a self-contained question stays as it is.
+    fresh = "is one year of membership enough for the Advanced tier?"
+    assert standalone("what changed in 2021?", fresh) == fresh.lower()
+
+
+def test_a_follow_up_does_not_inherit_how_the_first_question_was_asked() -> None:
+    query = standalone("how long does deal reg protection last?", "can we extend it?")
+    assert "protection" in query and "extend" in query
+    assert "long" not in query
+
+
+def test_a_definite_mention_of_the_earlier_subject_keeps_it() -> None:
+    query = standalone(
+        "which categories can a professional services listing use?",
+        "how many marketplace products can the service be tied to?",
+    )
+    assert "professional" in query and "tied" in query
+    # "the partner portal" names nothing said before: a new subject.
+    fresh = "where is the partner portal login page?"
+    assert standalone("what changed in the seller guide in 2021?", fresh) == fresh.lower()
+
+
+def test_a_follow_up_ending_in_too_or_then_adds_its_own_words_to_the_subject() -> None:
+    query = standalone(
+        "single org vs multi org for our MSP customers?",
+        "should we split dev/test/prod into separate orgs too?",
+        "how do we keep the environments apart then?",
+    )
+    assert "environments" in query and "prod" in query and "multi org" in query

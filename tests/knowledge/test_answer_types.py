@@ -10,6 +10,8 @@ def test_questions_that_ask_for_a_figure_say_which_kind() -> None:
     assert "date" in expected_kinds("when's the next partner summit?")
     assert "phone" in expected_kinds("whats the phone number for partner support?")
     assert expected_kinds("what tiers does the program have?") == ()
+    # Mentioning a deadline is not asking for a length of time.
+    assert expected_kinds("our opportunity expires next week, can we extend it?") == ()
 
 
 def test_a_sentence_holds_a_figure_of_the_asked_kind_or_not() -> None:

@@ -7,6 +7,7 @@ from knowledge.chunking import chunk_document
 from knowledge.documents import Chunk, Document, Passage, Section
 from knowledge.index import KnowledgeIndex
 from knowledge.retrieval import Retriever
+from knowledge.vocabulary import Vocabulary
 
 INTRO = " ".join(
     f"Partners in region {n} follow the regional rules of that region." for n in range(12)
@@ -42,3 +43,23 @@ def test_a_list_cut_off_by_the_chunk_boundary_is_given_whole() -> None:
     second = chunks[chunks.index(first) + 1]
     (widened,) = retriever.widen([Passage(second, 1.0)])
     assert widened.text.split("\n")[0] == "To qualify, a partner must:"
+
+
+def test_a_figure_next_to_the_line_about_the_subject_is_not_a_gap() -> None:
+    retriever = Retriever(cast(KnowledgeIndex, _Chunks([])))
+    terms = Vocabulary().expand("how long is the review of blog posts and tweets?")
+
+    def gap(text: str) -> float:
+        chunk = Chunk("m.md-0", "m.md", "Marketing", ("Announcements",), text, 0, None)
+        return retriever._signals(terms, [Passage(chunk, 1.0)])["figure_gap"]
+
+    stated = (
+        "We review blog posts, tweets and other announcements before they go public.\n"
+        "The review takes up to 10 business days to complete."
+    )
+    assert gap(stated) == 0.0
+    unstated = (
+        "We review blog posts, tweets and other announcements before they go public.\n"
+        "Submit your request to your account manager."
+    )
+    assert gap(unstated) > 0.5

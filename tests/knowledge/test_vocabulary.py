@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from knowledge.acronyms import Acronyms
+from knowledge.acronyms import Acronyms, Clippings
 from knowledge.glossary import Glossary
 from knowledge.vocabulary import Vocabulary
 
@@ -54,3 +54,57 @@ def test_glossary_terms_still_apply_and_words_no_document_uses_are_counted() -> 
     terms = vocabulary.expand("csat rule for gold in vegas")
     assert "Advanced" in terms.text
     assert 0 < terms.unknown_share < 0.5  # "vegas": a word no document uses
+
+
+def test_words_that_say_how_a_question_is_asked_are_not_concepts() -> None:
+    vocabulary = Vocabulary()
+    terms = vocabulary.expand("how much MDF per year vs last year, doesnt it change?")
+    stems = {t for c in terms.concepts for alt in c.alternatives for t in alt}
+    assert {"mdf", "year", "last", "chang"} <= stems
+    assert not stems & {"much", "per", "vs", "doesnt"}
+    # Still searched for: only the concepts a passage must cover leave them out.
+    assert terms.text.startswith("how much MDF per year")
+    # "long" is a concept when it is not what "how" asks.
+    assert any(
+        {"long"} == alt
+        for c in vocabulary.expand("long term deals").concepts
+        for alt in c.alternatives
+    )
+
+
+def test_another_form_of_a_word_the_documents_use_covers_it() -> None:
+    known = {"partner", "request", "extens", "protect", "give"}
+    vocabulary = Vocabulary(known=lambda t: t in known)
+    terms = vocabulary.expand("can we extend the protection we gave?")
+    # "extend" and "gave" are not in the documents, "extension" and "give" are.
+    assert terms.unknown_share == 0.0
+    assert terms.coverage(frozenset({"extens", "protect", "give"})) == 1.0
+    assert "extens" in terms.text  # searched for too
+
+
+def test_a_figure_no_document_has_is_the_partners_case_not_a_subject() -> None:
+    vocabulary = Vocabulary(known=lambda t: t in {"privat", "offer", "over", "approv"})
+    terms = vocabulary.expand("private offer over 300k, approval?")
+    assert terms.unknown_share == 0.0
+    assert all("300k" not in alt for c in terms.concepts for alt in c.alternatives)
+
+
+def test_clipped_words_are_read_from_the_words_the_documents_write_next_to_them() -> None:
+    docs = [
+        "Professional services products must be listed in a category.",
+        "Sellers offer professional services to buyers.",
+        "Our professional services team answers within a day.",
+        "A service provider manages the account.",
+    ]
+    clippings = Clippings.learn(docs)
+    assert clippings.full_word("pro", previous=None, following="servic") == "professional"
+    # Without a neighbour the documents pair it with, a clipped word is left alone.
+    assert clippings.full_word("pro", previous=None, following="account") is None
+    idf = {"pro": 6.0, "profession": 2.0}
+    vocabulary = Vocabulary(clippings=clippings, idf=lambda t: idf.get(t, 3.0))
+    terms = vocabulary.expand("pro services listing reqs")
+    assert "professional" in terms.text and "professional" in terms.dense_text
+    assert terms.coverage(frozenset({"profession", "servic", "list", "req"})) == 1.0
+    # A word the documents use more than the long one is not a clipping ("org" in "Admin Org").
+    common = Vocabulary(clippings=clippings, idf=lambda t: {"pro": 1.0}.get(t, 3.0))
+    assert "professional" not in common.expand("pro services listing").text
