@@ -11,7 +11,6 @@ from __future__ import annotations
 import logging
 import sqlite3
 import threading
-import time
 from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
@@ -22,6 +21,7 @@ from knowledge.errors import CatalogError
 from knowledge.index_lock import index_lock
 from knowledge.migrations import Migration, load_migrations, newer_than_known, statements
 from knowledge.migrations import version_table as _version_table
+from knowledge.sqlite_wal import use_wal
 
 logger = logging.getLogger(__name__)
 
@@ -49,14 +49,7 @@ class _Session:
 def _connect(path: Path) -> sqlite3.Connection:
     db = sqlite3.connect(path, check_same_thread=False, isolation_level=None, timeout=30)
     db.execute("PRAGMA busy_timeout=30000")
-    for _ in range(100):  # switching to WAL needs a moment alone with a file being created
-        try:
-            db.execute("PRAGMA journal_mode=WAL")
-            break
-        except sqlite3.OperationalError as e:
-            if "locked" not in str(e):
-                raise
-            time.sleep(0.05)
+    use_wal(db)
     db.execute("PRAGMA synchronous=NORMAL")
     return db
 
