@@ -10,6 +10,11 @@ Sections (run all, or name some: `python -m bench.run index ask`):
   discord  ack and answer latency for 50 concurrent /ask (local stand-in)
   changes  time to diff 1,000 changed documents
   hostile  `partnerbot index` on both bombs, a link out and two good files: time, peak RSS
+  ask_reindex  `ask` p50/p95 idle vs during a full re-index in the same process (and, with
+         PARTNERBOT_BENCH_BASELINE, the same on that checkout, in turn)
+  index_rss  peak RSS of an index run over 1,000 and 3,000 generated documents (embedded
+         Chroma and a Chroma server; baseline too)
+  lexical100k  a replica following a 100,000-chunk generation (PostgreSQL and SQLite)
 Medians over repeated runs; every figure in one process, side by side.
 """
 
@@ -163,6 +168,9 @@ SECTIONS: dict[str, Callable[[], dict[str, Any]]] = {
     "discord": _optional("discord", "bench.chat_bench", "bench_discord"),
     "changes": _optional("changes", "bench.changes_bench", "bench_changes"),
     "hostile": _optional("hostile", "bench.hostile_bench", "bench_hostile"),
+    "ask_reindex": _optional("ask_reindex", "bench.index_generations", "bench_ask_reindex"),
+    "index_rss": _optional("index_rss", "bench.index_generations", "bench_index_rss"),
+    "lexical100k": _optional("lexical100k", "bench.index_generations", "bench_lexical_rebuild"),
 }
 
 

@@ -64,7 +64,7 @@ class App:
         self.comms = Communications(
             store=core.store,
             settings=CommsSettings.from_settings(settings),
-            index_documents=lambda docs: core.index.sync_documents(docs, source="comms"),
+            index_documents=core.index_communications,
             answer_documents=lambda question: core.answerer.answer(question),
             platforms=self.registry.names,
         )

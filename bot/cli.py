@@ -89,6 +89,8 @@ def print_sync_report(report: SyncReport) -> None:
             f"[yellow]failed[/yellow] {shown(failure.path)}: {shown(failure.reason)}",
             highlight=False,
         )
+    if report.generation is not None:
+        console.print(f"index generation {report.generation} is live")
     console.print(f"took {report.seconds:.2f}s")
 
 
@@ -161,6 +163,7 @@ def index(
                     data={
                         **report.counts(),
                         "path": str(path),
+                        "generation": report.generation,
                         "failures": [{"path": f.path, "reason": f.reason} for f in report.failed],
                         "seconds": round(report.seconds, 3),
                     }

@@ -13,6 +13,7 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from bot.errors import ConfigError
 from bot.models import ChannelRef
 from bot.store.url import DatabaseUrl, parse_database_url
+from knowledge.vectors import AUTH_HEADERS, ChromaServer
 
 SAMPLES_DIR = Path(__file__).resolve().parent.parent / "knowledge" / "samples"
 
@@ -68,14 +69,15 @@ class Settings(BaseSettings):
             raise ValueError(f"give one of {', '.join(LOG_LEVELS)}")
         return value.strip().upper()
 
-    @field_validator("docs_dir", "comms_dir", "comms_routes", "partners_file")
+    @field_validator("docs_dir", "comms_dir", "comms_routes", "partners_file", "chroma_ca_bundle")
     @classmethod
     def _check_path(cls, value: Path | None, info: ValidationInfo) -> Path | None:
         # A folder that is not there is an error, never an empty folder: indexing or syncing
         # one would remove every document or cancel every communication.
         if value is None:
             return None
-        kind = "file" if info.field_name in ("comms_routes", "partners_file") else "folder"
+        files = ("comms_routes", "partners_file", "chroma_ca_bundle")
+        kind = "file" if info.field_name in files else "folder"
         if not (value.is_file() if kind == "file" else value.is_dir()):
             what = f"is not a {kind}" if value.exists() else "does not exist"
             raise ValueError(f"the {kind} {what}; fix the path, or unset it for the default")
@@ -98,9 +100,33 @@ class Settings(BaseSettings):
     health_host: str = Field("0.0.0.0", alias="PARTNERBOT_HEALTH_HOST")
     health_port: int = Field(8080, alias="PARTNERBOT_HEALTH_PORT", ge=0, le=65535)  # 0: any
 
-    # Chroma server (scale-out); empty means the embedded PersistentClient in data_dir
+    # Chroma server (scale-out); empty means the embedded PersistentClient in data_dir. TLS
+    # (optionally verified against a CA bundle) and a token, sent as a bearer Authorization
+    # header or as X-Chroma-Token; the token is a secret and never logged.
     chroma_host: str | None = Field(None, alias="CHROMA_HOST")
     chroma_port: int = Field(8000, alias="CHROMA_PORT", ge=1, le=65535)
+    chroma_ssl: bool = Field(False, alias="CHROMA_SSL")
+    chroma_ca_bundle: Path | None = Field(None, alias="CHROMA_CA_BUNDLE")
+    chroma_auth_token: SecretStr | None = Field(None, alias="CHROMA_AUTH_TOKEN")
+    chroma_auth_header: str = Field("Authorization", alias="CHROMA_AUTH_HEADER")
+
+    @field_validator("chroma_auth_header")
+    @classmethod
+    def _check_auth_header(cls, value: str) -> str:
+        for header in AUTH_HEADERS:
+            if value.strip().lower() == header.lower():
+                return header
+        raise ValueError(f"give {' or '.join(AUTH_HEADERS)}")
+
+    # Index generations: how often a running bot looks for a new one (another process or
+    # replica indexed), and how long what a switch replaced is kept for readers still on
+    # the previous generation before an index run deletes it.
+    index_poll_seconds: float = Field(
+        5.0, alias="PARTNERBOT_INDEX_POLL_SECONDS", gt=0, le=3600, allow_inf_nan=False
+    )
+    index_grace_seconds: float = Field(
+        300.0, alias="PARTNERBOT_INDEX_GRACE_SECONDS", ge=0, le=7 * 86400, allow_inf_nan=False
+    )
 
     # Optional LLM (OpenAI or any OpenAI-compatible server)
     openai_api_key: SecretStr | None = Field(None, alias="OPENAI_API_KEY")
@@ -215,6 +241,32 @@ class Settings(BaseSettings):
     @property
     def chroma_dir(self) -> Path:
         return self.data_dir / "chroma"
+
+    @property
+    def chroma_server(self) -> ChromaServer | None:
+        """The Chroma server CHROMA_HOST names, or None for the embedded store."""
+        if not (self.chroma_host and self.chroma_host.strip()):
+            return None
+        token = self.chroma_auth_token.get_secret_value().strip() if self.chroma_auth_token else ""
+        return ChromaServer(
+            host=self.chroma_host.strip(),
+            port=self.chroma_port,
+            ssl=self.chroma_ssl,
+            auth_token=token or None,
+            auth_header=self.chroma_auth_header,
+            ca_bundle=str(self.chroma_ca_bundle) if self.chroma_ca_bundle else None,
+        )
+
+    @property
+    def shared_index(self) -> bool:
+        """Replicas share one index: the state is in PostgreSQL and Chroma is a server."""
+        return self.database.backend == "postgres" and self.chroma_server is not None
+
+    @property
+    def index_catalog_url(self) -> str | None:
+        """Where the index catalog lives: the PostgreSQL database when the index is shared,
+        else None (SQLite in the data directory)."""
+        return self.database.url if self.shared_index else None
 
     @property
     def state_db(self) -> Path:

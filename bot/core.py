@@ -30,6 +30,7 @@ from bot.prompts import message
 from bot.ratelimit import UNLIMITED_PLATFORMS, RateLimiter
 from bot.rewrite import LLMRewriter
 from bot.store import Store, open_store
+from knowledge.documents import Document
 from knowledge.embeddings import Embedder, OpenAIEmbedder, default_embedder
 from knowledge.errors import KnowledgeError
 from knowledge.index import KnowledgeIndex, ProgressFn, SyncReport
@@ -65,6 +66,8 @@ class PartnerBot:
         self._index = index
         self._index_lock = threading.Lock()
         self._reindex_lock = threading.Lock()
+        # Set in the thread running `reindex`: only an index run writes to a shared index.
+        self._reindexing = threading.local()
         if store is not None:
             self.__dict__["store"] = store
         self.rate_limiter = RateLimiter(per_minute=settings.rate_limit_per_minute)
@@ -79,16 +82,25 @@ class PartnerBot:
     def _open_index(self, *, rebuild: bool) -> KnowledgeIndex:
         with self._index_lock:
             if self._index is None:
+                s = self.settings
                 self._index = KnowledgeIndex(
-                    data_dir=self.settings.data_dir,
-                    embedder=make_embedder(self.settings),
-                    chroma_host=self.settings.chroma_host,
-                    chroma_port=self.settings.chroma_port,
+                    data_dir=s.data_dir,
+                    embedder=make_embedder(s),
+                    catalog_url=s.index_catalog_url,
+                    chroma=s.chroma_server,
                     rebuild=rebuild,
+                    follow_seconds=s.index_poll_seconds,
+                    grace_seconds=s.index_grace_seconds,
                 )
-            elif rebuild:
-                self._index.rebuild()
             return self._index
+
+    def index_communications(self, documents: list[Document]) -> SyncReport:
+        """Keep upcoming communications in the index (source "comms"). A shared index is
+        written only by an index run (`partnerbot index`, an admin's re-index), never by a
+        replica's dispatcher on its own: there they follow with the next run."""
+        if self.index.shared and not getattr(self._reindexing, "active", False):
+            return SyncReport()
+        return self.index.sync_documents(documents, source="comms")
 
     @cached_property
     def store(self) -> Store:
@@ -122,8 +134,14 @@ class PartnerBot:
 
     # -- asking ----------------------------------------------------------------------------
     def ensure_indexed(self, *, notify: Callable[[str], None] | None = None) -> SyncReport | None:
-        """On an empty index, index the configured (or shipped sample) documents first."""
+        """On an empty embedded index, index the configured (or shipped sample) documents
+        first. A shared index is never written by surprise: an admin runs `partnerbot index`."""
         if self.index.document_count(source="docs") > 0:
+            return None
+        if self.index.shared:
+            logger.warning("the shared index is empty: an admin runs `partnerbot index`")
+            if notify:
+                notify(message("shared_index_empty"))
             return None
         if notify:
             folder = self.settings.docs_dir
@@ -207,18 +225,25 @@ class PartnerBot:
         on_progress: ProgressFn | None = None,
         rebuild: bool = False,
     ) -> SyncReport:
-        """Sync the index with a documents folder (one run at a time per process).
-        `rebuild` first drops the index, e.g. after changing PARTNERBOT_EMBEDDER."""
+        """Sync the index with a documents folder (one run at a time per process); questions
+        are answered from the current generation meanwhile. `rebuild` embeds everything again
+        into a new generation, e.g. after changing PARTNERBOT_EMBEDDER."""
         with self._reindex_lock:
-            if rebuild:
-                self._open_index(rebuild=True)
-            report = self.index.sync(path or self.settings.documents_dir, on_progress=on_progress)
-            for feature in self.features:
-                try:
-                    feature.on_reindex(report)
-                except Exception:
-                    logger.exception("feature %s failed after a re-index", feature.name)
-            return report
+            self._reindexing.active = True
+            try:
+                if rebuild:
+                    self._open_index(rebuild=True)
+                report = self.index.sync(
+                    path or self.settings.documents_dir, rebuild=rebuild, on_progress=on_progress
+                )
+                for feature in self.features:
+                    try:
+                        feature.on_reindex(report)
+                    except Exception:
+                        logger.exception("feature %s failed after a re-index", feature.name)
+                return report
+            finally:
+                self._reindexing.active = False
 
     def close(self) -> None:
         if "store" in self.__dict__:

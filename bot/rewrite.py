@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import logging
 import re
-import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -23,7 +22,7 @@ from bot.llm import LLMClient
 from bot.models import Turn
 from bot.prompts import render
 from knowledge.glossary import Glossary
-from knowledge.index import KnowledgeIndex
+from knowledge.index import IndexView, KnowledgeIndex
 from knowledge.kinds import Name, NameKinds, learn_kinds, name_tokens
 from knowledge.lexical import STOPWORDS
 from knowledge.vocabulary import ASKING, QUESTION_WORDS
@@ -195,6 +194,10 @@ class LLMRewriter:
         return text.splitlines()[0] if text else standalone_question(question, history, names)
 
 
+def _learn_names(view: IndexView) -> NameKinds:
+    return NameKinds.from_glossary(view.glossary).merged(learn_kinds(view.ordered_chunks()))
+
+
 class FollowUps:
     """Standalone questions over one index: the glossary's groups and the name kinds
     learned from its documents, re-read once per index generation (a few milliseconds)."""
@@ -202,21 +205,11 @@ class FollowUps:
     def __init__(self, index: KnowledgeIndex, *, rewriter: LLMRewriter | None = None) -> None:
         self.index = index
         self.rewriter = rewriter
-        self._names: tuple[int, Glossary, NameKinds] | None = None
-        self._lock = threading.Lock()
 
     def names(self) -> NameKinds:
-        """Names of one kind: the glossary's groups plus those learned from the documents."""
-        generation = self.index.generation()
-        glossary = self.index.glossary()  # a new object when a re-index changed it
-        with self._lock:
-            cached = self._names
-            if cached is not None and cached[0] == generation and cached[1] is glossary:
-                return cached[2]
-            chunks = self.index.chunks(self.index.refresh_lexical().ids)
-            names = NameKinds.from_glossary(glossary).merged(learn_kinds(chunks.values()))
-            self._names = (generation, glossary, names)
-            return names
+        """Names of one kind: the glossary's groups plus those learned from the documents
+        (made once per index generation, before questions switch to it)."""
+        return self.index.derived("follow-up names", _learn_names)
 
     def standalone(self, question: str, history: Sequence[Turn]) -> str:
         if not user_turns(history):

@@ -152,25 +152,31 @@ class MiniLMEmbedder(EmbeddingFunction[Documents]):
     def count_tokens(self, text: str) -> int:
         return len(self._tokenizer.encode(text, add_special_tokens=True).ids)
 
-    def embed(self, texts: Sequence[str]) -> np.ndarray:
-        """Embed texts in length-sorted batches (less padding) and return them in input order."""
+    def embed(self, texts: Sequence[str], *, one_core: bool = False) -> np.ndarray:
+        """Embed texts in length-sorted batches (less padding) and return them in input order.
+        `one_core`: every batch computed on the calling thread alone (see `on_one_core`)."""
         out = np.zeros((len(texts), MINILM_DIM), dtype=np.float32)
         if not texts:
             return out
         order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
         for start in range(0, len(order), self.batch_size):
             idx = order[start : start + self.batch_size]
-            out[idx] = self._embed_batch([texts[i] or " " for i in idx])
+            out[idx] = self._embed_batch([texts[i] or " " for i in idx], one_core=one_core)
         return out
 
-    def _embed_batch(self, texts: list[str]) -> np.ndarray:
+    def on_one_core(self) -> OneCoreEmbedder:
+        """This model computing on the calling thread only: an index run beside questions
+        runs in a thread of the lowest CPU priority, and this keeps all its work there."""
+        return OneCoreEmbedder(self)
+
+    def _embed_batch(self, texts: list[str], *, one_core: bool = False) -> np.ndarray:
         encodings = self._tokenizer.encode_batch(texts)
         ids = np.array([e.ids for e in encodings], dtype=np.int64)
         mask = np.array([e.attention_mask for e in encodings], dtype=np.int64)
         feeds = {"input_ids": ids, "attention_mask": mask}
         if "token_type_ids" in self._input_names:
             feeds["token_type_ids"] = np.zeros_like(ids)
-        if len(texts) > 4:  # indexing batches: one at a time keeps memory flat
+        if len(texts) > 4 and not one_core:  # indexing batches: one at a time, memory flat
             with self._lock:
                 hidden = self._session.run(None, feeds)[0]
         else:  # queries: the session is thread-safe, let concurrent questions overlap
@@ -179,6 +185,24 @@ class MiniLMEmbedder(EmbeddingFunction[Documents]):
         pooled = (hidden * weights).sum(axis=1) / np.clip(weights.sum(axis=1), 1e-9, None)
         norms = np.linalg.norm(pooled, axis=1, keepdims=True)
         return (pooled / np.clip(norms, 1e-12, None)).astype(np.float32)
+
+
+class OneCoreEmbedder:
+    """A MiniLMEmbedder whose batches run on the calling thread (its single-thread session)."""
+
+    def __init__(self, inner: MiniLMEmbedder) -> None:
+        self.inner = inner
+
+    @property
+    def model_name(self) -> str:
+        return self.inner.model_name
+
+    @property
+    def dimension(self) -> int:
+        return self.inner.dimension
+
+    def embed(self, texts: Sequence[str]) -> np.ndarray:
+        return self.inner.embed(texts, one_core=True)
 
 
 @register_embedding_function

@@ -21,3 +21,11 @@ class DocumentsMissingError(KnowledgeError):
 
 class IndexWriteError(KnowledgeError):
     """The index could not be written (e.g. a full disk); the next run repairs it."""
+
+
+class CatalogError(KnowledgeError):
+    """The index catalog cannot be opened or migrated (the message says why and what to do)."""
+
+
+class IndexUnavailableError(KnowledgeError):
+    """The vector store cannot be reached or lost the index's collection."""

@@ -21,7 +21,7 @@ from knowledge.acronyms import Acronyms, Clippings
 from knowledge.answer_types import expected_kinds, holds
 from knowledge.chunking import LIST_MARK, neighbour_id
 from knowledge.documents import Chunk, Passage
-from knowledge.index import KnowledgeIndex
+from knowledge.index import IndexView, KnowledgeIndex
 from knowledge.lexical import LexicalIndex, tokenize
 from knowledge.ranking import FEATURES, FittedWeights, LinearRanker, load_weights
 from knowledge.vocabulary import QueryTerms, Vocabulary
@@ -98,9 +98,6 @@ class Retriever:
         self.use_glossary = use_glossary
         self.weights = weights or load_weights()
         self._lock = threading.Lock()
-        self._generation = -1
-        self._vocabulary: Vocabulary | None = None
-        self._headings: LexicalIndex | None = None
         self._terms: dict[str, _ChunkTerms] = {}
 
     @property
@@ -109,27 +106,26 @@ class Retriever:
 
     # -- per index generation ---------------------------------------------------------------
     def _refresh(self) -> tuple[LexicalIndex, LexicalIndex, Vocabulary]:
-        """The lexical index, a heading index and the vocabulary of the current generation."""
-        lexical = self.index.refresh_lexical()
-        generation = self.index.generation()
+        """The lexical index, a heading index and the vocabulary of the current generation
+        (made before questions switch to a new one: see KnowledgeIndex.derived)."""
+        return self.index.derived(f"retrieval:glossary={self.use_glossary}", self._prepare)
+
+    def _prepare(self, view: IndexView) -> tuple[LexicalIndex, LexicalIndex, Vocabulary]:
+        chunks = view.ordered_chunks()
+        texts = [text for c in chunks for text in (c.title, c.section_label, c.text)]
+        vocabulary = Vocabulary(
+            acronyms=Acronyms.learn(texts),
+            clippings=Clippings.learn(texts),
+            glossary=view.glossary if self.use_glossary else None,
+            idf=view.lexical.idf,
+            known=view.lexical.knows,
+        )
+        headings = LexicalIndex.build(
+            [c.id for c in chunks], [f"{c.title} {c.section_label}" for c in chunks]
+        )
         with self._lock:
-            if self._vocabulary is None or self._headings is None or generation != self._generation:
-                chunks = list(self.index.chunks(lexical.ids).values())
-                texts = [text for c in chunks for text in (c.title, c.section_label, c.text)]
-                glossary = self.index.glossary() if self.use_glossary else None
-                self._vocabulary = Vocabulary(
-                    acronyms=Acronyms.learn(texts),
-                    clippings=Clippings.learn(texts),
-                    glossary=glossary,
-                    idf=lexical.idf,
-                    known=lexical.knows,
-                )
-                self._headings = LexicalIndex.build(
-                    [c.id for c in chunks], [f"{c.title} {c.section_label}" for c in chunks]
-                )
-                self._terms = {}
-                self._generation = generation
-            return lexical, self._headings, self._vocabulary
+            self._terms = {}  # ids of replaced chunks go
+        return view.lexical, headings, vocabulary
 
     def vocabulary(self) -> Vocabulary:
         return self._refresh()[2]

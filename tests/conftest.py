@@ -23,6 +23,7 @@ from bot.app import App
 from bot.config import SAMPLES_DIR, Settings
 from bot.core import PartnerBot
 from bot.platform import PlatformRegistry
+from tests.chroma_server import ChromaProcess
 from tests.postgres_server import PostgresServer
 
 SAMPLE_DOCS = SAMPLES_DIR / "docs"
@@ -45,6 +46,14 @@ if TEST_DATABASE not in ("sqlite", "postgres"):
 def postgres_server() -> Iterator[PostgresServer]:
     """A real PostgreSQL server for the session; if it cannot start, its tests fail."""
     server = PostgresServer().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def chroma_server() -> Iterator[ChromaProcess]:
+    """A real `chroma run` server for the session; if it cannot start, its tests fail."""
+    server = ChromaProcess().start()
     yield server
     server.stop()
 

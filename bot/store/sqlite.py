@@ -11,7 +11,6 @@ from __future__ import annotations
 import logging
 import sqlite3
 import threading
-import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -21,6 +20,7 @@ from typing import Any
 from bot.errors import StoreError
 from bot.store.migrations import VERSION_TABLE, Migration, load_migrations, pending, statements
 from bot.store.sql import Dialect, Result, SqlRepositories, bound
+from knowledge.sqlite_wal import use_wal
 
 logger = logging.getLogger(__name__)
 
@@ -29,20 +29,6 @@ DIALECT = Dialect(lock_row="", skip_locked="")
 
 def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
-
-
-def _wal(db: sqlite3.Connection) -> None:
-    """Switch to WAL; switching needs a moment alone with the file (another process may be
-    creating it right now), and SQLite does not wait for that by itself."""
-    for _ in range(100):
-        try:
-            db.execute("PRAGMA journal_mode=WAL")
-            return
-        except sqlite3.OperationalError as e:
-            if "locked" not in str(e):
-                raise
-            time.sleep(0.05)
-    db.execute("PRAGMA journal_mode=WAL")
 
 
 class _Session:
@@ -69,7 +55,7 @@ class SqliteStore(SqlRepositories):
             )
             self._db.row_factory = sqlite3.Row
             self._db.execute("PRAGMA busy_timeout=30000")
-            _wal(self._db)
+            use_wal(self._db)
             # WAL + NORMAL: commits survive a crash of the process (not of the OS) and skip
             # an fsync per answer; the database itself is never corrupted.
             self._db.execute("PRAGMA synchronous=NORMAL")

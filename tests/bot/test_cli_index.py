@@ -18,9 +18,10 @@ from chromadb.errors import InternalError
 from typer.testing import CliRunner
 
 from bot.cli import app
+from knowledge.catalog.sql import SqlCatalog
 from knowledge.index import KnowledgeIndex
 from knowledge.index_lock import index_lock
-from knowledge.lexical import LexicalIndex
+from knowledge.index_writer import IndexWriter
 from tests.hostile_files import hostile_folder
 
 runner = CliRunner()
@@ -45,21 +46,21 @@ def _manifest_full(*args: Any, **kwargs: Any) -> None:
     raise sqlite3.OperationalError("database or disk is full")
 
 
-def _bm25_full(*args: Any, **kwargs: Any) -> None:
+def _switch_full(*args: Any, **kwargs: Any) -> None:
     try:
         raise OSError(errno.ENOSPC, "No space left on device")
-    except OSError as e:  # as numpy reports it: chained under its own error
-        raise RuntimeError("could not write the array") from e
+    except OSError as e:  # as a driver may report it: chained under its own error
+        raise RuntimeError("could not write the page") from e
 
 
 @pytest.mark.parametrize(
     ("target", "attribute", "fault"),
     [
-        (KnowledgeIndex, "_upsert", _chroma_full),
-        (KnowledgeIndex, "_clear_intents", _manifest_full),
-        (LexicalIndex, "save", _bm25_full),
+        (IndexWriter, "_upsert", _chroma_full),
+        (SqlCatalog, "commit_documents", _manifest_full),
+        (SqlCatalog, "switch", _switch_full),
     ],
-    ids=["chroma-upsert", "manifest-commit", "bm25-save"],
+    ids=["chroma-upsert", "catalog-commit", "generation-switch"],
 )
 def test_a_full_disk_is_one_clear_message_and_the_next_run_repairs(
     folder: Path, monkeypatch: pytest.MonkeyPatch, target: Any, attribute: str, fault: Any
@@ -88,8 +89,8 @@ def test_index_check_reports_and_repairs(folder: Path) -> None:
     assert runner.invoke(app, ["index", str(folder)]).exit_code == 0
     data = Path(os.environ["PARTNERBOT_DATA_DIR"])
     index = KnowledgeIndex(data_dir=data, embedder=_embedder())
-    first = sorted(index._all_chunks())[0]
-    index._collection.delete(ids=[first])  # as a crash before this version could leave it
+    first = sorted(index.live_chunks())[0]
+    index._current().collection.delete(ids=[first])  # as a crash in older versions could
     index.close()
 
     found = runner.invoke(app, ["index", "--check"])

@@ -1,6 +1,7 @@
-"""Index a folder and SIGKILL this process right after one Chroma write (crash tests).
+"""Index a folder and SIGKILL this process right after one write step (crash tests).
 
-python -m tests.knowledge.kill_index DATA_DIR DOCS_DIR upsert|delete
+python -m tests.knowledge.kill_index DATA_DIR DOCS_DIR STEP
+(STEP: chroma.upsert, catalog.add_chunks, catalog.commit_documents, … see faults.py)
 """
 
 from __future__ import annotations
@@ -9,33 +10,20 @@ import os
 import signal
 import sys
 from pathlib import Path
-from typing import Any
 
 from knowledge.embeddings import default_embedder
 from knowledge.index import KnowledgeIndex
+from tests.knowledge.faults import observe
 
 
-class _DieAfter:
-    """Chroma's collection, but the process dies as soon as `method` returns."""
+def main(data_dir: str, docs: str, step: str) -> None:
+    index = KnowledgeIndex(data_dir=Path(data_dir), embedder=default_embedder())
 
-    def __init__(self, real: Any, method: str) -> None:
-        self._real, self._method = real, method
-
-    def __getattr__(self, name: str) -> Any:
-        attr = getattr(self._real, name)
-        if name != self._method:
-            return attr
-
-        def then_die(*args: Any, **kwargs: Any) -> Any:
-            attr(*args, **kwargs)
+    def die_after(name: str) -> None:
+        if name == step:
             os.kill(os.getpid(), signal.SIGKILL)
 
-        return then_die
-
-
-def main(data_dir: str, docs: str, method: str) -> None:
-    index = KnowledgeIndex(data_dir=Path(data_dir), embedder=default_embedder())
-    index._collection = _DieAfter(index._collection, method)
+    observe(index, after=die_after)
     index.sync(Path(docs))
     raise SystemExit("the index run was not killed")
 

@@ -1,9 +1,10 @@
 """A run killed at any write step is repaired by the next run, and `check` finds nothing left.
 
-The write steps are every Chroma write, every SQLite commit and the BM25 save. For
-each step the run dies there (an exception no code catches, then the index object is
-abandoned as a killed process would leave it), the files change again or not, and
-the next run must leave Chroma, the manifest and the files agreeing exactly.
+The write steps are every Chroma write and every catalog transaction (tests/knowledge/
+faults.py). For each step the run dies there (an exception no code catches, then the
+index object is abandoned as a killed process would leave it), the files change again
+or not, and the next run must leave Chroma, the catalog and the files agreeing exactly.
+Until a run switches generations, questions keep the previous generation whole.
 """
 
 from __future__ import annotations
@@ -17,17 +18,16 @@ import subprocess
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pytest
 
 from knowledge.chunking import chunk_document, embedding_text
-from knowledge.documents import Document
+from knowledge.documents import Chunk, Document
 from knowledge.embeddings import default_embedder
 from knowledge.index import KnowledgeIndex
-from knowledge.lexical import LexicalIndex
 from knowledge.loaders import load_folder
+from tests.knowledge.faults import observe, real_catalog
 
 ROOT = Path(__file__).resolve().parents[2]
 ORIGINAL = {
@@ -78,45 +78,6 @@ class Faults:
             raise Killed(name)
 
 
-class _Chroma:
-    def __init__(self, real: Any, faults: Faults) -> None:
-        self._real, self._faults = real, faults
-
-    def __getattr__(self, name: str) -> Any:
-        attr = getattr(self._real, name)
-        if name not in ("add", "upsert", "update", "delete"):
-            return attr
-
-        def write(*args: Any, **kwargs: Any) -> Any:
-            self._faults.step(f"chroma.{name}")
-            return attr(*args, **kwargs)
-
-        return write
-
-
-class _Db:
-    def __init__(self, real: Any, faults: Faults) -> None:
-        self._real, self._faults = real, faults
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._real, name)
-
-    def _maybe_step(self, sql: str) -> None:
-        verb = sql.lstrip().split(None, 1)[0].upper()
-        if verb == "COMMIT" or (
-            verb in ("INSERT", "UPDATE", "DELETE") and not self._real.in_transaction
-        ):
-            self._faults.step(f"sqlite.{verb.lower()}")
-
-    def execute(self, sql: str, *args: Any) -> Any:
-        self._maybe_step(sql)
-        return self._real.execute(sql, *args)
-
-    def executemany(self, sql: str, *args: Any) -> Any:
-        self._maybe_step(sql)
-        return self._real.executemany(sql, *args)
-
-
 def open_index(data: Path) -> KnowledgeIndex:
     return KnowledgeIndex(data_dir=data, embedder=HashEmbedder())
 
@@ -128,44 +89,51 @@ def write_files(folder: Path, files: dict[str, str]) -> None:
         (folder / name).write_text(text, encoding="utf-8")
 
 
-def sync_with_faults(
-    data: Path, folder: Path, faults: Faults, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def sync_with_faults(data: Path, folder: Path, faults: Faults) -> None:
     index = open_index(data)
-    index._collection = _Chroma(index._collection, faults)
-    index._db = _Db(index._db, faults)  # type: ignore[assignment]
-    real_save = LexicalIndex.save
+    before = index.live_chunks()
+    observe(index, before=faults.step)
+    with contextlib.suppress(Killed):  # then abandoned as a killed process leaves it
+        index.sync(folder)
+    if faults.die_at is not None and faults.steps[-1] != "catalog.switch":
+        # Killed before the switch: a reader still gets the previous generation, whole.
+        assert_answers_from(index, before)
+    real_catalog(index).close()
 
-    def save(self: LexicalIndex, directory: Path) -> None:
-        faults.step("bm25.save")
-        real_save(self, directory)
 
-    with monkeypatch.context() as patch:
-        patch.setattr(LexicalIndex, "save", save)
-        with contextlib.suppress(Killed):  # then abandoned as a killed process leaves it
-            index.sync(folder)
-    index._db._real.close()  # type: ignore[attr-defined]
+def _key(c: Chunk) -> tuple[str, int, str, str]:
+    return c.doc_path, c.ordinal, c.title, c.text
+
+
+def assert_answers_from(index: KnowledgeIndex, chunks: dict[str, Chunk]) -> None:
+    """A reader opening the index now gets exactly these chunks, and Chroma has them all."""
+    reader = open_index(index.data_dir)
+    try:
+        assert {_key(c) for c in reader.live_chunks().values()} == {
+            _key(c) for c in chunks.values()
+        }
+        got = reader._current().collection.get(ids=sorted(reader.live_chunks()))
+        assert sorted(got["ids"]) == sorted(reader.live_chunks())
+    finally:
+        reader.close()
 
 
 def assert_index_matches_files(data: Path, folder: Path) -> None:
-    """Manifest == the files' documents; Chroma == the manifest, vectors included."""
+    """Live generation == the files' documents; Chroma == the catalog, vectors included."""
     docs = {d.path: d for d in load_folder(folder) if isinstance(d, Document)}
     index = open_index(data)
     try:
-        manifest = index._all_chunks()
-        expected = {c.id: c for d in docs.values() for c in chunk_document(d)}
-        assert {i: (c.text, c.title) for i, c in manifest.items()} == {
-            i: (c.text, c.title) for i, c in expected.items()
-        }
-        got = index._collection.get(include=["documents", "embeddings"])
+        live = index.live_chunks()
+        expected = [c for d in docs.values() for c in chunk_document(d)]
+        assert sorted(map(_key, live.values())) == sorted(map(_key, expected))
+        ids = sorted(live)
+        got = index._current().collection.get(ids=ids, include=["documents", "embeddings"])
         chroma = dict(zip(got["ids"], got["documents"], strict=True))
-        assert chroma == {i: c.text for i, c in expected.items()}
+        assert chroma == {i: c.text for i, c in live.items()}
         vectors = dict(zip(got["ids"], got["embeddings"], strict=True))
-        ids = sorted(expected)
-        wanted = HashEmbedder().embed([embedding_text(expected[i]) for i in ids])
+        wanted = HashEmbedder().embed([embedding_text(live[i]) for i in ids])
         np.testing.assert_allclose(np.array([vectors[i] for i in ids]), wanted, atol=1e-6)
-        lexical = index.refresh_lexical()
-        assert lexical is not None
+        assert index.catalog.building() is None  # nothing half-done is left
         check = index.check()
         assert check.ok, check
     finally:
@@ -189,9 +157,7 @@ AFTERWARDS: dict[str, Callable[[Path], None]] = {
 }
 
 
-def test_a_run_killed_at_any_write_step_is_repaired_by_the_next(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_a_run_killed_at_any_write_step_is_repaired_by_the_next(tmp_path: Path) -> None:
     folder = tmp_path / "docs"
     folder.mkdir()
 
@@ -201,11 +167,18 @@ def test_a_run_killed_at_any_write_step_is_repaired_by_the_next(
         open_index(data).sync(folder)
         write_files(folder, KILLED_RUN_FILES)
         faults = Faults(die_at)
-        sync_with_faults(data, folder, faults, monkeypatch)
+        sync_with_faults(data, folder, faults)
         return data, faults
 
     _, whole = killed_run("whole", None)
-    assert len(whole.steps) >= 8, whole.steps  # intents, delete, upsert, commit (x2), bm25
+    assert whole.steps == [
+        "catalog.begin",
+        "catalog.add_chunks",
+        "chroma.upsert",
+        "catalog.commit_documents",
+        "catalog.retire",
+        "catalog.switch",
+    ], whole.steps
     for die_at in range(1, len(whole.steps) + 1):
         for after, change in AFTERWARDS.items():
             data, faults = killed_run(f"{die_at}-{after}", die_at)
@@ -226,12 +199,11 @@ def test_check_finds_and_repairs_damage_no_intent_recorded(tmp_path: Path) -> No
     write_files(folder, ORIGINAL)
     index = open_index(tmp_path / "data")
     index.sync(folder)
-    ids = sorted(index._all_chunks())
-    index._collection.delete(ids=[ids[0]])
-    index._collection.update(
-        ids=[ids[1]], embeddings=[[0.0] * 15 + [1.0]], documents=["something else"]
-    )
-    index._collection.add(
+    ids = sorted(index.live_chunks())
+    collection = index._current().collection
+    collection.delete(ids=[ids[0]])
+    collection.update(ids=[ids[1]], embeddings=[[0.0] * 15 + [1.0]], documents=["something else"])
+    collection.add(
         ids=["orphan-0001"],
         embeddings=[[1.0] + [0.0] * 15],
         documents=["a chunk of a file long gone"],
@@ -246,8 +218,8 @@ def test_check_finds_and_repairs_damage_no_intent_recorded(tmp_path: Path) -> No
     assert_index_matches_files(tmp_path / "data", folder)
 
 
-def test_a_rebuild_killed_before_chroma_is_dropped_is_repaired(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+def test_a_killed_rebuild_leaves_the_live_generation_answering_and_is_dropped(
+    tmp_path: Path,
 ) -> None:
     folder = tmp_path / "docs"
     folder.mkdir()
@@ -255,16 +227,26 @@ def test_a_rebuild_killed_before_chroma_is_dropped_is_repaired(
     data = tmp_path / "data"
     open_index(data).sync(folder)
     index = open_index(data)
+    before = index.live_chunks()
+    old_collection = index._current().generation.collection  # type: ignore[union-attr]
 
-    def die(name: str) -> None:
-        raise Killed(name)
+    def die(step: str) -> None:
+        if step == "catalog.switch":
+            raise Killed(step)
 
-    monkeypatch.setattr(index._client, "delete_collection", die)
+    observe(index, before=die)
     with pytest.raises(Killed):
-        index.rebuild()  # the manifest is empty now; Chroma still holds everything
-    index.close()
+        index.sync(folder, rebuild=True)  # every chunk is in the new collection by now
+    real_catalog(index).close()
+    assert_answers_from(index, before)
+
     write_files(folder, {k: v for k, v in ORIGINAL.items() if k != "deals.md"})
-    open_index(data).sync(folder)
+    reopened = open_index(data)
+    report = reopened.sync(folder)
+    assert report.removed == ["deals.md"] and report.repaired == []  # it changed no document
+    names = reopened.vectors.names()
+    assert names == {old_collection}  # the rebuild's collection is gone
+    reopened.close()
     assert_index_matches_files(data, folder)
 
 
@@ -278,13 +260,19 @@ def cli(*args: str, data: Path) -> subprocess.CompletedProcess[str]:
 @pytest.mark.parametrize(
     ("killed_after", "then", "repaired"),
     [
-        # Chroma took the new chunks, the manifest never heard of them; then tiers.md is put
-        # back as the manifest knows it and the new file deleted: both left wrong in Chroma.
-        ("upsert", {"tiers.md": ORIGINAL["tiers.md"], "billing.md": ORIGINAL["billing.md"]}, 2),
-        # Chroma lost tiers.md's chunks; the file is put back as the manifest knows it.
-        ("delete", ORIGINAL, 1),
+        # Chroma took the new chunks, the catalog never committed them; then tiers.md is put
+        # back as the live generation knows it and the new file deleted.
+        (
+            "chroma.upsert",
+            {"tiers.md": ORIGINAL["tiers.md"], "billing.md": ORIGINAL["billing.md"]},
+            2,
+        ),
+        # The catalog recorded the chunks as pending; Chroma never got them.
+        ("catalog.add_chunks", ORIGINAL, 2),
+        # Everything written but the switch: the next run carries on from there.
+        ("catalog.commit_documents", KILLED_RUN_FILES, 0),
     ],
-    ids=["after-upsert-then-edited-and-deleted", "after-delete-then-restored"],
+    ids=["after-upsert-then-edited-and-deleted", "after-pending-then-restored", "before-switch"],
 )
 def test_a_really_killed_index_run_is_repaired_by_partnerbot_index(
     tmp_path: Path, killed_after: str, then: dict[str, str], repaired: int
@@ -311,8 +299,10 @@ def test_a_really_killed_index_run_is_repaired_by_partnerbot_index(
     try:
         check = index.check()
         assert check.ok, check  # the run left nothing for check to find
-        manifest = index._all_chunks()
-        assert index.vector_count() == len(manifest)
+        manifest = index.live_chunks()
+        texts = {c.doc_path: c.text for c in manifest.values()}
+        assert ("12 survey" in texts["tiers.md"]) == ("12 survey" in then["tiers.md"])
+        assert ("mdf.md" in texts) == ("mdf.md" in then)
         # Dense search finds the restored document again.
         query = default_embedder().embed(["How many survey responses do Advanced partners need?"])
         hits = index.dense_search(query[0], 3)
