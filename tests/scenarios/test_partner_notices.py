@@ -529,7 +529,9 @@ async def test_no_customer_reaches_questions_threads_or_the_logs(
             thread=harbour.id,
             mention=False,
         )
-        answers = [m.text for m in world.platform.replies(asked)]
+        replies = world.platform.replies(asked)
+        answers = [m.text for m in replies]
+        cited = {c.path for m in replies if m.answer for c in m.answer.cited}
         for text in (
             "which customers get the Northwind Books licensing email?",
             "is Bondi Beach Bakery getting the per-user licensing email?",
@@ -537,7 +539,9 @@ async def test_no_customer_reaches_questions_threads_or_the_logs(
             answer = world.app.core.ask(Question(text, actor=Actor("memory", "U0LARS")))
             answers.append(answer.text)
             answers.extend(c.text for c in answer.sources)
+            cited |= {c.path for c in answer.cited}
     assert len(answers) > 3
+    assert f"comms/{COMM_ID}" in cited  # the communication itself was found and cited
     for text in answers:
         assert not {n for n in ALL_NAMES - {"Bondi Beach Bakery Pty Ltd"} if n in text}, text
     logged = "\n".join(r.getMessage() for r in caplog.records)
