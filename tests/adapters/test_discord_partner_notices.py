@@ -22,11 +22,12 @@ from tests.adapters.discord_harness import discord_settings, running_discord
 from tests.adapters.test_discord_reconcile import notices_in
 from tests.fakes.discord_server import FakeDiscord, fake_discord
 from tests.scenarios.test_comms import COMM_ID, SAMPLE, Clock, before_send, write_routes
-from tests.scenarios.test_partner_notices import ALL_NAMES, CUSTOMERS
-
-
-class Crash(BaseException):
-    """Stands for the process dying between a post and its record."""
+from tests.scenarios.test_partner_notices import (
+    ALL_NAMES,
+    CUSTOMERS,
+    Crash,
+    crash_after_a_direct_message,
+)
 
 
 @pytest.fixture
@@ -92,14 +93,7 @@ async def test_each_partner_gets_its_own_customers_once_on_discord_across_a_cras
 
     async with running_discord(app):
         crashing = Dispatcher(comms=app.comms, posters=app.posters)
-        record = crashing.outbox.record
-
-        def die_after_a_dm(delivery: Any, *args: Any, **kwargs: Any) -> bool:
-            if delivery.channel.startswith("@"):
-                raise Crash
-            return record(delivery, *args, **kwargs)
-
-        monkeypatch.setattr(crashing.outbox, "record", die_after_a_dm)
+        crash_after_a_direct_message(crashing, monkeypatch)
         with pytest.raises(Crash):
             await asyncio.to_thread(crashing.run_once)
         restarted = Dispatcher(comms=app.comms, posters=app.posters)

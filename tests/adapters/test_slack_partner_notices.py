@@ -22,7 +22,12 @@ from tests.adapters.test_slack import responses
 from tests.adapters.test_slack_notices import SLACK_ROUTES, button_value, key_of, notices
 from tests.fakes.slack_server import FakeSlack
 from tests.scenarios.test_comms import COMM_ID, SAMPLE, Clock, before_send, write_routes
-from tests.scenarios.test_partner_notices import ALL_NAMES, CUSTOMERS
+from tests.scenarios.test_partner_notices import (
+    ALL_NAMES,
+    CUSTOMERS,
+    Crash,
+    crash_after_a_direct_message,
+)
 
 HARBOUR, WATTLE = "C0HARBOUR", "C0WATTLE"  # a Slack Connect channel, a private channel
 LARS, INGA = "D0LARS", "D0INGA"  # the DMs FakeSlack opens with U0LARS and U0INGA
@@ -43,10 +48,6 @@ PARTNERS = {
         {"id": "wattle-msp", "name": "Wattle Managed Services", "slack": {"place": WATTLE}},
     ]
 }
-
-
-class Crash(BaseException):
-    """Stands for the process dying between a post and its record."""
 
 
 @pytest.fixture
@@ -87,14 +88,7 @@ async def test_each_partner_gets_its_own_customers_once_on_slack_across_a_crash(
 ) -> None:
     async with running_slack(app, fake) as slack:
         crashing = Dispatcher(comms=app.comms, posters=app.posters)
-        record = crashing.outbox.record
-
-        def die_after_a_dm(delivery: Any, *args: Any, **kwargs: Any) -> bool:
-            if delivery.channel.startswith("@"):
-                raise Crash
-            return record(delivery, *args, **kwargs)
-
-        monkeypatch.setattr(crashing.outbox, "record", die_after_a_dm)
+        crash_after_a_direct_message(crashing, monkeypatch)
         with pytest.raises(Crash):
             await asyncio.to_thread(crashing.run_once)
         restarted = Dispatcher(comms=app.comms, posters=app.posters)

@@ -243,20 +243,25 @@ class Crash(BaseException):
     """Stands for the process dying."""
 
 
+def crash_after_a_direct_message(dispatcher: Dispatcher, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The dispatcher's process dies right after posting a DM, before recording it."""
+    record = dispatcher.outbox.record
+
+    def die(delivery: Any, *args: Any, **kwargs: Any) -> bool:
+        if delivery.channel.startswith("@"):
+            raise Crash
+        return record(delivery, *args, **kwargs)
+
+    monkeypatch.setattr(dispatcher.outbox, "record", die)
+
+
 def test_a_restart_neither_loses_nor_repeats_a_private_notice(
     world: PartnersWorld, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     world.register()
     world.clock.set(before_send(days=14))
     crashing = world.dispatcher
-    record = crashing.outbox.record
-
-    def die_after_a_direct_message(delivery: Any, *args: Any, **kwargs: Any) -> bool:
-        if delivery.channel.startswith("@"):
-            raise Crash  # posted to the DM, not recorded
-        return record(delivery, *args, **kwargs)
-
-    monkeypatch.setattr(crashing.outbox, "record", die_after_a_direct_message)
+    crash_after_a_direct_message(crashing, monkeypatch)
     with pytest.raises(Crash):
         crashing.run_once()
     sent = world.private_counts()
