@@ -161,6 +161,7 @@ def _make_chunk(doc: Document, path: tuple[str, ...], units: list[str], ordinal:
         effective_date=doc.effective_date,
         url=doc.url,
         kind=doc.kind,
+        audience=doc.audience.key,
     )
 
 

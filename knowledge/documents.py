@@ -6,6 +6,8 @@ import hashlib
 from dataclasses import dataclass, field
 from datetime import date
 
+from knowledge.audience import Audience
+
 
 @dataclass(frozen=True, slots=True)
 class Section:
@@ -24,7 +26,7 @@ class Document:
     sections: tuple[Section, ...]
     effective_date: date | None = None
     url: str | None = None
-    audience: tuple[str, ...] = ()
+    audience: Audience = field(default_factory=Audience)  # who may read it (default everyone)
     kind: str = "document"  # "document" or "communication"
 
     @property
@@ -39,7 +41,7 @@ class Document:
             self.title,
             str(self.effective_date or ""),
             self.url or "",
-            ",".join(self.audience),
+            self.audience.key,
         ):
             h.update(part.encode())
             h.update(b"\0")
@@ -72,6 +74,7 @@ class Chunk:
     effective_date: date | None = None
     url: str | None = None
     kind: str = "document"
+    audience: str = ""  # its document's audience key (knowledge/audience.py): "" is everyone
 
     @property
     def section_label(self) -> str:

@@ -20,6 +20,7 @@ from typing import Any
 import yaml
 
 from knowledge import bounded_yaml
+from knowledge.audience import Audience, AudienceError
 from knowledge.documents import Document, Section
 
 # DOCX: a zip of XML parts. Sizes are the zip's declared sizes, which also cap what
@@ -106,17 +107,12 @@ def _scalar(meta: dict[str, Any], *keys: str) -> Any:
     return None
 
 
-def _tags(meta: dict[str, Any], *keys: str) -> tuple[str, ...]:
-    """A comma-separated string or a list of single values."""
-    key = next((k for k in keys if meta.get(k)), None)
-    if key is None:
-        return ()
-    value = meta[key]
-    if isinstance(value, _SCALARS):
-        value = [v.strip() for v in str(value).split(",")]
-    if not isinstance(value, list) or not all(isinstance(v, _SCALARS) for v in value):
-        raise LoadError(f"front matter {key!r} must be a list of names, e.g. [msp, smb]")
-    return tuple(str(v) for v in value if str(v).strip())
+def _audience(meta: dict[str, Any]) -> Audience:
+    """Who may read it (`audience:`, knowledge/audience.py); not said: its folder decides."""
+    try:
+        return Audience.parse(meta.get("audience"))
+    except AudienceError as e:
+        raise LoadError(f"front matter {e}") from None
 
 
 def sections_from_markdown(body: str) -> tuple[str | None, list[Section]]:
@@ -170,7 +166,7 @@ def load_markdown(data: bytes, rel: str) -> Document:
             _scalar(meta, "effective_date", "effective", "published_date", "published", "date")
         ),
         url=str(url) if url else None,
-        audience=_tags(meta, "audience", "tags"),
+        audience=_audience(meta),
     )
 
 

@@ -47,6 +47,7 @@ from knowledge.chunking import chunk_document, embedding_text
 from knowledge.documents import Chunk, Document, LoadFailure
 from knowledge.embeddings import Embedder
 from knowledge.errors import DocumentsMissingError, IndexWriteError
+from knowledge.folder_audience import FolderAudiences
 from knowledge.glossary import GLOSSARY_FILE
 from knowledge.loaders import FileLoader, LoadError, discover, link_problem, read_file
 from knowledge.vectors import CHROMA_BATCH, VectorStore
@@ -264,6 +265,7 @@ class IndexWriter:
         report: SyncReport,
     ) -> Iterator[tuple[Document, str]]:
         """The folder's new and changed documents, loaded one at a time."""
+        folders = FolderAudiences(root if root.is_dir() else root.parent)
         with FileLoader() as loader:
             for path in discover(root):
                 if isinstance(path, LoadFailure):
@@ -272,11 +274,15 @@ class IndexWriter:
                 rel = path.name if root.is_file() else path.relative_to(root).as_posix()
                 seen.add(rel)
                 try:
+                    folder = None if root.is_file() else folders.for_file(rel)
                     data = read_file(path)
-                except LoadError as e:
+                except LoadError as e:  # (a bad _audience.yml: its documents stay as they were)
                     report.failed.append(LoadFailure(rel, str(e)))
                     continue
-                file_hash = hashlib.sha256(data).hexdigest()
+                digest = hashlib.sha256(data)
+                if folder is not None:  # its folder's audience is part of what was read
+                    digest.update(f"\0{folder[0]}\0{folder[1].key}".encode())
+                file_hash = digest.hexdigest()
                 if rel in known and known[rel][1] == file_hash:
                     report.unchanged.append(rel)
                     continue
@@ -285,6 +291,8 @@ class IndexWriter:
                 if isinstance(loaded, LoadFailure):
                     report.failed.append(loaded)  # a previously indexed version stays searchable
                     continue
+                if folder is not None and not loaded.audience.given:
+                    loaded = replace(loaded, audience=folder[1])
                 yield loaded, file_hash
 
     def _start(self, rebuild: bool, on_progress: ProgressFn | None) -> _Run:
@@ -441,12 +449,18 @@ class IndexWriter:
                     kind=doc.kind,
                     chunk_count=len(chunks),
                     indexed_at=now,
+                    audience=doc.audience.key,
                 )
                 for doc, file_hash, chunks in group
             ],
             [
                 DocumentVersion(
-                    doc.path, doc.content_hash, doc.title, doc.effective_date, doc.sections
+                    doc.path,
+                    doc.content_hash,
+                    doc.title,
+                    doc.effective_date,
+                    doc.sections,
+                    doc.audience.key,
                 )
                 for doc, _, _ in group
             ],

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bot.comms.model import DIMENSIONS, Communication, format_when
+from bot.comms.model import Communication, format_when
 from knowledge.documents import Document, Section
 
 
@@ -48,13 +48,13 @@ def communication_document(comm: Communication, status: str) -> Document:
     sections.extend(Section(("Partner FAQ", f.q), f"{f.q}\n{f.a}") for f in comm.faq)
     if comm.links:
         sections.append(Section(("Links",), "\n".join(f"- {link}" for link in comm.links)))
-    tags = tuple(t for d in DIMENSIONS for t in comm.audience.tags(d))
+    # Its `audience` is whom the vendor writes to (customers), not who may read about it:
+    # every partner may ask about a communication, so its document is public.
     return Document(
         path=comm.doc_path,
         title=document_title(comm),
         sections=tuple(sections),
         effective_date=comm.send_at.date(),
         url=comm.full_text_url,
-        audience=tags,
         kind="communication",
     )

@@ -58,6 +58,7 @@ class DocumentEntry:
     kind: str
     chunk_count: int
     indexed_at: str
+    audience: str = ""  # who may read it (knowledge/audience.py key; "" is everyone)
 
 
 @dataclass(frozen=True)
@@ -69,6 +70,7 @@ class DocumentVersion:
     title: str
     effective_date: date | None
     sections: tuple[Section, ...]
+    audience: str = ""  # who could read this version
 
 
 @dataclass(frozen=True)

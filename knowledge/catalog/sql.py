@@ -66,12 +66,12 @@ _GENERATION = (
     "switched_at FROM index_generations"
 )
 _CHUNK = (
-    "SELECT id, doc_path, ordinal, title, section, text, effective_date, url, kind "
+    "SELECT id, doc_path, ordinal, title, section, text, effective_date, url, kind, audience "
     "FROM index_chunks"
 )
 _DOCUMENT = (
     "SELECT path, source, content_hash, file_hash, title, effective_date, url, kind, "
-    "chunk_count, indexed_at FROM index_documents"
+    "chunk_count, indexed_at, audience FROM index_documents"
 )
 _LIVE_AT = "added_gen <= ? AND (removed_gen IS NULL OR removed_gen > ?)"
 
@@ -101,6 +101,7 @@ def chunk_from_row(r: Sequence[Any]) -> Chunk:
         effective_date=_date(r[6]),
         url=r[7],
         kind=r[8],
+        audience=r[9],
     )
 
 
@@ -116,6 +117,7 @@ def _document(r: Sequence[Any]) -> DocumentEntry:
         kind=r[7],
         chunk_count=int(r[8]),
         indexed_at=r[9],
+        audience=r[10],
     )
 
 
@@ -159,14 +161,15 @@ class SqlCatalog:
     def last_version(self, path: str) -> DocumentVersion | None:
         with self._reads() as s:
             rows = s.execute(
-                "SELECT path, content_hash, title, effective_date, sections FROM index_versions "
+                "SELECT path, content_hash, title, effective_date, sections, audience "
+                "FROM index_versions "
                 "WHERE path = ? ORDER BY id DESC LIMIT 1",
                 (path,),
             )
         if not rows:
             return None
         r = rows[0]
-        return DocumentVersion(r[0], r[1], r[2], _date(r[3]), _sections(r[4]))
+        return DocumentVersion(r[0], r[1], r[2], _date(r[3]), _sections(r[4]), r[5])
 
     # -- writing ------------------------------------------------------------------------------
     def building(self) -> Generation | None:
@@ -219,8 +222,8 @@ class SqlCatalog:
         with self._writes() as s:
             s.executemany(
                 "INSERT INTO index_chunks (id, doc_path, ordinal, title, section, text, "
-                "effective_date, url, kind, added_gen, removed_gen, written) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL, 0) ON CONFLICT (id) DO UPDATE SET "
+                "effective_date, url, kind, audience, added_gen, removed_gen, written) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL, 0) ON CONFLICT (id) DO UPDATE SET "
                 "added_gen = excluded.added_gen, removed_gen = NULL, written = 0",
                 [
                     (
@@ -233,6 +236,7 @@ class SqlCatalog:
                         _iso(c.effective_date),
                         c.url,
                         c.kind,
+                        c.audience,
                         generation,
                     )
                     for c in chunks
@@ -273,8 +277,8 @@ class SqlCatalog:
                 )
             s.executemany(
                 "INSERT INTO index_documents (path, source, content_hash, file_hash, title, "
-                "effective_date, url, kind, chunk_count, indexed_at, added_gen, removed_gen) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL)",
+                "effective_date, url, kind, chunk_count, indexed_at, audience, added_gen, "
+                "removed_gen) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL)",
                 [
                     (
                         d.path,
@@ -287,6 +291,7 @@ class SqlCatalog:
                         d.kind,
                         d.chunk_count,
                         d.indexed_at,
+                        d.audience,
                         generation,
                     )
                     for d in documents
@@ -295,7 +300,7 @@ class SqlCatalog:
             for v in versions:
                 s.execute(
                     "INSERT INTO index_versions (path, content_hash, title, effective_date, "
-                    "sections, recorded_at, generation) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    "sections, recorded_at, generation, audience) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                     (
                         v.path,
                         v.content_hash,
@@ -304,6 +309,7 @@ class SqlCatalog:
                         _sections_json(v.sections),
                         now(),
                         generation,
+                        v.audience,
                     ),
                 )
                 s.execute(

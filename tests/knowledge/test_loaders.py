@@ -37,7 +37,7 @@ def test_markdown_front_matter_and_heading_paths(tmp_path: Path) -> None:
     doc = load(tmp_path)[0]["tiers.md"]
     assert doc.title == "Tiers 2026"
     assert doc.effective_date is not None and doc.effective_date.isoformat() == "2026-07-01"
-    assert doc.audience == ("msp", "smb")
+    assert doc.audience.tags("any") == ("msp", "smb")  # a list: anyone holding one of them
     assert doc.url == "https://example.test/tiers"
     paths = [s.path for s in doc.sections]
     assert ("Competencies", "Software Development", "Requirements") in paths
