@@ -22,6 +22,7 @@ from bot.prompts import render
 from bot.rewrite import FollowUps, LLMRewriter
 from knowledge.documents import Passage
 from knowledge.retrieval import Retrieval, Retriever
+from knowledge.vocabulary import Vocabulary
 
 logger = logging.getLogger(__name__)
 
@@ -69,7 +70,7 @@ class Answerer:
         return self.retriever.weights.confidence.threshold
 
     def standalone_query(self, question: Question) -> str:
-        return self.followups.standalone(question.text, question.history)
+        return self.followups.standalone(question.text, question.history, question.audience)
 
     def confidence(self, retrieval: Retrieval) -> float:
         """The probability that the documents answer the question (0 without passages)."""
@@ -83,7 +84,11 @@ class Answerer:
     def answer_with_trace(self, question: Question) -> tuple[Answer, Trace]:
         started = time.perf_counter()
         query = self.standalone_query(question)
-        retrieval = self.retriever.search(query, k=max(SOURCES_SHOWN, self.top_k), head=self.top_k)
+        # Only what the readers of the reply may read is searched (question.audience).
+        viewer = question.audience
+        retrieval = self.retriever.search(
+            query, k=max(SOURCES_SHOWN, self.top_k), head=self.top_k, viewer=viewer
+        )
         # What the composer is given: the top passages, lists made whole.
         passages = self.retriever.widen(retrieval.passages[: self.top_k])
         shown = (*passages, *retrieval.passages[len(passages) :])
@@ -91,7 +96,7 @@ class Answerer:
 
         composition: Composition | None = None
         if passages and confidence >= self.threshold:
-            composition = self._compose(query, passages)
+            composition = self._compose(query, passages, self.retriever.vocabulary(viewer))
         if composition is None or not composition.cited:
             answer = self._abstain(question, shown, confidence, query)
         else:
@@ -110,13 +115,15 @@ class Answerer:
         )
         return answer, trace
 
-    def _compose(self, question: str, passages: Sequence[Passage]) -> Composition | None:
+    def _compose(
+        self, question: str, passages: Sequence[Passage], vocabulary: Vocabulary
+    ) -> Composition | None:
         if self.llm is not None:
             try:
                 return self.llm.compose(question, passages)
             except LLMError as e:
                 logger.warning("LLM answer rejected, using the extractive answer: %s", e)
-        return self.extractive.compose(question, passages)
+        return self.extractive.compose(question, passages, vocabulary=vocabulary)
 
     def _cited_answer(
         self,

@@ -182,10 +182,17 @@ class ExtractiveComposer:
             self._cache[key] = cached
         return cached
 
-    def compose(self, question: str, passages: Sequence[Passage]) -> Composition | None:
+    def compose(
+        self,
+        question: str,
+        passages: Sequence[Passage],
+        *,
+        vocabulary: Vocabulary | None = None,
+    ) -> Composition | None:
+        """`vocabulary`: of the documents the reader may read (default: the composer's)."""
         if not passages:
             return None
-        terms = self._vocabulary().expand(question)
+        terms = (vocabulary or self._vocabulary()).expand(question)
         if not terms.concepts:
             return None
         kinds = expected_kinds(question)

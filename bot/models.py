@@ -3,7 +3,8 @@
 A platform adapter builds these from its events (who, where, what was said or
 clicked) and renders what comes back (`Answer`, `Reply`, `ButtonReply`, `Notice`);
 it never sees Chroma, SQL or prompts. Nothing here imports anything of the project
-but the error types, so every module may use these.
+but the error types and the audience types (knowledge/audience.py, which imports
+nothing), so every module may use these.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from datetime import date
 from typing import Literal
 
 from bot.errors import ConfigError
+from knowledge.audience import PUBLIC, Viewer
 
 AnswerKind = Literal[
     "answer", "acknowledgement", "empty", "too_long", "rate_limited", "notice", "error"
@@ -68,14 +70,17 @@ class Turn:
 
 @dataclass(frozen=True, slots=True, init=False)
 class Question:
-    """A question for the core: the text, who asks, where, the conversation so far, and
-    the thread's topic. `Question("text", asker=…, platform=…)` is shorthand for an actor."""
+    """A question for the core: the text, who asks, where, the conversation so far, the
+    thread's topic, and who will read the reply (`audience`: what they may be shown; the
+    public unless the chat service resolved more, bot/audiences.py).
+    `Question("text", asker=…, platform=…)` is shorthand for an actor."""
 
     text: str
     actor: Actor
     place: str  # channel, "channel/thread" or DM id, as the platform names it
     history: tuple[Turn, ...]
     topic: Topic | None
+    audience: Viewer
 
     def __init__(
         self,
@@ -88,6 +93,7 @@ class Question:
         *,
         actor: Actor | None = None,
         topic: Topic | None = None,
+        audience: Viewer = PUBLIC,
     ) -> None:
         if actor is None:
             actor = Actor(platform or "cli", asker or "anonymous", bool(is_admin))
@@ -98,6 +104,7 @@ class Question:
         object.__setattr__(self, "place", place)
         object.__setattr__(self, "history", tuple(history))
         object.__setattr__(self, "topic", topic)
+        object.__setattr__(self, "audience", audience)
 
     @property
     def asker(self) -> str:

@@ -21,6 +21,7 @@ from bot.errors import LLMError
 from bot.llm import LLMClient
 from bot.models import Turn
 from bot.prompts import render
+from knowledge.audience import PUBLIC, Viewer
 from knowledge.glossary import Glossary
 from knowledge.index import IndexView, KnowledgeIndex
 from knowledge.kinds import Name, NameKinds, learn_kinds, name_tokens
@@ -206,14 +207,16 @@ class FollowUps:
         self.index = index
         self.rewriter = rewriter
 
-    def names(self) -> NameKinds:
+    def names(self, viewer: Viewer | None = PUBLIC) -> NameKinds:
         """Names of one kind: the glossary's groups plus those learned from the documents
-        (made once per index generation, before questions switch to it)."""
-        return self.index.derived("follow-up names", _learn_names)
+        `viewer` may read (made once per index generation, before questions switch to it)."""
+        return self.index.derived("follow-up names", _learn_names, viewer=viewer)
 
-    def standalone(self, question: str, history: Sequence[Turn]) -> str:
+    def standalone(
+        self, question: str, history: Sequence[Turn], viewer: Viewer | None = PUBLIC
+    ) -> str:
         if not user_turns(history):
             return question
         if self.rewriter is not None:
-            return self.rewriter.rewrite(question, history, self.names())
-        return standalone_question(question, history, self.names())
+            return self.rewriter.rewrite(question, history, self.names(viewer))
+        return standalone_question(question, history, self.names(viewer))

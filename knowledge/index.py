@@ -15,17 +15,22 @@ generation), so a dense search keeps only the snapshot's chunks.
 
 from __future__ import annotations
 
+import hashlib
 import logging
+import math
 import threading
 import time
+from collections import OrderedDict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from pathlib import Path
 from typing import Any, TypeVar, cast
 
+import numpy as np
 from chromadb.errors import ChromaError, NotFoundError
 
+from knowledge.audience import Viewer
 from knowledge.background import giving_way, lowest_priority
 from knowledge.catalog import Catalog, DocumentEntry, DocumentVersion, Generation, open_catalog
 from knowledge.documents import Chunk, Document
@@ -39,7 +44,7 @@ from knowledge.index_writer import (
     SyncReport,
 )
 from knowledge.lexical import LexicalIndex
-from knowledge.vectors import ChromaServer, VectorStore
+from knowledge.vectors import CHROMA_BATCH, ChromaServer, VectorStore
 
 __all__ = [
     "CheckReport",
@@ -48,6 +53,7 @@ __all__ = [
     "IndexView",
     "KnowledgeIndex",
     "ProgressFn",
+    "Scope",
     "SyncReport",
 ]
 
@@ -56,6 +62,12 @@ logger = logging.getLogger(__name__)
 # Rows and collections a switch replaced stay this long for readers still on the old
 # generation (they follow within a poll), then the next index run deletes them.
 DEFAULT_GRACE_SECONDS = 300.0
+# A viewer who may read only part of a generation (audiences): a part of at most this many
+# chunks, and at most half of the generation, is searched exactly over its own vectors
+# (held in memory); a larger part by asking Chroma for more neighbours and keeping those
+# it may read. Derived data (BM25, vocabulary) is kept for this many parts at once.
+EXACT_SEARCH_CHUNKS = 20_000
+SCOPES_KEPT = 16
 
 
 T = TypeVar("T")
@@ -73,6 +85,24 @@ class IndexView:
     def ordered_chunks(self) -> list[Chunk]:
         """Every chunk, in the lexical index's (stable) order."""
         return [self.chunks[cid] for cid in self.lexical.ids if cid in self.chunks]
+
+
+@dataclass(frozen=True)
+class Scope:
+    """What one viewer may read of one generation: the audiences of the chunks it may read.
+    `key` is "" when that is every chunk (nothing is filtered), else a digest of them."""
+
+    key: str
+    audiences: frozenset[str]
+    chunks: int  # how many chunks it may read
+    total: int  # chunks in the generation
+
+    @property
+    def share(self) -> float:
+        return self.chunks / self.total if self.total else 1.0
+
+    def allows(self, chunk: Chunk) -> bool:
+        return not self.key or chunk.audience in self.audiences
 
 
 @dataclass(frozen=True)
@@ -95,6 +125,29 @@ class _Snapshot:
     @property
     def view(self) -> IndexView:
         return IndexView(self.number, self.chunks, self.lexical, self.glossary)
+
+    @property
+    def audiences(self) -> dict[str, int]:
+        """Chunks per audience key (made once)."""
+        counts = self.derived.get("audiences")
+        if counts is None:
+            counts = {}
+            for chunk in self.chunks.values():
+                counts[chunk.audience] = counts.get(chunk.audience, 0) + 1
+            self.derived["audiences"] = counts
+        return cast(dict[str, int], counts)
+
+    def scope(self, viewer: Viewer | None) -> Scope:
+        """What a viewer may read of this generation (None: everything)."""
+        counts = self.audiences
+        total = len(self.chunks)
+        if viewer is None or viewer.everything or all(not k for k in counts):
+            return Scope("", frozenset(counts), total, total)
+        visible = frozenset(k for k in counts if viewer.sees_key(k))
+        if len(visible) == len(counts):
+            return Scope("", visible, total, total)
+        digest = hashlib.sha1("\n".join(sorted(visible)).encode()).hexdigest()[:16]
+        return Scope(digest, visible, sum(counts[k] for k in visible), total)
 
 
 def _empty() -> _Snapshot:
@@ -137,6 +190,9 @@ class KnowledgeIndex:
         self._load_lock = threading.Lock()  # one snapshot load at a time
         self._derive_lock = threading.Lock()
         self._derivers: dict[str, Callable[[IndexView], Any]] = {}
+        # Viewers who asked lately: what is derived for their part of a generation is made
+        # for the next one too, before questions switch to it.
+        self._viewers: OrderedDict[str, Viewer] = OrderedDict()
         self._snapshot: _Snapshot | None = None
         self._written_here: set[int] = set()
         self._closed = threading.Event()
@@ -224,26 +280,82 @@ class KnowledgeIndex:
         logger.info("answering from index generation %d (%d chunks)", number, len(loaded.chunks))
         return True
 
-    def derived(self, name: str, build: Callable[[IndexView], T]) -> T:
+    def derived(
+        self, name: str, build: Callable[[IndexView], T], *, viewer: Viewer | None = None
+    ) -> T:
         """What `build` makes of the current generation (say, a vocabulary learned from its
-        texts), made once per generation. Once asked for, it is made for every later
-        generation before questions switch to it, so no question waits for it."""
+        texts), made once per generation — of the part of it `viewer` may read (None:
+        all of it), as if the index held nothing else, so nothing learned from documents a
+        viewer may not read reaches it. Once asked for, it is made for every later
+        generation (and the viewers asking lately) before questions switch to it, so no
+        question waits for it."""
         self._derivers.setdefault(name, build)
         snapshot = self._current()
-        if name not in snapshot.derived:
+        scope = self._remember(snapshot, viewer)
+        return cast(T, self._derive(snapshot, scope, name, build))
+
+    def scope(self, viewer: Viewer | None) -> Scope:
+        """What a viewer may read of the current generation."""
+        return self._current().scope(viewer)
+
+    def _remember(self, snapshot: _Snapshot, viewer: Viewer | None) -> Scope:
+        scope = snapshot.scope(viewer)
+        if viewer is not None and scope.key:
             with self._derive_lock:
-                if name not in snapshot.derived:
-                    snapshot.derived[name] = build(snapshot.view)
-        return cast(T, snapshot.derived[name])
+                self._viewers[viewer.key] = viewer
+                self._viewers.move_to_end(viewer.key)
+                while len(self._viewers) > SCOPES_KEPT:
+                    self._viewers.popitem(last=False)
+        return scope
+
+    def _derive(
+        self, snapshot: _Snapshot, scope: Scope, name: str, build: Callable[[IndexView], Any]
+    ) -> Any:
+        slot = f"{name}@{scope.key}" if scope.key else name
+        if slot not in snapshot.derived:
+            with self._derive_lock:
+                if slot not in snapshot.derived:
+                    snapshot.derived[slot] = build(self._view(snapshot, scope))
+                    self._forget_old_scopes(snapshot, scope)
+        return snapshot.derived[slot]
+
+    def _view(self, snapshot: _Snapshot, scope: Scope) -> IndexView:
+        """The generation as a viewer may read it: its chunks, and BM25 over them alone."""
+        if not scope.key:
+            return snapshot.view
+        slot = f"lexical@{scope.key}"
+        lexical = snapshot.derived.get(slot)
+        chunks = {cid: c for cid, c in snapshot.chunks.items() if scope.allows(c)}
+        if lexical is None:
+            lexical = snapshot.derived[slot] = _lexical_of(chunks)
+        return IndexView(snapshot.number, chunks, lexical, snapshot.glossary)
+
+    def _forget_old_scopes(self, snapshot: _Snapshot, scope: Scope) -> None:
+        """Keep what was derived for the last SCOPES_KEPT parts only (memory stays bounded)."""
+        order = snapshot.derived.setdefault("scope order", OrderedDict())
+        order[scope.key] = None
+        order.move_to_end(scope.key)
+        while len(order) > SCOPES_KEPT:
+            old, _ = order.popitem(last=False)
+            for slot in [k for k in snapshot.derived if k.endswith(f"@{old}")]:
+                del snapshot.derived[slot]
 
     def _derive_all(self, snapshot: _Snapshot) -> None:
-        for name, build in list(self._derivers.items()):
-            try:
-                snapshot.derived[name] = build(snapshot.view)
-            except Exception:  # made when first asked for instead
-                logger.exception(
-                    "preparing %s for index generation %d failed", name, snapshot.number
-                )
+        scopes = {"": snapshot.scope(None)}
+        for viewer in list(self._viewers.values()):
+            scope = snapshot.scope(viewer)
+            scopes.setdefault(scope.key, scope)
+        for scope in scopes.values():
+            builds = list(self._derivers.items())
+            if _searched_exactly(scope):
+                builds.append(("vectors", self._scope_vectors(snapshot)))
+            for name, build in builds:
+                try:
+                    self._derive(snapshot, scope, name, build)
+                except Exception:  # made when first asked for instead
+                    logger.exception(
+                        "preparing %s for index generation %d failed", name, snapshot.number
+                    )
 
     def _load(self, live: Generation | None, *, fresh_client: bool = False) -> _Snapshot:
         for _ in range(5):
@@ -287,11 +399,7 @@ class KnowledgeIndex:
 
     def _build_lexical(self, number: int, chunks: dict[str, Chunk]) -> LexicalIndex:
         started = time.perf_counter()
-        ordered = sorted(chunks.values(), key=lambda c: c.id)
-        lexical = LexicalIndex.build(
-            [c.id for c in ordered],
-            [f"{c.title} {' '.join(c.section)} {c.text}" for c in ordered],
-        )
+        lexical = _lexical_of(chunks)
         directory = self.data_dir / "bm25"
         try:  # a cache for the next start: answering goes on without it
             lexical.save(directory)
@@ -301,7 +409,7 @@ class KnowledgeIndex:
         logger.info(
             "lexical index of generation %d: %d chunks in %.1f s",
             number,
-            len(ordered),
+            len(chunks),
             time.perf_counter() - started,
         )
         return lexical
@@ -341,14 +449,26 @@ class KnowledgeIndex:
         self._snapshot = replace(snapshot, lexical=lexical)
         return lexical
 
-    def dense_search(self, vector: Sequence[float], k: int) -> list[tuple[str, float]]:
-        """Top-k (chunk id, cosine similarity) of the current generation, best first."""
+    def dense_search(
+        self, vector: Sequence[float], k: int, *, viewer: Viewer | None = None
+    ) -> list[tuple[str, float]]:
+        """Top-k (chunk id, cosine similarity) of the current generation that `viewer` may
+        read (None: all of it), best first."""
         snapshot = self._current()
         if not snapshot.chunks or snapshot.collection is None:
             return []
-        # Chroma also holds the next generation's and replaced chunks: ask for more than k
-        # and keep this generation's, asking again for more when too few were.
-        fetch = 2 * k + 10
+        scope = self._remember(snapshot, viewer)
+        if not scope.chunks:
+            return []
+        if _searched_exactly(scope):
+            try:
+                return self._exact_search(snapshot, scope, vector, k)
+            except ChromaError:  # its collection went (a rebuild): the search below follows
+                logger.info("reading a part's vectors failed; asking Chroma instead")
+        # Chroma also holds the next generation's and replaced chunks (and those the viewer
+        # may not read): ask for more than k and keep the ones wanted, asking again for more
+        # when too few were.
+        fetch = min(math.ceil((2 * k + 10) / scope.share), max(scope.total, 2 * k + 10))
         hits: list[tuple[str, float]] = []
         for _ in range(6):
             try:
@@ -372,12 +492,47 @@ class KnowledgeIndex:
             hits = [
                 (cid, 1.0 - float(d))
                 for cid, d in zip(ids, distances, strict=True)
-                if cid in snapshot.chunks
+                if cid in snapshot.chunks and scope.allows(snapshot.chunks[cid])
             ]
             if len(hits) >= k or len(ids) < fetch:
                 break
             fetch *= 4
         return hits[:k]
+
+    def _exact_search(
+        self, snapshot: _Snapshot, scope: Scope, vector: Sequence[float], k: int
+    ) -> list[tuple[str, float]]:
+        """Top-k of a small part of the generation, by cosine over its own vectors."""
+        ids, matrix = self._derive(snapshot, scope, "vectors", self._scope_vectors(snapshot))
+        if not ids:
+            return []
+        query = np.asarray(vector, dtype=np.float32)
+        query /= float(np.linalg.norm(query)) or 1.0
+        similarity = matrix @ query
+        top = np.argsort(-similarity, kind="stable")[:k]
+        return [(ids[i], float(similarity[i])) for i in top]
+
+    def _scope_vectors(
+        self, snapshot: _Snapshot
+    ) -> Callable[[IndexView], tuple[list[str], np.ndarray]]:
+        def load(view: IndexView) -> tuple[list[str], np.ndarray]:
+            """The view's chunk vectors from Chroma, normalised, in a stable order."""
+            wanted = sorted(view.chunks)
+            found: dict[str, np.ndarray] = {}
+            for start in range(0, len(wanted), CHROMA_BATCH):
+                got = snapshot.collection.get(
+                    ids=wanted[start : start + CHROMA_BATCH], include=["embeddings"]
+                )
+                for cid, embedding in zip(got["ids"], got["embeddings"], strict=True):
+                    found[cid] = np.asarray(embedding, dtype=np.float32)
+            ids = [cid for cid in wanted if cid in found]
+            if not ids:
+                return [], np.zeros((0, 0), np.float32)
+            matrix = np.vstack([found[cid] for cid in ids])
+            norms = np.linalg.norm(matrix, axis=1, keepdims=True)
+            return ids, matrix / np.where(norms == 0, 1.0, norms)
+
+        return load
 
     def _after_lost_collection(self, snapshot: _Snapshot) -> _Snapshot | None:
         """A query failed: when the collection was dropped (a rebuild's grace period
@@ -427,6 +582,7 @@ class KnowledgeIndex:
                 "effective_date": d.effective_date.isoformat() if d.effective_date else None,
                 "url": d.url,
                 "kind": d.kind,
+                "audience": d.audience,
                 "chunks": d.chunk_count,
                 "indexed_at": d.indexed_at,
             }
@@ -486,3 +642,16 @@ class KnowledgeIndex:
             follower.join(timeout=5)
         self.catalog.close()
         self.vectors.close()
+
+
+def _lexical_of(chunks: Mapping[str, Chunk]) -> LexicalIndex:
+    """BM25 over these chunks' titles, section paths and texts, in id order."""
+    ordered = sorted(chunks.values(), key=lambda c: c.id)
+    return LexicalIndex.build(
+        [c.id for c in ordered], [f"{c.title} {' '.join(c.section)} {c.text}" for c in ordered]
+    )
+
+
+def _searched_exactly(scope: Scope) -> bool:
+    """Is this part of a generation small enough to search over its own vectors?"""
+    return bool(scope.key) and scope.chunks <= EXACT_SEARCH_CHUNKS and scope.share <= 0.5

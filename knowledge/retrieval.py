@@ -19,6 +19,7 @@ from itertools import pairwise
 
 from knowledge.acronyms import Acronyms, Clippings
 from knowledge.answer_types import expected_kinds, holds
+from knowledge.audience import PUBLIC, Viewer
 from knowledge.chunking import LIST_MARK, neighbour_id
 from knowledge.documents import Chunk, Passage
 from knowledge.index import IndexView, KnowledgeIndex
@@ -105,10 +106,14 @@ class Retriever:
         return self.weights.ranker
 
     # -- per index generation ---------------------------------------------------------------
-    def _refresh(self) -> tuple[LexicalIndex, LexicalIndex, Vocabulary]:
+    def _refresh(
+        self, viewer: Viewer | None = None
+    ) -> tuple[LexicalIndex, LexicalIndex, Vocabulary]:
         """The lexical index, a heading index and the vocabulary of the current generation
-        (made before questions switch to a new one: see KnowledgeIndex.derived)."""
-        return self.index.derived(f"retrieval:glossary={self.use_glossary}", self._prepare)
+        — of the part `viewer` may read, learned from that part alone (made before
+        questions switch to a new one: see KnowledgeIndex.derived)."""
+        name = f"retrieval:glossary={self.use_glossary}"
+        return self.index.derived(name, self._prepare, viewer=viewer)
 
     def _prepare(self, view: IndexView) -> tuple[LexicalIndex, LexicalIndex, Vocabulary]:
         chunks = view.ordered_chunks()
@@ -127,8 +132,8 @@ class Retriever:
             self._terms = {}  # ids of replaced chunks go
         return view.lexical, headings, vocabulary
 
-    def vocabulary(self) -> Vocabulary:
-        return self._refresh()[2]
+    def vocabulary(self, viewer: Viewer | None = None) -> Vocabulary:
+        return self._refresh(viewer)[2]
 
     def _chunk_terms(self, chunk: Chunk) -> _ChunkTerms:
         terms = self._terms.get(chunk.id)
@@ -146,12 +151,16 @@ class Retriever:
         return terms
 
     # -- search -----------------------------------------------------------------------------
-    def search(self, query: str, *, k: int = 5, head: int | None = None) -> Retrieval:
-        """The k best passages; the first `head` (default k) are what an answer draws on."""
-        lexical_index, heading_index, vocabulary = self._refresh()
+    def search(
+        self, query: str, *, k: int = 5, head: int | None = None, viewer: Viewer | None = PUBLIC
+    ) -> Retrieval:
+        """The k best passages `viewer` may read (default: public documents only; None:
+        every document); the first `head` (default k) are what an answer draws on. Only
+        what the viewer may read is searched, ranked, or learned from."""
+        lexical_index, heading_index, vocabulary = self._refresh(viewer)
         terms = vocabulary.expand(query)
         vector = self.index.embedder.embed([terms.dense_text or terms.text])[0]
-        dense = self.index.dense_search(vector, self.candidates)
+        dense = self.index.dense_search(vector, self.candidates, viewer=viewer)
         lexical, headings = [], []
         if self.use_lexical:
             lexical = lexical_index.search(terms.text, self.candidates)
@@ -160,7 +169,8 @@ class Retriever:
         passages = self._pick(candidates, k, k if head is None else head)
         signals = self._signals(terms, passages)
         if signals:
-            signals["foreign"] = terms.unknown_share * self._closer_without_unknown(terms, passages)
+            closer = self._closer_without_unknown(terms, passages, viewer)
+            signals["foreign"] = terms.unknown_share * closer
         confidence = max(
             (p.extras.get("similarity", 0.0) for p in passages[:TOP_PASSAGES_FOR_SIGNALS]),
             default=0.0,
@@ -192,7 +202,12 @@ class Retriever:
     def _neighbour(self, chunk: Chunk, offset: int) -> Chunk | None:
         other_id = neighbour_id(chunk.id, offset)
         other = self.index.chunks([other_id]).get(other_id) if other_id else None
-        if other is None or other.doc_path != chunk.doc_path or other.section != chunk.section:
+        if (
+            other is None
+            or other.doc_path != chunk.doc_path
+            or other.section != chunk.section
+            or other.audience != chunk.audience
+        ):
             return None
         return other
 
@@ -326,7 +341,9 @@ class Retriever:
             picked.extend(overflow[: k - len(picked)])
         return picked
 
-    def _closer_without_unknown(self, terms: QueryTerms, passages: list[Passage]) -> float:
+    def _closer_without_unknown(
+        self, terms: QueryTerms, passages: list[Passage], viewer: Viewer | None
+    ) -> float:
         """How much closer the best passages come to the question once the words no document
         uses are left out (0 when they do not, or there are none). A word the documents
         say otherwise ("payout" for a disbursement) barely moves the question; a subject
@@ -339,7 +356,7 @@ class Retriever:
         if not kept.strip():
             return 1.0  # nothing the documents use is left: as far as it gets
         vector = self.index.embedder.embed([kept])[0]
-        hits = dict(self.index.dense_search(vector, self.candidates))
+        hits = dict(self.index.dense_search(vector, self.candidates, viewer=viewer))
         floor = min(hits.values(), default=0.0)
         top = passages[:TOP_PASSAGES_FOR_SIGNALS]
         before = max(p.extras.get("similarity", 0.0) for p in top)
