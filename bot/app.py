@@ -14,6 +14,7 @@ from collections.abc import AsyncIterator, Callable, Iterable, Mapping
 from contextlib import AsyncExitStack, asynccontextmanager
 from typing import Any
 
+from bot.audiences import Audiences, PlaceMapFile
 from bot.changes import ChangesSettings, ProgramChanges
 from bot.chat import ChatService
 from bot.comms.feature import CommsFeature
@@ -76,11 +77,23 @@ class App:
             posters=self.posters,
         )
         self.core.features.extend([self.changes, CommsFeature(self.comms, posters=self.posters)])
-        self.chat = ChatService(self.core)
+        # Who reads a reply: the partners file and the `audiences:` of the routes file.
+        self.places = PlaceMapFile(
+            lambda: self.comms.routes_path,
+            vocabulary=self.vocabulary,
+            platforms=self.registry.names,
+        )
+        self.audiences = Audiences(partners=self.partners.get_or_none, places=self.places.get)
+        self.chat = ChatService(self.core, audiences=self.audiences)
 
     @property
     def store(self) -> Store:
         return self.core.store
+
+    def vocabulary(self) -> dict[str, frozenset[str]] | None:
+        """The known audience tags per dimension (routes.yml `tags`), None without the file."""
+        routes = self.comms.routes
+        return {d: t for d, t in routes.known_tags.items() if t} if routes.exists else None
 
     @property
     def partners(self) -> PartnersFile:
@@ -112,6 +125,7 @@ class App:
         naming the line."""
         self.comms.routes  # noqa: B018 - loads and checks the file
         self.partners.check()
+        self.places.check()
         health: list[Service] = [self.health_server()] if self.settings.health_server else []
         return [*health, *self.platforms, *self.jobs()]
 

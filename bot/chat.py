@@ -22,6 +22,7 @@ from typing import Protocol
 
 from bot.acknowledgements import is_acknowledgement
 from bot.admin import require_admin
+from bot.audiences import Audiences
 from bot.commands import Command, CommandTable, CommandUsageError, Param
 from bot.core import PartnerBot, reindex_summary
 from bot.errors import UserError
@@ -124,8 +125,11 @@ class ChatService:
         store: ChatStore | None = None,
         history_turns: int = HISTORY_TURNS,
         shareable: int = 500,
+        audiences: Audiences | None = None,
     ) -> None:
         self.core = core
+        # Who reads each reply (bot/audiences.py); without it every reply is for the public.
+        self.audiences = audiences or Audiences()
         self.store: ChatStore = store if store is not None else core.store
         self.history_turns = history_turns
         self.commands = CommandTable(self._core_commands())
@@ -174,12 +178,20 @@ class ChatService:
             return None  # people talking in a thread the bot is not part of
         if msg.text.strip().lower() in HELP_WORDS:
             return Reply(text=self.help_text(platform))
+        audience = await asyncio.to_thread(
+            self.audiences.of_place,
+            msg.actor,
+            msg.parent or msg.place.channel,
+            direct=msg.direct,
+            shared_with=msg.shared_with,
+        )
         question = Question(
             msg.text,
             actor=msg.actor,
             place=str(msg.place),
             history=self.history(conversation.turns),
             topic=Topic.parse(topic) if topic else None,
+            audience=audience,
         )
         async with working() if working is not None else _nothing():
             answer = await asyncio.to_thread(self.core.ask, question)
@@ -383,8 +395,14 @@ class ChatService:
         core = self.core
 
         def ask(call: CommandCall) -> Reply:
+            # For the channel it is asked in even when only the asker sees the reply: a
+            # private answer may be posted to the channel ("Post to channel").
+            channel = call.place.channel if call.place else None
             question = Question(
-                call.text("question"), actor=call.actor, place=str(call.place or "")
+                call.text("question"),
+                actor=call.actor,
+                place=str(call.place or ""),
+                audience=self.audiences.of_place(call.actor, channel),
             )
             return Reply(answer=core.ask(question), private=call.flag("private"))
 

@@ -19,6 +19,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from adapters.console import print_answer, run_console
+from bot.audiences import partner_viewer, viewer_for_cli
 from bot.changes.cli import changes_app
 from bot.cli_session import err, fail, open_app
 from bot.comms.cli import comms_app
@@ -27,6 +28,7 @@ from bot.core import PartnerBot
 from bot.errors import PartnerbotError, UserError
 from bot.models import Actor, Answer, Question, Turn
 from bot.terminal import shown
+from knowledge.audience import PUBLIC, Viewer
 from knowledge.errors import KnowledgeError
 from knowledge.index import CheckReport, SyncReport
 
@@ -200,9 +202,10 @@ def answer_json(answer: Answer) -> dict[str, Any]:
     }
 
 
-def _question(text: str, previous: list[str]) -> Question:
+def _question(text: str, previous: list[str], audience: Viewer = PUBLIC) -> Question:
     history = tuple(Turn("user", p) for p in previous)
-    return Question(text, history=history, actor=Actor("cli", "cli", is_admin=True))
+    actor = Actor("cli", "cli", is_admin=True)
+    return Question(text, history=history, actor=actor, audience=audience)
 
 
 @app.command()
@@ -217,10 +220,38 @@ def ask(
         str | None,
         typer.Option(help="JSON lines {question, previous} from a file, or - for stdin."),
     ] = None,
+    as_partner: Annotated[
+        str | None,
+        typer.Option(
+            "--as-partner",
+            metavar="ID",
+            help="Answer as this partner of the partners file sees it (its tier, region, "
+            "competencies and its own documents).",
+        ),
+    ] = None,
+    audience: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--audience",
+            metavar="DIMENSION=TAG[,TAG]",
+            help="Answer for readers holding these tags, e.g. tiers=Elite or "
+            "tiers=Elite,Advanced (one of them); repeat for more dimensions.",
+        ),
+    ] = None,
 ) -> None:
-    """Answer a question from the program documents, with numbered sources."""
-    bot = open_app().core
+    """Answer a question from the program documents, with numbered sources.
+
+    Answered for the public (documents without an audience) unless --as-partner or
+    --audience says who reads it: being an admin does not widen what `ask` searches."""
+    app_ = open_app()
+    bot = app_.core
     try:
+        viewer = viewer_for_cli(
+            partners=app_.partners.get(),
+            as_partner=as_partner,
+            audience=audience or (),
+            vocabulary=app_.vocabulary(),
+        )
         bot.ensure_indexed(notify=lambda m: err.print(f"[dim]{m}[/dim]"))
     except (PartnerbotError, KnowledgeError) as e:
         raise fail(e) from None
@@ -232,7 +263,8 @@ def ask(
                     continue
                 try:
                     item = json.loads(line)
-                    q = _question(str(item["question"]), [str(p) for p in item.get("previous", [])])
+                    previous_ = [str(p) for p in item.get("previous", [])]
+                    q = _question(str(item["question"]), previous_, viewer)
                 except (json.JSONDecodeError, KeyError, TypeError, AttributeError) as e:
                     print(json.dumps({"error": f"line {number}: {e}"}), flush=True)
                     continue
@@ -240,7 +272,7 @@ def ask(
         return
     if not question:
         raise fail(UserError("give a question, or --batch FILE"))
-    answer = bot.ask(_question(question, previous or []))
+    answer = bot.ask(_question(question, previous or [], viewer))
     if json_out:
         print(json.dumps(answer_json(answer)))
     else:

@@ -192,6 +192,11 @@ class ChatMessage:
     addressed: bool = True
     direct: bool = False
     delivery_id: str | None = None
+    # Who else reads the place, as far as the platform says (bot/audiences.py): the channel
+    # a thread channel belongs to (Discord), the external teams a channel is shared with
+    # (Slack Connect).
+    parent: str | None = None
+    shared_with: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True, slots=True)

@@ -170,6 +170,30 @@ class Viewer:
         competency, its id under `partners`)."""
         return cls.of(((d, (t,)) for d, values in tags.items() for t in values if t), name=name)
 
+    @classmethod
+    def common(cls, viewers: Iterable[Viewer], *, name: str) -> Viewer:
+        """What holds for every reader of any of these viewers (a channel several partners
+        share): per dimension every one of them knows, the options of one fact of each, put
+        together. Never more than each of them sees; a public one (or an unlimited one among
+        limited ones) makes it public."""
+        listed = list(viewers)
+        if not listed:
+            return PUBLIC
+        if all(v.everything for v in listed):
+            return EVERYTHING
+        facts: list[tuple[str, set[str]]] = []
+        dimensions = {d for d, _ in listed[0].facts}
+        for dimension in sorted(dimensions):
+            options: set[str] = set()
+            for viewer in listed:
+                found = next((o for d, o in viewer.facts if d == dimension), None)
+                if found is None:
+                    break
+                options.update(found)
+            else:
+                facts.append((dimension, options))
+        return cls.of(facts, name=name)
+
     @cached_property
     def key(self) -> str:
         """Stable text for caches: equal viewers see the same documents."""

@@ -303,6 +303,7 @@ class FakeSlack:
             "conversations.replies": self._conversations_replies,
             "conversations.list": self._conversations_list,
             "conversations.open": self._conversations_open,
+            "conversations.info": self._conversations_info,
         }
 
     # ------------------------------------------------------------------ lifecycle
@@ -800,6 +801,13 @@ class FakeSlack:
     def _conversations_list(self, params: dict[str, Any], token: str | None) -> dict[str, Any]:
         """Every seeded channel, one page."""
         return {"ok": True, "channels": list(self._channels.values()), "response_metadata": {}}
+
+    def _conversations_info(self, params: dict[str, Any], token: str | None) -> dict[str, Any]:
+        """A seeded channel's details (seed_channel), else a plain channel's."""
+        channel = str(params.get("channel") or "")
+        with self._lock:
+            found = self._channels.get(channel) or self._default_channel(channel)
+        return {"ok": True, "channel": copy.deepcopy(found)}
 
     def _conversations_open(self, params: dict[str, Any], token: str | None) -> dict[str, Any]:
         users = str(params.get("users") or "")
