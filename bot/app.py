@@ -28,6 +28,7 @@ from bot.features import Service
 from bot.health import HealthServer, Readiness, index_check, platform_check, store_check
 from bot.logs import Redactor, secret_values
 from bot.metrics import Metrics, Reading
+from bot.models import Actor
 from bot.partners import PartnersFile
 from bot.platform import ChannelPoster, MeteredPoster, Platform, PlatformRegistry
 from bot.serve import serve
@@ -75,6 +76,9 @@ class App:
             settings=ChangesSettings.from_settings(settings),
             llm=lambda: core.llm_client,
             posters=self.posters,
+            readers=lambda platform, channel: self.audiences.of_place(
+                Actor(platform, "-"), channel
+            ),
         )
         self.core.features.extend([self.changes, CommsFeature(self.comms, posters=self.posters)])
         # Who reads a reply: the partners file and the `audiences:` of the routes file.

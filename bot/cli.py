@@ -19,7 +19,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from adapters.console import print_answer, run_console
-from bot.audiences import partner_viewer, viewer_for_cli
+from bot.audiences import viewer_for_cli
 from bot.changes.cli import changes_app
 from bot.cli_session import err, fail, open_app
 from bot.comms.cli import comms_app

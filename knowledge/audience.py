@@ -233,6 +233,16 @@ class Viewer:
     def sees_key(self, key: str) -> bool:
         return self.sees(Audience.from_key(key))
 
+    def sees_all(self, keys: str) -> bool:
+        """Every audience of a `joint_key` (a change: both versions' audiences)."""
+        return all(self.sees_key(k) for k in keys.split("\n") if k)
+
+
+def joint_key(*keys: str) -> str:
+    """Several audience keys as one stored text: a reader must be in every one of them
+    ("" when all are everyone). Keys hold no newline (compact JSON)."""
+    return "\n".join(sorted({k for k in keys if k}))
+
 
 PUBLIC = Viewer()
 EVERYTHING = Viewer(everything=True, name="everyone (no audience limit)")

@@ -18,11 +18,12 @@ import re
 import unicodedata
 from collections import Counter
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 from difflib import SequenceMatcher
 from typing import TYPE_CHECKING, Literal, Protocol
 
+from knowledge.audience import Audience, joint_key
 from knowledge.chunking import section_units
 from knowledge.documents import Section
 
@@ -101,6 +102,8 @@ class SectionChange(EditedSection):
     kind: ChangeKind
     edits: tuple[SentenceEdit, ...]
     effective_date: date | None = None
+    # Who may be told of it: readers of both versions (knowledge/audience.py `joint_key`).
+    audience: str = ""
 
 
 # -- normalisation -------------------------------------------------------------------------
@@ -377,8 +380,15 @@ def changes_from_sync(report: SyncLike) -> list[SectionChange]:
             if prev is not None:
                 gone.remove(prev)
         try:
-            changes.extend(compare(prev, doc))
+            joint = joint_key(_audience_of(prev), _audience_of(doc))
+            changes.extend(replace(c, audience=joint) for c in compare(prev, doc))
         except Exception:  # one odd document must not cost the run its other changes
             logger.exception("could not compare the versions of %s", doc.path)
-    changes.extend(removed_document(v) for v in gone)
+    changes.extend(replace(removed_document(v), audience=_audience_of(v)) for v in gone)
     return changes
+
+
+def _audience_of(version: VersionLike | None) -> str:
+    """A version's audience key (a Document holds an Audience, a recorded version its key)."""
+    audience = getattr(version, "audience", "")
+    return audience.key if isinstance(audience, Audience) else str(audience or "")

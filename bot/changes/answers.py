@@ -18,6 +18,7 @@ from bot.changes.periods import Period, period_in
 from bot.models import Answer, Citation, Question
 from bot.prompts import message
 from bot.store import ChangeRecord, ChangeRepository
+from knowledge.audience import PUBLIC, Viewer
 
 MAX_LINES = 8
 MIN_TOPIC_MATCH = 0.5
@@ -122,13 +123,18 @@ def answer_from_records(
     text = question.text
     if not is_change_question(text):
         return None
-    latest = store.latest()
-    if latest is None:
+    if store.latest() is None:
         return None  # nothing recorded yet: the documents may describe the change
+    # Only changes every reader of the reply may be told of (both versions' audiences).
+    sees = question.audience.sees_all
+    latest = next((r for r in reversed(store.list()) if sees(r.audience)), None)
+    if latest is None:
+        return None
     period = period_in(text, today, recent_days=recent_days)
     records = store.list(
         since=period.since if period else None, until=period.until if period else None
     )
+    records = [r for r in records if sees(r.audience)]
     wanted = topic(text)
     if wanted:
         records = matching(records, wanted)
@@ -173,8 +179,11 @@ def _none_in(question: Question, period: Period | None, latest: ChangeRecord) ->
     return Answer(text=text, confidence=1.0, question=question.text)
 
 
-def with_change_note(answer: Answer, store: ChangeRepository, *, since: str) -> Answer:
-    """Append "Note: … changed on <date>" when a cited section changed since `since`."""
+def with_change_note(
+    answer: Answer, store: ChangeRepository, *, since: str, viewer: Viewer = PUBLIC
+) -> Answer:
+    """Append "Note: … changed on <date>" when a cited section changed since `since` (a
+    change `viewer` may be told of)."""
     if answer.abstained or answer.kind != "answer" or not answer.citations:
         return answer
     notes: list[str] = []
@@ -185,6 +194,7 @@ def with_change_note(answer: Answer, store: ChangeRepository, *, since: str) -> 
             r
             for r in store.list(since=since, doc_path=c.path)
             if r.kind != "removed"
+            and viewer.sees_all(r.audience)
             and (r.section_label == c.section or r.section_label.startswith(f"{c.section} › "))
         ]
         if recent:

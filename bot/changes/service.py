@@ -38,6 +38,7 @@ from bot.models import Answer, CommandCall, Notice, Question, Reply
 from bot.platform import ChannelPoster
 from bot.prompts import message
 from bot.store import ChangeRecord, ChangeRepository, Delivery, DeliveryRepository, NewDelivery
+from knowledge.audience import PUBLIC, Viewer
 from knowledge.changes import SyncLike, changes_from_sync
 
 if TYPE_CHECKING:
@@ -78,8 +79,11 @@ class ProgramChanges(Feature):
         llm: Callable[[], LLMClient | None] = lambda: None,
         posters: Callable[[], Mapping[str, ChannelPoster]] = dict,
         clock: Callable[[], datetime] | None = None,
+        readers: Callable[[str, str], Viewer] = lambda platform, channel: PUBLIC,
     ) -> None:
         self.records = records
+        # Who reads a channel (bot/audiences.py): its digest lists what they may be told of.
+        self.readers = readers
         self.settings = settings
         self.llm = llm
         self.clock = clock or (lambda: datetime.now(UTC))
@@ -127,7 +131,9 @@ class ProgramChanges(Feature):
     def annotate(self, question: Question, answer: Answer) -> Answer:
         """Under document answers: mention that a cited section changed recently."""
         try:
-            return with_change_note(answer, self.records, since=self.recent_since)
+            return with_change_note(
+                answer, self.records, since=self.recent_since, viewer=question.audience
+            )
         except Exception:
             logger.exception("could not check the cited sections for recent changes")
             return answer
@@ -166,29 +172,29 @@ class ProgramChanges(Feature):
         records = self.select(since=since, include_published=include_published)
         if not records:
             return DigestResult(digest=None)
-        digest = build_digest(records, llm=self.llm(), since=since)
-        result = DigestResult(digest=digest)
+        # Each channel is told of the changes its readers may be told of: channels that may
+        # read the same changes share one digest.
+        groups: dict[tuple[int, ...], list[tuple[str, str]]] = {}
+        for platform, channel in targets:
+            sees = self.readers(platform, channel).sees_all
+            groups.setdefault(tuple(r.id for r in records if sees(r.audience)), []).append(
+                (platform, channel)
+            )
         chosen = list(self.posters().values()) if posters is None else posters
         by_platform = {p.platform: p for p in chosen}
-        # The key makes a retry find the earlier post; asking for published changes again
-        # is a new publication, so it gets a key of its own.
-        publication = digest.key if not include_published else f"{digest.key}@{self.now()}"
-        planned = [
-            NewDelivery(
-                key=f"changes:{publication}:{platform}:{channel}",
-                feature=FEATURE,
-                subject=publication,
-                kind="digest",
-                platform=platform,
-                channel=channel,
-                due_at=self.clock(),
-                detail={"title": digest.title, "text": digest.text},
+        result = DigestResult(digest=None)
+        for ids, targets_ in sorted(groups.items(), key=lambda g: -len(g[0])):
+            if not ids:
+                logger.info("change digest: nothing %s may be told of", targets_)
+                continue
+            digest = build_digest(
+                [r for r in records if r.id in set(ids)], llm=self.llm(), since=since
             )
-            for platform, channel in targets
-        ]
-        self.outbox.plan(planned)
-        for delivery in planned:
-            self._post(delivery, by_platform.get(delivery.platform), result)
+            result.digest = result.digest or digest
+            self._publish_to(digest, targets_, by_platform, include_published, result)
+        if result.digest is None:
+            return result
+        digest = result.digest
         if result.ok:
             self.records.mark_published(
                 [r.id for r in records], digest_key=digest.key, at=self.now()
@@ -203,6 +209,34 @@ class ProgramChanges(Feature):
             len(result.in_flight),
         )
         return result
+
+    def _publish_to(
+        self,
+        digest: Digest,
+        channels: Sequence[tuple[str, str]],
+        by_platform: Mapping[str, ChannelPoster],
+        include_published: bool,
+        result: DigestResult,
+    ) -> None:
+        # The key makes a retry find the earlier post; asking for published changes again
+        # is a new publication, so it gets a key of its own.
+        publication = digest.key if not include_published else f"{digest.key}@{self.now()}"
+        planned = [
+            NewDelivery(
+                key=f"changes:{publication}:{platform}:{channel}",
+                feature=FEATURE,
+                subject=publication,
+                kind="digest",
+                platform=platform,
+                channel=channel,
+                due_at=self.clock(),
+                detail={"title": digest.title, "text": digest.text},
+            )
+            for platform, channel in channels
+        ]
+        self.outbox.plan(planned)
+        for delivery in planned:
+            self._post(delivery, by_platform.get(delivery.platform), result)
 
     def _post(
         self, planned: NewDelivery, poster: ChannelPoster | None, result: DigestResult

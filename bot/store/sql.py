@@ -776,6 +776,7 @@ def _change(row: Row) -> ChangeRecord:
         edits=tuple(SentenceEdit(b, a) for b, a in json.loads(row["edits"])),
         effective_date=date.fromisoformat(row["effective_date"]) if row["effective_date"] else None,
         published_at=row["published_at"],
+        audience=row["audience"] or "",
     )
 
 
@@ -790,8 +791,8 @@ class SqlChanges:
             for c in changes:
                 row = s.execute(
                     "INSERT INTO program_changes(detected_at, doc_path, doc_title, section, "
-                    "kind, before, after, edits, effective_date) "
-                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING *",
+                    "kind, before, after, edits, effective_date, audience) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING *",
                     (
                         detected_at,
                         c.doc_path,
@@ -802,6 +803,7 @@ class SqlChanges:
                         c.after,
                         json.dumps([[e.before, e.after] for e in c.edits]),
                         c.effective_date.isoformat() if c.effective_date else None,
+                        c.audience,
                     ),
                 ).first()
                 assert row is not None

@@ -202,6 +202,7 @@ class ChangeRecord(EditedSection):
     edits: tuple[SentenceEdit, ...]
     effective_date: date | None = None
     published_at: str | None = None
+    audience: str = ""  # who may be told of it (knowledge/audience.py joint_key; "" everyone)
 
     @property
     def label(self) -> str:
