@@ -239,8 +239,19 @@ def _from_headings(sections: Iterable[tuple[str, tuple[str, ...]]], found: _Foun
         found.add(kind, items)
 
 
+# The members of each kind seen in some chunks: what learn_kinds finds before it groups
+# them, kept per group of chunks and put together by `kinds_of`.
+Members = dict[str, set[frozenset[Name]]]
+
+
 def learn_kinds(chunks: Iterable[Chunk]) -> NameKinds:
     """Groups of names of one kind found in the chunks (a group needs two members or more)."""
+    return kinds_of([members_of(chunks)])
+
+
+def members_of(chunks: Iterable[Chunk]) -> Members:
+    """The members of each kind these chunks name (whole documents: sibling headings are
+    compared within a document)."""
     found = _Found()
     sections = []
     for chunk in chunks:
@@ -248,4 +259,13 @@ def learn_kinds(chunks: Iterable[Chunk]) -> NameKinds:
         _from_text(chunk.text, found)
         _from_table_rows(chunk.text, found)
     _from_headings(sections, found)
+    return found.kinds
+
+
+def kinds_of(pieces: Iterable[Members]) -> NameKinds:
+    """The groups of names of one kind, from the members seen in several groups of chunks."""
+    found = _Found()
+    for piece in pieces:
+        for kind, members in piece.items():
+            found.kinds[kind] |= members
     return found.result()

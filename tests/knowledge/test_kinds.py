@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from knowledge.documents import Chunk
-from knowledge.kinds import learn_kinds, name_tokens
+from knowledge.kinds import kinds_of, learn_kinds, members_of, name_tokens
 
 
 def chunk(text: str, *section: str, doc: str = "guide.md", n: int = 0) -> Chunk:
@@ -77,3 +77,17 @@ def test_plain_prose_teaches_nothing() -> None:
         [chunk("Partners nominate customers after a project. Northwind sends a survey.")]
     )
     assert not kinds.groups
+
+
+def test_kinds_learned_per_group_of_documents_are_those_learned_from_all() -> None:
+    chunks = [
+        chunk("The program includes three tiers: Registered, Basic, and Gold.", doc="a.md"),
+        chunk("Sell to end customers.", "Tracks", "Reseller Track", doc="b.md"),
+        chunk("Run customer environments.", "Tracks", "Hosting Provider Track", doc="b.md", n=1),
+        chunk("Partners earn more through the Silver and Platinum tiers.", doc="c.md"),
+    ]
+    whole = learn_kinds(chunks)
+    joined = kinds_of([members_of(chunks[:1]), members_of(chunks[1:3]), members_of(chunks[3:])])
+    assert joined.groups == whole.groups and joined.aliases == whole.aliases
+    assert rivals(joined, "Gold") == {"regist", "basic", "silver", "platinum"}
+    assert rivals(kinds_of([members_of(chunks[:1])]), "Gold") == {"regist", "basic"}
