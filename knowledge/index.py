@@ -43,7 +43,7 @@ from knowledge.index_writer import (
     ProgressFn,
     SyncReport,
 )
-from knowledge.lexical import LexicalIndex
+from knowledge.lexical import LexicalIndex, TermCounts
 from knowledge.vectors import CHROMA_BATCH, ChromaServer, VectorStore
 
 __all__ = [
@@ -73,6 +73,10 @@ SCOPES_KEPT = 16
 T = TypeVar("T")
 
 
+# What is learned from one audience's chunks (in id order), to be put together per viewer.
+Learn = Callable[[list[Chunk]], T]
+
+
 @dataclass(frozen=True)
 class IndexView:
     """One generation's texts, for what is derived from them (see `KnowledgeIndex.derived`)."""
@@ -81,10 +85,22 @@ class IndexView:
     chunks: Mapping[str, Chunk]
     lexical: LexicalIndex
     glossary: Glossary
+    # (name, learn) -> what `learn` made of each audience's chunks of the view, made once
+    # per generation and audience (None: the view is learned from as one piece).
+    learned: Callable[[str, Learn[Any]], list[Any]] | None = None
 
     def ordered_chunks(self) -> list[Chunk]:
         """Every chunk, in the lexical index's (stable) order."""
         return [self.chunks[cid] for cid in self.lexical.ids if cid in self.chunks]
+
+    def pieces(self, name: str, learn: Learn[T]) -> list[T]:
+        """What `learn` makes of the chunks of each audience in this view (each audience's
+        chunks in id order; audiences in a stable order): made once per generation and
+        audience, and shared by the views of every viewer who reads that audience, so a
+        viewer's first question reuses what others' made. `name` names `learn`."""
+        if self.learned is None:
+            return [learn(sorted(self.chunks.values(), key=lambda c: c.id))]
+        return cast(list[T], self.learned(name, learn))
 
 
 @dataclass(frozen=True)
@@ -123,22 +139,32 @@ class _Snapshot:
         return self.generation.number if self.generation else 0
 
     @property
-    def view(self) -> IndexView:
-        return IndexView(self.number, self.chunks, self.lexical, self.glossary)
+    def by_audience(self) -> dict[str, list[Chunk]]:
+        """Chunks per audience key, each in id order (made once)."""
+        grouped = self.derived.get("by audience")
+        if grouped is None:
+            grouped = {}
+            for chunk in sorted(self.chunks.values(), key=lambda c: c.id):
+                grouped.setdefault(chunk.audience, []).append(chunk)
+            self.derived["by audience"] = grouped
+        return cast(dict[str, list[Chunk]], grouped)
 
     @property
     def audiences(self) -> dict[str, int]:
-        """Chunks per audience key (made once)."""
-        counts = self.derived.get("audiences")
-        if counts is None:
-            counts = {}
-            for chunk in self.chunks.values():
-                counts[chunk.audience] = counts.get(chunk.audience, 0) + 1
-            self.derived["audiences"] = counts
-        return cast(dict[str, int], counts)
+        """Chunks per audience key."""
+        return {key: len(chunks) for key, chunks in self.by_audience.items()}
 
     def scope(self, viewer: Viewer | None) -> Scope:
-        """What a viewer may read of this generation (None: everything)."""
+        """What a viewer may read of this generation (None: everything); worked out once
+        per viewer (a question asks several times)."""
+        scopes = cast(dict[str, Scope], self.derived.setdefault("scopes", {}))
+        name = "" if viewer is None else viewer.key
+        found = scopes.get(name)
+        if found is None:
+            found = scopes[name] = self._scope(viewer)
+        return found
+
+    def _scope(self, viewer: Viewer | None) -> Scope:
         counts = self.audiences
         total = len(self.chunks)
         if viewer is None or viewer.everything or all(not k for k in counts):
@@ -148,6 +174,19 @@ class _Snapshot:
             return Scope("", visible, total, total)
         digest = hashlib.sha1("\n".join(sorted(visible)).encode()).hexdigest()[:16]
         return Scope(digest, visible, sum(counts[k] for k in visible), total)
+
+    def pieces(self, keys: Iterable[str], name: str, learn: Learn[T]) -> list[T]:
+        """What `learn` makes of each of these audiences' chunks (made once per audience:
+        the caller holds the derive lock)."""
+        made = cast(dict[tuple[str, str], Any], self.derived.setdefault("pieces", {}))
+        grouped = self.by_audience
+        out = []
+        for key in sorted(keys):
+            piece = made.get((name, key))
+            if piece is None:
+                piece = made[(name, key)] = learn(grouped[key])
+            out.append(piece)
+        return out
 
 
 def _empty() -> _Snapshot:
@@ -320,15 +359,24 @@ class KnowledgeIndex:
         return snapshot.derived[slot]
 
     def _view(self, snapshot: _Snapshot, scope: Scope) -> IndexView:
-        """The generation as a viewer may read it: its chunks, and BM25 over them alone."""
+        """The generation as a viewer may read it: its chunks, and BM25 over them alone —
+        put together from what was counted per audience it reads (never another's)."""
+        keys = scope.audiences
+
+        def learned(name: str, learn: Learn[Any]) -> list[Any]:
+            return snapshot.pieces(keys, name, learn)
+
         if not scope.key:
-            return snapshot.view
+            return IndexView(
+                snapshot.number, snapshot.chunks, snapshot.lexical, snapshot.glossary, learned
+            )
         slot = f"lexical@{scope.key}"
         lexical = snapshot.derived.get(slot)
-        chunks = {cid: c for cid, c in snapshot.chunks.items() if scope.allows(c)}
+        chunks = {c.id: c for key in keys for c in snapshot.by_audience[key]}
         if lexical is None:
-            lexical = snapshot.derived[slot] = _lexical_of(chunks)
-        return IndexView(snapshot.number, chunks, lexical, snapshot.glossary)
+            counted = snapshot.pieces(keys, "lexical terms", _term_counts)
+            lexical = snapshot.derived[slot] = LexicalIndex.from_counts(TermCounts.joined(counted))
+        return IndexView(snapshot.number, chunks, lexical, snapshot.glossary, learned)
 
     def _forget_old_scopes(self, snapshot: _Snapshot, scope: Scope) -> None:
         """Keep what was derived for the last SCOPES_KEPT parts only (memory stays bounded)."""
@@ -646,9 +694,13 @@ class KnowledgeIndex:
 
 def _lexical_of(chunks: Mapping[str, Chunk]) -> LexicalIndex:
     """BM25 over these chunks' titles, section paths and texts, in id order."""
-    ordered = sorted(chunks.values(), key=lambda c: c.id)
-    return LexicalIndex.build(
-        [c.id for c in ordered], [f"{c.title} {' '.join(c.section)} {c.text}" for c in ordered]
+    return LexicalIndex.from_counts(_term_counts(sorted(chunks.values(), key=lambda c: c.id)))
+
+
+def _term_counts(chunks: Sequence[Chunk]) -> TermCounts:
+    """What BM25 counts of these chunks: their titles, section paths and texts."""
+    return TermCounts.of(
+        [c.id for c in chunks], [f"{c.title} {' '.join(c.section)} {c.text}" for c in chunks]
     )
 
 

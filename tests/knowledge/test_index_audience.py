@@ -9,9 +9,12 @@ from pathlib import Path
 import pytest
 
 import knowledge.index as index_module
+from knowledge.acronyms import Acronyms
 from knowledge.audience import EVERYTHING, PUBLIC, Audience, Viewer
+from knowledge.documents import Chunk
 from knowledge.embeddings import default_embedder
-from knowledge.index import KnowledgeIndex
+from knowledge.index import IndexView, KnowledgeIndex
+from knowledge.lexical import LexicalIndex
 from knowledge.retrieval import Retriever
 
 PUBLIC_DOCS = {
@@ -227,4 +230,67 @@ def test_a_new_generation_keeps_each_viewer_to_its_own_documents(
     assert "elite/incentives.md" not in passages_of(retriever, "QGR rebate", PUBLIC)
     assert "Deals expire" in " ".join(
         p.text for p in retriever.search("when do deals expire", viewer=PUBLIC).passages
+    )
+
+
+def test_what_a_viewer_learns_comes_from_its_audiences_each_learned_once(
+    corpus: tuple[KnowledgeIndex, Path],
+) -> None:
+    index, _ = corpus
+    learned: list[set[str]] = []
+
+    def learn(chunks: list[Chunk]) -> set[str]:
+        assert chunks == sorted(chunks, key=lambda c: c.id)
+        paths = {c.doc_path for c in chunks}
+        assert len({c.audience for c in chunks}) == 1  # one audience per piece
+        learned.append(paths)
+        return paths
+
+    def build(view: IndexView) -> set[str]:
+        return set().union(*view.pieces("paths", learn))
+
+    public = {"renewal.md", "tiers.md", "deals.md", "elite/summit.md"}
+    assert index.derived("probe", build, viewer=ELITE) == public | {"elite/incentives.md"}
+    assert index.derived("probe", build, viewer=ADVANCED) == public | {"advanced-playbook.md"}
+    assert index.derived("probe", build, viewer=PUBLIC) == public
+    # The public documents were learned from once, for the first viewer; each restricted
+    # audience once, for the first viewer who reads it.
+    assert learned == [public, {"elite/incentives.md"}, {"advanced-playbook.md"}]
+    both = Viewer.of([("tiers", ["Advanced", "Elite"])], name="an Elite and Advanced channel")
+    assert index.derived("probe", build, viewer=both) == public
+    assert len(learned) == 3
+
+
+def test_a_viewer_s_part_is_worked_out_once_per_generation(
+    corpus: tuple[KnowledgeIndex, Path],
+) -> None:
+    index, _ = corpus
+    scope = index.scope(ELITE)
+    assert index.scope(Viewer.holding({"tiers": ["Elite"]}, name="another Elite")) is scope
+    assert scope.audiences == {"", Audience.parse({"tiers": ["Elite"]}).key}
+    assert index.scope(ADVANCED) is not scope
+
+
+def test_a_viewer_s_bm25_and_vocabulary_are_those_of_its_part_alone(
+    corpus: tuple[KnowledgeIndex, Path],
+) -> None:
+    index, _ = corpus
+    retriever = Retriever(index)
+    retriever.search("QGR", viewer=ADVANCED)  # another viewer's part first
+    part = sorted(
+        (c for c in index.live_chunks().values() if ELITE.sees_key(c.audience)),
+        key=lambda c: c.id,
+    )
+    lexical, headings, vocabulary = retriever._refresh(ELITE)
+    alone = index_module._lexical_of({c.id: c for c in part})
+    assert lexical.ids == alone.ids
+    for query in QUESTIONS:
+        assert lexical.search(query, 10) == alone.search(query, 10), query
+    texts = [t for c in part for t in (c.title, c.section_label, c.text)]
+    assert vocabulary.acronyms == Acronyms.learn(texts)
+    titles = LexicalIndex.build(
+        [c.id for c in part], [f"{c.title} {c.section_label}" for c in part]
+    )
+    assert headings.search("elite incentive growth rebate", 5) == titles.search(
+        "elite incentive growth rebate", 5
     )
