@@ -133,6 +133,8 @@ class _Snapshot:
     glossary: Glossary
     documents: tuple[DocumentEntry, ...]
     derived: dict[str, Any] = field(default_factory=dict)
+    # Held while something is derived from this generation (not from another one).
+    lock: threading.Lock = field(default_factory=threading.Lock, compare=False, repr=False)
 
     @property
     def number(self) -> int:
@@ -176,17 +178,39 @@ class _Snapshot:
         return Scope(digest, visible, sum(counts[k] for k in visible), total)
 
     def pieces(self, keys: Iterable[str], name: str, learn: Learn[T]) -> list[T]:
-        """What `learn` makes of each of these audiences' chunks (made once per audience:
-        the caller holds the derive lock)."""
+        """What `learn` makes of each of these audiences' chunks (made once per audience,
+        or taken from the generation before when that audience's chunks are the same
+        there: the caller holds the lock)."""
         made = cast(dict[tuple[str, str], Any], self.derived.setdefault("pieces", {}))
         grouped = self.by_audience
         out = []
         for key in sorted(keys):
             piece = made.get((name, key))
             if piece is None:
-                piece = made[(name, key)] = learn(grouped[key])
+                piece = self._earlier_piece(name, key)
+                if piece is None:
+                    piece = learn(grouped[key])
+                made[(name, key)] = piece
             out.append(piece)
         return out
+
+    def follow(self, earlier: _Snapshot) -> None:
+        """Let `pieces` take what was learned from an audience's chunks in the generation
+        before, when they are the same in this one (until `forget_earlier`)."""
+        self.derived["earlier"] = (earlier.by_audience, earlier.derived.get("pieces", {}))
+
+    def forget_earlier(self) -> None:
+        self.derived.pop("earlier", None)
+
+    def _earlier_piece(self, name: str, key: str) -> Any:
+        earlier = self.derived.get("earlier")
+        if earlier is None:
+            return None
+        grouped, made = earlier
+        piece = made.get((name, key))
+        if piece is None or grouped.get(key) != self.by_audience[key]:
+            return None
+        return piece
 
 
 def _empty() -> _Snapshot:
@@ -227,7 +251,7 @@ class KnowledgeIndex:
         self._allow_other_embedder = rebuild
         self._follow_seconds = follow_seconds
         self._load_lock = threading.Lock()  # one snapshot load at a time
-        self._derive_lock = threading.Lock()
+        self._viewers_lock = threading.Lock()
         self._derivers: dict[str, Callable[[IndexView], Any]] = {}
         # Viewers who asked lately: what is derived for their part of a generation is made
         # for the next one too, before questions switch to it.
@@ -314,7 +338,12 @@ class KnowledgeIndex:
                     current.number,
                 )
                 return False
-            self._derive_all(loaded)
+            if current is not None:
+                loaded.follow(current)
+            try:
+                self._derive_all(loaded)
+            finally:
+                loaded.forget_earlier()  # (the earlier generation's chunks can go)
             self._snapshot = loaded
         logger.info("answering from index generation %d (%d chunks)", number, len(loaded.chunks))
         return True
@@ -340,7 +369,7 @@ class KnowledgeIndex:
     def _remember(self, snapshot: _Snapshot, viewer: Viewer | None) -> Scope:
         scope = snapshot.scope(viewer)
         if viewer is not None and scope.key:
-            with self._derive_lock:
+            with self._viewers_lock:
                 self._viewers[viewer.key] = viewer
                 self._viewers.move_to_end(viewer.key)
                 while len(self._viewers) > SCOPES_KEPT:
@@ -352,7 +381,7 @@ class KnowledgeIndex:
     ) -> Any:
         slot = f"{name}@{scope.key}" if scope.key else name
         if slot not in snapshot.derived:
-            with self._derive_lock:
+            with snapshot.lock:  # the next generation is prepared meanwhile, not waited for
                 if slot not in snapshot.derived:
                     snapshot.derived[slot] = build(self._view(snapshot, scope))
                     self._forget_old_scopes(snapshot, scope)
@@ -390,7 +419,9 @@ class KnowledgeIndex:
 
     def _derive_all(self, snapshot: _Snapshot) -> None:
         scopes = {"": snapshot.scope(None)}
-        for viewer in list(self._viewers.values()):
+        with self._viewers_lock:
+            viewers = list(self._viewers.values())
+        for viewer in viewers:
             scope = snapshot.scope(viewer)
             scopes.setdefault(scope.key, scope)
         for scope in scopes.values():

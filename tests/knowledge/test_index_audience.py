@@ -3,6 +3,7 @@ retrieval that searches, ranks and learns from what the viewer may read only."""
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -294,3 +295,64 @@ def test_a_viewer_s_bm25_and_vocabulary_are_those_of_its_part_alone(
     assert headings.search("elite incentive growth rebate", 5) == titles.search(
         "elite incentive growth rebate", 5
     )
+
+
+def test_a_new_generation_learns_again_only_from_audiences_whose_documents_changed(
+    corpus: tuple[KnowledgeIndex, Path],
+) -> None:
+    index, docs = corpus
+    learned: list[set[str]] = []
+
+    def learn(chunks: list[Chunk]) -> tuple[str, ...]:
+        learned.append({c.doc_path for c in chunks})
+        return tuple(c.text for c in chunks)
+
+    def build(view: IndexView) -> str:
+        return "\n".join(t for piece in view.pieces("texts", learn) for t in piece)
+
+    assert "Deals expire" not in index.derived("probe", build, viewer=ELITE)
+    assert len(learned) == 2
+    (docs / "deals.md").write_text(PUBLIC_DOCS["deals.md"] + "Deals expire after a year.\n")
+    assert index.sync(docs).generation is not None
+    again = learned[2:]  # prepared before questions switched to the new generation
+    assert {"renewal.md", "tiers.md", "deals.md", "elite/summit.md"} in again
+    assert {"elite/incentives.md"} not in again  # unchanged: taken from the generation before
+    text = index.derived("probe", build, viewer=ELITE)
+    assert "Deals expire" in text and "Quokka Growth Rebate" in text
+    assert len(learned) == 2 + len(again)
+
+
+def test_a_viewer_s_first_question_does_not_wait_while_the_next_generation_is_prepared(
+    corpus: tuple[KnowledgeIndex, Path],
+) -> None:
+    index, docs = corpus
+    current = index.generation()
+    preparing, release = threading.Event(), threading.Event()
+
+    def slow(view: IndexView) -> int:
+        if view.generation != current:  # the next generation, before questions switch to it
+            preparing.set()
+            release.wait(timeout=30)
+        return view.generation
+
+    assert index.derived("slow", slow, viewer=ELITE) == current
+    (docs / "deals.md").write_text(PUBLIC_DOCS["deals.md"] + "Deals expire after a year.\n")
+    syncing = threading.Thread(target=index.sync, args=(docs,))
+    syncing.start()
+    try:
+        assert preparing.wait(timeout=30)
+        # Another viewer's first question, on the generation still answered from.
+        answered: list[int] = []
+        asking = threading.Thread(
+            target=lambda: answered.append(
+                index.derived("first", lambda view: view.generation, viewer=ADVANCED)
+            ),
+            daemon=True,
+        )
+        asking.start()
+        asking.join(timeout=10)
+        assert answered == [current]
+    finally:
+        release.set()
+        syncing.join(timeout=30)
+    assert index.generation() > current
