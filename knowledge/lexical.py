@@ -172,8 +172,25 @@ def _word(token: str) -> str:
 
 def tokenize(text: str) -> list[str]:
     """Lower-case, drop stopwords, stem: 'Requirements' and 'requirement' meet."""
-    words = (_word(w) for w in _TOKEN.findall(text.replace("’", "'")))
-    return list(_stemmer().stemWords([w for w in words if w not in _IGNORED]))
+    terms = map(_term, _TOKEN.findall(text.replace("’", "'")))
+    return [t for t in terms if t is not None]
+
+
+# Texts repeat their words: each distinct token is read once (while it is among the most
+# recent this many).
+_CACHED_WORDS = 1 << 16
+
+
+@lru_cache(maxsize=_CACHED_WORDS)
+def _term(token: str) -> str | None:
+    """A token's stem, or None when the word says nothing about the subject."""
+    word = _word(token)
+    return None if word in _IGNORED else _stem(word)
+
+
+@lru_cache(maxsize=_CACHED_WORDS)
+def _stem(word: str) -> str:
+    return str(_stemmer().stemWord(word))
 
 
 # bm25s's defaults (method "lucene"), which `LexicalIndex.from_counts` computes the same way.
@@ -268,7 +285,7 @@ class TermCounts:
 
 def stem_words(words: Sequence[str]) -> list[str]:
     """The stems of words tokenize() keeps whole (lower case, no stopwords): one each."""
-    return list(_stemmer().stemWords(list(words)))
+    return [_stem(w) for w in words]
 
 
 class LexicalIndex:
