@@ -180,13 +180,11 @@ class Audiences:
         if partner is not None:
             return partner_viewer(partner)
         mapped = self._places().roles
-        held: dict[str, set[str]] = {}
-        for role in sorted(actor.roles):
-            for dimension, tags in mapped.get((actor.platform, role), {}).items():
-                held.setdefault(dimension, set()).update(tags)
-        if not held:
-            return PUBLIC
-        return Viewer.holding(held, name=f"{actor.who} (by role)")
+        # Each role's tags hold for its holder: one of them per dimension the role names.
+        facts = [
+            fact for role in actor.roles for fact in mapped.get((actor.platform, role), {}).items()
+        ]
+        return Viewer.of(facts, name=f"{actor.who} (by role)") if facts else PUBLIC
 
     def of_channel(self, platform: str, channel: str, *, shared_with: Iterable[str] = ()) -> Viewer:
         """Everyone who can read a channel: a partner's own place, a Slack Connect channel's

@@ -44,14 +44,9 @@ class SlackPoster(LoopPoster):
     async def find_async(self, channel: str, key: str) -> str | None:
         cursor = None
         for _ in range(5):  # pages of recent history
-            history = self.client.conversations_history
+            q = {"channel": channel, "include_all_metadata": True, "limit": 200, "cursor": cursor}
             got = await _call(
-                f"read Slack channel {channel}",
-                history,
-                channel=channel,
-                include_all_metadata=True,
-                limit=200,
-                cursor=cursor,
+                f"read Slack channel {channel}", self.client.conversations_history, **q
             )
             for msg in got.get("messages") or []:
                 meta = msg.get("metadata") or {}
