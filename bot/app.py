@@ -88,6 +88,7 @@ class App:
             platforms=self.registry.names,
         )
         self.audiences = Audiences(partners=self.partners.get_or_none, places=self.places.get)
+        core.tier_names = self.tier_names
         self.chat = ChatService(self.core, audiences=self.audiences)
 
     @property
@@ -98,6 +99,11 @@ class App:
         """The known audience tags per dimension (routes.yml `tags`), None without the file."""
         routes = self.comms.routes
         return {d: t for d, t in routes.known_tags.items() if t} if routes.exists else None
+
+    def tier_names(self) -> set[str]:
+        """The program's tiers: routes.yml `tags: tiers`, and every tier in the partners file."""
+        known = set((self.vocabulary() or {}).get("tiers", ()))
+        return known | {p.tier for p in self.partners.get_or_none() if p.tier}
 
     @property
     def partners(self) -> PartnersFile:
