@@ -19,7 +19,8 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from adapters.console import print_answer, run_console
-from bot.audiences import viewer_for_cli
+from bot.app import App
+from bot.audiences import partner_viewer, viewer_for_cli
 from bot.changes.cli import changes_app
 from bot.cli_session import err, fail, open_app
 from bot.comms.cli import comms_app
@@ -312,12 +313,26 @@ def demo() -> None:
 
     demo_changes(bot, app.changes, console)
 
-    # Partner-scoped answers go here, before the notices: one question asked from two tiers
-    # and answered for each, from tier-restricted documents (audiences, issue 14 part 1).
+    _demo_audiences(app)
 
     from bot.comms.demo import demo_partner_notice
 
     demo_partner_notice(console)
+
+
+def _demo_audiences(app: App) -> None:
+    """Questions asked by partners of two tiers (the sample partners file): each is answered
+    from the documents its tier may read, and for its tier; the public sees neither guide."""
+    partners = app.partners.get_or_none()
+    askers = [partner_viewer(p) for p in partners if p.tier in ("Elite", "Advanced")]
+    asked = [
+        ("what incentive do we earn on a net-new customer deal?", (*askers, PUBLIC)),
+        ("what are the requirements for our tier?", tuple(askers)),
+    ]
+    for text, viewers in asked:
+        for viewer in viewers:
+            console.rule(f"[bold]Q:[/bold] {text} [dim](asked as {viewer.name})[/dim]")
+            print_answer(app.core.ask(_question(text, [], viewer)), console)
 
 
 # -- eval ---------------------------------------------------------------------------------
