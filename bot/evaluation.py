@@ -308,7 +308,7 @@ def dense_baseline_fn(answerer: Answerer, k: int = 5) -> AnswerFn:
 
     def run(question: Question) -> Response:
         vector = index.embedder.embed([question.text])[0]
-        hits = index.dense_search(vector, k)
+        hits = index.dense_search(vector, k, viewer=question.audience)  # (the public's)
         chunks = index.chunks([cid for cid, _ in hits])
         found = [chunks[cid] for cid, _ in hits if cid in chunks]
         return Response(
