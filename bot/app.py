@@ -14,7 +14,7 @@ from collections.abc import AsyncIterator, Callable, Iterable, Mapping
 from contextlib import AsyncExitStack, asynccontextmanager
 from typing import Any
 
-from bot.audiences import Audiences, PlaceMapFile
+from bot.audiences import Audiences, PlaceMapFile, unheld_tags
 from bot.changes import ChangesSettings, ProgramChanges
 from bot.chat import ChatService
 from bot.comms.feature import CommsFeature
@@ -104,6 +104,14 @@ class App:
         """The program's tiers: routes.yml `tags: tiers`, and every tier in the partners file."""
         known = set((self.vocabulary() or {}).get("tiers", ()))
         return known | {p.tier for p in self.partners.get_or_none() if p.tier}
+
+    def audience_warnings(self) -> list[str]:
+        """Document audience tags no partner, channel or role holds (bot/audiences.py)."""
+        documents = [(d["path"], d["audience"]) for d in self.core.index.documents()]
+        restricted = [(path, key) for path, key in documents if key]
+        if not restricted:
+            return []
+        return unheld_tags(restricted, self.partners.get_or_none(), self.places.get())
 
     @property
     def partners(self) -> PartnersFile:

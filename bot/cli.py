@@ -130,6 +130,11 @@ def print_check_report(report: CheckReport, *, json_out: bool) -> None:
     console.print(f"took {report.seconds:.2f}s")
 
 
+def _warn_unheld(app_: App) -> None:
+    for warning in app_.audience_warnings():
+        err.print(f"[yellow]warning:[/yellow] {shown(warning)}")
+
+
 @app.command()
 def index(
     paths: Annotated[
@@ -151,9 +156,11 @@ def index(
 ) -> None:
     """(Admin) Index program documents: only new and changed ones are embedded."""
     try:
-        bot = open_app().core
+        app_ = open_app()
+        bot = app_.core
         if check:
             print_check_report(bot.index.check(), json_out=json_out)
+            _warn_unheld(app_)
             return
         any_failed = False
         for number, path in enumerate(paths or [bot.settings.documents_dir]):
@@ -173,6 +180,7 @@ def index(
                 )
             else:
                 print_sync_report(report)
+        _warn_unheld(app_)
     except (PartnerbotError, KnowledgeError) as e:
         raise fail(e) from None
     if any_failed:

@@ -10,7 +10,14 @@ from typing import Any
 import pytest
 import yaml
 
-from bot.audiences import Audiences, PlaceMap, load_place_map, partner_viewer, viewer_for_cli
+from bot.audiences import (
+    Audiences,
+    PlaceMap,
+    load_place_map,
+    partner_viewer,
+    unheld_tags,
+    viewer_for_cli,
+)
 from bot.errors import ConfigError, UserError
 from bot.models import Actor
 from bot.partners import Partner, Partners, Presence
@@ -148,3 +155,18 @@ def test_a_channel_of_several_partners_sees_only_what_all_of_them_may() -> None:
     assert common.facts == (("partners", ("fjord", "harbour-it")), ("regions", ("ANZ", "EMEA")),
                             ("tiers", ("Advanced", "Elite")))  # fmt: skip
     assert Viewer.common([partner_viewer(HARBOUR), PUBLIC], name="x").public
+
+
+def test_an_audience_tag_nobody_holds_is_warned_about(tmp_path: Path) -> None:
+    places = load_place_map(write_routes(tmp_path, ROUTES), vocabulary=VOCABULARY)
+    documents = [
+        ("elite.md", ELITE_ONLY.key),
+        ("harbour.md", HARBOUR_ONLY.key),
+        ("typo.md", Audience.parse({"tiers": ["Elit"], "regions": ["ANZ"]}).key),
+        ("gone.md", Audience.parse({"partners": ["old-partner"]}).key),
+        ("any.md", Audience.parse(["Security", "Platinum"]).key),
+    ]
+    warnings = unheld_tags(documents, PARTNERS, places)
+    assert [w.split(":")[0] for w in warnings] == ["any.md", "gone.md", "typo.md"]
+    assert "'Platinum'" in warnings[0] and "'partners: old-partner'" in warnings[1]
+    assert "'tiers: Elit'" in warnings[2] and "ANZ" not in warnings[2]
