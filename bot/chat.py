@@ -43,6 +43,7 @@ from bot.models import (
 )
 from bot.prompts import message
 from bot.store import EventRepository, InteractionRepository, ThreadRepository
+from knowledge.errors import KnowledgeError
 
 logger = logging.getLogger(__name__)
 
@@ -397,6 +398,7 @@ class ChatService:
         working: Callable[[str], Awaitable[None]] | None = None,
     ) -> Reply:
         """Run a command for `call.actor`: admins only where the table says so; a UserError
+        or a problem with the documents or the index (written for the admin who must act)
         is shown as its message, any other failure as the apology (traceback logged)."""
         try:
             if command.admin_only:
@@ -405,7 +407,7 @@ class ChatService:
             if command.working and working is not None:
                 await working(message(command.working))
             reply = await asyncio.to_thread(command.handler, call)
-        except UserError as e:
+        except (UserError, KnowledgeError) as e:
             logger.info("%s by %s: %s", command.name, call.actor.who, e)
             return Reply(text=str(e), private=True)
         except Exception:

@@ -386,7 +386,7 @@ def eval_command(
     ] = 0,
 ) -> None:
     """Measure retrieval and answers per corpus: recall@k, MRR, facts, abstention, latency."""
-    from bot.eval_report import run_eval
+    from bot.evaluation.report import run_eval
 
     try:
         opened = open_app()

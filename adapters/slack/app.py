@@ -99,6 +99,12 @@ class SlackPlatform(PlatformBase):
             await self.socket.connect_async()
         self.connected = self.listen
 
+    def link_up(self) -> bool:  # Socket Mode: its websocket open now (the SDK reconnects)
+        ws = self.socket.client if self.socket else None
+        return ws is None or not (
+            ws.closed or ws.stale or not ws.current_session or ws.current_session.closed
+        )
+
     async def stop_listening(self) -> None:
         if self.socket is not None:
             await self.socket.close_async()

@@ -38,7 +38,7 @@ from bot.errors import UserError
 from bot.models import Question, Turn
 from knowledge.lexical import tokenize
 
-DEVSETS_DIR = Path(__file__).resolve().parent.parent / "knowledge" / "devsets"
+DEVSETS_DIR = Path(__file__).resolve().parents[2] / "knowledge" / "devsets"
 QUESTION_FILES = ("questions.jsonl", "followups.jsonl", "conversations.jsonl")
 HELDOUT_FILE = "heldout.jsonl"
 # A fact of at least this many content words counts as found when this share of its
