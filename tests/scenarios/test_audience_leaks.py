@@ -34,6 +34,7 @@ from bot.config import Settings
 from bot.models import Answer
 from tests.conftest import TEST_PLATFORMS
 from tests.fakes.memory_platform import MemoryPlatform, Posted
+from tests.scenarios.test_comms import ROUTES as COMMS_ROUTES
 from tests.scenarios.test_comms import SEND_AT, write_comm
 
 _PREFIXES = ("PARTNERBOT_", "SLACK_", "DISCORD_", "OPENAI_", "CHROMA_")
@@ -267,10 +268,7 @@ PARTNERS = {
 }
 ROUTES: dict[str, Any] = {
     "tags": {
-        "regions": ["ANZ", "EMEA", "Americas", "Asia"],
-        "segments": ["smb", "enterprise"],
-        "products": ["Northwind Books", "Northwind Cloud"],
-        "tiers": ["Member", "Advanced", "Elite"],
+        **COMMS_ROUTES["tags"],
         "competencies": ["Security", "Data & AI", "Cloud Infrastructure"],
     },
     "routes": [{"name": "everyone", "memory": ["C-partners"]}],
