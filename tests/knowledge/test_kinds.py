@@ -77,3 +77,23 @@ def test_plain_prose_teaches_nothing() -> None:
         [chunk("Partners nominate customers after a project. Northwind sends a survey.")]
     )
     assert not kinds.groups
+
+
+def mentions(kinds: object, question: str) -> bool:
+    return kinds.names_a_term(name_tokens(question))  # type: ignore[attr-defined]
+
+
+def test_acronyms_written_again_and_heading_word_pairs_are_named_things() -> None:
+    kinds = learn_kinds(
+        [
+            chunk("Each ISV signs the EULA. The ISV sets the price.", "Severity levels", n=0),
+            chunk("NOTE: resellers read the EULA first.", "Response times and SLAs", n=1),
+        ]
+    )
+    assert mentions(kinds, "does the isv pay?")  # written in capitals twice
+    assert mentions(kinds, "which eula applies?")
+    assert not mentions(kinds, "is there a note?")  # shouted once is not a name
+    assert mentions(kinds, "how fast is the response time?")
+    assert mentions(kinds, "what do the levels of severity mean?")  # either order
+    assert not mentions(kinds, "how fast do we answer?")
+    assert not mentions(kinds, "can buyers click subscribe?")
