@@ -18,7 +18,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from bot.evaluation import DEVSETS_DIR, load_devset, percentile
+from bot.evaluation.harness import DEVSETS_DIR, load_devset, percentile
 
 CORPUS = "datadog"
 ROUNDS = 7

@@ -5,7 +5,7 @@
 For every dev set: `partnerbot index CORPUS`, then `partnerbot ask --json --batch` with
 its questions (earlier turns as `previous`), and again with its held-out questions when it
 has any (a column of their own), run with that checkout's own code and
-.venv; the answers are scored with this checkout's metrics (bot/evaluation.py), so
+.venv; the answers are scored with this checkout's metrics (bot/evaluation/harness.py), so
 both sides are measured the same way. Prints one table, writes bench/results/.
 """
 
@@ -22,8 +22,8 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
-from bot.eval_report import ROWS
-from bot.evaluation import EvalItem, EvalOutcome, EvalReport, Response, discover_devsets
+from bot.evaluation.harness import EvalItem, EvalOutcome, EvalReport, Response, discover_devsets
+from bot.evaluation.report import ROWS
 
 RESULTS = Path(__file__).resolve().parent / "results"
 

@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.checkouts import checkouts, start
-from bot.evaluation import percentile
+from bot.evaluation.harness import percentile
 
 ROUNDS = 3
 QUESTIONS_PER_PHASE = 20

@@ -37,7 +37,7 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-from bot.evaluation import percentile
+from bot.evaluation.harness import percentile
 
 RESULTS = Path(__file__).resolve().parent / "results"
 console = Console()

@@ -21,8 +21,8 @@ from typing import Any
 
 import bot.extractive as extractive
 from bot.config import Settings
-from bot.eval_suite import EvalSuite
-from bot.evaluation import discover_devsets, fact_found
+from bot.evaluation.harness import discover_devsets, fact_found
+from bot.evaluation.suite import EvalSuite
 from bot.models import Question, Turn
 
 GRID: dict[str, list[Any]] = {

@@ -10,16 +10,17 @@ from __future__ import annotations
 import logging
 import re
 import time
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, replace
 
 from bot.composing import Composition
 from bot.errors import LLMError
 from bot.extractive import ExtractiveComposer
 from bot.grounded import LLMComposer
 from bot.models import Answer, Citation, Question
-from bot.prompts import render
+from bot.prompts import message, render
 from bot.rewrite import FollowUps, LLMRewriter
+from bot.tiers import names, only_for, readers_tier, speaks_of, tier_passage, with_passage
 from knowledge.documents import Passage
 from knowledge.retrieval import Retrieval, Retriever
 from knowledge.vocabulary import Vocabulary
@@ -49,10 +50,13 @@ class Answerer:
         llm: LLMComposer | None = None,
         rewriter: LLMRewriter | None = None,
         escalation_contact: str = "your partner development manager",
+        tier_names: Callable[[], Iterable[str]] = tuple,
     ) -> None:
         """`threshold`: abstain below this confidence; default the fitted one
-        (knowledge/fitted_weights.json)."""
+        (knowledge/fitted_weights.json). `tier_names`: the program's tiers (routes.yml
+        tags), so a question naming one is not answered for the asker's own instead."""
         self.retriever = retriever
+        self.tier_names = tier_names
         self.top_k = top_k
         self._threshold = threshold
         self.llm = llm
@@ -89,18 +93,38 @@ class Answerer:
         retrieval = self.retriever.search(
             query, k=max(SOURCES_SHOWN, self.top_k), head=self.top_k, viewer=viewer
         )
+        found = retrieval.passages
+        # A question naming no tier, from readers of one tier, is answered for their tier
+        # (bot/tiers.py): its passage is added, other tiers' sentences left out.
+        tiers = set(self.tier_names())
+        tier = readers_tier(viewer, query, tiers)
+        asked = f"{query} ({tier})" if tier else query
+        if tier:
+            tiered = self.retriever.search(asked, k=SOURCES_SHOWN, viewer=viewer)
+            pick = tier_passage(found, tiered.passages, tier, tiers)
+            if pick is not None:
+                found = tuple(with_passage(found, pick, tier, head=self.top_k))
+            elif not any(speaks_of(p, tier, tiers) for p in found[:1]):
+                tier, asked = None, query  # nothing found differs by tier
         # What the composer is given: the top passages, lists made whole.
-        passages = self.retriever.widen(retrieval.passages[: self.top_k])
-        shown = (*passages, *retrieval.passages[len(passages) :])
+        passages = self.retriever.widen(found[: self.top_k])
+        rest = found[len(passages) :]
+        if tier:
+            passages = only_for(passages, tier, tiers)
+        shown = (*passages, *rest)
         confidence = self.confidence(retrieval)
 
         composition: Composition | None = None
         if passages and confidence >= self.threshold:
-            composition = self._compose(query, passages, self.retriever.vocabulary(viewer))
+            composition = self._compose(asked, passages, self.retriever.vocabulary(viewer))
         if composition is None or not composition.cited:
             answer = self._abstain(question, shown, confidence, query)
         else:
             answer = self._cited_answer(question, composition, passages, shown, confidence, query)
+            if tier and any(names(passages[i - 1].text, tier) for i in composition.cited):
+                answer = replace(
+                    answer, text=f"{message('answer_for_tier', tier=tier)} {answer.text}"
+                )
         logger.info(
             "answered platform=%s abstained=%s confidence=%.3f ms=%.0f",
             question.platform,

@@ -14,7 +14,7 @@ from collections.abc import AsyncIterator, Callable, Iterable, Mapping
 from contextlib import AsyncExitStack, asynccontextmanager
 from typing import Any
 
-from bot.audiences import Audiences, PlaceMapFile
+from bot.audiences import Audiences, PlaceMapFile, unheld_tags
 from bot.changes import ChangesSettings, ProgramChanges
 from bot.chat import ChatService
 from bot.comms.feature import CommsFeature
@@ -88,6 +88,7 @@ class App:
             platforms=self.registry.names,
         )
         self.audiences = Audiences(partners=self.partners.get_or_none, places=self.places.get)
+        core.tier_names = self.tier_names
         self.chat = ChatService(self.core, audiences=self.audiences)
 
     @property
@@ -98,6 +99,19 @@ class App:
         """The known audience tags per dimension (routes.yml `tags`), None without the file."""
         routes = self.comms.routes
         return {d: t for d, t in routes.known_tags.items() if t} if routes.exists else None
+
+    def tier_names(self) -> set[str]:
+        """The program's tiers: routes.yml `tags: tiers`, and every tier in the partners file."""
+        known = set((self.vocabulary() or {}).get("tiers", ()))
+        return known | {p.tier for p in self.partners.get_or_none() if p.tier}
+
+    def audience_warnings(self) -> list[str]:
+        """Document audience tags no partner, channel or role holds (bot/audiences.py)."""
+        documents = [(d["path"], d["audience"]) for d in self.core.index.documents()]
+        restricted = [(path, key) for path, key in documents if key]
+        if not restricted:
+            return []
+        return unheld_tags(restricted, self.partners.get_or_none(), self.places.get())
 
     @property
     def partners(self) -> PartnersFile:

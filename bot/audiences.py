@@ -38,7 +38,7 @@ from bot.errors import ConfigError, UserError
 from bot.models import Actor
 from bot.partners import Partner, Partners
 from knowledge import bounded_yaml
-from knowledge.audience import PARTNERS, PUBLIC, Viewer
+from knowledge.audience import ANY, PARTNERS, PUBLIC, Audience, Viewer
 
 logger = logging.getLogger(__name__)
 
@@ -180,13 +180,11 @@ class Audiences:
         if partner is not None:
             return partner_viewer(partner)
         mapped = self._places().roles
-        held: dict[str, set[str]] = {}
-        for role in sorted(actor.roles):
-            for dimension, tags in mapped.get((actor.platform, role), {}).items():
-                held.setdefault(dimension, set()).update(tags)
-        if not held:
-            return PUBLIC
-        return Viewer.holding(held, name=f"{actor.who} (by role)")
+        # Each role's tags hold for its holder: one of them per dimension the role names.
+        facts = [
+            fact for role in actor.roles for fact in mapped.get((actor.platform, role), {}).items()
+        ]
+        return Viewer.of(facts, name=f"{actor.who} (by role)") if facts else PUBLIC
 
     def of_channel(self, platform: str, channel: str, *, shared_with: Iterable[str] = ()) -> Viewer:
         """Everyone who can read a channel: a partner's own place, a Slack Connect channel's
@@ -309,3 +307,28 @@ def viewer_for_cli(
     if not facts:
         return PUBLIC
     return Viewer.of(facts, name=" and ".join(given))
+
+
+def unheld_tags(
+    documents: Iterable[tuple[str, str]], partners: Partners, places: PlaceMap
+) -> list[str]:
+    """Warnings for document audience tags nobody holds — no partner of the partners file,
+    no mapped channel or role (a typo, or a partner not yet listed): only admins' checks
+    can read such a document. `documents`: (path, audience key) pairs."""
+    held: dict[str, set[str]] = {d: {t.casefold() for t in ts} for d, ts in places.tags().items()}
+    for partner in partners:
+        for dimension, tags in {**partner.tags(), PARTNERS: (partner.id,)}.items():
+            held.setdefault(dimension, set()).update(t.casefold() for t in tags)
+    anywhere = set().union(*held.values()) if held else set()
+    warnings = []
+    for path, key in sorted(documents):
+        for dimension, tags in Audience.from_key(key).clauses:
+            pool = anywhere if dimension == ANY else held.get(dimension, set())
+            for tag in tags:
+                if tag.casefold() not in pool:
+                    shown = tag if dimension == ANY else f"{dimension}: {tag}"
+                    warnings.append(
+                        f"{path}: audience {shown!r} is held by no partner, channel or role "
+                        "(a typo?): nobody is shown it for that tag"
+                    )
+    return warnings

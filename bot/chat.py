@@ -14,8 +14,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections import OrderedDict
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from typing import Protocol
@@ -42,10 +43,13 @@ from bot.models import (
 )
 from bot.prompts import message
 from bot.store import EventRepository, InteractionRepository, ThreadRepository
+from knowledge.errors import KnowledgeError
 
 logger = logging.getLogger(__name__)
 
 HISTORY_TURNS = 10  # earlier turns handed to the core, after merging
+TEAMS_SECONDS = 300.0  # how long the teams sharing a channel are kept
+PARENTS_KEPT = 10_000  # threads whose channel is remembered (Discord)
 HELP_WORDS = frozenset({"help", "/help", "?"})
 Reader = Callable[[], Awaitable[Conversation]]
 Working = Callable[[], AbstractAsyncContextManager[None]]
@@ -113,6 +117,9 @@ class PlatformTraits:
 
     usage: Callable[[Command], str] = words_usage
     hears_unmentioned: bool = True
+    # The teams (workspaces, organisations) a channel is shared with, when the platform can
+    # say (Slack Connect): who reads a reply there (bot/audiences.py).
+    channel_teams: Callable[[str], Awaitable[Iterable[str]]] | None = None
 
 
 class ChatService:
@@ -139,6 +146,10 @@ class ChatService:
         self._traits: dict[str, PlatformTraits] = {}
         self._shareable: OrderedDict[int, Answer] = OrderedDict()
         self._shareable_size = shareable
+        self._teams: dict[tuple[str, str], tuple[float, frozenset[str]]] = {}
+        # Threads that are channels of their own (Discord) the bot opened, and the channel
+        # each is in: its readers are that channel's (bot/audiences.py).
+        self._parents: OrderedDict[tuple[str, str], str] = OrderedDict()
 
     def add_platform(self, name: str, traits: PlatformTraits) -> None:
         self._traits[name] = traits
@@ -178,12 +189,13 @@ class ChatService:
             return None  # people talking in a thread the bot is not part of
         if msg.text.strip().lower() in HELP_WORDS:
             return Reply(text=self.help_text(platform))
+        channel = msg.parent or self._parents.get((platform, msg.place.channel))
         audience = await asyncio.to_thread(
             self.audiences.of_place,
             msg.actor,
-            msg.parent or msg.place.channel,
+            channel or msg.place.channel,
             direct=msg.direct,
-            shared_with=msg.shared_with,
+            shared_with=msg.shared_with or await self.shared_with(msg),
         )
         question = Question(
             msg.text,
@@ -213,11 +225,37 @@ class ChatService:
             if reply is not None:
                 thread = await send(reply)
                 if thread is not None:
+                    self._opened(platform, thread, msg.parent or msg.place.channel)
                     await self.replied_in_thread(platform, thread)
         except Exception:
             logger.exception("%s: answering message %s failed", platform, msg.message_id)
             with contextlib.suppress(Exception):
                 await send(Reply(text=message("apology")))
+
+    async def shared_with(self, msg: ChatMessage) -> frozenset[str]:
+        """The other teams the message's channel is shared with, as the platform says (kept
+        a few minutes); "?" (a team nobody lists: the public) when asking it fails."""
+        lookup, channel = self.traits(msg.actor.platform).channel_teams, msg.place.channel
+        if msg.direct or lookup is None:
+            return frozenset()
+        key, now = (msg.actor.platform, channel), time.monotonic()
+        if (kept := self._teams.get(key)) is not None and now - kept[0] < TEAMS_SECONDS:
+            return kept[1]
+        try:
+            teams = frozenset(await lookup(channel)) - {msg.actor.team}
+        except Exception as e:
+            logger.warning("%s: could not tell who shares %s: %r", msg.actor.platform, channel, e)
+            teams = frozenset({"?"})
+        self._teams[key] = (now, teams)
+        return teams
+
+    def _opened(self, platform: str, thread: Place, channel: str) -> None:
+        """A thread the bot posts in is read by those who read `channel`."""
+        if thread.channel != channel and channel:
+            self._parents[(platform, thread.channel)] = channel
+            self._parents.move_to_end((platform, thread.channel))
+            while len(self._parents) > PARENTS_KEPT:
+                self._parents.popitem(last=False)
 
     def _first_time(self, msg: ChatMessage) -> bool:
         """Claim the delivery and the message, so retries and double events answer once."""
@@ -283,6 +321,7 @@ class ChatService:
             place = await ui.thread() if reply.open_thread else None
             if place is None:
                 return await ui.private(reply.text)
+            self._opened(platform, place, click.channel)
             intro = await self.open_thread(platform, place, reply)
             if intro is not None:
                 await ui.post(place, intro)
@@ -359,6 +398,7 @@ class ChatService:
         working: Callable[[str], Awaitable[None]] | None = None,
     ) -> Reply:
         """Run a command for `call.actor`: admins only where the table says so; a UserError
+        or a problem with the documents or the index (written for the admin who must act)
         is shown as its message, any other failure as the apology (traceback logged)."""
         try:
             if command.admin_only:
@@ -367,7 +407,7 @@ class ChatService:
             if command.working and working is not None:
                 await working(message(command.working))
             reply = await asyncio.to_thread(command.handler, call)
-        except UserError as e:
+        except (UserError, KnowledgeError) as e:
             logger.info("%s by %s: %s", command.name, call.actor.who, e)
             return Reply(text=str(e), private=True)
         except Exception:

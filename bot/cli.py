@@ -19,7 +19,8 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from adapters.console import print_answer, run_console
-from bot.audiences import viewer_for_cli
+from bot.app import App
+from bot.audiences import partner_viewer, viewer_for_cli
 from bot.changes.cli import changes_app
 from bot.cli_session import err, fail, open_app
 from bot.comms.cli import comms_app
@@ -129,6 +130,11 @@ def print_check_report(report: CheckReport, *, json_out: bool) -> None:
     console.print(f"took {report.seconds:.2f}s")
 
 
+def _warn_unheld(app_: App) -> None:
+    for warning in app_.audience_warnings():
+        err.print(f"[yellow]warning:[/yellow] {shown(warning)}")
+
+
 @app.command()
 def index(
     paths: Annotated[
@@ -150,9 +156,11 @@ def index(
 ) -> None:
     """(Admin) Index program documents: only new and changed ones are embedded."""
     try:
-        bot = open_app().core
+        app_ = open_app()
+        bot = app_.core
         if check:
             print_check_report(bot.index.check(), json_out=json_out)
+            _warn_unheld(app_)
             return
         any_failed = False
         for number, path in enumerate(paths or [bot.settings.documents_dir]):
@@ -172,6 +180,7 @@ def index(
                 )
             else:
                 print_sync_report(report)
+        _warn_unheld(app_)
     except (PartnerbotError, KnowledgeError) as e:
         raise fail(e) from None
     if any_failed:
@@ -312,12 +321,26 @@ def demo() -> None:
 
     demo_changes(bot, app.changes, console)
 
-    # Partner-scoped answers go here, before the notices: one question asked from two tiers
-    # and answered for each, from tier-restricted documents (audiences, issue 14 part 1).
+    _demo_audiences(app)
 
     from bot.comms.demo import demo_partner_notice
 
     demo_partner_notice(console)
+
+
+def _demo_audiences(app: App) -> None:
+    """Questions asked by partners of two tiers (the sample partners file): each is answered
+    from the documents its tier may read, and for its tier; the public sees neither guide."""
+    partners = app.partners.get_or_none()
+    askers = [partner_viewer(p) for p in partners if p.tier in ("Elite", "Advanced")]
+    asked = [
+        ("what incentive do we earn on a net-new customer deal?", (*askers, PUBLIC)),
+        ("what are the requirements for our tier?", tuple(askers)),
+    ]
+    for text, viewers in asked:
+        for viewer in viewers:
+            console.rule(f"[bold]Q:[/bold] {text} [dim](asked as {viewer.name})[/dim]")
+            print_answer(app.core.ask(_question(text, [], viewer)), console)
 
 
 # -- eval ---------------------------------------------------------------------------------
@@ -363,7 +386,7 @@ def eval_command(
     ] = 0,
 ) -> None:
     """Measure retrieval and answers per corpus: recall@k, MRR, facts, abstention, latency."""
-    from bot.eval_report import run_eval
+    from bot.evaluation.report import run_eval
 
     try:
         opened = open_app()

@@ -73,6 +73,8 @@ class PartnerBot:
         self.rate_limiter = RateLimiter(per_minute=settings.rate_limit_per_minute)
         # In order: the first feature with an answer wins; every feature may annotate.
         self.features: list[Feature] = list(features)
+        # The program's tier names (routes.yml tags), given by the composition root.
+        self.tier_names: Callable[[], Iterable[str]] = tuple
 
     # -- parts, built on first use ----------------------------------------------------------
     @property
@@ -130,6 +132,7 @@ class PartnerBot:
             llm=LLMComposer(client) if client else None,
             rewriter=LLMRewriter(client) if client else None,
             escalation_contact=self.settings.escalation_contact,
+            tier_names=lambda: self.tier_names(),
         )
 
     # -- asking ----------------------------------------------------------------------------

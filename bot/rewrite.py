@@ -24,7 +24,7 @@ from bot.prompts import render
 from knowledge.audience import PUBLIC, Viewer
 from knowledge.glossary import Glossary
 from knowledge.index import IndexView, KnowledgeIndex
-from knowledge.kinds import Name, NameKinds, kinds_of, members_of, name_tokens
+from knowledge.kinds import Name, NameKinds, kinds_of, name_tokens, seen_in
 from knowledge.lexical import STOPWORDS
 from knowledge.vocabulary import ASKING, QUESTION_WORDS
 
@@ -45,6 +45,9 @@ _PRONOUN = re.compile(
 # A question that ends by pointing back: "do we have to give VAT info then?", "… too?"
 _TRAILING = re.compile(r"\b(then|too|as well|also|in that case)\s*[?.!]*\s*$", re.IGNORECASE)
 PRONOUN_QUESTION_WORDS = 8  # at most this many content words, with a pronoun: a follow-up
+# A question of at most this many content words, none of them naming anything the
+# documents name, asks about the conversation's subject ("can buyers just click subscribe?").
+BARE_QUESTION_WORDS = 3
 _WORD = re.compile(r"[A-Za-z0-9][\w&'-]*")
 
 
@@ -105,6 +108,20 @@ def _refers_back(text: str, subject: Sequence[str]) -> bool:
     )
 
 
+def _asks_about_the_subject(text: str, names: NameKinds) -> bool:
+    """A short question that names nothing of its own ("can buyers just click
+    subscribe?"): no name, acronym or heading words the documents use. A person reads it
+    against the conversation so far. Without anything learned from the documents there
+    is no telling, and the question stands alone."""
+    if not names.terms or not text.rstrip().endswith("?"):
+        return False
+    words = _content_words(text)
+    if len(words) > BARE_QUESTION_WORDS:
+        return False
+    tokens, _ = _stems(words)
+    return not names.names_a_term(tokens)
+
+
 @dataclass(frozen=True)
 class _Turn:
     standalone: str  # the question as retrieval should see it
@@ -119,7 +136,11 @@ def _resolve(text: str, before: _Turn | None, names: NameKinds) -> _Turn:
     a lead-in follow-up without a pronoun adds its words to it ("and a normal trial?"),
     and a question about the subject ("how long does that take?") only borrows it.
     """
-    if before is None or not (is_elliptical(text) or _refers_back(text, before.subject)):
+    if before is None or not (
+        is_elliptical(text)
+        or _refers_back(text, before.subject)
+        or (before.subject and _asks_about_the_subject(text, names))
+    ):
         return _Turn(text, _content_words(text))
     rest = _LEADS.sub("", text).strip(" ?!.,") or text
     rest_words = _content_words(rest)
@@ -197,7 +218,7 @@ class LLMRewriter:
 
 def _learn_names(view: IndexView) -> NameKinds:
     # Learned per audience of the view and put together (see IndexView.pieces).
-    learned = kinds_of(view.pieces("name kinds", members_of))
+    learned = kinds_of(view.pieces("name kinds", seen_in))
     return NameKinds.from_glossary(view.glossary).merged(learned)
 
 

@@ -14,6 +14,11 @@ the groups are read from how program documents are written:
 A name is kept as its stemmed tokens, so "resellers" meets "Reseller" and
 "consulting/SI" meets "Consulting/SI"; an acronym in brackets ("Consultant & Systems
 Integrator (C&SI)") is a second name for the same member.
+
+Beside the groups, the documents say what they treat as a named thing of its own: the
+acronyms they write in capitals ("ISV", "NPN") and the word pairs of their titles and
+headings ("press release", "response times"). A follow-up that mentions one of those has
+a subject of its own (bot/rewrite.py).
 """
 
 from __future__ import annotations
@@ -23,6 +28,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
+from itertools import combinations, pairwise
 
 from knowledge.documents import Chunk
 from knowledge.glossary import Glossary
@@ -49,6 +55,10 @@ _DIGIT = re.compile(r"\d")
 _CONNECTORS = frozenset(["&", "and", "of", "for", "the", "/", "-"])
 # Table cells and headings that say "nothing here" rather than name something.
 _NOT_NAMES = frozenset(["none", "n/a", "na", "yes", "no", "tbd", "all", "other", "others"])
+# A word written in capitals ("ISV", "C&SI", "MSPs"); it counts as an acronym once the
+# documents write it so ACRONYM_USES times (a shouted "NOTE" is seldom repeated as a name).
+_CAPITALS = re.compile(r"(?<![\w&])[A-Z][A-Z0-9&]*[A-Z0-9](?:s|'s)?(?![\w&])")
+ACRONYM_USES = 2
 
 
 @dataclass(frozen=True)
@@ -56,11 +66,13 @@ class NameKinds:
     """Groups of interchangeable names; a name may belong to several groups.
 
     `aliases` ties names of the same member ("MSPs", "Managed Services Provider"), which
-    are never each other's rivals.
+    are never each other's rivals. `terms` are the other things the documents name: the
+    acronyms they write and the adjacent word pairs of their titles and headings.
     """
 
     groups: dict[str, frozenset[Name]] = field(default_factory=dict)
     aliases: dict[Name, frozenset[Name]] = field(default_factory=dict)
+    terms: frozenset[Name] = frozenset()
 
     @classmethod
     def from_glossary(cls, glossary: Glossary) -> NameKinds:
@@ -92,7 +104,9 @@ class NameKinds:
         aliases = {k: set(v) for k, v in self.aliases.items()}
         for name, same in other.aliases.items():
             aliases.setdefault(name, set()).update(same)
-        return NameKinds(groups, {k: frozenset(v) for k, v in aliases.items()})
+        return NameKinds(
+            groups, {k: frozenset(v) for k, v in aliases.items()}, self.terms | other.terms
+        )
 
     def names_in(self, tokens: Sequence[str]) -> list[tuple[int, int, Name]]:
         """(start, end, name) for every known name found in a stemmed token sequence."""
@@ -104,6 +118,16 @@ class NameKinds:
                 if tuple(tokens[start:end]) == name:
                     found.append((start, end, name))
         return found
+
+    def names_a_term(self, tokens: Sequence[str]) -> bool:
+        """Does a stemmed token sequence mention something the documents name: a name of
+        a group, an acronym they write, or two words a title or heading has side by side
+        (in either order: "what offerings can we list?" meets "List an offering")?"""
+        if self.names_in(tokens):
+            return True
+        return any((t,) in self.terms for t in tokens) or any(
+            _pair(a, b) in self.terms for a, b in combinations(tokens, 2)
+        )
 
     def rivals(self, name: Name) -> set[Name]:
         """The other names of every kind this name belongs to (its own aliases excepted)."""
@@ -176,7 +200,7 @@ class _Found:
         if len(members) >= least:
             self.kinds[kind] |= members
 
-    def result(self) -> NameKinds:
+    def result(self, terms: frozenset[Name] = frozenset()) -> NameKinds:
         groups: dict[str, frozenset[Name]] = {}
         aliases: dict[Name, set[Name]] = defaultdict(set)
         for kind, members in self.kinds.items():
@@ -187,7 +211,7 @@ class _Found:
             for member in members:
                 for name in member:
                     aliases[name] |= member
-        return NameKinds(groups, {k: frozenset(v) for k, v in aliases.items() if len(v) > 1})
+        return NameKinds(groups, {k: frozenset(v) for k, v in aliases.items() if len(v) > 1}, terms)
 
 
 def _from_text(text: str, found: _Found) -> None:
@@ -239,33 +263,73 @@ def _from_headings(sections: Iterable[tuple[str, tuple[str, ...]]], found: _Foun
         found.add(kind, items)
 
 
-# The members of each kind seen in some chunks: what learn_kinds finds before it groups
-# them, kept per group of chunks and put together by `kinds_of`.
-Members = dict[str, set[frozenset[Name]]]
+def _pair(a: str, b: str) -> Name:
+    """Two words as a term, whatever their order."""
+    return (a, b) if a <= b else (b, a)
+
+
+def _count_acronyms(text: str, uses: dict[Name, int]) -> None:
+    for m in _CAPITALS.finditer(text):
+        name = name_tokens(m.group(0))
+        if len(name) == 1:
+            uses[name] += 1
+
+
+def _terms(uses: dict[Name, int], headings: Iterable[str]) -> frozenset[Name]:
+    """The acronyms written ACRONYM_USES times, and every pair of adjacent words of the
+    headings, stopwords left out ("Severity levels and response times" gives "severity
+    level", "level response", "response time")."""
+    terms = {name for name, n in uses.items() if n >= ACRONYM_USES}
+    for heading in headings:
+        tokens = name_tokens(heading)
+        terms.update(_pair(a, b) for a, b in pairwise(tokens))
+    return frozenset(terms)
+
+
+@dataclass(frozen=True)
+class Seen:
+    """What learn_kinds reads in some chunks before it groups them: the members of each
+    kind, how often each acronym is written in capitals, the titles and headings. Kept per
+    group of chunks and put together by `kinds_of`."""
+
+    members: dict[str, set[frozenset[Name]]]
+    uses: dict[Name, int]
+    headings: frozenset[str]
 
 
 def learn_kinds(chunks: Iterable[Chunk]) -> NameKinds:
-    """Groups of names of one kind found in the chunks (a group needs two members or more)."""
-    return kinds_of([members_of(chunks)])
+    """Groups of names of one kind found in the chunks (a group needs two members or more),
+    and the other things they name (acronyms, heading word pairs)."""
+    return kinds_of([seen_in(chunks)])
 
 
-def members_of(chunks: Iterable[Chunk]) -> Members:
-    """The members of each kind these chunks name (whole documents: sibling headings are
-    compared within a document)."""
+def seen_in(chunks: Iterable[Chunk]) -> Seen:
+    """What these chunks name (whole documents: sibling headings are compared within a
+    document)."""
     found = _Found()
     sections = []
+    headings: set[str] = set()
+    uses: dict[Name, int] = defaultdict(int)
     for chunk in chunks:
         sections.append((chunk.doc_path, chunk.section))
+        headings.update([chunk.title, *chunk.section])
+        _count_acronyms(chunk.text, uses)
         _from_text(chunk.text, found)
         _from_table_rows(chunk.text, found)
     _from_headings(sections, found)
-    return found.kinds
+    return Seen(dict(found.kinds), dict(uses), frozenset(headings))
 
 
-def kinds_of(pieces: Iterable[Members]) -> NameKinds:
-    """The groups of names of one kind, from the members seen in several groups of chunks."""
+def kinds_of(pieces: Iterable[Seen]) -> NameKinds:
+    """The groups of names of one kind and the named things, from what was seen in several
+    groups of chunks (as if seen in all of them at once)."""
     found = _Found()
+    uses: dict[Name, int] = defaultdict(int)
+    headings: set[str] = set()
     for piece in pieces:
-        for kind, members in piece.items():
+        for kind, members in piece.members.items():
             found.kinds[kind] |= members
-    return found.result()
+        for name, n in piece.uses.items():
+            uses[name] += n
+        headings |= piece.headings
+    return found.result(_terms(uses, headings))

@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 from knowledge import formats
@@ -26,17 +27,28 @@ MARKDOWN_SUFFIXES = {".md", ".markdown"}
 SUFFIXES = MARKDOWN_SUFFIXES | {".txt", ".html", ".htm", ".pdf", ".docx"}
 
 
-def discover(root: Path) -> Iterator[Path | LoadFailure]:
-    """Every loadable file under root (or root itself), sorted by path, and every file
-    skipped on the way as a failure saying why: hidden, a broken or looping link, a link
-    out of the folder, not a regular file. Links are followed only to files inside root."""
+def discover(
+    root: Path, *, suffixes: Iterable[str] = SUFFIXES, what: str = "documents folder"
+) -> Iterator[Path | LoadFailure]:
+    """Every file under root (or root itself) with one of these suffixes, sorted by path,
+    and every such file skipped on the way as a failure saying why: hidden, a broken or
+    looping link, a link out of the folder (`what` names it), not a regular file. Links
+    are followed only to files inside root."""
     if not root.is_dir():
         yield root  # named on its own by the admin
         return
-    yield from _walk(root, root.resolve(), "")
+    walk = _Walk(root.resolve(), frozenset(s.lower() for s in suffixes), what)
+    yield from _walk(root, walk, "")
 
 
-def _walk(folder: Path, top: Path, prefix: str) -> Iterator[Path | LoadFailure]:
+@dataclass(frozen=True)
+class _Walk:
+    top: Path  # the folder, resolved
+    suffixes: frozenset[str]
+    what: str  # how a skipped link's reason names the folder
+
+
+def _walk(folder: Path, walk: _Walk, prefix: str) -> Iterator[Path | LoadFailure]:
     try:
         entries = sorted(os.scandir(folder), key=lambda e: e.name)
     except OSError as e:
@@ -45,16 +57,16 @@ def _walk(folder: Path, top: Path, prefix: str) -> Iterator[Path | LoadFailure]:
     for entry in entries:
         rel = prefix + entry.name
         path = Path(entry.path)
-        loadable = path.suffix.lower() in SUFFIXES
+        loadable = path.suffix.lower() in walk.suffixes
         if entry.is_symlink():
-            problem = _link_problem(path, top, loadable=loadable)
+            problem = _link_problem(path, walk.top, loadable=loadable, what=walk.what)
             if problem:
                 yield LoadFailure(rel, problem)
             elif loadable and path.is_file():
                 yield path
             # a link to a folder inside root is not followed: its files are found where they are
         elif entry.is_dir(follow_symlinks=False):
-            yield from _walk(path, top, f"{rel}/")
+            yield from _walk(path, walk, f"{rel}/")
         elif not loadable:
             continue
         elif _hidden(rel):
@@ -73,10 +85,10 @@ def link_problem(path: Path, root: Path) -> str | None:
     """Why a file in root may not be read when it is a symbolic link, or None."""
     if not path.is_symlink():
         return None
-    return _link_problem(path, root.resolve(), loadable=True)
+    return _link_problem(path, root.resolve(), loadable=True, what="documents folder")
 
 
-def _link_problem(path: Path, top: Path, *, loadable: bool) -> str | None:
+def _link_problem(path: Path, top: Path, *, loadable: bool, what: str) -> str | None:
     """Why a symbolic link is skipped, or None to follow it (a file inside the folder)."""
     try:
         target = path.resolve(strict=True)
@@ -86,11 +98,11 @@ def _link_problem(path: Path, top: Path, *, loadable: bool) -> str | None:
         return "a symbolic link that loops back on itself; skipped"
     inside = target == top or top in target.parents
     if not inside and target.is_dir():
-        return "a symbolic link to a folder outside the documents folder; not followed"
+        return f"a symbolic link to a folder outside the {what}; not followed"
     if not loadable:
         return None  # not a document either way
     if not inside:
-        return "a symbolic link to a file outside the documents folder; skipped"
+        return f"a symbolic link to a file outside the {what}; skipped"
     if _hidden(path.name):
         return "hidden (its name starts with '.'); skipped"
     if not target.is_file():

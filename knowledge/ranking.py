@@ -6,7 +6,7 @@ question the passage's body, title and section path cover — and scored by a li
 model. The answer's confidence is a logistic model over signals of the same kind.
 
 The weights live in `fitted_weights.json` next to this module, with the dev sets they
-were fitted on; `partnerbot eval --fit` (bot/calibration.py) refits them on every dev
+were fitted on; `partnerbot eval --fit` (bot/evaluation/calibration.py) refits them on every dev
 set together and checks them leave-one-corpus-out.
 """
 
@@ -85,8 +85,8 @@ class FittedWeights:
 
     def to_json(self, *, provenance: Sequence[Mapping[str, Any]] = ()) -> dict[str, Any]:
         return {
-            "about": "Fitted by `partnerbot eval --fit` (bot/calibration.py) on the dev sets "
-            "listed in fitted_on; do not edit by hand.",
+            "about": "Fitted by `partnerbot eval --fit` (bot/evaluation/calibration.py) on "
+            "the dev sets listed in fitted_on; do not edit by hand.",
             "fitted_on": list(provenance) or [{"name": n} for n in self.fitted_on],
             "ranker": dict(self.ranker.weights),
             "confidence": {

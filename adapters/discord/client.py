@@ -115,11 +115,7 @@ class DiscordPlatform(PlatformBase):
         self.inflight.track()
         text, place = history.strip_mention(msg.content, me.id), Place(str(msg.channel.id))
         actor, addressed = self.actor(msg.author, msg.guild), history.mentioned(msg, me)
-        # (a thread is read by those who read its channel: bot/audiences.py)
-        parent = str(msg.channel.parent_id) if isinstance(msg.channel, discord.Thread) else None
-        incoming = ChatMessage(
-            text, actor, place, str(msg.id), addressed, msg.guild is None, parent=parent
-        )
+        incoming = ChatMessage(text, actor, place, str(msg.id), addressed, msg.guild is None)
 
         async def send(reply: Reply) -> Place | None:
             sent = await self.send(msg.channel, render(reply), msg)

@@ -40,7 +40,6 @@ logger = logging.getLogger(__name__)
 EVENTS_PATH = "/slack/events"
 PLAIN_TEXT_ERRORS = {"invalid_blocks", "invalid_blocks_format", "msg_too_long"}
 AUTH_ERRORS = {"invalid_auth", "not_authed", "account_inactive", "token_revoked"}
-SHARED_TEAMS_SECONDS = 300.0  # how long a channel's Slack Connect teams are kept
 Event = dict[str, Any]
 
 
@@ -50,8 +49,8 @@ class SlackPlatform(PlatformBase):
     def __init__(self, chat: ChatService, settings: Settings, *, listen: bool = True) -> None:
         super().__init__(chat, settings, listen=listen)
         self.admins = frozenset(settings.slack_admin_ids)
-        self._shared: dict[str, tuple[float, frozenset[str]]] = {}
-        chat.add_platform(self.name, PlatformTraits(usage=lambda c: f"`/partner {c.usage()}`"))
+        usage = lambda c: f"`/partner {c.usage()}`"  # noqa: E731
+        chat.add_platform(self.name, PlatformTraits(usage=usage, channel_teams=self.teams))
         signing = secret(settings.slack_signing_secret)
         self.signing_key = signing.encode() if settings.slack_mode == "http" else None
         self.app = AsyncApp(
@@ -99,6 +98,12 @@ class SlackPlatform(PlatformBase):
             self.socket = AsyncSocketModeHandler(self.app, app_token=token)
             await self.socket.connect_async()
         self.connected = self.listen
+
+    def link_up(self) -> bool:  # Socket Mode: its websocket open now (the SDK reconnects)
+        ws = self.socket.client if self.socket else None
+        return ws is None or not (
+            ws.closed or ws.stale or not ws.current_session or ws.current_session.closed
+        )
 
     async def stop_listening(self) -> None:
         if self.socket is not None:
@@ -157,8 +162,7 @@ class SlackPlatform(PlatformBase):
         text = ev.strip_mention(str(event.get("text") or ""), context.bot_user_id)
         actor, direct = self.actor(str(event["user"]), context.team_id), ev.is_direct(event)
         place, delivery = Place(channel, thread), body.get("event_id")
-        shared = frozenset() if direct else await self.shared_teams(channel, context.team_id)
-        msg = ChatMessage(text, actor, place, ts, addressed, direct, delivery, None, shared)
+        msg = ChatMessage(text, actor, place, ts, addressed, direct, delivery)
 
         async def send(reply: Reply) -> Place | None:
             await self.post(channel, thread, reply)
@@ -208,24 +212,9 @@ class SlackPlatform(PlatformBase):
                 with contextlib.suppress(Exception):
                     await self.client.reactions_remove(**where)
 
-    async def shared_teams(self, channel: str, own: str | None) -> frozenset[str]:
-        """The other workspaces a Slack Connect channel is shared with (who reads it: see
-        bot/audiences.py), from conversations.info, kept a few minutes. Unknown when Slack
-        does not say: "?" (a team nobody lists), so the reply is for the public."""
-        now, cached = time.monotonic(), self._shared.get(channel)
-        if cached is not None and now - cached[0] < SHARED_TEAMS_SECONDS:
-            return cached[1]
-        try:
-            info = (await self.client.conversations_info(channel=channel)).get("channel") or {}
-            teams = {*(info.get("shared_team_ids") or ()), *(info.get("connected_team_ids") or ())}
-            if info.get("is_ext_shared") and not teams - {own}:
-                teams = {"?"}
-        except Exception as e:
-            logger.warning("Slack: conversations.info for %s failed: %r", channel, e)
-            teams = {"?"}
-        found = frozenset(teams - {own}) if own else frozenset(teams)
-        self._shared[channel] = (now, found)
-        return found
+    async def teams(self, channel: str) -> list[str]:  # the workspaces sharing the channel
+        info = (await self.client.conversations_info(channel=channel)).get("channel") or {}
+        return list(info.get("connected_team_ids") or ["?"] * bool(info.get("is_ext_shared")))
 
     def actor(self, user: str, team: str | None) -> Actor:
         return Actor(self.name, user, is_admin=user in self.admins, team=team)

@@ -42,17 +42,10 @@ class SlackPoster(LoopPoster):
         return str(opened["channel"]["id"])
 
     async def find_async(self, channel: str, key: str) -> str | None:
-        cursor = None
+        cursor, history = None, self.client.conversations_history
+        page = {"channel": channel, "include_all_metadata": True, "limit": 200}
         for _ in range(5):  # pages of recent history
-            history = self.client.conversations_history
-            got = await _call(
-                f"read Slack channel {channel}",
-                history,
-                channel=channel,
-                include_all_metadata=True,
-                limit=200,
-                cursor=cursor,
-            )
+            got = await _call(f"read Slack channel {channel}", history, **page, cursor=cursor)
             for msg in got.get("messages") or []:
                 meta = msg.get("metadata") or {}
                 if meta.get("event_type") == EVENT_TYPE and meta["event_payload"].get("key") == key:

@@ -14,12 +14,8 @@ from bot.text import clip, split_text
 
 SECTION_LIMIT, MAX_BLOCKS, FALLBACK_LIMIT = 3000, 50, 3900
 # The chat service's button actions → Slack action ids.
-ACTION_IDS = {
-    "feedback_up": "feedback_up",
-    "feedback_down": "feedback_down",
-    "share": "share_answer",
-}
-ACTION_IDS |= {"acknowledge": "notice_acknowledge", "ask": "notice_ask"}
+ACTION_IDS = {"feedback_up": "feedback_up", "feedback_down": "feedback_down"}
+ACTION_IDS |= {"share": "share_answer", "acknowledge": "notice_acknowledge", "ask": "notice_ask"}
 BUTTON_ACTIONS = {action_id: action for action, action_id in ACTION_IDS.items()}
 BUTTON_GROUPS = {"share": "share", "acknowledge": "partnerbot_notice", "ask": "partnerbot_notice"}
 Block = dict[str, Any]

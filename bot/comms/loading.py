@@ -8,6 +8,7 @@ partner, it reaches no channel) loads with warnings for the admin.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
@@ -19,7 +20,9 @@ from bot.comms.model import DIMENSIONS, Audience, Communication, FAQItem, format
 from bot.comms.recipients import RecipientList, load_recipients
 from bot.comms.routing import Routes
 from bot.partners import FILE_NAMES as PARTNERS_FILE_NAMES
-from knowledge import bounded_yaml
+from knowledge import bounded_yaml, loaders
+from knowledge.documents import LoadFailure
+from knowledge.formats import LoadError
 
 COMM_SUFFIXES = (".yml", ".yaml", ".md", ".markdown")
 ID_PATTERN = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
@@ -72,18 +75,39 @@ class Loaded:
 def is_comm_file(path: Path, *, routes_path: Path | None = None) -> bool:
     """Communication files in a folder: YAML/Markdown, not a routes or partners file or a
     README."""
-    if path.suffix.lower() not in COMM_SUFFIXES or path.name.startswith((".", "_")):
-        return False
-    name = path.name.lower()
-    if path.stem.upper() == "README" or name in ("routes.yml", "routes.yaml", *PARTNERS_FILE_NAMES):
+    if path.suffix.lower() not in COMM_SUFFIXES or path.name.startswith(".") or _other_file(path):
         return False
     return not (routes_path is not None and path.resolve() == routes_path.resolve())
 
 
-def discover(folder: Path, *, routes_path: Path | None = None) -> list[Path]:
-    return sorted(
-        p for p in folder.rglob("*") if p.is_file() and is_comm_file(p, routes_path=routes_path)
+def _other_file(path: Path) -> bool:
+    """A file the communications folder holds beside the communications."""
+    name = path.name.lower()
+    return (
+        name.startswith("_")
+        or path.stem.upper() == "README"
+        or name in ("routes.yml", "routes.yaml", *PARTNERS_FILE_NAMES)
     )
+
+
+def discover(folder: Path, *, routes_path: Path | None = None) -> Iterator[Path | FileRefused]:
+    """The communication files in a folder, sorted, and every one skipped on the way
+    (hidden, a broken or looping link, a link out of the folder) as refused with why.
+    Links are followed only to files inside the folder."""
+    for found in loaders.discover(folder, suffixes=COMM_SUFFIXES, what="communications folder"):
+        if isinstance(found, LoadFailure):
+            if not _other_file(Path(found.path)):
+                yield FileRefused(found.path, (Problem(1, found.reason),))
+        elif is_comm_file(found, routes_path=routes_path):
+            yield found
+
+
+def read_comm_file(path: Path, rel: str) -> bytes | FileRefused:
+    """A communication file's bytes, its size checked before it is read."""
+    try:
+        return loaders.read_file(path)
+    except LoadError as e:
+        return FileRefused(rel, (Problem(1, str(e)),))
 
 
 # -- YAML with line numbers -----------------------------------------------------------------------

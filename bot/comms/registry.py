@@ -34,6 +34,7 @@ from bot.comms.loading import (
     discover,
     load_communication,
     parse_when,
+    read_comm_file,
 )
 from bot.comms.model import Clock, Communication, Record, format_day, format_when
 from bot.comms.partner_notices import (
@@ -288,7 +289,9 @@ class Communications:
         """Register (or update) the communication in one file."""
         if not path.is_file():
             raise UserError(f"{path} does not exist or is not a file")
-        data = path.read_bytes()
+        data = read_comm_file(path, path.name)
+        if isinstance(data, FileRefused):
+            return data
         loaded = load_communication(path, routes=self.routes, now=self.now(), data=data)
         if isinstance(loaded, FileRefused):
             return loaded
@@ -340,12 +343,14 @@ class Communications:
         # 1. Every file's id: from the registry when the file is unchanged, else parsed.
         found: list[_Found] = []
         for path in discover(folder, routes_path=self.routes_path):
+            if isinstance(path, FileRefused):
+                result.failed.append(path)
+                continue
             rel = path.relative_to(folder).as_posix()
             source = str(path.resolve())
-            try:
-                data = path.read_bytes()
-            except OSError as e:
-                result.failed.append(FileRefused(rel, (_problem(f"unreadable: {e.strerror}"),)))
+            data = read_comm_file(path, rel)
+            if isinstance(data, FileRefused):
+                result.failed.append(data)
                 continue
             known = by_source.get(source)
             # (with the recipient list the file names, so an edit of that list is a change)
@@ -731,9 +736,13 @@ class Communications:
         folder = self.folder
         if folder.is_dir():
             for path in discover(folder, routes_path=self.routes_path):
-                loaded = load_communication(
-                    path, routes=routes, now=self.now(), rel=path.relative_to(folder).as_posix()
-                )
+                if isinstance(path, FileRefused):
+                    continue
+                rel = path.relative_to(folder).as_posix()
+                data = read_comm_file(path, rel)
+                if isinstance(data, FileRefused):
+                    continue
+                loaded = load_communication(path, routes=routes, now=self.now(), rel=rel, data=data)
                 if isinstance(loaded, FileRefused):
                     if path.stem == comm_id or comm_id in path.read_text(errors="replace"):
                         raise UserError(f"{loaded} — fix the file, then preview again")

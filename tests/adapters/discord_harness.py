@@ -18,7 +18,7 @@ from typing import Any
 
 from adapters.discord.client import DiscordPlatform
 from bot.app import App
-from bot.evaluation import percentile
+from bot.evaluation.harness import percentile
 from tests.fakes.discord_server import FakeDiscord
 
 TOKEN = "fake-bot-token"

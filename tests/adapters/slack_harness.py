@@ -21,7 +21,7 @@ import aiohttp
 
 from adapters.slack.app import EVENTS_PATH, SlackPlatform
 from bot.app import App
-from bot.evaluation import percentile
+from bot.evaluation.harness import percentile
 from tests.fakes.slack_server import (
     BOT_USER_ID,
     FakeSlack,

@@ -438,6 +438,27 @@ async def test_a_rejected_app_token_is_a_configuration_error(
     await platform.stop()
 
 
+async def until(condition: Callable[[], bool], what: str, timeout: float = 20.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, f"timed out waiting until {what}"
+        await asyncio.sleep(0.05)
+
+
+async def test_socket_mode_readiness_drops_while_the_websocket_is_down_and_comes_back(
+    make_app: Callable[..., App], fake: FakeSlack
+) -> None:
+    """/readyz asks `platform.connected`: it must say so while Slack has dropped the socket
+    and the SDK cannot get a new one, and recover once it has."""
+    async with running_slack(make_app(**slack_settings(fake, "socket")), fake) as driver:
+        assert driver.platform.connected
+        fake.fail_next("apps.connections.open", status=500, times=2)  # the reconnect waits
+        assert fake.drop_sockets() == 1
+        await until(lambda: not driver.platform.connected, "the platform reports the drop")
+        await fake.async_wait_for_socket_client(timeout=60, connections=2)
+        await until(lambda: driver.platform.connected, "the platform is connected again")
+
+
 def test_slack_manifest_command_prints_the_app_manifest() -> None:
     import yaml
     from typer.testing import CliRunner

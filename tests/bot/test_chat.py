@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -65,6 +66,19 @@ class Recorder(Feature):
             raise RuntimeError("bug")
 
         return [Command("fail", "fails", fail), Command("crash", "crashes", crash)]
+
+
+async def test_an_admin_command_stopped_by_the_documents_says_why(
+    make_bot: Callable[..., PartnerBot], tmp_path: Path
+) -> None:
+    """A re-index that cannot run (here: the documents folder is gone) tells the admin
+    what is wrong and what to do, not the generic apology."""
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    chat = ChatService(make_bot(PARTNERBOT_DOCS_DIR=docs), history_turns=4)
+    docs.rmdir()
+    reply = await chat.run_words("reindex", actor=ADMIN)
+    assert reply.text != message("apology") and str(docs) in reply.text, reply.text
 
 
 @pytest.fixture

@@ -82,7 +82,7 @@ def test_the_shipped_sample_loads_cleanly_against_the_shipped_routes() -> None:
         "discord:1200000000000000001",
         "slack:#partners-emea-smb",
     ]
-    assert discover(SAMPLE_DIR, routes_path=SAMPLE_DIR / "routes.yml") == [SAMPLE]
+    assert list(discover(SAMPLE_DIR, routes_path=SAMPLE_DIR / "routes.yml")) == [SAMPLE]
     assert Communication.from_json(comm.to_json()) == comm
 
 

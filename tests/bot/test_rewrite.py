@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from bot.models import Turn
 from bot.rewrite import rewrite_followup
+from knowledge.documents import Chunk
 from knowledge.glossary import Glossary
-from knowledge.kinds import NameKinds, name_tokens
+from knowledge.kinds import NameKinds, learn_kinds, name_tokens
 
 GLOSSARY = Glossary.parse(
     "terms:\n  gold: Advanced\n  regular tier: Member\n"
@@ -146,3 +147,58 @@ def test_a_follow_up_ending_in_too_or_then_adds_its_own_words_to_the_subject() -
         "how do we keep the environments apart then?",
     )
     assert "environments" in query and "prod" in query and "multi org" in query
+
+
+def chunk(text: str, title: str, *section: str, n: int = 0) -> Chunk:
+    return Chunk(f"{title}-{n}", f"{title}.md", title, tuple(section), text, n)
+
+
+# What knowledge/kinds.py learns from a marketplace seller guide: its tiers, the acronyms
+# it writes, the word pairs of its titles and headings.
+SELLER_GUIDE = learn_kinds(
+    [
+        chunk(
+            "Buyers can't subscribe to a professional services product directly: they "
+            "request a private offer. Offers above $250,000 need approval.",
+            "Getting started with professional services",
+            "Responding to private offer requests",
+        ),
+        chunk(
+            "The ISV sets up the resale authorization. The ISV chooses the discount.",
+            "ISV information",
+            n=1,
+        ),
+        chunk("Sellers belong to three tiers: Member, Advanced, and Elite.", "Tiers", n=2),
+        chunk("Register each deal before you quote it.", "Deal Registration Rules", n=3),
+    ]
+)
+START = "we want to sell professional services on marketplace"
+
+
+def test_a_short_question_naming_nothing_of_its_own_asks_about_the_subject() -> None:
+    query = standalone(START, "can buyers just click subscribe?", kinds=SELLER_GUIDE)
+    assert "professional services" in query and "subscribe" in query
+    query = standalone(
+        START,
+        "can buyers just click subscribe?",
+        "ok and if the deal is over 250k?",
+        kinds=SELLER_GUIDE,
+    )
+    assert "professional services" in query and "250k" in query
+
+
+def test_a_short_question_that_names_something_of_its_own_starts_a_new_subject() -> None:
+    for fresh in (
+        "how do deal registrations work?",  # the words of a heading, in another order
+        "what does the isv have to set up?",  # an acronym the documents write
+        "what do elite partners earn?",  # a name of a kind (a tier)
+    ):
+        assert standalone(START, fresh, kinds=SELLER_GUIDE) == fresh.lower()
+
+
+def test_only_a_short_question_without_a_subject_borrows_one() -> None:
+    # Longer, or not a question, or nothing learned from the documents: it stands alone.
+    for fresh in ("can buyers pay by credit card?", "buyers just click subscribe"):
+        assert standalone(START, fresh, kinds=SELLER_GUIDE) == fresh.lower()
+    bare = "can buyers just click subscribe?"
+    assert standalone(START, bare, glossary=NO_GLOSSARY) == bare

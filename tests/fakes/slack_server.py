@@ -902,6 +902,11 @@ class FakeSlack:
 
         return asyncio.run_coroutine_threadsafe(wrapped(), loop).result(timeout)
 
+    def drop_sockets(self) -> int:
+        """Close every Socket Mode connection, as Slack does when it moves an app to
+        another host; the client is expected to reconnect. How many were closed."""
+        return self._on_loop(self._close_sockets(code=1001, message=b"link disabled"))
+
     @property
     def socket_connected(self) -> bool:
         """Whether a Socket Mode client is connected right now."""

@@ -8,7 +8,7 @@ from typer.testing import CliRunner
 
 from bot.cli import app
 from bot.core import PartnerBot
-from bot.evaluation import (
+from bot.evaluation.harness import (
     DEVSETS_DIR,
     answerer_fn,
     dense_baseline_fn,

@@ -13,7 +13,7 @@ import random
 import shutil
 from pathlib import Path
 
-from bot.evaluation import DevSet, EvalItem
+from bot.evaluation.harness import DevSet, EvalItem
 
 SEED = 20261130
 

@@ -13,15 +13,15 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from bot.calibration import (
+from bot.config import Settings
+from bot.core import PartnerBot
+from bot.evaluation.calibration import (
     confidence_samples,
     fit_confidence,
     fit_ranker,
     ranking_samples,
 )
-from bot.config import Settings
-from bot.core import PartnerBot
-from bot.evaluation import DevSet, EvalReport, answerer_fn, dense_baseline_fn, evaluate
+from bot.evaluation.harness import DevSet, EvalReport, answerer_fn, dense_baseline_fn, evaluate
 from knowledge.glossary import GLOSSARY_FILE
 from knowledge.index import SyncReport
 from knowledge.ranking import UNFITTED, FittedWeights, load_weights

@@ -4,14 +4,14 @@ import json
 
 import numpy as np
 
-from bot.calibration import (
+from bot.evaluation.calibration import (
     ConfidenceSample,
     RankingSample,
     choose_threshold,
     fit_confidence,
     fit_ranker,
 )
-from bot.evaluation import DEVSETS_DIR
+from bot.evaluation.harness import DEVSETS_DIR
 from knowledge.ranking import FEATURES, SIGNALS, WEIGHTS_FILE, load_weights
 
 

@@ -17,12 +17,11 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-from bot.calibration import tradeoff
 from bot.config import Settings
-from bot.distractors import crowded
 from bot.errors import UserError
-from bot.eval_suite import EvalSuite
-from bot.evaluation import (
+from bot.evaluation.calibration import tradeoff
+from bot.evaluation.distractors import crowded
+from bot.evaluation.harness import (
     DEVSETS_DIR,
     DevSet,
     EvalReport,
@@ -31,6 +30,7 @@ from bot.evaluation import (
     load_questions,
     outcome_json,
 )
+from bot.evaluation.suite import EvalSuite
 from knowledge.ranking import WEIGHTS_FILE, load_weights
 
 # Rows of the table, in order, with how each is shown.

@@ -2,8 +2,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from bot.distractors import crowded, write_offtopic
-from bot.evaluation import DevSet, EvalItem
+from bot.evaluation.distractors import crowded, write_offtopic
+from bot.evaluation.harness import DevSet, EvalItem
 
 
 def test_offtopic_documents_are_the_same_every_run(tmp_path: Path) -> None:

@@ -38,7 +38,7 @@ from bot.errors import UserError
 from bot.models import Question, Turn
 from knowledge.lexical import tokenize
 
-DEVSETS_DIR = Path(__file__).resolve().parent.parent / "knowledge" / "devsets"
+DEVSETS_DIR = Path(__file__).resolve().parents[2] / "knowledge" / "devsets"
 QUESTION_FILES = ("questions.jsonl", "followups.jsonl", "conversations.jsonl")
 HELDOUT_FILE = "heldout.jsonl"
 # A fact of at least this many content words counts as found when this share of its
@@ -308,7 +308,7 @@ def dense_baseline_fn(answerer: Answerer, k: int = 5) -> AnswerFn:
 
     def run(question: Question) -> Response:
         vector = index.embedder.embed([question.text])[0]
-        hits = index.dense_search(vector, k)
+        hits = index.dense_search(vector, k, viewer=question.audience)  # (the public's)
         chunks = index.chunks([cid for cid, _ in hits])
         found = [chunks[cid] for cid, _ in hits if cid in chunks]
         return Response(

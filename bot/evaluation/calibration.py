@@ -25,7 +25,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from bot.evaluation import EvalReport, fact_found
+from bot.evaluation.harness import EvalReport, fact_found
 from knowledge.ranking import FEATURES, SIGNALS, ConfidenceModel, FittedWeights, LinearRanker
 
 logger = logging.getLogger(__name__)

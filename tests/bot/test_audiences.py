@@ -1,0 +1,172 @@
+"""Who reads a reply (bot/audiences.py): DMs by the asker's profile, partner places, Slack
+Connect teams, mapped channels and roles; everything else is the public. The chat core
+sets every question's audience from them."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from bot.audiences import (
+    Audiences,
+    PlaceMap,
+    load_place_map,
+    partner_viewer,
+    unheld_tags,
+    viewer_for_cli,
+)
+from bot.errors import ConfigError, UserError
+from bot.models import Actor
+from bot.partners import Partner, Partners, Presence
+from knowledge.audience import PUBLIC, Audience, Viewer
+
+HARBOUR = Partner(
+    "harbour-it",
+    "Harbour IT",
+    tier="Elite",
+    region="ANZ",
+    competencies=("Security",),
+    presence=(
+        Presence("slack", contacts=("U0AMY",), teams=("T0HARBOUR",), place="C0HARBOUR"),
+        Presence("discord", contacts=("111",), teams=("900",)),
+    ),
+)
+FJORD = Partner(
+    "fjord",
+    "Fjord Systems",
+    tier="Advanced",
+    region="EMEA",
+    presence=(Presence("slack", contacts=("U0LARS",), teams=("T0FJORD",)),),
+)
+PARTNERS = Partners([HARBOUR, FJORD])
+VOCABULARY = {"tiers": ["Member", "Advanced", "Elite"], "regions": ["ANZ", "EMEA"]}
+ROUTES = {
+    "tags": VOCABULARY,
+    "audiences": [
+        {"name": "Elite partners", "tags": {"tiers": ["Elite"]}, "slack": ["C0ELITE"]},
+        {
+            "name": "Top tiers",
+            "tags": {"tiers": ["Elite", "Advanced"]},
+            "discord": ["1200"],
+            "discord_roles": ["777"],
+        },
+    ],
+}
+ELITE_ONLY = Audience.parse({"tiers": ["Elite"]})
+ADVANCED_UP = Audience.parse({"tiers": ["Advanced", "Elite"]})
+HARBOUR_ONLY = Audience.parse({"partners": ["harbour-it"]})
+ANZ = Audience.parse({"regions": ["ANZ"]})
+
+
+def write_routes(tmp_path: Path, data: dict[str, Any]) -> Path:
+    path = tmp_path / "routes.yml"
+    path.write_text(yaml.safe_dump(data), encoding="utf-8")
+    return path
+
+
+@pytest.fixture
+def audiences(tmp_path: Path) -> Audiences:
+    places = load_place_map(write_routes(tmp_path, ROUTES), vocabulary=VOCABULARY)
+    return Audiences(partners=lambda: PARTNERS, places=lambda: places)
+
+
+def test_a_dm_is_read_by_the_asker_its_partner_or_its_roles_else_the_public(
+    audiences: Audiences,
+) -> None:
+    amy = audiences.of_place(Actor("slack", "U0AMY"), "D0AMY", direct=True)
+    assert amy.name == "Harbour IT" and amy.known("tiers") == "Elite"
+    assert amy.sees(ELITE_ONLY) and amy.sees(HARBOUR_ONLY) and amy.sees(ANZ)
+    lars = audiences.of_place(Actor("slack", "U0LARS"), "D0LARS", direct=True)
+    assert not lars.sees(ELITE_ONLY) and lars.sees(ADVANCED_UP) and not lars.sees(HARBOUR_ONLY)
+    assert audiences.of_place(Actor("slack", "U0WHO"), "D0WHO", direct=True) == PUBLIC
+    # A Discord role that stands for tiers, for someone the partners file does not list.
+    role = audiences.of_place(Actor("discord", "222", roles=frozenset({"777"})), "D", direct=True)
+    assert role.sees(ADVANCED_UP) and not role.sees(ELITE_ONLY)
+    # Listed by a team (a Discord role id in the partners file): that partner.
+    member = audiences.of_place(Actor("discord", "333", roles=frozenset({"900"})), "D", direct=True)
+    assert member.sees(HARBOUR_ONLY)
+
+
+def test_channels_by_partner_place_slack_connect_teams_or_the_routes_file(
+    audiences: Audiences,
+) -> None:
+    someone = Actor("slack", "U0ANY")
+    assert audiences.of_place(someone, "C0HARBOUR").sees(HARBOUR_ONLY)
+    shared = audiences.of_place(someone, "C0SHARED", shared_with=["T0HARBOUR"])
+    assert shared.sees(HARBOUR_ONLY) and shared.sees(ELITE_ONLY)
+    both = audiences.of_place(someone, "C0BOTH", shared_with=["T0HARBOUR", "T0FJORD"])
+    assert both.sees(ADVANCED_UP) and not both.sees(ELITE_ONLY) and not both.sees(HARBOUR_ONLY)
+    assert not both.sees(ANZ)  # Fjord's people are in EMEA
+    # A workspace nobody lists reads it too: the public, even in a mapped channel.
+    assert audiences.of_place(someone, "C0ELITE", shared_with=["T0HARBOUR", "T0X"]) == PUBLIC
+    assert audiences.of_place(someone, "C0ELITE").sees(ELITE_ONLY)
+    top = audiences.of_place(Actor("discord", "1"), "1200")
+    assert top.sees(ADVANCED_UP) and not top.sees(ELITE_ONLY) and top.known("tiers") is None
+    assert audiences.of_place(someone, "C0RANDOM") == PUBLIC
+    assert audiences.of_place(someone, None) == PUBLIC
+
+
+@pytest.mark.parametrize(
+    ("change", "reason"),
+    [
+        ({"tags": {"tiers": ["Platinum"]}, "slack": ["C1"]}, "Platinum not among the tiers"),
+        ({"tags": {"colours": ["red"]}, "slack": ["C1"]}, "unknown dimension 'colours'"),
+        ({"tags": {"tiers": ["Elite"]}, "slack": ["#elite"]}, "give the channel id"),
+        ({"tags": {"tiers": ["Elite"]}, "teams": ["C1"]}, "unknown platform 'teams'"),
+        ({"slack": ["C1"]}, "'tags' must map dimensions"),
+        ({"tags": {"tiers": ["Elite"]}, "slack": ["C0ELITE"]}, "mapped twice"),
+    ],
+)
+def test_a_bad_audiences_section_is_refused_with_the_reason(
+    tmp_path: Path, change: dict[str, Any], reason: str
+) -> None:
+    data = {**ROUTES, "audiences": [*ROUTES["audiences"], change]}
+    with pytest.raises(ConfigError, match=reason):
+        load_place_map(
+            write_routes(tmp_path, data), vocabulary=VOCABULARY, platforms=["slack", "discord"]
+        )
+
+
+def test_no_routes_file_or_section_maps_nothing(tmp_path: Path) -> None:
+    assert load_place_map(None) == PlaceMap()
+    assert load_place_map(write_routes(tmp_path, {"tags": VOCABULARY})) == PlaceMap()
+
+
+def test_the_command_line_answers_for_the_public_a_partner_or_given_tags() -> None:
+    assert viewer_for_cli(partners=PARTNERS) == PUBLIC
+    assert viewer_for_cli(partners=PARTNERS, as_partner="harbour-it") == partner_viewer(HARBOUR)
+    given = viewer_for_cli(partners=PARTNERS, audience=["tiers=Elite,Advanced", "regions=ANZ"])
+    assert given.sees(ADVANCED_UP) and given.sees(ANZ) and not given.sees(ELITE_ONLY)
+    for bad, reason in (
+        ({"as_partner": "nobody"}, "no partner 'nobody'"),
+        ({"audience": ["Elite"]}, "write dimension=tag"),
+        ({"audience": ["tiers=Platinum"], "vocabulary": VOCABULARY}, "Platinum is not among"),
+        ({"as_partner": "fjord", "audience": ["tiers=Elite"]}, "not both"),
+    ):
+        with pytest.raises(UserError, match=reason):
+            viewer_for_cli(partners=PARTNERS, **bad)
+
+
+def test_a_channel_of_several_partners_sees_only_what_all_of_them_may() -> None:
+    common = Viewer.common([partner_viewer(HARBOUR), partner_viewer(FJORD)], name="both")
+    assert common.facts == (("partners", ("fjord", "harbour-it")), ("regions", ("ANZ", "EMEA")),
+                            ("tiers", ("Advanced", "Elite")))  # fmt: skip
+    assert Viewer.common([partner_viewer(HARBOUR), PUBLIC], name="x").public
+
+
+def test_an_audience_tag_nobody_holds_is_warned_about(tmp_path: Path) -> None:
+    places = load_place_map(write_routes(tmp_path, ROUTES), vocabulary=VOCABULARY)
+    documents = [
+        ("elite.md", ELITE_ONLY.key),
+        ("harbour.md", HARBOUR_ONLY.key),
+        ("typo.md", Audience.parse({"tiers": ["Elit"], "regions": ["ANZ"]}).key),
+        ("gone.md", Audience.parse({"partners": ["old-partner"]}).key),
+        ("any.md", Audience.parse(["Security", "Platinum"]).key),
+    ]
+    warnings = unheld_tags(documents, PARTNERS, places)
+    assert [w.split(":")[0] for w in warnings] == ["any.md", "gone.md", "typo.md"]
+    assert "'Platinum'" in warnings[0] and "'partners: old-partner'" in warnings[1]
+    assert "'tiers: Elit'" in warnings[2] and "ANZ" not in warnings[2]
