@@ -39,7 +39,7 @@ import numpy as np
 
 from bench.corpus import SAMPLES, sample_chunks
 from bench.run import QUESTIONS
-from bot.evaluation import percentile
+from bot.evaluation.harness import percentile
 from knowledge.audience import PUBLIC, Audience, Viewer
 from knowledge.chunking import embedding_text
 from knowledge.documents import Chunk
