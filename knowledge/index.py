@@ -65,7 +65,8 @@ DEFAULT_GRACE_SECONDS = 300.0
 # A viewer who may read only part of a generation (audiences): a part of at most this many
 # chunks, and at most half of the generation, is searched exactly over its own vectors
 # (held in memory); a larger part by asking Chroma for more neighbours and keeping those
-# it may read. Derived data (BM25, vocabulary) is kept for this many parts at once.
+# it may read. Derived data (BM25, vocabulary) is kept for this many parts at once; what
+# it is put together from, learned per audience (IndexView.pieces), for the generation.
 EXACT_SEARCH_CHUNKS = 20_000
 SCOPES_KEPT = 16
 
