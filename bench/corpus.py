@@ -16,15 +16,20 @@ from pathlib import Path
 import numpy as np
 
 from knowledge.chunking import chunk_all, embedding_text
+from knowledge.documents import Chunk
 from knowledge.embeddings import default_embedder
 from knowledge.loaders import load_folder, partition
 
 SAMPLES = Path(__file__).resolve().parent.parent / "knowledge" / "samples" / "docs"
 
 
-def sample_chunk_texts() -> list[str]:
+def sample_chunks() -> list[Chunk]:
     docs, _ = partition(load_folder(SAMPLES))
-    return [embedding_text(c) for c in chunk_all(docs)]
+    return chunk_all(docs)
+
+
+def sample_chunk_texts() -> list[str]:
+    return [embedding_text(c) for c in sample_chunks()]
 
 
 class ReplayEmbedder:

@@ -15,6 +15,8 @@ Sections (run all, or name some: `python -m bench.run index ask`):
   index_rss  peak RSS of an index run over 1,000 and 3,000 generated documents (embedded
          Chroma and a Chroma server; baseline too)
   lexical100k  a replica following a 100,000-chunk generation (PostgreSQL and SQLite)
+  audiences  `ask` p50/p95 with audiences at 10k and 100k chunks beside no audiences (the
+         public, a partner, a narrow viewer), a new viewer's first question, Chroma `where`
 Medians over repeated runs; every figure in one process, side by side.
 """
 
@@ -171,6 +173,7 @@ SECTIONS: dict[str, Callable[[], dict[str, Any]]] = {
     "ask_reindex": _optional("ask_reindex", "bench.index_generations", "bench_ask_reindex"),
     "index_rss": _optional("index_rss", "bench.index_generations", "bench_index_rss"),
     "lexical100k": _optional("lexical100k", "bench.index_generations", "bench_lexical_rebuild"),
+    "audiences": _optional("audiences", "bench.audiences_bench", "bench_audiences"),
 }
 
 

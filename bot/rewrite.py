@@ -24,7 +24,7 @@ from bot.prompts import render
 from knowledge.audience import PUBLIC, Viewer
 from knowledge.glossary import Glossary
 from knowledge.index import IndexView, KnowledgeIndex
-from knowledge.kinds import Name, NameKinds, learn_kinds, name_tokens
+from knowledge.kinds import Name, NameKinds, kinds_of, name_tokens, seen_in
 from knowledge.lexical import STOPWORDS
 from knowledge.vocabulary import ASKING, QUESTION_WORDS
 
@@ -217,7 +217,9 @@ class LLMRewriter:
 
 
 def _learn_names(view: IndexView) -> NameKinds:
-    return NameKinds.from_glossary(view.glossary).merged(learn_kinds(view.ordered_chunks()))
+    # Learned per audience of the view and put together (see IndexView.pieces).
+    learned = kinds_of(view.pieces("name kinds", seen_in))
+    return NameKinds.from_glossary(view.glossary).merged(learned)
 
 
 class FollowUps:

@@ -11,16 +11,47 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
-from knowledge.lexical import CHAT_FILLER, STOPWORDS, tokenize
+from knowledge.lexical import CHAT_FILLER, STOPWORDS, stem_words
 
 # "(DPN)", "(MSPs)", "(C&SI)", "(IdP)": 2-10 characters with at least two capitals.
 _PAREN = re.compile(r"\(([A-Za-z][A-Za-z0-9&\-]{1,9})\)")
 _WORD = re.compile(r"[A-Za-z0-9][A-Za-z0-9&'’\-]*")
 _PROSE_WORD = re.compile(r"(?<![\w@./\-])([a-z][a-z0-9]*)(?![\w@/\-]|\.\w)")
 _MAX_EXTRA_WORDS = 4
+
+
+# Where a text is among the texts learned from: sortable, so that what several groups of
+# texts learned is put together as if from all of them in that order (chunk id, field).
+Place = tuple[str, int]
+
+
+@dataclass(frozen=True)
+class AcronymCounts:
+    """What one group of texts defines: per acronym, each long name written before it —
+    how often, and where first — and the words the texts write in lower case."""
+
+    found: dict[str, dict[str, tuple[int, tuple[Place, int]]]]
+    lowercase: frozenset[str]
+
+    @classmethod
+    def of(cls, texts: Iterable[tuple[Place, str]]) -> AcronymCounts:
+        found: dict[str, dict[str, tuple[int, tuple[Place, int]]]] = {}
+        lowercase: set[str] = set()
+        for place, text in texts:
+            for n, m in enumerate(_PAREN.finditer(text)):
+                short = _singular(m.group(1))
+                if sum(1 for ch in short if ch.isupper()) < 2:
+                    continue
+                long = _long_form(short, text[: m.start()])
+                if long:
+                    names = found.setdefault(short.lower(), {})
+                    count, first = names.get(long, (0, (place, n)))
+                    names[long] = (count + 1, first)
+            lowercase.update(_PROSE_WORD.findall(text))
+        return cls(found, frozenset(lowercase))
 
 
 @dataclass(frozen=True)
@@ -32,19 +63,27 @@ class Acronyms:
 
     @classmethod
     def learn(cls, texts: Iterable[str]) -> Acronyms:
-        found: dict[str, Counter[str]] = {}
-        lowercase_words: Counter[str] = Counter()
-        for text in texts:
-            for m in _PAREN.finditer(text):
-                short = _singular(m.group(1))
-                if sum(1 for ch in short if ch.isupper()) < 2:
-                    continue
-                long = _long_form(short, text[: m.start()])
-                if long:
-                    found.setdefault(short.lower(), Counter())[long] += 1
-            lowercase_words.update(_PROSE_WORD.findall(text))
-        long_names = {short: names.most_common(1)[0][0] for short, names in found.items()}
-        ordinary = frozenset(s for s in long_names if lowercase_words[s] > 0)
+        return cls.joined([AcronymCounts.of((("", i), t) for i, t in enumerate(texts))])
+
+    @classmethod
+    def joined(cls, pieces: Sequence[AcronymCounts]) -> Acronyms:
+        """What the texts of all these groups define, as if learned from all of them in
+        the order of their places: an acronym's long name is its most frequent one (the
+        first written of equally frequent ones), acronyms in the order first defined."""
+        found: dict[str, dict[str, tuple[int, tuple[Place, int]]]] = {}
+        for piece in pieces:
+            for short, names in piece.found.items():
+                merged = found.setdefault(short, {})
+                for long, (count, first) in names.items():
+                    seen, earliest = merged.get(long, (0, first))
+                    merged[long] = (seen + count, min(first, earliest))
+        chosen = {
+            short: min(names.items(), key=lambda item: (-item[1][0], item[1][1]))
+            for short, names in found.items()
+        }
+        order = sorted(chosen, key=lambda short: min(f for _, f in found[short].values()))
+        long_names = {short: chosen[short][0] for short in order}
+        ordinary = frozenset(s for s in long_names if any(s in piece.lowercase for piece in pieces))
         return cls(long_names, ordinary)
 
     def __len__(self) -> int:
@@ -95,25 +134,44 @@ _IGNORED = STOPWORDS | CHAT_FILLER
 
 
 @dataclass(frozen=True)
-class Clippings:
-    """Which full words the documents write next to which neighbours, to read a clipped
-    word of a question: "pro services" → "professional" (written before "services")."""
+class ClippingCounts:
+    """Which full words one group of texts writes next to which neighbours."""
 
     before: dict[str, Counter[str]] = field(default_factory=dict)  # next stem -> words
     after: dict[str, Counter[str]] = field(default_factory=dict)  # previous stem -> words
 
     @classmethod
-    def learn(cls, texts: Iterable[str]) -> Clippings:
-        before: dict[str, Counter[str]] = {}
-        after: dict[str, Counter[str]] = {}
+    def of(cls, texts: Iterable[str]) -> ClippingCounts:
+        pairs_before: Counter[tuple[str, str]] = Counter()
+        pairs_after: Counter[tuple[str, str]] = Counter()
         for text in texts:
             for line in text.lower().split("\n"):
                 words = [w for w in _LOWER_WORD.findall(line) if w not in _IGNORED]
-                stems = tokenize(" ".join(words))  # one stem per word
-                for k in range(len(words) - 1):
-                    before.setdefault(stems[k + 1], Counter())[words[k]] += 1
-                    after.setdefault(stems[k], Counter())[words[k + 1]] += 1
+                if len(words) < 2:
+                    continue
+                stems = stem_words(words)  # as tokenize() stems these words
+                pairs_before.update(zip(stems[1:], words, strict=False))
+                pairs_after.update(zip(stems, words[1:], strict=False))
+        before: dict[str, Counter[str]] = {}
+        after: dict[str, Counter[str]] = {}
+        for (neighbour, word), n in pairs_before.items():
+            before.setdefault(neighbour, Counter())[word] = n
+        for (neighbour, word), n in pairs_after.items():
+            after.setdefault(neighbour, Counter())[word] = n
         return cls(before, after)
+
+
+@dataclass(frozen=True)
+class Clippings:
+    """Which full words the documents write next to which neighbours, to read a clipped
+    word of a question: "pro services" → "professional" (written before "services").
+    Counted per group of texts (`pieces`), read as if counted over all of them."""
+
+    pieces: tuple[ClippingCounts, ...] = ()
+
+    @classmethod
+    def learn(cls, texts: Iterable[str]) -> Clippings:
+        return cls((ClippingCounts.of(texts),))
 
     def full_word(self, clipped: str, *, previous: str | None, following: str | None) -> str | None:
         """The full word the documents write where the question has `clipped`, judged by
@@ -122,10 +180,12 @@ class Clippings:
         if not (MIN_CLIPPED <= len(clipped) <= MAX_CLIPPED) or not clipped.isalpha():
             return None
         seen: Counter[str] = Counter()
-        for table, neighbour in ((self.before, following), (self.after, previous)):
-            for word, n in table.get(neighbour or "", Counter()).items():
-                if word.startswith(clipped) and len(word) >= len(clipped) + MIN_EXTRA_LETTERS:
-                    seen[word] += n
+        for piece in self.pieces:
+            for table, neighbour in ((piece.before, following), (piece.after, previous)):
+                for word, n in table.get(neighbour or "", Counter()).items():
+                    if word.startswith(clipped) and len(word) >= len(clipped) + MIN_EXTRA_LETTERS:
+                        seen[word] += n
+        # Which word leads does not depend on the order they were seen in: a tie is no lead.
         ranked = seen.most_common(2)
         if not ranked or ranked[0][1] < MIN_PAIRS:
             return None

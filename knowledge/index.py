@@ -43,7 +43,7 @@ from knowledge.index_writer import (
     ProgressFn,
     SyncReport,
 )
-from knowledge.lexical import LexicalIndex
+from knowledge.lexical import LexicalIndex, TermCounts
 from knowledge.vectors import CHROMA_BATCH, ChromaServer, VectorStore
 
 __all__ = [
@@ -65,12 +65,17 @@ DEFAULT_GRACE_SECONDS = 300.0
 # A viewer who may read only part of a generation (audiences): a part of at most this many
 # chunks, and at most half of the generation, is searched exactly over its own vectors
 # (held in memory); a larger part by asking Chroma for more neighbours and keeping those
-# it may read. Derived data (BM25, vocabulary) is kept for this many parts at once.
+# it may read. Derived data (BM25, vocabulary) is kept for this many parts at once; what
+# it is put together from, learned per audience (IndexView.pieces), for the generation.
 EXACT_SEARCH_CHUNKS = 20_000
 SCOPES_KEPT = 16
 
 
 T = TypeVar("T")
+
+
+# What is learned from one audience's chunks (in id order), to be put together per viewer.
+Learn = Callable[[list[Chunk]], T]
 
 
 @dataclass(frozen=True)
@@ -81,10 +86,22 @@ class IndexView:
     chunks: Mapping[str, Chunk]
     lexical: LexicalIndex
     glossary: Glossary
+    # (name, learn) -> what `learn` made of each audience's chunks of the view, made once
+    # per generation and audience (None: the view is learned from as one piece).
+    learned: Callable[[str, Learn[Any]], list[Any]] | None = None
 
     def ordered_chunks(self) -> list[Chunk]:
         """Every chunk, in the lexical index's (stable) order."""
         return [self.chunks[cid] for cid in self.lexical.ids if cid in self.chunks]
+
+    def pieces(self, name: str, learn: Learn[T]) -> list[T]:
+        """What `learn` makes of the chunks of each audience in this view (each audience's
+        chunks in id order; audiences in a stable order): made once per generation and
+        audience, and shared by the views of every viewer who reads that audience, so a
+        viewer's first question reuses what others' made. `name` names `learn`."""
+        if self.learned is None:
+            return [learn(sorted(self.chunks.values(), key=lambda c: c.id))]
+        return cast(list[T], self.learned(name, learn))
 
 
 @dataclass(frozen=True)
@@ -117,28 +134,40 @@ class _Snapshot:
     glossary: Glossary
     documents: tuple[DocumentEntry, ...]
     derived: dict[str, Any] = field(default_factory=dict)
+    # Held while something is derived from this generation (not from another one).
+    lock: threading.Lock = field(default_factory=threading.Lock, compare=False, repr=False)
 
     @property
     def number(self) -> int:
         return self.generation.number if self.generation else 0
 
     @property
-    def view(self) -> IndexView:
-        return IndexView(self.number, self.chunks, self.lexical, self.glossary)
+    def by_audience(self) -> dict[str, list[Chunk]]:
+        """Chunks per audience key, each in id order (made once)."""
+        grouped = self.derived.get("by audience")
+        if grouped is None:
+            grouped = {}
+            for chunk in sorted(self.chunks.values(), key=lambda c: c.id):
+                grouped.setdefault(chunk.audience, []).append(chunk)
+            self.derived["by audience"] = grouped
+        return cast(dict[str, list[Chunk]], grouped)
 
     @property
     def audiences(self) -> dict[str, int]:
-        """Chunks per audience key (made once)."""
-        counts = self.derived.get("audiences")
-        if counts is None:
-            counts = {}
-            for chunk in self.chunks.values():
-                counts[chunk.audience] = counts.get(chunk.audience, 0) + 1
-            self.derived["audiences"] = counts
-        return cast(dict[str, int], counts)
+        """Chunks per audience key."""
+        return {key: len(chunks) for key, chunks in self.by_audience.items()}
 
     def scope(self, viewer: Viewer | None) -> Scope:
-        """What a viewer may read of this generation (None: everything)."""
+        """What a viewer may read of this generation (None: everything); worked out once
+        per viewer (a question asks several times)."""
+        scopes = cast(dict[str, Scope], self.derived.setdefault("scopes", {}))
+        name = "" if viewer is None else viewer.key
+        found = scopes.get(name)
+        if found is None:
+            found = scopes[name] = self._scope(viewer)
+        return found
+
+    def _scope(self, viewer: Viewer | None) -> Scope:
         counts = self.audiences
         total = len(self.chunks)
         if viewer is None or viewer.everything or all(not k for k in counts):
@@ -148,6 +177,41 @@ class _Snapshot:
             return Scope("", visible, total, total)
         digest = hashlib.sha1("\n".join(sorted(visible)).encode()).hexdigest()[:16]
         return Scope(digest, visible, sum(counts[k] for k in visible), total)
+
+    def pieces(self, keys: Iterable[str], name: str, learn: Learn[T]) -> list[T]:
+        """What `learn` makes of each of these audiences' chunks (made once per audience,
+        or taken from the generation before when that audience's chunks are the same
+        there: the caller holds the lock)."""
+        made = cast(dict[tuple[str, str], Any], self.derived.setdefault("pieces", {}))
+        grouped = self.by_audience
+        out = []
+        for key in sorted(keys):
+            piece = made.get((name, key))
+            if piece is None:
+                piece = self._earlier_piece(name, key)
+                if piece is None:
+                    piece = learn(grouped[key])
+                made[(name, key)] = piece
+            out.append(piece)
+        return out
+
+    def follow(self, earlier: _Snapshot) -> None:
+        """Let `pieces` take what was learned from an audience's chunks in the generation
+        before, when they are the same in this one (until `forget_earlier`)."""
+        self.derived["earlier"] = (earlier.by_audience, earlier.derived.get("pieces", {}))
+
+    def forget_earlier(self) -> None:
+        self.derived.pop("earlier", None)
+
+    def _earlier_piece(self, name: str, key: str) -> Any:
+        earlier = self.derived.get("earlier")
+        if earlier is None:
+            return None
+        grouped, made = earlier
+        piece = made.get((name, key))
+        if piece is None or grouped.get(key) != self.by_audience[key]:
+            return None
+        return piece
 
 
 def _empty() -> _Snapshot:
@@ -188,7 +252,7 @@ class KnowledgeIndex:
         self._allow_other_embedder = rebuild
         self._follow_seconds = follow_seconds
         self._load_lock = threading.Lock()  # one snapshot load at a time
-        self._derive_lock = threading.Lock()
+        self._viewers_lock = threading.Lock()
         self._derivers: dict[str, Callable[[IndexView], Any]] = {}
         # Viewers who asked lately: what is derived for their part of a generation is made
         # for the next one too, before questions switch to it.
@@ -275,7 +339,12 @@ class KnowledgeIndex:
                     current.number,
                 )
                 return False
-            self._derive_all(loaded)
+            if current is not None:
+                loaded.follow(current)
+            try:
+                self._derive_all(loaded)
+            finally:
+                loaded.forget_earlier()  # (the earlier generation's chunks can go)
             self._snapshot = loaded
         logger.info("answering from index generation %d (%d chunks)", number, len(loaded.chunks))
         return True
@@ -301,7 +370,7 @@ class KnowledgeIndex:
     def _remember(self, snapshot: _Snapshot, viewer: Viewer | None) -> Scope:
         scope = snapshot.scope(viewer)
         if viewer is not None and scope.key:
-            with self._derive_lock:
+            with self._viewers_lock:
                 self._viewers[viewer.key] = viewer
                 self._viewers.move_to_end(viewer.key)
                 while len(self._viewers) > SCOPES_KEPT:
@@ -313,22 +382,31 @@ class KnowledgeIndex:
     ) -> Any:
         slot = f"{name}@{scope.key}" if scope.key else name
         if slot not in snapshot.derived:
-            with self._derive_lock:
+            with snapshot.lock:  # the next generation is prepared meanwhile, not waited for
                 if slot not in snapshot.derived:
                     snapshot.derived[slot] = build(self._view(snapshot, scope))
                     self._forget_old_scopes(snapshot, scope)
         return snapshot.derived[slot]
 
     def _view(self, snapshot: _Snapshot, scope: Scope) -> IndexView:
-        """The generation as a viewer may read it: its chunks, and BM25 over them alone."""
+        """The generation as a viewer may read it: its chunks, and BM25 over them alone —
+        put together from what was counted per audience it reads (never another's)."""
+        keys = scope.audiences
+
+        def learned(name: str, learn: Learn[Any]) -> list[Any]:
+            return snapshot.pieces(keys, name, learn)
+
         if not scope.key:
-            return snapshot.view
+            return IndexView(
+                snapshot.number, snapshot.chunks, snapshot.lexical, snapshot.glossary, learned
+            )
         slot = f"lexical@{scope.key}"
         lexical = snapshot.derived.get(slot)
-        chunks = {cid: c for cid, c in snapshot.chunks.items() if scope.allows(c)}
+        chunks = {c.id: c for key in keys for c in snapshot.by_audience[key]}
         if lexical is None:
-            lexical = snapshot.derived[slot] = _lexical_of(chunks)
-        return IndexView(snapshot.number, chunks, lexical, snapshot.glossary)
+            counted = snapshot.pieces(keys, "lexical terms", _term_counts)
+            lexical = snapshot.derived[slot] = LexicalIndex.from_counts(TermCounts.joined(counted))
+        return IndexView(snapshot.number, chunks, lexical, snapshot.glossary, learned)
 
     def _forget_old_scopes(self, snapshot: _Snapshot, scope: Scope) -> None:
         """Keep what was derived for the last SCOPES_KEPT parts only (memory stays bounded)."""
@@ -342,7 +420,9 @@ class KnowledgeIndex:
 
     def _derive_all(self, snapshot: _Snapshot) -> None:
         scopes = {"": snapshot.scope(None)}
-        for viewer in list(self._viewers.values()):
+        with self._viewers_lock:
+            viewers = list(self._viewers.values())
+        for viewer in viewers:
             scope = snapshot.scope(viewer)
             scopes.setdefault(scope.key, scope)
         for scope in scopes.values():
@@ -646,9 +726,13 @@ class KnowledgeIndex:
 
 def _lexical_of(chunks: Mapping[str, Chunk]) -> LexicalIndex:
     """BM25 over these chunks' titles, section paths and texts, in id order."""
-    ordered = sorted(chunks.values(), key=lambda c: c.id)
-    return LexicalIndex.build(
-        [c.id for c in ordered], [f"{c.title} {' '.join(c.section)} {c.text}" for c in ordered]
+    return LexicalIndex.from_counts(_term_counts(sorted(chunks.values(), key=lambda c: c.id)))
+
+
+def _term_counts(chunks: Sequence[Chunk]) -> TermCounts:
+    """What BM25 counts of these chunks: their titles, section paths and texts."""
+    return TermCounts.of(
+        [c.id for c in chunks], [f"{c.title} {' '.join(c.section)} {c.text}" for c in chunks]
     )
 
 

@@ -286,9 +286,26 @@ def _terms(uses: dict[Name, int], headings: Iterable[str]) -> frozenset[Name]:
     return frozenset(terms)
 
 
+@dataclass(frozen=True)
+class Seen:
+    """What learn_kinds reads in some chunks before it groups them: the members of each
+    kind, how often each acronym is written in capitals, the titles and headings. Kept per
+    group of chunks and put together by `kinds_of`."""
+
+    members: dict[str, set[frozenset[Name]]]
+    uses: dict[Name, int]
+    headings: frozenset[str]
+
+
 def learn_kinds(chunks: Iterable[Chunk]) -> NameKinds:
     """Groups of names of one kind found in the chunks (a group needs two members or more),
     and the other things they name (acronyms, heading word pairs)."""
+    return kinds_of([seen_in(chunks)])
+
+
+def seen_in(chunks: Iterable[Chunk]) -> Seen:
+    """What these chunks name (whole documents: sibling headings are compared within a
+    document)."""
     found = _Found()
     sections = []
     headings: set[str] = set()
@@ -300,4 +317,19 @@ def learn_kinds(chunks: Iterable[Chunk]) -> NameKinds:
         _from_text(chunk.text, found)
         _from_table_rows(chunk.text, found)
     _from_headings(sections, found)
+    return Seen(dict(found.kinds), dict(uses), frozenset(headings))
+
+
+def kinds_of(pieces: Iterable[Seen]) -> NameKinds:
+    """The groups of names of one kind and the named things, from what was seen in several
+    groups of chunks (as if seen in all of them at once)."""
+    found = _Found()
+    uses: dict[Name, int] = defaultdict(int)
+    headings: set[str] = set()
+    for piece in pieces:
+        for kind, members in piece.members.items():
+            found.kinds[kind] |= members
+        for name, n in piece.uses.items():
+            uses[name] += n
+        headings |= piece.headings
     return found.result(_terms(uses, headings))

@@ -17,13 +17,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from itertools import pairwise
 
-from knowledge.acronyms import Acronyms, Clippings
+from knowledge.acronyms import AcronymCounts, Acronyms, ClippingCounts, Clippings
 from knowledge.answer_types import expected_kinds, holds
 from knowledge.audience import PUBLIC, Viewer
 from knowledge.chunking import LIST_MARK, neighbour_id
 from knowledge.documents import Chunk, Passage
 from knowledge.index import IndexView, KnowledgeIndex
-from knowledge.lexical import LexicalIndex, tokenize
+from knowledge.lexical import LexicalIndex, TermCounts, tokenize
 from knowledge.ranking import FEATURES, FittedWeights, LinearRanker, load_weights
 from knowledge.vocabulary import QueryTerms, Vocabulary
 
@@ -79,6 +79,23 @@ class _ChunkTerms:
         return self.title | self.section | self.body
 
 
+def _fields(chunk: Chunk) -> tuple[str, str, str]:
+    """The texts of a chunk the vocabulary is learned from."""
+    return chunk.title, chunk.section_label, chunk.text
+
+
+def _acronym_counts(chunks: list[Chunk]) -> AcronymCounts:
+    return AcronymCounts.of(((c.id, n), text) for c in chunks for n, text in enumerate(_fields(c)))
+
+
+def _clipping_counts(chunks: list[Chunk]) -> ClippingCounts:
+    return ClippingCounts.of(text for c in chunks for text in _fields(c))
+
+
+def _heading_counts(chunks: list[Chunk]) -> TermCounts:
+    return TermCounts.of([c.id for c in chunks], [f"{c.title} {c.section_label}" for c in chunks])
+
+
 class Retriever:
     """Finds the passages that best answer a query."""
 
@@ -99,7 +116,10 @@ class Retriever:
         self.use_glossary = use_glossary
         self.weights = weights or load_weights()
         self._lock = threading.Lock()
-        self._terms: dict[str, _ChunkTerms] = {}
+        # Per chunk id: the chunk (of one generation: a changed document keeps its ids) and
+        # its terms; emptied when a generation is prepared.
+        self._terms: dict[str, tuple[Chunk, _ChunkTerms]] = {}
+        self._terms_generation = 0
 
     @property
     def ranker(self) -> LinearRanker:
@@ -116,38 +136,40 @@ class Retriever:
         return self.index.derived(name, self._prepare, viewer=viewer)
 
     def _prepare(self, view: IndexView) -> tuple[LexicalIndex, LexicalIndex, Vocabulary]:
-        chunks = view.ordered_chunks()
-        texts = [text for c in chunks for text in (c.title, c.section_label, c.text)]
+        # Learned per audience of the view and put together (see IndexView.pieces).
         vocabulary = Vocabulary(
-            acronyms=Acronyms.learn(texts),
-            clippings=Clippings.learn(texts),
+            acronyms=Acronyms.joined(view.pieces("acronyms", _acronym_counts)),
+            clippings=Clippings(tuple(view.pieces("clippings", _clipping_counts))),
             glossary=view.glossary if self.use_glossary else None,
             idf=view.lexical.idf,
             known=view.lexical.knows,
         )
-        headings = LexicalIndex.build(
-            [c.id for c in chunks], [f"{c.title} {c.section_label}" for c in chunks]
+        headings = LexicalIndex.from_counts(
+            TermCounts.joined(view.pieces("heading terms", _heading_counts))
         )
         with self._lock:
-            self._terms = {}  # ids of replaced chunks go
+            if view.generation != self._terms_generation:  # not for each viewer's part
+                self._terms = {}  # ids of replaced chunks go
+                self._terms_generation = view.generation
         return view.lexical, headings, vocabulary
 
     def vocabulary(self, viewer: Viewer | None = None) -> Vocabulary:
         return self._refresh(viewer)[2]
 
     def _chunk_terms(self, chunk: Chunk) -> _ChunkTerms:
-        terms = self._terms.get(chunk.id)
-        if terms is None:
-            lines = [tokenize(line) for line in chunk.text.split("\n")]
-            body = [token for line in lines for token in line]
-            terms = _ChunkTerms(
-                title=frozenset(tokenize(chunk.title)),
-                section=frozenset(tokenize(chunk.section_label)),
-                body=frozenset(body),
-                pairs=frozenset(pairwise(body)),
-                lines=tuple(frozenset(line) for line in lines),
-            )
-            self._terms[chunk.id] = terms
+        known = self._terms.get(chunk.id)
+        if known is not None and known[0] == chunk:
+            return known[1]
+        lines = [tokenize(line) for line in chunk.text.split("\n")]
+        body = [token for line in lines for token in line]
+        terms = _ChunkTerms(
+            title=frozenset(tokenize(chunk.title)),
+            section=frozenset(tokenize(chunk.section_label)),
+            body=frozenset(body),
+            pairs=frozenset(pairwise(body)),
+            lines=tuple(frozenset(line) for line in lines),
+        )
+        self._terms[chunk.id] = (chunk, terms)
         return terms
 
     # -- search -----------------------------------------------------------------------------

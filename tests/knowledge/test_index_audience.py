@@ -3,15 +3,19 @@ retrieval that searches, ranks and learns from what the viewer may read only."""
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 import knowledge.index as index_module
+from knowledge.acronyms import Acronyms
 from knowledge.audience import EVERYTHING, PUBLIC, Audience, Viewer
+from knowledge.documents import Chunk
 from knowledge.embeddings import default_embedder
-from knowledge.index import KnowledgeIndex
+from knowledge.index import IndexView, KnowledgeIndex
+from knowledge.lexical import LexicalIndex
 from knowledge.retrieval import Retriever
 
 PUBLIC_DOCS = {
@@ -228,3 +232,127 @@ def test_a_new_generation_keeps_each_viewer_to_its_own_documents(
     assert "Deals expire" in " ".join(
         p.text for p in retriever.search("when do deals expire", viewer=PUBLIC).passages
     )
+
+
+def test_what_a_viewer_learns_comes_from_its_audiences_each_learned_once(
+    corpus: tuple[KnowledgeIndex, Path],
+) -> None:
+    index, _ = corpus
+    learned: list[set[str]] = []
+
+    def learn(chunks: list[Chunk]) -> set[str]:
+        assert chunks == sorted(chunks, key=lambda c: c.id)
+        paths = {c.doc_path for c in chunks}
+        assert len({c.audience for c in chunks}) == 1  # one audience per piece
+        learned.append(paths)
+        return paths
+
+    def build(view: IndexView) -> set[str]:
+        return set().union(*view.pieces("paths", learn))
+
+    public = {"renewal.md", "tiers.md", "deals.md", "elite/summit.md"}
+    assert index.derived("probe", build, viewer=ELITE) == public | {"elite/incentives.md"}
+    assert index.derived("probe", build, viewer=ADVANCED) == public | {"advanced-playbook.md"}
+    assert index.derived("probe", build, viewer=PUBLIC) == public
+    # The public documents were learned from once, for the first viewer; each restricted
+    # audience once, for the first viewer who reads it.
+    assert learned == [public, {"elite/incentives.md"}, {"advanced-playbook.md"}]
+    both = Viewer.of([("tiers", ["Advanced", "Elite"])], name="an Elite and Advanced channel")
+    assert index.derived("probe", build, viewer=both) == public
+    assert len(learned) == 3
+
+
+def test_a_viewer_s_part_is_worked_out_once_per_generation(
+    corpus: tuple[KnowledgeIndex, Path],
+) -> None:
+    index, _ = corpus
+    scope = index.scope(ELITE)
+    assert index.scope(Viewer.holding({"tiers": ["Elite"]}, name="another Elite")) is scope
+    assert scope.audiences == {"", Audience.parse({"tiers": ["Elite"]}).key}
+    assert index.scope(ADVANCED) is not scope
+
+
+def test_a_viewer_s_bm25_and_vocabulary_are_those_of_its_part_alone(
+    corpus: tuple[KnowledgeIndex, Path],
+) -> None:
+    index, _ = corpus
+    retriever = Retriever(index)
+    retriever.search("QGR", viewer=ADVANCED)  # another viewer's part first
+    part = sorted(
+        (c for c in index.live_chunks().values() if ELITE.sees_key(c.audience)),
+        key=lambda c: c.id,
+    )
+    lexical, headings, vocabulary = retriever._refresh(ELITE)
+    alone = index_module._lexical_of({c.id: c for c in part})
+    assert lexical.ids == alone.ids
+    for query in QUESTIONS:
+        assert lexical.search(query, 10) == alone.search(query, 10), query
+    texts = [t for c in part for t in (c.title, c.section_label, c.text)]
+    assert vocabulary.acronyms == Acronyms.learn(texts)
+    titles = LexicalIndex.build(
+        [c.id for c in part], [f"{c.title} {c.section_label}" for c in part]
+    )
+    assert headings.search("elite incentive growth rebate", 5) == titles.search(
+        "elite incentive growth rebate", 5
+    )
+
+
+def test_a_new_generation_learns_again_only_from_audiences_whose_documents_changed(
+    corpus: tuple[KnowledgeIndex, Path],
+) -> None:
+    index, docs = corpus
+    learned: list[set[str]] = []
+
+    def learn(chunks: list[Chunk]) -> tuple[str, ...]:
+        learned.append({c.doc_path for c in chunks})
+        return tuple(c.text for c in chunks)
+
+    def build(view: IndexView) -> str:
+        return "\n".join(t for piece in view.pieces("texts", learn) for t in piece)
+
+    assert "Deals expire" not in index.derived("probe", build, viewer=ELITE)
+    assert len(learned) == 2
+    (docs / "deals.md").write_text(PUBLIC_DOCS["deals.md"] + "Deals expire after a year.\n")
+    assert index.sync(docs).generation is not None
+    again = learned[2:]  # prepared before questions switched to the new generation
+    assert {"renewal.md", "tiers.md", "deals.md", "elite/summit.md"} in again
+    assert {"elite/incentives.md"} not in again  # unchanged: taken from the generation before
+    text = index.derived("probe", build, viewer=ELITE)
+    assert "Deals expire" in text and "Quokka Growth Rebate" in text
+    assert len(learned) == 2 + len(again)
+
+
+def test_a_viewer_s_first_question_does_not_wait_while_the_next_generation_is_prepared(
+    corpus: tuple[KnowledgeIndex, Path],
+) -> None:
+    index, docs = corpus
+    current = index.generation()
+    preparing, release = threading.Event(), threading.Event()
+
+    def slow(view: IndexView) -> int:
+        if view.generation != current:  # the next generation, before questions switch to it
+            preparing.set()
+            release.wait(timeout=30)
+        return view.generation
+
+    assert index.derived("slow", slow, viewer=ELITE) == current
+    (docs / "deals.md").write_text(PUBLIC_DOCS["deals.md"] + "Deals expire after a year.\n")
+    syncing = threading.Thread(target=index.sync, args=(docs,))
+    syncing.start()
+    try:
+        assert preparing.wait(timeout=30)
+        # Another viewer's first question, on the generation still answered from.
+        answered: list[int] = []
+        asking = threading.Thread(
+            target=lambda: answered.append(
+                index.derived("first", lambda view: view.generation, viewer=ADVANCED)
+            ),
+            daemon=True,
+        )
+        asking.start()
+        asking.join(timeout=10)
+        assert answered == [current]
+    finally:
+        release.set()
+        syncing.join(timeout=30)
+    assert index.generation() > current

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from knowledge.documents import Chunk
-from knowledge.kinds import learn_kinds, name_tokens
+from knowledge.kinds import kinds_of, learn_kinds, name_tokens, seen_in
 
 
 def chunk(text: str, *section: str, doc: str = "guide.md", n: int = 0) -> Chunk:
@@ -97,3 +97,24 @@ def test_acronyms_written_again_and_heading_word_pairs_are_named_things() -> Non
     assert mentions(kinds, "what do the levels of severity mean?")  # either order
     assert not mentions(kinds, "how fast do we answer?")
     assert not mentions(kinds, "can buyers click subscribe?")
+
+
+def test_kinds_learned_per_group_of_documents_are_those_learned_from_all() -> None:
+    chunks = [
+        chunk("The program includes three tiers: Registered, Basic, and Gold.", doc="a.md"),
+        chunk("Sell to end customers.", "Tracks", "Reseller Track", doc="b.md"),
+        chunk("Run customer environments.", "Tracks", "Hosting Provider Track", doc="b.md", n=1),
+        chunk("Partners earn more through the Silver and Platinum tiers.", doc="c.md"),
+        chunk("Each ISV signs the EULA.", "Severity levels", doc="d.md"),
+        chunk("The ISV sets the price.", "Response times", doc="e.md"),
+    ]
+    whole = learn_kinds(chunks)
+    groups = [chunks[:1], chunks[1:3], chunks[3:5], chunks[5:]]
+    joined = kinds_of([seen_in(group) for group in groups])
+    assert joined.groups == whole.groups and joined.aliases == whole.aliases
+    assert joined.terms == whole.terms
+    assert rivals(joined, "Gold") == {"regist", "basic", "silver", "platinum"}
+    assert mentions(joined, "does the isv pay?")  # written twice, in two groups
+    alone = kinds_of([seen_in(groups[0])])
+    assert rivals(alone, "Gold") == {"regist", "basic"}
+    assert not mentions(alone, "does the isv pay?") and not mentions(alone, "response time")

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from knowledge.acronyms import Acronyms, Clippings
+from knowledge.acronyms import AcronymCounts, Acronyms, ClippingCounts, Clippings
 from knowledge.glossary import Glossary
 from knowledge.vocabulary import Vocabulary
 
@@ -108,3 +108,45 @@ def test_clipped_words_are_read_from_the_words_the_documents_write_next_to_them(
     # A word the documents use more than the long one is not a clipping ("org" in "Admin Org").
     common = Vocabulary(clippings=clippings, idf=lambda t: {"pro": 1.0}.get(t, 3.0))
     assert "professional" not in common.expand("pro services listing").text
+
+
+def test_acronyms_learned_per_group_of_documents_are_those_learned_from_all() -> None:
+    texts = [
+        *DOCS,
+        "Partners in the Partner Capability Scheme (PCS) get badges.",  # PCS a second time
+        "The Partner Capability Scheme (PCS) is new.",
+        "A Partner Capability Score (PCS) above 80 is good.",
+        "Quarterly Business Reviews (QBRs) are held with Elite partners.",
+        "Ask the dpn desk for help.",  # an acronym written as a plain word
+    ]
+    places = list(enumerate(texts))
+    groups = [places[::3], places[1::3], places[2::3]]
+    pieces = [AcronymCounts.of((("", i), t) for i, t in group) for group in groups]
+    whole = Acronyms.learn(texts)
+    joined = Acronyms.joined(pieces)
+    assert list(joined.long_names.items()) == list(whole.long_names.items())
+    assert joined.ordinary == whole.ordinary == {"dpn"}
+    # Two long names as frequent: the one written first, as when learned from all.
+    assert joined.long_names["pcs"] == "Partner Capability Score"
+    # Learned from some groups only: nothing of the others.
+    some = Acronyms.joined([pieces[0]])
+    assert some.long_names == Acronyms.learn([t for _, t in groups[0]]).long_names
+    assert "qbr" not in some.long_names
+
+
+def test_clippings_counted_per_group_of_documents_read_as_if_counted_over_all() -> None:
+    docs = [
+        "Professional services products must be listed in a category.",
+        "Sellers offer professional services to buyers.",
+        "Our professional services team answers within a day.",
+        "Provider services are listed too.",
+    ]
+    whole = Clippings.learn(docs)
+    apart = Clippings(tuple(ClippingCounts.of([d]) for d in docs))
+    for clipped, following in (("pro", "servic"), ("prof", "servic"), ("pro", "account")):
+        assert apart.full_word(clipped, previous=None, following=following) == whole.full_word(
+            clipped, previous=None, following=following
+        )
+    assert apart.full_word("pro", previous=None, following="servic") == "professional"
+    # Only the groups a viewer reads count: without the "professional" ones, no clipping.
+    assert Clippings(apart.pieces[3:]).full_word("pro", previous=None, following="servic") is None
