@@ -63,12 +63,13 @@ def _one_run(tmp: Path) -> dict[str, Any]:
     command = [sys.executable, "-m", "bot.cli", "index", "--json", str(folder)]
     started = time.perf_counter()
     run = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    peak = 0
-    while True:  # wait4 gives this run's own peak RSS (its output is small: no pipe fills)
-        pid, status, usage = os.wait4(run.pid, os.WNOHANG)
+    peak = hwm = 0
+    while True:  # (its output is small: no pipe fills)
+        pid, status, _ = os.wait4(run.pid, os.WNOHANG)
         if pid:
             break
         peak = max(peak, _tree_memory(run.pid))
+        hwm = max(hwm, _high_water(run.pid))
         time.sleep(0.02)
     seconds = time.perf_counter() - started
     run.returncode = os.waitstatus_to_exitcode(status)
@@ -87,13 +88,23 @@ def _one_run(tmp: Path) -> dict[str, Any]:
     return {
         "seconds": seconds,
         "peak_tree_pss_mb": peak / 2**20,
-        "max_rss_mb": usage.ru_maxrss / 1024,
+        "max_rss_mb": hwm / 2**20,
         "added": report["added"],
         "failed": sorted(f["path"] for f in report["failures"]),
         "answered": answered,
         "exit_code": run.returncode,
         "stderr": err.decode()[-500:],
     }
+
+
+def _high_water(pid: int) -> int:
+    """The process's own peak RSS so far (VmHWM), in bytes. Not wait4's ru_maxrss: a child
+    forked from this (large) bench process inherits the parent's peak there."""
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            return next(int(line.split()[1]) * 1024 for line in f if line.startswith("VmHWM:"))
+    except (OSError, StopIteration, ValueError):
+        return 0
 
 
 def bench_hostile(runs: int = 3) -> dict[str, Any]:
@@ -109,7 +120,7 @@ def bench_hostile(runs: int = 3) -> dict[str, Any]:
             statistics.median(r["peak_tree_pss_mb"] for r in results), 1
         ),
         "peak_memory_mb_max": round(max(r["peak_tree_pss_mb"] for r in results), 1),
-        # the kernel's peak RSS of the command (its largest process)
+        # the command's own process: its peak RSS (VmHWM), sampled every 20 ms
         "peak_rss_mb_max": round(max(r["max_rss_mb"] for r in results), 1),
         "good_files_indexed": last["added"],
         "good_files_answerable": last["answered"],
