@@ -18,11 +18,21 @@ Delivery lifecycle, as communications use it:
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from typing import Any
+
 FEATURE = "comms"  # the outbox rows of communications
 PARTNER_FEATURE = "comms-partner"  # … and of their private notices to partners
 
 # Deliveries that tell a channel about the communication (vs. cancel it or alert admins).
 TELLING_KINDS = ("first", "reminder", "updated")
+
+
+def first_told(notices: Sequence[Mapping[str, Any]]) -> datetime | None:
+    """When the first notice that told of the communication was posted (notices in order)."""
+    telling = [n for n in notices if n["kind"] in TELLING_KINDS]
+    return telling[0]["posted_at"] if telling else None
 
 
 def notice_name(kind: str, lead_days: int | None = None, what: str = "") -> str:

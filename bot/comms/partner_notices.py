@@ -24,7 +24,13 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from bot.comms.keys import PARTNER_FEATURE, TELLING_KINDS, notice_name, partner_delivery_key
+from bot.comms.keys import (
+    PARTNER_FEATURE,
+    TELLING_KINDS,
+    first_told,
+    notice_name,
+    partner_delivery_key,
+)
 from bot.comms.model import Communication
 from bot.comms.notices import notice_values, tidy
 from bot.comms.planning import notice_label, plan_notices
@@ -115,8 +121,7 @@ class PartnerStatus:
 
     @property
     def told_at(self) -> datetime | None:
-        telling = [n for n in self.notices if n["kind"] in TELLING_KINDS]
-        return telling[0]["posted_at"] if telling else None
+        return first_told(self.notices)
 
     @property
     def reachable(self) -> bool:

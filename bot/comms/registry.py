@@ -25,6 +25,7 @@ from bot.comms.keys import (
     TELLING_KINDS,
     delivery_id_of,
     delivery_key,
+    first_told,
     notice_name,
 )
 from bot.comms.loading import (
@@ -145,8 +146,7 @@ class ChannelStatus:
 
     @property
     def told_at(self) -> datetime | None:
-        telling = [n for n in self.notices if n["kind"] in TELLING_KINDS]
-        return telling[0]["posted_at"] if telling else None
+        return first_told(self.notices)
 
 
 @dataclass
