@@ -5,7 +5,7 @@
 Data: every dev set under knowledge/devsets/ (answerable items). For each, the
 passages the answerer hands the composer are computed once; then every combination
 of the grid below composes all answers, and the answer-fact share is printed per
-corpus with the mean, best first. bot/extractive.py ships the best (mean first, then
+corpus with the mean, best first. bot/answering/extractive.py ships the best (mean first, then
 worst corpus; on a tie the shorter answers). Measured 2026-11-30 on the three dev sets:
 RANK_PRIOR 0.5, HEADING_WEIGHT 0.5, PART_WORDS 70, SECOND_PART_SHARE 0.5, FIGURE_BONUS
 0.2 (mean 0.755, worst corpus 0.694). Nothing is chosen per corpus.
@@ -19,7 +19,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-import bot.extractive as extractive
+import bot.answering.extractive as extractive
 from bot.config import Settings
 from bot.evaluation.harness import discover_devsets, fact_found
 from bot.evaluation.suite import EvalSuite

@@ -1,6 +1,6 @@
 """The composition root: settings → store, index, answerer, features, chat, platforms, jobs.
 
-The only module (besides the CLI entry, bot/cli.py) that names concrete platforms:
+The only module (besides the CLI entry, bot/cli/main.py) that names concrete platforms:
 `PLATFORMS` maps each name to its adapter package, one line per platform. Adding a
 platform is an adapter package exporting `PLATFORM`, a line here, its settings block in
 bot/config.py, and its tests.
@@ -8,15 +8,14 @@ bot/config.py, and its tests.
 
 from __future__ import annotations
 
-import asyncio
 import logging
-from collections.abc import AsyncIterator, Callable, Iterable, Mapping
+from collections.abc import AsyncIterator, Iterable, Mapping
 from contextlib import AsyncExitStack, asynccontextmanager
 from typing import Any
 
-from bot.audiences import Audiences, PlaceMapFile, unheld_tags
 from bot.changes import ChangesSettings, ProgramChanges
-from bot.chat import ChatService
+from bot.chat.audiences import Audiences, PlaceMapFile, unheld_tags
+from bot.chat.service import ChatService
 from bot.comms.feature import CommsFeature
 from bot.comms.registry import Communications
 from bot.comms.routing import parse_channel_refs
@@ -25,13 +24,11 @@ from bot.config import Settings
 from bot.core import PartnerBot
 from bot.errors import ConfigError
 from bot.features import Service
-from bot.health import HealthServer, Readiness, index_check, platform_check, store_check
-from bot.logs import Redactor, secret_values
-from bot.metrics import Metrics, Reading
 from bot.models import Actor
+from bot.monitoring.metrics import Metrics, Reading
 from bot.partners import PartnersFile
-from bot.platform import ChannelPoster, MeteredPoster, Platform, PlatformRegistry
-from bot.serve import serve
+from bot.platform import Platform, PlatformRegistry
+from bot.posting import ChannelPoster, MeteredPoster
 from bot.store import Store
 from knowledge.index import KnowledgeIndex
 
@@ -106,7 +103,7 @@ class App:
         return known | {p.tier for p in self.partners.get_or_none() if p.tier}
 
     def audience_warnings(self) -> list[str]:
-        """Document audience tags no partner, channel or role holds (bot/audiences.py)."""
+        """Document audience tags no partner, channel or role holds (bot/chat/audiences.py)."""
         documents = [(d["path"], d["audience"]) for d in self.core.index.documents()]
         restricted = [(path, key) for path, key in documents if key]
         if not restricted:
@@ -137,29 +134,6 @@ class App:
     def jobs(self) -> list[Service]:
         return [job for feature in self.core.features for job in feature.jobs()]
 
-    def services(self) -> list[Service]:
-        """What `partnerbot serve` runs: the health endpoints (if on), the platforms, then
-        the features' jobs. A broken routes or partners file is refused here, at start,
-        naming the line."""
-        self.comms.routes  # noqa: B018 - loads and checks the file
-        self.partners.check()
-        self.places.check()
-        health: list[Service] = [self.health_server()] if self.settings.health_server else []
-        return [*health, *self.platforms, *self.jobs()]
-
-    # -- health, readiness and metrics ---------------------------------------------------------
-    def health_server(self) -> HealthServer:
-        s = self.settings
-        readiness = Readiness(self.readiness_checks, redact=Redactor(secret_values(s)))
-        return HealthServer(
-            host=s.health_host, port=s.health_port, readiness=readiness, metrics=self.metrics
-        )
-
-    def readiness_checks(self) -> dict[str, Callable[[], str]]:
-        """What /readyz checks: the index, the state store, each platform, by name."""
-        checks = {"index": index_check(self.core), "store": store_check(self.store)}
-        return checks | {p.name: platform_check(p) for p in self.platforms}
-
     def index_readings(self) -> list[Reading]:
         """The index figures /metrics reports (read on each scrape)."""
         index = self.core.index
@@ -172,9 +146,6 @@ class App:
             Reading("index_chunks", "Chunks in the index.", index.chunk_count()),
             Reading("index_documents", "Documents in the index.", index.document_count()),
         ]
-
-    async def serve(self, *, stop: asyncio.Event | None = None) -> None:
-        await serve(self.services(), stop=stop)
 
     @asynccontextmanager
     async def connected(self, names: Iterable[str]) -> AsyncIterator[dict[str, ChannelPoster]]:

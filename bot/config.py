@@ -39,7 +39,7 @@ class Settings(BaseSettings):
     docs_dir: Path | None = Field(None, alias="PARTNERBOT_DOCS_DIR")
     comms_dir: Path | None = Field(None, alias="PARTNERBOT_COMMS_DIR")
     log_level: str | None = Field(None, alias="PARTNERBOT_LOG_LEVEL")  # default: see the CLI
-    # text: one readable line per record; json: one JSON object per line (bot/logs.py)
+    # text: one readable line per record; json: one JSON object per line (bot/monitoring/logs.py)
     log_format: Literal["text", "json"] = Field("text", alias="PARTNERBOT_LOG_FORMAT")
     # The bot's state (feedback, events, communications, outbox, changes): sqlite:///… or
     # postgresql://…; unset: state.sqlite3 in the data dir. A secret: it may hold a password.
@@ -95,7 +95,7 @@ class Settings(BaseSettings):
         "your partner development manager", alias="PARTNERBOT_ESCALATION_CONTACT"
     )
 
-    # `partnerbot serve`'s health, readiness and metrics endpoints (bot/health.py)
+    # `partnerbot serve`'s health, readiness and metrics endpoints (bot/monitoring/health.py)
     health_server: bool = Field(True, alias="PARTNERBOT_HEALTH_SERVER")
     health_host: str = Field("0.0.0.0", alias="PARTNERBOT_HEALTH_HOST")
     health_port: int = Field(8080, alias="PARTNERBOT_HEALTH_PORT", ge=0, le=65535)  # 0: any

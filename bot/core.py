@@ -17,18 +17,18 @@ from dataclasses import replace
 from functools import cached_property
 from pathlib import Path
 
-from bot.acknowledgements import is_acknowledgement
-from bot.answering import Answerer
+from bot.answering.acknowledgements import is_acknowledgement
+from bot.answering.answerer import Answerer
+from bot.answering.grounded import LLMComposer
+from bot.answering.llm import LLMClient
+from bot.answering.rewrite import LLMRewriter
 from bot.config import Settings
 from bot.errors import UserError
 from bot.features import Feature
-from bot.grounded import LLMComposer
-from bot.llm import LLMClient
-from bot.metrics import Metrics
 from bot.models import Answer, AnswerKind, Question
+from bot.monitoring.metrics import Metrics
 from bot.prompts import message
 from bot.ratelimit import UNLIMITED_PLATFORMS, RateLimiter
-from bot.rewrite import LLMRewriter
 from bot.store import Store, open_store
 from knowledge.documents import Document
 from knowledge.embeddings import Embedder, OpenAIEmbedder, default_embedder

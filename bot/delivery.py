@@ -32,7 +32,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Literal
 
 from bot.models import Notice
-from bot.platform import ChannelPoster
+from bot.posting import ChannelPoster
 from bot.store import DeliveryRepository, NewDelivery
 from bot.store.types import Delivery
 

@@ -72,7 +72,7 @@ class Turn:
 class Question:
     """A question for the core: the text, who asks, where, the conversation so far, the
     thread's topic, and who will read the reply (`audience`: what they may be shown; the
-    public unless the chat service resolved more, bot/audiences.py).
+    public unless the chat service resolved more, bot/chat/audiences.py).
     `Question("text", asker=…, platform=…)` is shorthand for an actor."""
 
     text: str
@@ -192,7 +192,7 @@ class ChatMessage:
     addressed: bool = True
     direct: bool = False
     delivery_id: str | None = None
-    # Who else reads the place, as far as the platform says (bot/audiences.py): the channel
+    # Who else reads the place, as far as the platform says (bot/chat/audiences.py): the channel
     # a thread channel belongs to (Discord), the external teams a channel is shared with
     # (Slack Connect).
     parent: str | None = None

@@ -12,97 +12,20 @@ nothing else in bot/ or knowledge/ imports an adapter.
 from __future__ import annotations
 
 import asyncio
-import concurrent.futures
-import contextlib
 import importlib
 import logging
-import threading
-import time
 from collections.abc import Awaitable, Callable, Coroutine, Mapping
-from typing import Any, Protocol, TypeVar, runtime_checkable
+from typing import Any, Protocol, TypeVar
 
-from bot.chat import ChatService
+from bot.chat.service import ChatService
 from bot.config import Settings
-from bot.errors import ConfigError, PartnerbotError
-from bot.metrics import Metrics
-from bot.models import Notice
-from bot.serve import Inflight, start_or_keep_trying
+from bot.errors import ConfigError
+from bot.posting import ChannelPoster, LoopPoster
+from bot.web import Handler
 
 logger = logging.getLogger(__name__)
 
 T = TypeVar("T")
-
-
-class ChannelPoster(Protocol):
-    """Posts the core's notices on one platform. Methods block: the core calls them from
-    worker threads; they honour the platform's rate limits and raise PartnerbotError.
-    A channel written `@<user id>` is that person's direct messages (post, find, permalink)."""
-
-    platform: str
-
-    def post(self, channel: str, notice: Notice) -> str:
-        """Post the notice; return the platform's message id."""
-        ...
-
-    def find(self, channel: str, key: str) -> str | None:
-        """The message id of an earlier post carrying this delivery key, if any."""
-        ...
-
-    def permalink(self, channel: str, message_id: str) -> str | None:
-        """A link to a posted message, when the platform has one."""
-        ...
-
-    def post_direct(self, user: str, notice: Notice) -> str:
-        """Post the notice privately to one person (a DM); return the message id."""
-        ...
-
-
-@runtime_checkable
-class Abandons(Protocol):
-    """A poster whose calls in flight can be given up (on shutdown, a slow platform)."""
-
-    def abandon(self) -> int:
-        """Cancel the calls in flight; their callers get a PartnerbotError at once. Returns
-        how many there were."""
-        ...
-
-
-def abandon_calls(poster: object) -> int:
-    """Give up the poster's calls in flight, if it can (see `Abandons`)."""
-    return poster.abandon() if isinstance(poster, Abandons) else 0
-
-
-class MeteredPoster:
-    """A ChannelPoster that counts what is posted through it, and the posts that fail
-    (`partnerbot_notices_posted_total`, `partnerbot_notices_failed_total`)."""
-
-    def __init__(self, poster: ChannelPoster, *, metrics: Metrics) -> None:
-        self.poster, self.metrics = poster, metrics
-        self.platform = poster.platform
-
-    def post(self, channel: str, notice: Notice) -> str:
-        return self._counted(lambda: self.poster.post(channel, notice))
-
-    def post_direct(self, user: str, notice: Notice) -> str:
-        return self._counted(lambda: self.poster.post_direct(user, notice))
-
-    def find(self, channel: str, key: str) -> str | None:
-        return self.poster.find(channel, key)
-
-    def permalink(self, channel: str, message_id: str) -> str | None:
-        return self.poster.permalink(channel, message_id)
-
-    def abandon(self) -> int:
-        return abandon_calls(self.poster)
-
-    def _counted(self, post: Callable[[], str]) -> str:
-        try:
-            message_id = post()
-        except Exception:
-            self.metrics.notice_failed(self.platform)
-            raise
-        self.metrics.notice_posted(self.platform)
-        return message_id
 
 
 class Platform(Protocol):
@@ -121,6 +44,11 @@ class Platform(Protocol):
         ...
 
     async def stop(self) -> None: ...
+
+    def web_routes(self) -> Mapping[str, Handler]:
+        """POST routes this platform answers on `partnerbot serve`'s web server (a
+        webhook such as Teams' /api/messages), by path; most platforms have none."""
+        ...
 
 
 class PlatformSpec(Protocol):
@@ -164,135 +92,6 @@ class PlatformRegistry:
     def configured(self, settings: Settings) -> list[PlatformSpec]:
         """The platforms the settings configure, in name order."""
         return [self.spec(n) for n in self.names if self.spec(n).configured(settings)]
-
-
-class LoopPoster:
-    """A `ChannelPoster` for a platform whose client is async: the blocking methods (called
-    from worker threads) run the `*_async` ones on the platform's event loop, with a bound.
-
-    Channels written `#name` are looked up once (`lookup_channel`), `@user` as the DM
-    channel with that person (`open_direct`); posts to one channel are spaced
-    `per_channel_interval` seconds apart. A platform attaches its running loop
-    on start and detaches on stop; until then every call fails with a PartnerbotError,
-    so the caller retries later. `abandon()` gives up the calls in flight (shutdown).
-    """
-
-    platform = ""
-    per_channel_interval = 0.0
-
-    def __init__(
-        self,
-        *,
-        timeout: float = 60.0,
-        clock: Callable[[], float] = time.monotonic,
-        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
-    ) -> None:
-        self.timeout, self._clock, self._sleep = timeout, clock, sleep
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._calls: set[concurrent.futures.Future[Any]] = set()
-        self._calls_lock = threading.Lock()
-        self._ids: dict[str, str] = {}
-        self._next_slot: dict[str, float] = {}
-
-    def attach(self, loop: asyncio.AbstractEventLoop) -> None:
-        self._loop = loop
-
-    def detach(self) -> None:
-        self._loop = None
-
-    def abandon(self) -> int:
-        """Cancel every call in flight: its worker gets a PartnerbotError now, and the
-        request is cancelled on the platform's loop (it may or may not have arrived)."""
-        with self._calls_lock:
-            calls = list(self._calls)
-        return sum(1 for call in calls if call.cancel())
-
-    def post(self, channel: str, notice: Notice) -> str:
-        return self._run(self._post(channel, notice))
-
-    def find(self, channel: str, key: str) -> str | None:
-        return self._run(self._find(channel, key))
-
-    def permalink(self, channel: str, message_id: str) -> str | None:
-        try:
-            return self._run(self._permalink(channel, message_id))
-        except PartnerbotError:
-            return None
-
-    def post_direct(self, user: str, notice: Notice) -> str:
-        return self.post(f"@{user}", notice)
-
-    async def _post(self, channel: str, notice: Notice) -> str:
-        target = await self.resolve(channel)
-        now = self._clock()
-        slot = self._next_slot[target] = max(now, self._next_slot.get(target, now))
-        self._next_slot[target] += self.per_channel_interval
-        if slot > now:
-            await self._sleep(slot - now)
-        return await self.post_async(target, notice)
-
-    async def _find(self, channel: str, key: str) -> str | None:
-        return await self.find_async(await self.resolve(channel), key)
-
-    async def _permalink(self, channel: str, message_id: str) -> str | None:
-        return await self.permalink_async(await self.resolve(channel), message_id)
-
-    async def resolve(self, channel: str) -> str:
-        """A `#name` as the platform's channel id, `@user` as the DM channel with that person
-        (each looked up once); anything else as is."""
-        if channel.startswith(("#", "@")) and channel not in self._ids:
-            name = channel[1:]
-            found = await (
-                self.open_direct(name) if channel[0] == "@" else self.lookup_channel(name)
-            )
-            if found is None:
-                return channel
-            self._ids[channel] = found
-        return self._ids.get(channel, channel)
-
-    # -- what a platform implements -------------------------------------------------------------
-    async def post_async(self, channel: str, notice: Notice) -> str:
-        raise NotImplementedError
-
-    async def find_async(self, channel: str, key: str) -> str | None:
-        raise NotImplementedError
-
-    async def permalink_async(self, channel: str, message_id: str) -> str | None:
-        return None
-
-    async def open_direct(self, user: str) -> str:
-        """The id of the direct-message channel with one person (opened if need be)."""
-        raise PartnerbotError(f"{self.platform} cannot post direct messages")
-
-    async def lookup_channel(self, name: str) -> str | None:
-        return None
-
-    def _run(self, coro: Coroutine[Any, Any, T]) -> T:
-        loop = self._loop
-        if loop is None or loop.is_closed():
-            coro.close()
-            raise PartnerbotError(f"{self.platform} is not connected yet; the post will be retried")
-        with contextlib.suppress(RuntimeError):  # (no running loop: a worker thread, as it should)
-            if asyncio.get_running_loop() is loop:
-                coro.close()
-                raise PartnerbotError(
-                    f"{self.platform} posts block: call them from a worker thread"
-                )
-        future = asyncio.run_coroutine_threadsafe(coro, loop)
-        with self._calls_lock:
-            self._calls.add(future)
-        try:
-            return future.result(self.timeout)
-        except TimeoutError as e:
-            future.cancel()  # the caller retries; `find` then spots a post that did get through
-            raise PartnerbotError(
-                f"{self.platform} did not answer within {self.timeout:.0f} s"
-            ) from e
-        except concurrent.futures.CancelledError as e:
-            raise PartnerbotError(f"{self.platform}: the call was given up (shutting down)") from e
-        finally:
-            with self._calls_lock:
-                self._calls.discard(future)
 
 
 class PlatformBase:
@@ -352,6 +151,9 @@ class PlatformBase:
             self._refusals.add((where, reason))
             logger.warning("%s: %s in %s", self.name, reason, where)
 
+    def web_routes(self) -> Mapping[str, Handler]:
+        return {}
+
     async def connect(self) -> None:
         raise NotImplementedError
 
@@ -360,3 +162,83 @@ class PlatformBase:
 
     async def close(self) -> None:
         return None
+
+
+# -- the lifecycle helpers platforms share --------------------------------------------------
+class Inflight:
+    """Work a platform started for requests (answers being worked on), so that stopping
+    can let it finish briefly instead of cutting replies off."""
+
+    def __init__(self) -> None:
+        self._tasks: set[asyncio.Task[Any]] = set()
+
+    def track(self) -> None:
+        """Count the running task (a listener) as in flight until it ends."""
+        task = asyncio.current_task()
+        if task is not None:
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+
+    def spawn(self, work: Coroutine[Any, Any, Any]) -> None:
+        task = asyncio.ensure_future(work)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def drain(self, timeout: float) -> None:
+        pending = [t for t in self._tasks if t is not asyncio.current_task()]
+        if pending:
+            logger.info("waiting for %d request(s) in flight", len(pending))
+            await asyncio.wait(pending, timeout=timeout)
+
+
+async def start_or_keep_trying(
+    name: str, connect: Callable[[], Awaitable[None]], *, first_delay: float = 1.0
+) -> asyncio.Task[None] | None:
+    """Connect now; if the platform cannot be reached (anything but a ConfigError), keep
+    trying in the background with backoff (up to 30 s apart). Returns that task, if any;
+    cancelling it (on stop) ends the attempts."""
+    try:
+        await connect()
+        return None
+    except ConfigError:
+        raise
+    except Exception as e:
+        logger.warning("%s: cannot connect yet (%s); retrying in the background", name, _why(e))
+
+    async def keep_trying() -> None:
+        delay = first_delay
+        while True:
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 30.0)
+            try:
+                await connect()
+                return
+            except ConfigError as e:
+                logger.error("%s: %s", name, e)
+                return
+            except Exception as e:
+                logger.warning(
+                    "%s: still cannot connect (%s); next try in %.0f s", name, _why(e), delay
+                )
+
+    return asyncio.create_task(keep_trying(), name=f"{name}-connect")
+
+
+async def retrying(
+    make: Callable[[], Awaitable[T]], *, transient: Callable[[Exception], bool], tries: int = 3
+) -> T:
+    """Make a platform call; an error `transient` says is passing (a 503) is retried with
+    backoff (0.5 s, 1 s, …), any other is raised at once."""
+    for attempt in range(tries):
+        try:
+            return await make()
+        except Exception as e:
+            if attempt == tries - 1 or not transient(e):
+                raise
+            logger.warning("%s; retrying (%d of %d)", _why(e), attempt + 1, tries - 1)
+            await asyncio.sleep(0.5 * 2**attempt)
+    raise AssertionError("unreachable")
+
+
+def _why(error: BaseException) -> str:
+    return f"{type(error).__name__}: {error}"

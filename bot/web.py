@@ -22,14 +22,18 @@ class WebServer:
         port: int,
         routes: Mapping[str, Handler] | None = None,
         get: Mapping[str, Handler] | None = None,
+        subapps: Mapping[str, web.Application] | None = None,
     ) -> None:
-        """`routes` answer POST requests, `get` GET (and HEAD) requests."""
+        """`routes` answer POST requests, `get` GET (and HEAD) requests; each of `subapps`
+        is a whole web application mounted under its path prefix."""
         self.host, self.port = host, port
         self.app = web.Application()
         for path, handler in (routes or {}).items():
             self.app.router.add_post(path, handler)
         for path, handler in (get or {}).items():
             self.app.router.add_get(path, handler)
+        for prefix, subapp in (subapps or {}).items():
+            self.app.add_subapp(prefix, subapp)
         self._runner: web.AppRunner | None = None
 
     async def start(self) -> None:

@@ -29,7 +29,9 @@ from functools import cached_property
 from typing import Any
 
 PARTNERS = "partners"  # the dimension of named partners (ids in the partners file)
-TIERS = "tiers"  # the dimension of program tiers (a tier-specific question: bot/answering.py)
+TIERS = (
+    "tiers"  # the dimension of program tiers (a tier-specific question: bot/answering/answerer.py)
+)
 ANY = "any"  # a plain list: a tag of any dimension
 EVERYONE = "everyone"  # `audience: everyone`
 MAX_TAGS = 100

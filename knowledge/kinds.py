@@ -18,7 +18,7 @@ Integrator (C&SI)") is a second name for the same member.
 Beside the groups, the documents say what they treat as a named thing of its own: the
 acronyms they write in capitals ("ISV", "NPN") and the word pairs of their titles and
 headings ("press release", "response times"). A follow-up that mentions one of those has
-a subject of its own (bot/rewrite.py).
+a subject of its own (bot/answering/rewrite.py).
 """
 
 from __future__ import annotations

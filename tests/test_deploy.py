@@ -229,7 +229,7 @@ def test_the_images_command_and_healthcheck_work_from_the_installed_package(
         env=env,
     )
     assert where.count(str(installed)) == 2, where
-    entry = [sys.executable, "-c", "from bot.cli import main; main()"]
+    entry = [sys.executable, "-c", "from bot.cli import app; app()"]
     question = "how many internal use licenses do advanced partners get"
     answer = run_ok([*entry, "ask", "--json", question], cwd=tmp_path, env=env)
     assert json.loads(answer)["abstained"] is False  # prompts and fitted weights found

@@ -1,5 +1,5 @@
 """Discord on discord.py: mentions, DMs, thread follow-ups, slash commands and buttons,
-translated for the chat service (bot/chat.py).
+translated for the chat service (bot/chat/service.py).
 
 Without the privileged message-content intent Discord still delivers mentions, DMs and
 replies to the bot; follow-ups in its threads then need a mention, and the bot says so
@@ -22,14 +22,13 @@ from discord import app_commands
 from adapters.discord import history
 from adapters.discord.poster import DiscordPoster
 from adapters.discord.render import Kwargs, PersistentButton, render, render_text, thread_name
-from bot.chat import ButtonUI, ChatService, PlatformTraits
+from bot.chat.service import ButtonUI, ChatService, PlatformTraits
 from bot.commands import Command
 from bot.config import Settings
 from bot.errors import ConfigError
 from bot.models import Actor, ButtonClick, ChatMessage, CommandCall, Place, Reply
-from bot.platform import PlatformBase
+from bot.platform import PlatformBase, retrying
 from bot.prompts import message
-from bot.serve import retrying
 
 logger = logging.getLogger(__name__)
 

@@ -12,7 +12,7 @@ import discord
 from adapters.discord.render import render_notice
 from bot.errors import PartnerbotError
 from bot.models import Notice
-from bot.platform import LoopPoster
+from bot.posting import LoopPoster
 
 Call = Callable[[Any, Callable[[], Awaitable[Any]]], Awaitable[Any]]  # DiscordPlatform.call
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from bot.chat import ChatService
+from bot.chat.service import ChatService
 from bot.config import Settings
 from bot.errors import ConfigError
 from bot.prompts import message

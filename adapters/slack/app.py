@@ -1,5 +1,5 @@
 """Slack on slack-bolt (Socket Mode, or HTTP mode for production): listeners translate
-requests for the chat service (bot/chat.py) and render its replies. In HTTP mode a
+requests for the chat service (bot/chat/service.py) and render its replies. In HTTP mode a
 request is verified before its body is parsed: a bad one gets 401/400 and one warning."""
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ from adapters.slack import events as ev
 from adapters.slack import secret
 from adapters.slack.poster import SlackPoster
 from adapters.slack.render import BUTTON_ACTIONS, SlackMessage, render_answer, render_markdown
-from bot.chat import ButtonUI, ChatService, PlatformTraits
+from bot.chat.service import ButtonUI, ChatService, PlatformTraits
 from bot.config import Settings
 from bot.errors import ConfigError
 from bot.models import Actor, Answer, ButtonClick, ChatMessage, Conversation, Place, Reply

@@ -13,7 +13,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from adapters.slack.render import render_notice
 from bot.errors import PartnerbotError
 from bot.models import Notice
-from bot.platform import LoopPoster
+from bot.posting import LoopPoster
 
 logger = logging.getLogger(__name__)
 

@@ -20,7 +20,7 @@ from bot.prompts import message, render
 from bot.store import ChangeRecord
 
 if TYPE_CHECKING:
-    from bot.llm import LLMClient
+    from bot.answering.llm import LLMClient
 
 logger = logging.getLogger(__name__)
 

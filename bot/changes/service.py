@@ -35,15 +35,15 @@ from bot.delivery import Outbox
 from bot.errors import ConfigError, PartnerbotError
 from bot.features import Feature
 from bot.models import Answer, CommandCall, Notice, Question, Reply
-from bot.platform import ChannelPoster
+from bot.posting import ChannelPoster
 from bot.prompts import message
 from bot.store import ChangeRecord, ChangeRepository, Delivery, DeliveryRepository, NewDelivery
 from knowledge.audience import PUBLIC, Viewer
 from knowledge.changes import SyncLike, changes_from_sync
 
 if TYPE_CHECKING:
+    from bot.answering.llm import LLMClient
     from bot.config import Settings
-    from bot.llm import LLMClient
 
 logger = logging.getLogger(__name__)
 
@@ -82,7 +82,7 @@ class ProgramChanges(Feature):
         readers: Callable[[str, str], Viewer] = lambda platform, channel: PUBLIC,
     ) -> None:
         self.records = records
-        # Who reads a channel (bot/audiences.py): its digest lists what they may be told of.
+        # Who reads a channel (bot/chat/audiences.py): its digest lists what they may be told of.
         self.readers = readers
         self.settings = settings
         self.llm = llm

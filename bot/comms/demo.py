@@ -29,8 +29,8 @@ from bot.comms.registry import Communications
 from bot.comms.settings import CommsSettings
 from bot.config import SAMPLES_DIR
 from bot.models import ChannelRef, Notice
+from bot.printable import shown
 from bot.store.sqlite import SqliteStore
-from bot.terminal import shown
 
 SAMPLE = SAMPLES_DIR / "comms" / "2026-12-smb-licensing-email.yml"
 SHOWN_PARTNER = "harbour-it"

@@ -42,7 +42,7 @@ from bot.comms.planning import notice_label
 from bot.comms.registry import Communications
 from bot.delivery import Outbox
 from bot.models import Notice
-from bot.platform import ChannelPoster, abandon_calls
+from bot.posting import ChannelPoster, abandon_calls
 from bot.prompts import render
 from bot.store import Delivery, Repositories
 

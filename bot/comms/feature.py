@@ -17,7 +17,7 @@ from bot.comms.planning import notice_label
 from bot.comms.registry import Communications
 from bot.features import Feature, Service
 from bot.models import Answer, ButtonClick, ButtonReply, CommandCall, Question, Reply
-from bot.platform import ChannelPoster
+from bot.posting import ChannelPoster
 from bot.prompts import message
 from knowledge.index import SyncReport
 

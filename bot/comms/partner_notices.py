@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+from bot.answering.mentions import neutralise_mentions
 from bot.comms.keys import (
     PARTNER_FEATURE,
     TELLING_KINDS,
@@ -36,7 +37,6 @@ from bot.comms.notices import notice_values, tidy
 from bot.comms.planning import notice_label, plan_notices
 from bot.comms.recipients import Split, split
 from bot.comms.settings import CommsSettings
-from bot.mentions import neutralise_mentions
 from bot.models import ChannelRef, Notice, NoticeButton
 from bot.partners import Partner, Partners, PartnersFile
 from bot.prompts import message, render

@@ -33,7 +33,7 @@ from typing import Any
 
 import yaml
 
-from bot.answering import Answerer
+from bot.answering.answerer import Answerer
 from bot.errors import UserError
 from bot.models import Question, Turn
 from knowledge.lexical import tokenize

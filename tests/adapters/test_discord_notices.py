@@ -18,7 +18,7 @@ from bot.comms.dispatcher import DispatcherService
 from bot.comms.registry import RegisterResult
 from bot.errors import PartnerbotError
 from bot.models import Notice, NoticeButton
-from bot.platform import MeteredPoster
+from bot.posting import MeteredPoster
 from bot.prompts import message
 from tests.adapters.discord_harness import discord_settings, running_discord
 from tests.conftest import SAMPLE_DOCS

@@ -8,6 +8,7 @@ from collections.abc import Callable
 
 from bot.app import App
 from bot.comms.dispatcher import DispatcherService
+from bot.serving.services import serve_app, services
 from tests.adapters.discord_harness import discord_settings
 from tests.adapters.slack_harness import mention, slack_settings
 from tests.fakes.discord_server import fake_discord
@@ -24,10 +25,10 @@ async def test_one_serve_process_answers_in_slack_and_in_discord(
         app = make_app(**slack_settings(slack_fake), **discord_settings(discord_fake))
         app.add_platforms({"discord": {"guild_ready_timeout": 0.05}})  # (the settings alone)
         assert [p.name for p in app.platforms] == ["discord", "slack"]
-        services = [s.name for s in app.services()]
-        assert services == ["health", "discord", "slack", DispatcherService.name]
+        names = [s.name for s in services(app)]
+        assert names == ["web", "discord", "slack", DispatcherService.name]
         stop = asyncio.Event()
-        serving = asyncio.create_task(app.serve(stop=stop))
+        serving = asyncio.create_task(serve_app(app, stop=stop))
         try:
             await slack_fake.async_wait_for_socket_client(timeout=10)
             await discord_fake.wait_for_ready(timeout=10)

@@ -463,7 +463,7 @@ def test_slack_manifest_command_prints_the_app_manifest() -> None:
     import yaml
     from typer.testing import CliRunner
 
-    from bot.cli import app
+    from bot.cli.main import app
 
     result = CliRunner().invoke(app, ["slack-manifest"])
     assert result.exit_code == 0, result.output

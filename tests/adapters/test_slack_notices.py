@@ -18,11 +18,12 @@ from typer.testing import CliRunner
 from adapters.slack.app import SlackPlatform
 from adapters.slack.poster import EVENT_TYPE, SlackPoster
 from bot.app import App
-from bot.cli import app as cli
+from bot.cli.main import app as cli
 from bot.comms.dispatcher import DispatcherService, TickReport
 from bot.comms.registry import RegisterResult
 from bot.models import Notice, NoticeButton
 from bot.prompts import message
+from bot.serving.services import serve_app
 from tests.adapters.slack_harness import SlackDriver, channel_message, running_slack, slack_settings
 from tests.adapters.test_slack import feedback_value, posted, responses
 from tests.conftest import SAMPLE_DOCS
@@ -176,7 +177,7 @@ async def test_serve_dispatches_due_notices_through_the_slack_platform(
     app = comms_app()
     app.add_platforms()
     stop = asyncio.Event()
-    serving = asyncio.create_task(app.serve(stop=stop))
+    serving = asyncio.create_task(serve_app(app, stop=stop))
     try:
         await fake.async_wait_for_socket_client(timeout=10)
         deadline = time.monotonic() + 10

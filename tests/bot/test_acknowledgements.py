@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from bot.acknowledgements import is_acknowledgement
+from bot.answering.acknowledgements import is_acknowledgement
 from bot.core import PartnerBot
 from bot.models import Question, Turn
 from bot.prompts import message

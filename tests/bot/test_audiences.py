@@ -1,4 +1,4 @@
-"""Who reads a reply (bot/audiences.py): DMs by the asker's profile, partner places, Slack
+"""Who reads a reply (bot/chat/audiences.py): DMs by the asker's profile, partner places, Slack
 Connect teams, mapped channels and roles; everything else is the public. The chat core
 sets every question's audience from them."""
 
@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 import yaml
 
-from bot.audiences import (
+from bot.chat.audiences import (
     Audiences,
     PlaceMap,
     load_place_map,

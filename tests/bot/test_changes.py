@@ -15,7 +15,7 @@ from bot.app import App
 from bot.changes.answers import answer_from_records, is_change_question, with_change_note
 from bot.changes.digest import DigestResult, build_digest, focus
 from bot.changes.periods import parse_since, period_in
-from bot.cli import app
+from bot.cli.main import app
 from bot.config import Settings
 from bot.errors import ConfigError, LLMError, UserError
 from bot.models import Actor, Answer, Citation, Notice, Question

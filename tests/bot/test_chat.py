@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
-from bot.acknowledgements import is_acknowledgement
-from bot.chat import ButtonUI, ChatService, PlatformTraits
+from bot.answering.acknowledgements import is_acknowledgement
+from bot.chat.service import ButtonUI, ChatService, PlatformTraits
 from bot.commands import Command
 from bot.core import PartnerBot
 from bot.errors import UserError

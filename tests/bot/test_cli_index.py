@@ -17,7 +17,7 @@ import pytest
 from chromadb.errors import InternalError
 from typer.testing import CliRunner
 
-from bot.cli import app
+from bot.cli.main import app
 from knowledge.catalog.sql import SqlCatalog
 from knowledge.index import KnowledgeIndex
 from knowledge.index_lock import index_lock

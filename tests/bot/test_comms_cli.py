@@ -15,7 +15,7 @@ import yaml
 from typer.testing import CliRunner
 
 from bot.app import App
-from bot.cli import app
+from bot.cli.main import app
 from bot.comms import model
 from bot.comms.dispatcher import build_dispatcher_service
 from bot.comms.registry import Communications

@@ -16,7 +16,7 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
-from bot.cli import app
+from bot.cli.main import app
 from bot.comms.registry import Communications
 from bot.config import SAMPLES_DIR, load_settings
 from bot.store import open_store

@@ -13,7 +13,7 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
-from bot.cli import app as cli
+from bot.cli.main import app as cli
 from bot.comms import recipients
 from bot.comms.loading import FileRefused, Loaded, load_communication
 from bot.comms.recipients import INLINE, RecipientList, source_hash, split

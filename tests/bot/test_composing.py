@@ -2,10 +2,10 @@ from __future__ import annotations
 
 from datetime import date
 
-from bot.extractive import ExtractiveComposer
-from bot.injection import looks_like_injection
+from bot.answering.extractive import ExtractiveComposer
+from bot.answering.injection import looks_like_injection
+from bot.answering.rewrite import is_elliptical, rewrite_followup
 from bot.models import Turn
-from bot.rewrite import is_elliptical, rewrite_followup
 from knowledge.documents import Chunk, Passage
 from knowledge.glossary import Glossary
 

@@ -90,7 +90,7 @@ def test_a_data_dir_that_cannot_be_used_stops_with_the_reason(
 def test_the_cli_prints_the_problem_not_a_traceback(monkeypatch: pytest.MonkeyPatch) -> None:
     from typer.testing import CliRunner
 
-    from bot.cli import app
+    from bot.cli.main import app
 
     monkeypatch.setenv("PARTNERBOT_LOG_LEVEL", "LOUD")
     result = CliRunner().invoke(app, ["ask", "what is the annual fee"])

@@ -18,7 +18,7 @@ from bot.comms.settings import CommsSettings
 from bot.delivery import Outbox
 from bot.errors import PartnerbotError
 from bot.models import Notice
-from bot.platform import LoopPoster
+from bot.posting import LoopPoster
 from bot.store import NewDelivery, Store
 from bot.store.sqlite import SqliteStore
 from tests.bot.store.test_dispatchers import write_comms

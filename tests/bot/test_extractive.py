@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from datetime import date
 
-from bot.extractive import MAX_WORDS, ExtractiveComposer, same_subject
+from bot.answering.extractive import MAX_WORDS, ExtractiveComposer, same_subject
 from knowledge.documents import Chunk, Passage
 from knowledge.glossary import Glossary
 

@@ -11,9 +11,9 @@ from typing import Any
 
 import pytest
 
+from bot.answering.grounded import validate_reply
 from bot.config import SAMPLES_DIR
 from bot.core import PartnerBot
-from bot.grounded import validate_reply
 from bot.models import Question
 from knowledge.documents import Chunk, Passage
 from tests.fakes.openai_server import FakeDelay, FakeError, FakeOpenAI

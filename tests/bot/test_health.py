@@ -19,8 +19,10 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from bot.app import App
 from bot.errors import ConfigError
-from bot.health import HealthServer, NotReady, Readiness
-from bot.serve import serve
+from bot.monitoring.health import NotReady, Readiness
+from bot.serving.runner import serve
+from bot.serving.services import services
+from bot.serving.web import WebService
 from tests.fakes.memory_platform import MemoryPlatform
 from tests.postgres_server import PASSWORD, PostgresServer
 
@@ -30,11 +32,11 @@ UNANSWERABLE = "can i get free tickets to the summit in vegas"
 @asynccontextmanager
 async def served(app: App) -> AsyncIterator[str]:
     """Serve the app's services (health endpoints first); yields the health base URL."""
-    services = app.services()
-    health = services[0]
-    assert isinstance(health, HealthServer)
+    started = services(app)
+    health = started[0]
+    assert isinstance(health, WebService)
     stop = asyncio.Event()
-    running = asyncio.create_task(serve(services, stop=stop))
+    running = asyncio.create_task(serve(started, stop=stop))
     for _ in range(200):
         if health.web.port:
             break
@@ -200,11 +202,11 @@ async def test_a_health_port_in_use_is_a_configuration_error(
         port = int(base.rsplit(":", 1)[1])
         other, _ = memory_app(PARTNERBOT_HEALTH_PORT=str(port))
         with pytest.raises(ConfigError, match="PARTNERBOT_HEALTH_PORT"):
-            await asyncio.wait_for(serve(other.services()), 10)
+            await asyncio.wait_for(serve(services(other)), 10)
 
 
 def test_the_health_server_can_be_turned_off(
     memory_app: Callable[..., tuple[App, MemoryPlatform]],
 ) -> None:
     app, _ = memory_app(PARTNERBOT_HEALTH_SERVER="false")
-    assert [s.name for s in app.services()] == ["memory", "comms-dispatcher"]
+    assert [s.name for s in services(app)] == ["memory", "comms-dispatcher"]

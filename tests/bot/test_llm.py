@@ -11,8 +11,8 @@ from collections.abc import Iterator
 import openai
 import pytest
 
+from bot.answering.llm import PLACEHOLDER_API_KEY, LLMClient
 from bot.errors import ConfigError, LLMError, UserError
-from bot.llm import PLACEHOLDER_API_KEY, LLMClient
 from tests.fakes.openai_server import FakeOpenAI, fake_embedding
 
 SECRET_KEY = "sk-test-SECRET-123"
@@ -68,7 +68,9 @@ def test_good_reply_is_returned_and_request_carries_model_messages_and_key(
     assert request.json["temperature"] == 0.0
     assert request.headers["authorization"] == f"Bearer {SECRET_KEY}"
 
-    usage = [r for r in caplog.records if r.name == "bot.llm" and r.levelno == logging.INFO]
+    usage = [
+        r for r in caplog.records if r.name == "bot.answering.llm" and r.levelno == logging.INFO
+    ]
     assert len(usage) == 1
     message = usage[0].getMessage()
     assert "purpose=answer" in message

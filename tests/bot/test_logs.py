@@ -12,7 +12,7 @@ import pytest
 
 from bot.config import load_settings
 from bot.errors import ConfigError
-from bot.logs import JsonFormatter, Redactor, TextFormatter, secret_values
+from bot.monitoring.logs import JsonFormatter, Redactor, TextFormatter, secret_values
 
 TOKEN = "xoxb-1234-very-secret-token"
 PASSWORD = "pg-pass-w0rd"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from bot.mentions import neutralise_mentions
+from bot.answering.mentions import neutralise_mentions
 
 
 @pytest.mark.parametrize(

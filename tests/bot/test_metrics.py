@@ -12,9 +12,9 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from bot.app import App
 from bot.errors import PartnerbotError
-from bot.metrics import Metrics, Reading
 from bot.models import Actor, Notice, Question
-from bot.platform import MeteredPoster
+from bot.monitoring.metrics import Metrics, Reading
+from bot.posting import MeteredPoster
 
 NOTICE = Notice(key="k1", title="t", text="x")
 

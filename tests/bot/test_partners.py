@@ -242,7 +242,7 @@ def test_comms_partners_lists_where_each_partner_is_told_or_refuses_the_file(
 ) -> None:
     from typer.testing import CliRunner
 
-    from bot.cli import app as cli
+    from bot.cli.main import app as cli
 
     env = {"PARTNERBOT_DATA_DIR": str(tmp_path / "data"), "COLUMNS": "200"}
     out = CliRunner().invoke(cli, ["comms", "partners", "--json"], env=env)

@@ -11,12 +11,13 @@ from typing import Any
 import pytest
 
 from bot.app import PLATFORMS, App
-from bot.chat import ChatService
+from bot.chat.service import ChatService
 from bot.config import Settings, load_settings
 from bot.core import PartnerBot
 from bot.errors import ConfigError, PartnerbotError
 from bot.models import Notice
-from bot.platform import LoopPoster, MeteredPoster, PlatformBase, PlatformRegistry
+from bot.platform import PlatformBase, PlatformRegistry
+from bot.posting import LoopPoster, MeteredPoster
 from tests.conftest import TEST_PLATFORMS
 from tests.fakes.memory_platform import MemoryPlatform
 

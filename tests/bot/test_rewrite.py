@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from bot.answering.rewrite import rewrite_followup
 from bot.models import Turn
-from bot.rewrite import rewrite_followup
 from knowledge.documents import Chunk
 from knowledge.glossary import Glossary
 from knowledge.kinds import NameKinds, learn_kinds, name_tokens

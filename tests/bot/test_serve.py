@@ -24,7 +24,7 @@ from pathlib import Path
 import pytest
 
 from bot.errors import ConfigError
-from bot.serve import serve
+from bot.serving.runner import serve
 from tests.bot.store.test_dispatchers import write_comms
 from tests.fakes.discord_server import FakeDiscord, fake_discord
 from tests.fakes.slack_server import FakeSlack
@@ -93,7 +93,7 @@ from discord.http import Route
 if os.environ.get("TEST_DISCORD_API"):
     Route.BASE = os.environ["TEST_DISCORD_API"]
     DiscordWebSocket.DEFAULT_GATEWAY = yarl.URL(os.environ["TEST_DISCORD_GATEWAY"])
-from bot.cli import app
+from bot.cli.main import app
 sys.argv = ["partnerbot", "serve"]
 app()
 """
@@ -245,7 +245,7 @@ def test_serve_stops_within_10_seconds_during_a_slow_post_and_hands_back_its_del
         data_dir = Path(env["PARTNERBOT_DATA_DIR"])
         process = launch(env)
         try:
-            lines = wait_for_line(process, "health endpoints on")
+            lines = wait_for_line(process, "web server on")
             base = re.search(r"http://127\.0\.0\.1:\d+", lines[-1])
             assert base is not None
             deadline = time.monotonic() + 60

@@ -1,4 +1,4 @@
-"""Tier-specific questions answered for the readers' tier (bot/tiers.py), and through the
+"""Tier-specific questions answered for the readers' tier (bot/answering/tiers.py), and through the
 answerer on the samples: a partner's question naming no tier gets its tier's rule and
 says so; the public's answer and a question naming a tier are left as they were."""
 
@@ -6,10 +6,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from bot.answering.tiers import names, only_for, readers_tier, speaks_of
 from bot.app import App
-from bot.audiences import partner_viewer
+from bot.chat.audiences import partner_viewer
 from bot.models import Question
-from bot.tiers import names, only_for, readers_tier, speaks_of
 from knowledge.audience import PUBLIC, Viewer
 from knowledge.documents import Chunk, Passage
 

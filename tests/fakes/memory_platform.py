@@ -14,7 +14,7 @@ import threading
 from dataclasses import dataclass, field
 from typing import Any
 
-from bot.chat import ButtonUI, ChatService, PlatformTraits
+from bot.chat.service import ButtonUI, ChatService, PlatformTraits
 from bot.config import Settings
 from bot.layout import Layout, answer_layout, notice_layout
 from bot.models import (

@@ -27,7 +27,7 @@ import yaml
 from typer.testing import CliRunner
 
 from bot.app import App
-from bot.cli import app as cli
+from bot.cli.main import app as cli
 from bot.comms.dispatcher import Dispatcher
 from bot.comms.registry import RegisterResult
 from bot.config import Settings

@@ -15,7 +15,7 @@ import pytest
 from typer.testing import CliRunner
 
 from bot.app import App
-from bot.cli import app as cli
+from bot.cli.main import app as cli
 from bot.config import SAMPLES_DIR
 from bot.models import Question
 from bot.prompts import message

@@ -25,7 +25,7 @@ from typer.testing import CliRunner
 
 from bot import app as bot_app
 from bot.app import App
-from bot.cli import app as cli
+from bot.cli.main import app as cli
 from bot.comms import model
 from bot.comms.dispatcher import Dispatcher, TickReport
 from bot.comms.keys import PARTNER_FEATURE

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from typer.testing import CliRunner
 
-from bot.cli import app
+from bot.cli.main import app
 from bot.core import PartnerBot
 from bot.evaluation.harness import (
     DEVSETS_DIR,

@@ -1,6 +1,6 @@
 """What every `partnerbot` command starts from: settings, logging and the composed app.
 
-Shared by the command groups (bot/cli.py, bot/comms/cli.py, bot/changes/cli.py) so
+Shared by the command groups (bot/cli/main.py, bot/cli/comms.py, bot/cli/changes.py) so
 each opens the app, reports user-facing errors and exits the same way.
 """
 
@@ -15,8 +15,8 @@ from rich.console import Console
 from bot.app import App
 from bot.config import load_settings
 from bot.errors import PartnerbotError
-from bot.logs import setup_logging
-from bot.terminal import shown
+from bot.monitoring.logs import setup_logging
+from bot.printable import shown
 from knowledge.errors import KnowledgeError
 
 err = Console(stderr=True)

@@ -1,6 +1,6 @@
 """The `partnerbot` command line: index, ask, chat, eval, report, serve, and admin tools.
 
-With bot/app.py it is the composition root: the terminal chat (adapters/console.py) is
+With bot/app.py it is the composition root: the terminal chat (adapters/terminal.py) is
 wired here; chat platforms come from the app's platform registry.
 """
 
@@ -18,17 +18,17 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from adapters.console import print_answer, run_console
+from adapters.terminal import print_answer, run_console
 from bot.app import App
-from bot.audiences import partner_viewer, viewer_for_cli
-from bot.changes.cli import changes_app
-from bot.cli_session import err, fail, open_app
-from bot.comms.cli import comms_app
+from bot.chat.audiences import partner_viewer, viewer_for_cli
+from bot.cli.changes import changes_app
+from bot.cli.comms import comms_app
+from bot.cli.session import err, fail, open_app
 from bot.config import SAMPLES_DIR
 from bot.core import PartnerBot
 from bot.errors import PartnerbotError, UserError
 from bot.models import Actor, Answer, Question, Turn
-from bot.terminal import shown
+from bot.printable import shown
 from knowledge.audience import PUBLIC, Viewer
 from knowledge.errors import KnowledgeError
 from knowledge.index import CheckReport, SyncReport
@@ -78,7 +78,7 @@ def print_sync_report(report: SyncReport) -> None:
         str(c["chunks_embedded"]),
     )
     console.print(table)
-    # Names and reasons come from the documents folder: shown, never obeyed (bot/terminal.py).
+    # Names and reasons come from the documents folder: shown, never obeyed (bot/printable.py).
     for old, new in report.renamed:
         console.print(f"renamed: {shown(old)} → {shown(new)}", highlight=False)
     if report.repaired:
@@ -413,7 +413,8 @@ def eval_command(
 @app.command()
 def serve() -> None:
     """Run every configured chat platform (Slack, Discord) and the background jobs."""
-    from bot.serve import run
+    from bot.serving.runner import run
+    from bot.serving.services import services as served_services
 
     served = open_app(log_level="INFO")
     try:
@@ -423,7 +424,7 @@ def serve() -> None:
                 "No chat platform configured: set SLACK_BOT_TOKEN (+ SLACK_APP_TOKEN or "
                 "SLACK_SIGNING_SECRET) and/or DISCORD_BOT_TOKEN. See README, 'Run on Slack'."
             )
-        services = served.services()
+        services = served_services(served)
         served.core.ensure_indexed()
         busy = run(services)
     except (PartnerbotError, KnowledgeError) as e:

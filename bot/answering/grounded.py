@@ -11,7 +11,7 @@ the model obeys):
 - a link that the cited passages do not give is removed (a Markdown link keeps its text);
 - mentions (@everyone, <!channel>, <@U123>, <@&role>) are neutralised.
 
-When nothing is left, LLMError is raised and the caller (bot/answering.py) falls back to
+When nothing is left, LLMError is raised and the caller (bot/answering/answerer.py) falls back to
 the extractive answer.
 """
 
@@ -22,11 +22,11 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from bot.composing import Composition
+from bot.answering.composing import Composition
+from bot.answering.injection import looks_like_injection
+from bot.answering.llm import LLMClient
+from bot.answering.mentions import neutralise_mentions
 from bot.errors import LLMError
-from bot.injection import looks_like_injection
-from bot.llm import LLMClient
-from bot.mentions import neutralise_mentions
 from bot.prompts import render
 from knowledge.chunking import split_sentences
 from knowledge.documents import Passage

@@ -1,7 +1,7 @@
 """What every composer returns: a cited answer over the passages it was given.
 
-The extractive composer (default, no key; bot/extractive.py) quotes the block of the
-documents that best answers; the LLM composer (bot/grounded.py) writes a grounded
+The extractive composer (default, no key; bot/answering/extractive.py) quotes the block of the
+documents that best answers; the LLM composer (bot/answering/grounded.py) writes a grounded
 answer and checks it sentence by sentence. Either way: no citation, no claim.
 """
 

@@ -23,8 +23,8 @@ import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 
-from bot.composing import Composition
-from bot.injection import looks_like_injection
+from bot.answering.composing import Composition
+from bot.answering.injection import looks_like_injection
 from knowledge.answer_types import expected_kinds, holds
 from knowledge.chunking import LIST_MARK
 from knowledge.documents import Passage

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from bot.cli import app
-from bot.terminal import printable, shown
+from bot.cli.main import app
+from bot.printable import printable, shown
 
 runner = CliRunner()
 EVIL = "evil\x1b[2J\x1b[31m\nfailed forged.md: all good [bold]\u202e"

@@ -13,14 +13,14 @@ import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
 
-from bot.composing import Composition
+from bot.answering.composing import Composition
+from bot.answering.extractive import ExtractiveComposer
+from bot.answering.grounded import LLMComposer
+from bot.answering.rewrite import FollowUps, LLMRewriter
+from bot.answering.tiers import names, only_for, readers_tier, speaks_of, tier_passage, with_passage
 from bot.errors import LLMError
-from bot.extractive import ExtractiveComposer
-from bot.grounded import LLMComposer
 from bot.models import Answer, Citation, Question
 from bot.prompts import message, render
-from bot.rewrite import FollowUps, LLMRewriter
-from bot.tiers import names, only_for, readers_tier, speaks_of, tier_passage, with_passage
 from knowledge.documents import Passage
 from knowledge.retrieval import Retrieval, Retriever
 from knowledge.vocabulary import Vocabulary
@@ -95,7 +95,7 @@ class Answerer:
         )
         found = retrieval.passages
         # A question naming no tier, from readers of one tier, is answered for their tier
-        # (bot/tiers.py): its passage is added, other tiers' sentences left out.
+        # (bot/answering/tiers.py): its passage is added, other tiers' sentences left out.
         tiers = set(self.tier_names())
         tier = readers_tier(viewer, query, tiers)
         asked = f"{query} ({tier})" if tier else query

@@ -11,7 +11,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from bot.cli_session import command_app, err
+from bot.cli.session import command_app, err
 from bot.comms.loading import FileRefused
 from bot.comms.model import Communication, format_when, in_days
 from bot.comms.partner_notices import (
@@ -23,7 +23,7 @@ from bot.comms.partner_notices import (
 )
 from bot.comms.planning import notice_label
 from bot.comms.registry import Communications, Preview, RegisterResult, StatusReport
-from bot.terminal import shown
+from bot.printable import shown
 
 comms_app = typer.Typer(
     help=(

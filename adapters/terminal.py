@@ -8,16 +8,16 @@ import uuid
 
 from rich.console import Console
 
-from bot.chat import ChatService
+from bot.chat.service import ChatService
 from bot.models import Actor, Answer, ChatMessage, Conversation, Place, Reply, Turn
-from bot.terminal import shown
+from bot.printable import shown
 
 PLATFORM = "console"
 
 
 def print_answer(answer: Answer, console: Console) -> None:
     """An answer with its date and numbered sources (an abstention: the text alone).
-    Text from the documents or the model is shown, never obeyed (bot/terminal.py)."""
+    Text from the documents or the model is shown, never obeyed (bot/printable.py)."""
     console.print(shown(answer.text, keep_lines=True), highlight=False, soft_wrap=True)
     if answer.abstained:
         return

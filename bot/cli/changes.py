@@ -19,7 +19,7 @@ from rich.markup import escape
 from bot.app import App
 from bot.changes.digest import DigestResult, parse_channels
 from bot.changes.periods import parse_since
-from bot.cli_session import command_app
+from bot.cli.session import command_app
 from bot.prompts import message
 from bot.store import ChangeRecord
 

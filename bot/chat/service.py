@@ -21,9 +21,9 @@ from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from typing import Protocol
 
-from bot.acknowledgements import is_acknowledgement
-from bot.admin import require_admin
-from bot.audiences import Audiences
+from bot.answering.acknowledgements import is_acknowledgement
+from bot.chat.admin import require_admin
+from bot.chat.audiences import Audiences
 from bot.commands import Command, CommandTable, CommandUsageError, Param
 from bot.core import PartnerBot, reindex_summary
 from bot.errors import UserError
@@ -118,7 +118,7 @@ class PlatformTraits:
     usage: Callable[[Command], str] = words_usage
     hears_unmentioned: bool = True
     # The teams (workspaces, organisations) a channel is shared with, when the platform can
-    # say (Slack Connect): who reads a reply there (bot/audiences.py).
+    # say (Slack Connect): who reads a reply there (bot/chat/audiences.py).
     channel_teams: Callable[[str], Awaitable[Iterable[str]]] | None = None
 
 
@@ -135,7 +135,7 @@ class ChatService:
         audiences: Audiences | None = None,
     ) -> None:
         self.core = core
-        # Who reads each reply (bot/audiences.py); without it every reply is for the public.
+        # Who reads each reply (bot/chat/audiences.py); without it every reply is for the public.
         self.audiences = audiences or Audiences()
         self.store: ChatStore = store if store is not None else core.store
         self.history_turns = history_turns
@@ -148,7 +148,7 @@ class ChatService:
         self._shareable_size = shareable
         self._teams: dict[tuple[str, str], tuple[float, frozenset[str]]] = {}
         # Threads that are channels of their own (Discord) the bot opened, and the channel
-        # each is in: its readers are that channel's (bot/audiences.py).
+        # each is in: its readers are that channel's (bot/chat/audiences.py).
         self._parents: OrderedDict[tuple[str, str], str] = OrderedDict()
 
     def add_platform(self, name: str, traits: PlatformTraits) -> None:

@@ -16,9 +16,9 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from bot.acknowledgements import is_acknowledgement
+from bot.answering.acknowledgements import is_acknowledgement
+from bot.answering.llm import LLMClient
 from bot.errors import LLMError
-from bot.llm import LLMClient
 from bot.models import Turn
 from bot.prompts import render
 from knowledge.audience import PUBLIC, Viewer

@@ -1,10 +1,10 @@
-"""`partnerbot serve`'s health endpoints, on their own port (PARTNERBOT_HEALTH_*):
+"""`partnerbot serve`'s health endpoints (on its web server, PARTNERBOT_HEALTH_*):
 
 - `GET /healthz`: the process is alive (its event loop answers): always 200;
 - `GET /readyz`: ready for traffic — every check (the index open, the state store
   reachable, each chat platform connected) named in the JSON body with its detail;
   200 when all pass, 503 naming the failing ones otherwise;
-- `GET /metrics`: the Prometheus text format (bot/metrics.py).
+- `GET /metrics`: the Prometheus text format (bot/monitoring/metrics.py).
 
 A check runs in a worker thread and has `timeout` seconds to answer; a check that does
 not is reported failing, and is not started again while it still runs (a database that
@@ -22,12 +22,10 @@ from dataclasses import dataclass
 from aiohttp import web
 
 from bot.core import PartnerBot
-from bot.errors import ConfigError
-from bot.metrics import Metrics
+from bot.monitoring.metrics import Metrics
 from bot.platform import Platform
-from bot.prompts import message
 from bot.store import Store
-from bot.web import WebServer
+from bot.web import Handler
 
 logger = logging.getLogger(__name__)
 
@@ -105,29 +103,16 @@ def platform_check(platform: Platform) -> Check:
     return check
 
 
-class HealthServer:
-    """The health endpoints as a service of `partnerbot serve` (started first, stopped last)."""
+class HealthEndpoints:
+    """/healthz, /readyz and /metrics as GET routes of `partnerbot serve`'s web server
+    (bot/serving/web.py)."""
 
-    name = "health"
-
-    def __init__(self, *, host: str, port: int, readiness: Readiness, metrics: Metrics) -> None:
+    def __init__(self, *, readiness: Readiness, metrics: Metrics) -> None:
         self.readiness, self.metrics = readiness, metrics
         self._was_ready: bool | None = None
-        self.web = WebServer(
-            host=host,
-            port=port,
-            get={"/healthz": self.healthz, "/readyz": self.readyz, "/metrics": self.scrape},
-        )
 
-    async def start(self) -> None:
-        try:
-            await self.web.start()
-        except OSError as e:
-            raise ConfigError(message("health_cannot_listen", error=e)) from None
-        logger.info("health endpoints on %s (/healthz, /readyz, /metrics)", self.web.url(""))
-
-    async def stop(self) -> None:
-        await self.web.stop()
+    def routes(self) -> dict[str, Handler]:
+        return {"/healthz": self.healthz, "/readyz": self.readyz, "/metrics": self.scrape}
 
     async def healthz(self, request: web.Request) -> web.Response:
         return web.json_response({"status": "alive"})

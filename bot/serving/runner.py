@@ -13,11 +13,10 @@ import logging
 import signal
 import threading
 import time
-from collections.abc import Awaitable, Callable, Coroutine, Sequence
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any, TypeVar
+from typing import TypeVar
 
-from bot.errors import ConfigError
 from bot.features import Service
 
 logger = logging.getLogger(__name__)
@@ -113,81 +112,6 @@ async def _serve_and_note(services: Sequence[Service], stopped_at: list[float]) 
     finally:
         stop.set()
         await asyncio.sleep(0)
-
-
-class Inflight:
-    """Work a platform started for requests (answers being worked on), so that stopping
-    can let it finish briefly instead of cutting replies off."""
-
-    def __init__(self) -> None:
-        self._tasks: set[asyncio.Task[Any]] = set()
-
-    def track(self) -> None:
-        """Count the running task (a listener) as in flight until it ends."""
-        task = asyncio.current_task()
-        if task is not None:
-            self._tasks.add(task)
-            task.add_done_callback(self._tasks.discard)
-
-    def spawn(self, work: Coroutine[Any, Any, Any]) -> None:
-        task = asyncio.ensure_future(work)
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
-
-    async def drain(self, timeout: float) -> None:
-        pending = [t for t in self._tasks if t is not asyncio.current_task()]
-        if pending:
-            logger.info("waiting for %d request(s) in flight", len(pending))
-            await asyncio.wait(pending, timeout=timeout)
-
-
-async def start_or_keep_trying(
-    name: str, connect: Callable[[], Awaitable[None]], *, first_delay: float = 1.0
-) -> asyncio.Task[None] | None:
-    """Connect now; if the platform cannot be reached (anything but a ConfigError), keep
-    trying in the background with backoff (up to 30 s apart). Returns that task, if any;
-    cancelling it (on stop) ends the attempts."""
-    try:
-        await connect()
-        return None
-    except ConfigError:
-        raise
-    except Exception as e:
-        logger.warning("%s: cannot connect yet (%s); retrying in the background", name, _why(e))
-
-    async def keep_trying() -> None:
-        delay = first_delay
-        while True:
-            await asyncio.sleep(delay)
-            delay = min(delay * 2, 30.0)
-            try:
-                await connect()
-                return
-            except ConfigError as e:
-                logger.error("%s: %s", name, e)
-                return
-            except Exception as e:
-                logger.warning(
-                    "%s: still cannot connect (%s); next try in %.0f s", name, _why(e), delay
-                )
-
-    return asyncio.create_task(keep_trying(), name=f"{name}-connect")
-
-
-async def retrying(
-    make: Callable[[], Awaitable[T]], *, transient: Callable[[Exception], bool], tries: int = 3
-) -> T:
-    """Make a platform call; an error `transient` says is passing (a 503) is retried with
-    backoff (0.5 s, 1 s, …), any other is raised at once."""
-    for attempt in range(tries):
-        try:
-            return await make()
-        except Exception as e:
-            if attempt == tries - 1 or not transient(e):
-                raise
-            logger.warning("%s; retrying (%d of %d)", _why(e), attempt + 1, tries - 1)
-            await asyncio.sleep(0.5 * 2**attempt)
-    raise AssertionError("unreachable")
 
 
 def _why(error: BaseException) -> str:

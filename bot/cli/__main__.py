@@ -1,0 +1,5 @@
+"""`python -m bot.cli …` runs the `partnerbot` command."""
+
+from bot.cli.main import app
+
+app()
