@@ -153,9 +153,7 @@ class Browserless:
 
     async def sign_in(self, email: str, password: str = PASSWORD) -> int:
         await self.get("/console/login")
-        status, _, _ = await self.post(
-            "/console/login", {"email": email, "password": password}
-        )
+        status, _, _ = await self.post("/console/login", {"email": email, "password": password})
         if status == 303:
             await self.get("/console/comms")
         return status

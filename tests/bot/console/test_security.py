@@ -168,11 +168,14 @@ async def test_hostile_titles_and_customer_names_render_inert_on_every_page(
             {"customer_id": "c-1", "customer_name": XSS_CUSTOMER, "partner_id": "harbour"},
         ],
     )
-    async with aiohttp.ClientSession() as http, http.post(
-        running.url("/api/communications"),
-        json=fields,
-        headers={"Authorization": f"Bearer {token.group(1)}"},
-    ) as r:
+    async with (
+        aiohttp.ClientSession() as http,
+        http.post(
+            running.url("/api/communications"),
+            json=fields,
+            headers={"Authorization": f"Bearer {token.group(1)}"},
+        ) as r,
+    ):
         assert r.status == 201, await r.text()
     pages = [
         "/console/comms",
