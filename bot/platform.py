@@ -128,8 +128,8 @@ class PlatformRegistry:
         shown: list[MessagePreview] = []
         for name in sorted(set(self.names if names is None else names) & set(self.names)):
             spec = self.spec(name)
-            if isinstance(spec, Previewer) or hasattr(spec, "preview_notice"):
-                shown.append(spec.preview_notice(notice))  # type: ignore[attr-defined]
+            if isinstance(spec, Previewer):
+                shown.append(spec.preview_notice(notice))
         return shown
 
 

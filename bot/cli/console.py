@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import getpass
 import sys
+from datetime import UTC, datetime
 from typing import Annotated
 
 import typer
@@ -84,7 +85,5 @@ def disable(email: Annotated[str, typer.Argument(help="Their e-mail address.")])
     out.print(f"Disabled {email}.", highlight=False)
 
 
-def _now():  # type: ignore[no-untyped-def]
-    from datetime import UTC, datetime
-
+def _now() -> datetime:
     return datetime.now(UTC)

@@ -8,7 +8,7 @@ pass, on PostgreSQL. Takes the README's screenshots (docs/images/)."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -28,16 +28,16 @@ TITLE = "Renewal reminder for ANZ small businesses"
 
 
 @pytest.fixture
-def fake() -> FakeSlack:
+def fake() -> Iterator[FakeSlack]:
     with FakeSlack() as server:
-        yield server  # type: ignore[misc]
+        yield server
 
 
 async def test_a_vendor_runs_a_communication_from_the_console(
     make_app: Callable[..., App], fake: FakeSlack, tmp_path: Path
 ) -> None:
     app = make_app(
-        **slack_settings(fake),  # type: ignore[arg-type]
+        **slack_settings(fake),
         **console_settings(tmp_path / "comms"),
         PARTNERBOT_COMMS_POLL_SECONDS="3600",
     )

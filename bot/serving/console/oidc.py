@@ -21,7 +21,7 @@ from authlib.integrations.httpx_client import AsyncOAuth2Client
 logger = logging.getLogger(__name__)
 
 
-class _OpenIdApp(AsyncOAuth2Mixin, AsyncOpenIDMixin, BaseApp):  # type: ignore[misc]
+class _OpenIdApp(AsyncOAuth2Mixin, AsyncOpenIDMixin, BaseApp):
     """Authlib's OpenID Connect client without a web framework's request object."""
 
     client_cls = AsyncOAuth2Client
