@@ -54,7 +54,7 @@ async def test_a_retried_call_registers_once_and_errors_name_the_field(running: 
     assert bad["error"].startswith("send_at: send_at 2027-01-20T00:00:00 has no UTC offset")
     assert list(bad["fields"]) == ["send_at"]
     # The same message a file with that value gets.
-    folder = running.app.comms.folder
+    folder = running.app.comms.routes_path.parent  # the test's own comms folder
     assert bad["fields"]["send_at"][0] in str(_refused(folder, send_at="2027-01-20"))
 
 
@@ -64,7 +64,7 @@ def _refused(folder: Path, **changes: Any) -> FileRefused:
     from bot.comms.loading import load_communication
     from bot.comms.routing import load_routes
 
-    path = folder.parent / "x.yml"
+    path = folder / "x.yml"
     path.write_text(yaml.safe_dump(comm_fields(**changes)), encoding="utf-8")
     refused = load_communication(path, routes=load_routes(None), now=datetime.now(UTC))
     assert isinstance(refused, FileRefused)

@@ -24,7 +24,7 @@ def test_every_platform_previews_a_notice_by_its_own_renderer() -> None:
         assert kinds[0] == "heading" and "button" in kinds, preview.platform
         heading = "".join(text for text, _, _ in preview.parts[0].runs)
         assert heading == "Heads-up: <b>renewals</b>"  # text, escaped by the page
-        body = [part for part in preview.parts if part.kind == "text"][0].runs
+        body = next(part for part in preview.parts if part.kind == "text").runs
         assert ("What customers are told:", "b", None) in body
         assert ("1 March", "", "https://vendor.example/renew") in body
         assert "Acknowledge" in [part.label for part in preview.parts]
