@@ -40,10 +40,9 @@ chromium:
 demo: $(STAMP)
 	PARTNERBOT_DATA_DIR=$${PARTNERBOT_DATA_DIR:-.partnerbot/demo} $(BIN)/partnerbot demo
 
-# Everything on the default SQLite state, then the scenarios (and the console's tests)
-# again with every test's
-# PARTNERBOT_DATABASE_URL on a fresh database of the session's PostgreSQL server (the
-# replica scenarios always run on PostgreSQL and a `chroma run` server: not twice).
+# Everything on the default SQLite state, then the scenarios and the console's tests again
+# with every test's PARTNERBOT_DATABASE_URL on a fresh database of the session's PostgreSQL
+# server (the replica scenarios always run on PostgreSQL and a `chroma run` server: not twice).
 test: $(STAMP) postgresql chromium
 	$(BIN)/python -m pytest -q
 	PARTNERBOT_TEST_DATABASE=postgres $(BIN)/python -m pytest -q tests/scenarios tests/bot/console -k "not replica"
