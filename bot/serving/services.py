@@ -16,7 +16,7 @@ from bot.monitoring.health import (
     store_check,
 )
 from bot.monitoring.logs import Redactor, secret_values
-from bot.serving.console.web import build_apps
+from bot.serving.console.site import build_apps
 from bot.serving.runner import serve
 from bot.serving.web import WebService
 

@@ -8,7 +8,7 @@ import json
 from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from bot.store.types import (
     ApiToken,
@@ -20,11 +20,8 @@ from bot.store.types import (
     IndexRun,
 )
 
-if TYPE_CHECKING:
-    from bot.store.sql import Session
-
-    SessionSource = Callable[[bool], AbstractContextManager[Session]]
-
+# use(atomic) → a session that runs a statement (bot/store/sql.py's Session).
+SessionSource = Callable[[bool], AbstractContextManager[Any]]
 Row = dict[str, Any]
 
 

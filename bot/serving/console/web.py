@@ -1,6 +1,6 @@
-"""The console as aiohttp applications: its pages (mounted under /console) and its API
-(under /api), with what every request goes through — security headers, sign-in, roles, the
-CSRF token, and errors as short pages or JSON (never a traceback)."""
+"""What every console request goes through — security headers, sign-in, roles, the CSRF
+token, errors as short pages (never a traceback) — and what its pages share (`Console`).
+bot/serving/console/site.py puts the applications together."""
 
 from __future__ import annotations
 
@@ -199,21 +199,4 @@ def safe_next(console: Console, target: str | None) -> str:
 ROLE_OF: dict[str, str] = {}
 
 
-def build_apps(
-    app: App, *, clock: Callable[[], datetime] | None = None
-) -> dict[str, web.Application]:
-    """The console's pages and API as applications to mount on `partnerbot serve`'s web server
-    (bot/web.py `subapps`), by path prefix."""
-    from bot.serving.console import api, pages
-
-    console = Console(app, clock=clock)
-    site = web.Application(middlewares=[headers_and_errors, sign_in_and_roles])
-    site[CONSOLE_KEY] = console
-    pages.add_routes(site)
-    rest = web.Application(middlewares=[api.json_errors])
-    rest[CONSOLE_KEY] = console
-    api.add_routes(rest)
-    return {CONSOLE_PATH: site, API_PATH: rest}
-
-
-__all__ = ["LOGIN_COOKIE", "Console", "build_apps", "console_of", "signed_in"]
+__all__ = ["LOGIN_COOKIE", "Console", "console_of", "signed_in"]

@@ -17,7 +17,7 @@ import yaml
 
 from bot.app import App
 from bot.serving.console.auth import ConsoleAuth
-from bot.serving.console.web import build_apps
+from bot.serving.console.site import build_apps
 from bot.web import WebServer
 
 PASSWORD = "correct horse battery staple"
