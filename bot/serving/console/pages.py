@@ -246,9 +246,9 @@ async def comm_page(request: web.Request) -> web.StreamResponse:
 def _comm_view(console: Console, comm_id: str) -> dict[str, Any]:
     app = console.app
     comms = app.comms
-    status = comms.status(comm_id)
+    status = comms.reports.status(comm_id)
     record = status.record
-    preview = comms.preview(comm_id)
+    preview = comms.reports.preview(comm_id)
     now = comms.now()
     retained = status.recipients is not None and not status.recipients.deleted
     customers = {
@@ -389,7 +389,7 @@ async def comm_cancel(request: web.Request) -> web.StreamResponse:
     """The confirmation: who will be told of the cancellation (those already told)."""
     console = console_of(request)
     comm_id = request.match_info["id"]
-    status = await asyncio.to_thread(console.app.comms.status, comm_id)
+    status = await asyncio.to_thread(console.app.comms.reports.status, comm_id)
     channels = [c for c in status.channels if c.told_at is not None]
     partners = [p for p in status.partners if p.told_at is not None]
     return console.page(
