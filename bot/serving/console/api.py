@@ -24,7 +24,7 @@ from bot.comms.registry import ACTIVE, EditConflict
 from bot.errors import PartnerbotError, UserError
 from bot.prompts import message
 from bot.serving.console.editing import Outcome, file_data
-from bot.serving.console.web import SECURITY_HEADERS, Console, Handler, console_of
+from bot.serving.console.web import COMM_ID, SECURITY_HEADERS, Console, Handler, console_of
 from bot.store import ApiToken
 
 logger = logging.getLogger(__name__)
@@ -93,6 +93,8 @@ async def _body(request: web.Request) -> tuple[dict[str, Any], bytes]:
         raise web.HTTPBadRequest(text=message("console_api_bad_json")) from None
     if not isinstance(data, dict):
         raise web.HTTPBadRequest(text=message("console_api_bad_json"))
+    if "\\u0000" in json.dumps(data):
+        raise web.HTTPBadRequest(text=message("console_not_text"))
     return data, raw
 
 
@@ -177,7 +179,7 @@ async def create(request: web.Request) -> web.StreamResponse:
     return await _idempotent(request, raw, work)
 
 
-@routes.put("/communications/{id}", name="api_update")
+@routes.put(f"/communications/{COMM_ID}", name="api_update")
 async def update(request: web.Request) -> web.StreamResponse:
     console = console_of(request)
     comm_id = request.match_info["id"]
@@ -201,7 +203,7 @@ async def update(request: web.Request) -> web.StreamResponse:
     return await _idempotent(request, raw, work)
 
 
-@routes.delete("/communications/{id}", name="api_cancel")
+@routes.delete(f"/communications/{COMM_ID}", name="api_cancel")
 async def cancel(request: web.Request) -> web.StreamResponse:
     console = console_of(request)
     comm_id = request.match_info["id"]
@@ -225,7 +227,7 @@ async def cancel(request: web.Request) -> web.StreamResponse:
     return await _idempotent(request, b"", work)
 
 
-@routes.get("/communications/{id}", name="api_read")
+@routes.get(f"/communications/{COMM_ID}", name="api_read")
 async def read(request: web.Request) -> web.StreamResponse:
     console: Console = console_of(request)
     record = console.app.comms.get(request.match_info["id"])

@@ -24,7 +24,15 @@ from bot.serving.console import gaps as gap_report
 from bot.serving.console.auth import LOGIN_COOKIE, SESSION_COOKIE, SignInRefused, normal_email
 from bot.serving.console.editing import file_data, form_from_comm, meta_from_form
 from bot.serving.console.oidc import IdentityRefused
-from bot.serving.console.web import ROLE_OF, Console, check_csrf, console_of, safe_next, signed_in
+from bot.serving.console.web import (
+    COMM_ID,
+    ROLE_OF,
+    Console,
+    check_csrf,
+    console_of,
+    safe_next,
+    signed_in,
+)
 from bot.store import ROLES, CommCounts
 
 logger = logging.getLogger(__name__)
@@ -65,8 +73,13 @@ def _cookie(
 
 
 async def _form(request: web.Request) -> dict[str, str]:
+    """A form's text fields; one holding a NUL character (never typed, never storable) is
+    refused."""
     data = await request.post()
-    return {k: str(v) for k, v in data.items() if isinstance(v, str)}
+    form = {k: str(v) for k, v in data.items() if isinstance(v, str)}
+    if any("\x00" in k or "\x00" in v for k, v in form.items()):
+        raise UserError(message("console_not_text"))
+    return form
 
 
 # -- sign-in ------------------------------------------------------------------------------------
@@ -235,7 +248,7 @@ def _record_or_404(console: Console, comm_id: str) -> Any:
     return record
 
 
-@routes.get("/comms/{id}", name="comm")
+@routes.get(f"/comms/{COMM_ID}", name="comm")
 async def comm_page(request: web.Request) -> web.StreamResponse:
     console = console_of(request)
     comm_id = request.match_info["id"]
@@ -281,7 +294,7 @@ def _comm_view(console: Console, comm_id: str) -> dict[str, Any]:
     }
 
 
-@routes.get("/comms/{id}/file", name="comm_file")
+@routes.get(f"/comms/{COMM_ID}/file", name="comm_file")
 async def comm_file(request: web.Request) -> web.StreamResponse:
     console = console_of(request)
     record = _record_or_404(console, request.match_info["id"])
@@ -328,14 +341,14 @@ async def comm_new_post(request: web.Request) -> web.StreamResponse:
     return await _save(request, editing=None)
 
 
-@routes.get("/comms/{id}/edit", name="comm_edit")
+@routes.get(f"/comms/{COMM_ID}/edit", name="comm_edit")
 async def comm_edit(request: web.Request) -> web.StreamResponse:
     record = _record_or_404(console_of(request), request.match_info["id"])
     values = form_from_comm(record.comm)
     return _form_page(request, values, {}, editing=record.id, version=record.version)
 
 
-@routes.post("/comms/{id}/edit", name="comm_edit_post")
+@routes.post(f"/comms/{COMM_ID}/edit", name="comm_edit_post")
 async def comm_edit_post(request: web.Request) -> web.StreamResponse:
     return await _save(request, editing=request.match_info["id"])
 
@@ -369,7 +382,7 @@ async def _save(request: web.Request, *, editing: str | None) -> web.StreamRespo
     return _form_page(request, form, problems, editing=editing, version=version, status=422)
 
 
-@routes.post("/comms/{id}/reschedule", name="comm_reschedule")
+@routes.post(f"/comms/{COMM_ID}/reschedule", name="comm_reschedule")
 async def comm_reschedule(request: web.Request) -> web.StreamResponse:
     console = console_of(request)
     comm_id = request.match_info["id"]
@@ -384,7 +397,7 @@ async def comm_reschedule(request: web.Request) -> web.StreamResponse:
     raise web.HTTPSeeOther(f"{console.root}/comms/{comm_id}?done=rescheduled")
 
 
-@routes.get("/comms/{id}/cancel", name="comm_cancel")
+@routes.get(f"/comms/{COMM_ID}/cancel", name="comm_cancel")
 async def comm_cancel(request: web.Request) -> web.StreamResponse:
     """The confirmation: who will be told of the cancellation (those already told)."""
     console = console_of(request)
@@ -401,7 +414,7 @@ async def comm_cancel(request: web.Request) -> web.StreamResponse:
     )
 
 
-@routes.post("/comms/{id}/cancel", name="comm_cancel_post")
+@routes.post(f"/comms/{COMM_ID}/cancel", name="comm_cancel_post")
 async def comm_cancel_post(request: web.Request) -> web.StreamResponse:
     console = console_of(request)
     comm_id = request.match_info["id"]
@@ -622,7 +635,7 @@ async def tokens_post(request: web.Request) -> web.StreamResponse:
     )
 
 
-@routes.post("/tokens/{id}/revoke", name="token_revoke")
+@routes.post("/tokens/{id:\\d{1,12}}/revoke", name="token_revoke")
 async def token_revoke(request: web.Request) -> web.StreamResponse:
     console = console_of(request)
     token_id = _int(request.match_info["id"], 0)

@@ -27,6 +27,8 @@ logger = logging.getLogger(__name__)
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 CONSOLE_PATH, API_PATH = "/console", "/api"
+# A communication's id in a path (bot/comms/loading.py ID_PATTERN): anything else is a 404.
+COMM_ID = "{id:[a-z0-9][a-z0-9._-]{0,63}}"
 # What a signed-in person's role must be for a route (by route name); unnamed: viewer.
 PUBLIC_ROUTES = {"login", "login_post", "oidc_start", "oidc_callback", "static"}
 SECURITY_HEADERS = {

@@ -53,6 +53,11 @@ async def test_a_retried_call_registers_once_and_errors_name_the_field(running: 
     assert status == 422
     assert bad["error"].startswith("send_at: send_at 2027-01-20T00:00:00 has no UTC offset")
     assert list(bad["fields"]) == ["send_at"]
+    nul = await call(
+        running, "POST", "/api/communications", comm_fields("x3", title="a\x00b"), **token
+    )
+    assert nul[0] == 400 and "NUL" in nul[1]["error"]
+    assert (await call(running, "GET", "/api/communications/%00", **token))[0] == 404
     # The same message a file with that value gets.
     folder = running.app.comms.routes_path.parent  # the test's own comms folder
     assert bad["fields"]["send_at"][0] in str(_refused(folder, send_at="2027-01-20"))
