@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import getpass
+import json
 import sys
 from datetime import UTC, datetime
 from typing import Annotated
@@ -10,21 +11,20 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
+from bot.app import App
 from bot.cli.session import command_app
 from bot.errors import UserError
-from bot.serving.console.auth import ConsoleAuth
+from bot.serving.console.auth import ConsoleAuth, normal_email
 from bot.store import ROLES
 
 console_app = typer.Typer(help="The vendor's console (web pages and API) served by `serve`.")
 user_app = typer.Typer(help="People who may sign in to the console.")
 console_app.add_typer(user_app, name="user")
 out = Console()
+MIN_PASSWORD = 12
 
 
-def _auth(app: object) -> ConsoleAuth:
-    from bot.app import App
-
-    assert isinstance(app, App)
+def _auth(app: App) -> ConsoleAuth:
     s = app.settings
     key = s.console_secret_key.get_secret_value() if s.console_secret_key else None
     return ConsoleAuth(
@@ -53,18 +53,18 @@ def add(
         if password != getpass.getpass("Again: "):
             raise typer.BadParameter("the two passwords differ")
     with command_app() as app:
-        if password is not None and len(password) < 12:
-            raise UserError("a console password has at least 12 characters")
+        if password is not None and len(password) < MIN_PASSWORD:
+            raise UserError(f"a console password has at least {MIN_PASSWORD} characters")
         new = _auth(app).add_user(email, role=role, name=name, password=password)
         app.store.console.audit(
             who="cli",
             action="user added" if new else "user changed",
-            subject=email.strip().lower(),
+            subject=normal_email(email),
             before="",
-            after=f'{{"role": "{role}"}}',
-            now=_now(),
+            after=json.dumps({"role": role}),
+            now=datetime.now(UTC),
         )
-    out.print(f"{'Added' if new else 'Changed'} {email.strip().lower()} ({role}).", highlight=False)
+    out.print(f"{'Added' if new else 'Changed'} {normal_email(email)} ({role}).", highlight=False)
 
 
 @user_app.command("list")
@@ -80,10 +80,6 @@ def list_users() -> None:
 def disable(email: Annotated[str, typer.Argument(help="Their e-mail address.")]) -> None:
     """Stop someone signing in (and end their sessions)."""
     with command_app() as app:
-        if not app.store.console.disable_user(email.strip().lower(), now=_now()):
+        if not app.store.console.disable_user(normal_email(email), now=datetime.now(UTC)):
             raise UserError(f"{email} is not a console user")
-    out.print(f"Disabled {email}.", highlight=False)
-
-
-def _now() -> datetime:
-    return datetime.now(UTC)
+    out.print(f"Disabled {normal_email(email)}.", highlight=False)

@@ -19,7 +19,6 @@ from typing import Any
 from bot.comms.loading import FileRefused, load_fields
 from bot.comms.model import DIMENSIONS, Communication, Record
 from bot.comms.registry import ACTIVE, Communications, RegisterResult
-from bot.errors import UserError
 from bot.prompts import message
 from bot.store import ConsoleRepository
 
@@ -207,7 +206,3 @@ def by_field(refused: FileRefused) -> dict[str, list[str]]:
     for p in refused.problems:
         problems.setdefault(p.field or "form", []).append(p.reason)
     return problems
-
-
-def when_problem(error: UserError) -> dict[str, list[str]]:
-    return {"send_at": [str(error)]}

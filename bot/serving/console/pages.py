@@ -26,6 +26,7 @@ from bot.serving.console.editing import file_data, form_from_comm, meta_from_for
 from bot.serving.console.oidc import IdentityRefused
 from bot.serving.console.web import (
     COMM_ID,
+    CONSOLE_PATH,
     ROLE_OF,
     Console,
     check_csrf,
@@ -150,15 +151,12 @@ async def oidc_start(request: web.Request) -> web.StreamResponse:
     console = console_of(request)
     if console.oidc is None:
         raise web.HTTPNotFound(text=message("console_no_oidc"))
-    redirect_uri = f"{console.base_url(request)}{CONSOLE_SUFFIX}/oidc/callback"
+    redirect_uri = f"{console.base_url(request)}{CONSOLE_PATH}/oidc/callback"
     url, kept = await console.oidc.start(redirect_uri)
     kept["next"] = request.query.get("next", "")
     response = web.HTTPSeeOther(url)
     _cookie(console, response, "pb_console_oidc", console.auth.sign_state(kept), max_age=600)
     return response
-
-
-CONSOLE_SUFFIX = "/console"
 
 
 @routes.get("/oidc/callback", name="oidc_callback")

@@ -9,7 +9,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
 import jinja2
 from aiohttp import web
@@ -165,7 +165,7 @@ async def sign_in_and_roles(request: web.Request, handler: Handler) -> web.Strea
     if signed is None:
         if request.method in ("GET", "HEAD"):
             target = request.path_qs if request.path_qs.startswith(console.root) else console.root
-            raise web.HTTPSeeOther(f"{console.root}/login?next={_quote(target)}")
+            raise web.HTTPSeeOther(f"{console.root}/login?next={quote(target, safe='')}")
         raise web.HTTPUnauthorized(text=message("console_sign_in_first"))
     request[USER_KEY] = signed
     needed = ROLE_OF.get(route, "viewer")
@@ -182,12 +182,6 @@ async def check_csrf(request: web.Request, console: Console, bound_to: str | Non
     if not console.origin_ok(request) or not console.auth.csrf_ok(bound_to, token):
         logger.warning("console: refused %s %s (CSRF token)", request.method, request.path)
         raise web.HTTPForbidden(text=message("console_bad_csrf"))
-
-
-def _quote(path: str) -> str:
-    from urllib.parse import quote
-
-    return quote(path, safe="")
 
 
 def safe_next(console: Console, target: str | None) -> str:
