@@ -16,8 +16,9 @@ import pytest
 from bot.app import App
 from bot.comms.dispatcher import DispatcherService
 from bot.comms.loading import _send_at
-from bot.models import Question
-from tests.adapters.slack_harness import running_slack, slack_settings
+from bot.prompts import message
+from tests.adapters.slack_harness import mention, running_slack, slack_settings
+from tests.adapters.test_slack import posted
 from tests.adapters.test_slack_notices import button_value, notices
 from tests.bot.console.browser import chromium
 from tests.bot.console.harness import PASSWORD, add_user, console_settings, in_days, running_console
@@ -114,12 +115,11 @@ async def test_a_vendor_runs_a_communication_from_the_console(
         await page.click("text=Yes, cancel it")
         await page.wait_for_url("**?done=cancelled")
         assert await page.inner_text("#comm-status") == "cancelled"
-        # -- a gap appears after an abstained question ----------------------------------
-        question = Question(
-            "how do i reset my laptop password", asker="U0BOB", place="C0ANZ", platform="slack"
-        )
-        answer = await asyncio.to_thread(app.core.ask, question)
-        assert answer.abstained
+        # -- a gap appears after a question asked in Slack that the documents cannot answer
+        asked = mention("how do i reset my laptop password", user="U0BOB", channel="C0ANZ")
+        await slack.event(asked)
+        [reply] = await posted(fake, channel="C0ANZ", thread_ts=asked["ts"], timeout=30)
+        assert reply.params["text"].startswith(message("abstained_heading"))
         await page.goto(f"{base}/console/gaps")
         assert "how do i reset my laptop password" in await page.inner_text("#gaps")
         # -- the audit page lists each change -------------------------------------------
