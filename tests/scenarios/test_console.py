@@ -3,11 +3,13 @@ the real Slack platform against FakeSlack: sign in; create a communication with 
 error, fix it, see it scheduled; the dispatcher posts to Slack; an Acknowledge click there
 shows on the communication's page; reschedule and cancel; a gap appears after an abstained
 question; the audit page lists each change. Runs on SQLite and, in `make test`'s second
-pass, on PostgreSQL. Takes the README's screenshots (docs/images/)."""
+pass, on PostgreSQL. Takes the README's screenshots (into docs/images/ when SCREENSHOTS
+names it)."""
 
 from __future__ import annotations
 
 import asyncio
+import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -24,7 +26,9 @@ from tests.bot.console.browser import chromium
 from tests.bot.console.harness import PASSWORD, add_user, console_settings, in_days, running_console
 from tests.fakes.slack_server import FakeSlack
 
-IMAGES = Path(__file__).resolve().parents[2] / "docs" / "images"
+# The README's screenshots: `SCREENSHOTS=docs/images pytest tests/scenarios/test_console.py`
+# takes them again; otherwise they are taken into the test's own folder.
+SCREENSHOTS = Path(os.environ["SCREENSHOTS"]).resolve() if os.environ.get("SCREENSHOTS") else None
 TITLE = "Renewal reminder for ANZ small businesses"
 
 
@@ -95,12 +99,15 @@ async def test_a_vendor_runs_a_communication_from_the_console(
         assert "slack C0ANZ" in acks and "U0ALICE at" in acks
         previews = await page.inner_text("#previews ~ .previews")
         assert "Slack" in previews and "Discord" in previews and TITLE in previews
-        IMAGES.mkdir(parents=True, exist_ok=True)
-        await page.screenshot(path=str(IMAGES / "console-communication.png"), full_page=True)
+        images = SCREENSHOTS or tmp_path / "images"
+        images.mkdir(parents=True, exist_ok=True)
+        await page.screenshot(path=str(images / "console-communication.png"), full_page=True)
         await page.goto(f"{base}/console/comms")
         card = await page.inner_text(".card")
         assert TITLE in card and "Channels told\n1\nacknowledged\n1" in card
-        await page.screenshot(path=str(IMAGES / "console-communications.png"), full_page=True)
+        await page.screenshot(path=str(images / "console-communications.png"), full_page=True)
+        for shot in ("console-communication.png", "console-communications.png"):
+            assert (images / shot).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
         # -- reschedule, then cancel (the confirmation says who will be told) -----------
         await page.goto(f"{base}/console/comms/anz-renewals")
         moved = in_days(12)
