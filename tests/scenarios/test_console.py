@@ -14,16 +14,25 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+import yaml
 
 from bot.app import App
 from bot.comms.dispatcher import DispatcherService
 from bot.comms.loading import _send_at
+from bot.comms.registry import RegisterResult
 from bot.prompts import message
 from tests.adapters.slack_harness import mention, running_slack, slack_settings
 from tests.adapters.test_slack import posted
 from tests.adapters.test_slack_notices import button_value, notices
 from tests.bot.console.browser import chromium
-from tests.bot.console.harness import PASSWORD, add_user, console_settings, in_days, running_console
+from tests.bot.console.harness import (
+    PASSWORD,
+    add_user,
+    comm_fields,
+    console_settings,
+    in_days,
+    running_console,
+)
 from tests.fakes.slack_server import FakeSlack
 
 # The README's screenshots: `SCREENSHOTS=docs/images pytest tests/scenarios/test_console.py`
@@ -102,6 +111,24 @@ async def test_a_vendor_runs_a_communication_from_the_console(
         images = SCREENSHOTS or tmp_path / "images"
         images.mkdir(parents=True, exist_ok=True)
         await page.screenshot(path=str(images / "console-communication.png"), full_page=True)
+        # Another one, from a file, with its recipient list: Harbour IT's customers.
+        customers = [
+            {"customer_id": f"c-{i}", "customer_name": name, "partner_id": "harbour"}
+            for i, name in enumerate(("Bay Books", "Quay Accounting", "Cove Dental"))
+        ]
+        elite = tmp_path / "comms" / "elite-prices.yml"
+        elite.write_text(
+            yaml.safe_dump(
+                comm_fields(
+                    "elite-prices",
+                    title="New prices for customers of Elite partners",
+                    send_at=in_days(20),
+                    recipients=customers,
+                )
+            ),
+            encoding="utf-8",
+        )
+        assert isinstance(app.comms.add_file(elite), RegisterResult)
         await page.goto(f"{base}/console/comms")
         card = await page.inner_text(".card")
         assert TITLE in card and "Channels told\n1\nacknowledged\n1" in card
