@@ -1,4 +1,5 @@
-"""Shared fixtures: isolated environment, and a bot over the indexed sample documents.
+"""Shared fixtures: isolated environment, a process left as found, and a bot over the indexed
+sample documents.
 
 Indexing the samples costs several seconds, so it happens once per test session;
 each test gets its own copy of the data directory and can change it freely.
@@ -25,6 +26,9 @@ from bot.core import PartnerBot
 from bot.platform import PlatformRegistry
 from tests.chroma_server import ChromaProcess
 from tests.postgres_server import PostgresServer
+from tests.process_state import left_as_found
+
+__all__ = ["left_as_found"]  # autouse: every test leaves the process as it found it
 
 SAMPLE_DOCS = SAMPLES_DIR / "docs"
 # The real platforms, plus the in-memory one scenario tests run on.
@@ -60,9 +64,13 @@ def chroma_server() -> Iterator[ChromaProcess]:
 
 @pytest.fixture(autouse=True)
 def isolated_env(
-    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, request: pytest.FixtureRequest
+    left_as_found: None,
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    request: pytest.FixtureRequest,
 ) -> Iterator[None]:
-    """No test sees the developer's tokens, .env or data directory."""
+    """No test sees the developer's tokens, .env or data directory. (After `left_as_found`:
+    what is changed here is put back before it looks.)"""
     for key in list(os.environ):
         if key.startswith(_PREFIXES) or key.lower() in {"http_proxy", "https_proxy", "all_proxy"}:
             monkeypatch.delenv(key, raising=False)
