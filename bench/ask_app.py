@@ -12,12 +12,11 @@ from __future__ import annotations
 
 import json
 import statistics
-import subprocess
 import tempfile
 from pathlib import Path
 from typing import Any
 
-from bench.checkouts import checkouts, start
+from bench.checkouts import timed_rounds
 from bot.evaluation.harness import DEVSETS_DIR, load_devset, percentile
 
 CORPUS = "northwind"
@@ -25,14 +24,15 @@ ROUNDS = 15
 
 # Runs inside either checkout: only what both have (App, Settings, Question, core.ask).
 _WORKER = """
-import json, sys, time
+import json, os, sys, time
 from pathlib import Path
 from bot.app import App
 from bot.config import Settings
 from bot.models import Question
 
-data, corpus, questions = sys.argv[1], sys.argv[2], json.loads(sys.argv[3])
-settings = Settings(PARTNERBOT_DATA_DIR=Path(data), PARTNERBOT_RATE_LIMIT_PER_MINUTE=10**9)
+data = Path(sys.argv[1]) / str(os.getpid())  # (one data directory per checkout)
+corpus, questions = sys.argv[2], json.loads(sys.argv[3])
+settings = Settings(PARTNERBOT_DATA_DIR=data, PARTNERBOT_RATE_LIMIT_PER_MINUTE=10**9)
 app = App(settings)
 app.core.reindex(Path(corpus))
 for q in questions:  # warm up: BM25, caches
@@ -52,43 +52,17 @@ app.close()
 def bench_ask_app(rounds: int = ROUNDS) -> dict[str, Any]:
     devset = load_devset(DEVSETS_DIR / CORPUS)
     questions = [i.turns[0] for i in devset.one_turn]
-    per_round: dict[str, list[tuple[float, float]]] = {}
     with tempfile.TemporaryDirectory() as tmp:
-        workers = {
-            name: start(
-                checkout,
-                _WORKER,
-                str(Path(tmp) / name.replace(" ", "-")),
-                str(devset.corpus),
-                json.dumps(questions),
-                stdin=subprocess.PIPE,
-                stdout=subprocess.PIPE,
-            )
-            for name, checkout in checkouts().items()
-        }
-        try:
-            for worker in workers.values():
-                assert worker.stdout is not None
-                if worker.stdout.readline().strip() != "ready":
-                    raise RuntimeError("a benchmark worker failed to start")
-            per_round = {name: [] for name in workers}
-            for _ in range(rounds):  # in turn, so both see the same machine
-                for name, worker in workers.items():
-                    assert worker.stdin is not None and worker.stdout is not None
-                    worker.stdin.write("round\n")
-                    worker.stdin.flush()
-                    times = sorted(json.loads(worker.stdout.readline()))
-                    per_round[name].append((percentile(times, 50), percentile(times, 95)))
-        finally:
-            for worker in workers.values():
-                if worker.stdin is not None:
-                    worker.stdin.close()
-                worker.wait(timeout=120)
+        timings = timed_rounds(
+            _WORKER, str(Path(tmp)), str(devset.corpus), json.dumps(questions), rounds=rounds
+        )
     out: dict[str, Any] = {"corpus": CORPUS, "questions": len(questions), "rounds": rounds}
-    for name, figures in per_round.items():
+    for name, per_round in timings.items():
+        p50 = [percentile(sorted(times), 50) for times in per_round]
+        p95 = [percentile(sorted(times), 95) for times in per_round]
         out[name] = {
-            "p50_ms": round(statistics.median(f[0] for f in figures), 2),
-            "p95_ms": round(statistics.median(f[1] for f in figures), 2),
+            "p50_ms": round(statistics.median(p50), 2),
+            "p95_ms": round(statistics.median(p95), 2),
         }
     if "baseline" in out:
         for figure in ("p50_ms", "p95_ms"):
