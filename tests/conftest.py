@@ -24,9 +24,12 @@ from bot.app import App
 from bot.config import SAMPLES_DIR, Settings
 from bot.core import PartnerBot
 from bot.platform import PlatformRegistry
+from knowledge import embeddings
+from knowledge.embeddings import DEFAULT_BATCH, MINILM_NAME
 from tests.chroma_server import ChromaProcess
 from tests.postgres_server import PostgresServer
 from tests.process_state import left_as_found
+from tests.remembered_embeddings import RememberingEmbedder
 
 __all__ = ["left_as_found"]  # autouse: every test leaves the process as it found it
 
@@ -44,6 +47,20 @@ _PREFIXES = ("PARTNERBOT_", "SLACK_", "DISCORD_", "OPENAI_", "CHROMA_")
 TEST_DATABASE = os.environ.get("PARTNERBOT_TEST_DATABASE", "sqlite").strip().lower()
 if TEST_DATABASE not in ("sqlite", "postgres"):
     raise pytest.UsageError("PARTNERBOT_TEST_DATABASE must be sqlite or postgres")
+
+
+@pytest.fixture(scope="session", autouse=True)
+def remembered_embeddings() -> Iterator[RememberingEmbedder]:
+    """The process's default embedder, for the session: the bundled model, embedding each
+    distinct text once (tests/remembered_embeddings.py)."""
+    key = (MINILM_NAME, DEFAULT_BATCH)
+    before = embeddings._cache.get(key)
+    embedder = embeddings._cache[key] = RememberingEmbedder(batch_size=DEFAULT_BATCH)
+    yield embedder
+    if before is None:
+        del embeddings._cache[key]
+    else:
+        embeddings._cache[key] = before
 
 
 @pytest.fixture(scope="session")
