@@ -27,7 +27,8 @@ competencies` and, per platform, `<platform>_contacts`, `<platform>_teams` and
 `load_partners` refuses a bad file whole, naming the line and reason of every problem
 (one partner's typo must not silently change who is who). `Partners` answers "which
 partner is this id, this person, this team, this place?"; `PartnersFile` re-reads the
-file when it changes and keeps the last good version when an edit breaks it.
+file when it changes (bot/watched.py) and fails closed when an edit breaks it: no partner
+is known until it is fixed.
 """
 
 from __future__ import annotations
