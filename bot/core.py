@@ -264,10 +264,18 @@ class PartnerBot:
             logger.exception("could not record the index run")
 
     def close(self) -> None:
+        """Close what was opened: the state store, the index (and its follower thread), the
+        LLM client and an embedder that holds connections."""
         if "store" in self.__dict__:
             self.store.close()
         if self._index is not None:
             self._index.close()
+            close_embedder = getattr(self._index.embedder, "close", None)
+            if callable(close_embedder):
+                close_embedder()
+        client = self.__dict__.get("llm_client")
+        if client is not None:
+            client.close()
 
 
 def reindex_summary(report: SyncReport) -> str:

@@ -223,6 +223,10 @@ class OpenAIEmbedder(EmbeddingFunction[Documents]):
         self._dimension = dimension  # None: asked of the model on first use
         self._client = OpenAI(api_key=api_key or "not-needed", base_url=base_url, timeout=30.0)
 
+    def close(self) -> None:
+        """Close its HTTP connections."""
+        self._client.close()
+
     def __call__(self, input: Documents) -> Embeddings:
         return list(self.embed(list(input)))
 

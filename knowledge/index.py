@@ -22,6 +22,7 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from contextlib import nullcontext
 from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from pathlib import Path
@@ -312,15 +313,17 @@ class KnowledgeIndex:
             self._start_follower()
         return snapshot
 
-    def poll(self) -> bool:
+    def poll(self, *, give_way: bool = False) -> bool:
         """Look for a new live generation; load and switch to it (questions go on being
-        answered from the current one meanwhile). True when it switched."""
+        answered from the current one meanwhile). True when it switched. `give_way`: while
+        loading one, hand the interpreter's lock to other threads more often (the follower
+        thread; see knowledge/background.py)."""
         live = self.catalog.live()
         number = live.number if live else 0
         current = self._snapshot
         if current is not None and current.number == number:
             return False
-        with self._load_lock:
+        with self._load_lock, giving_way() if give_way else nullcontext():
             current = self._snapshot
             if current is not None and current.number == number:
                 return False
@@ -507,8 +510,7 @@ class KnowledgeIndex:
         lowest_priority()
         while not self._closed.wait(self._follow_seconds):
             try:
-                with giving_way():
-                    self.poll()
+                self.poll(give_way=True)
             except Exception as e:  # the catalog or Chroma unreachable: keep the snapshot
                 logger.warning("checking for a new index generation failed: %s", e)
 

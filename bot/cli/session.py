@@ -13,24 +13,26 @@ import typer
 from rich.console import Console
 
 from bot.app import App
-from bot.config import load_settings
+from bot.config import Settings, load_settings
 from bot.errors import PartnerbotError
-from bot.monitoring.logs import setup_logging
+from bot.monitoring.logs import stderr_logging
 from bot.printable import shown
 from knowledge.errors import KnowledgeError
 
 err = Console(stderr=True)
 
 
-def open_app(*, log_level: str = "WARNING") -> App:
-    """Settings and the app, for one command (long-running `serve` logs at INFO)."""
+@contextmanager
+def command_settings(*, log_level: str = "WARNING") -> Iterator[Settings]:
+    """The settings, with logging to stderr, for one command (long-running `serve` logs at
+    INFO); logging is put back as it was when the command ends."""
     try:
         settings = load_settings()
-        setup_logging(settings, log_level)
-        return App(settings)
     except PartnerbotError as e:
         err.print(f"[red]{shown(str(e))}[/red]")
         raise typer.Exit(2) from None
+    with stderr_logging(settings, log_level):
+        yield settings
 
 
 def fail(e: Exception) -> typer.Exit:
@@ -40,12 +42,18 @@ def fail(e: Exception) -> typer.Exit:
 
 
 @contextmanager
-def command_app() -> Iterator[App]:
-    """The configured app for one command; a user-facing error ends it with its message."""
-    app = open_app()
-    try:
-        yield app
-    except (PartnerbotError, KnowledgeError) as e:
-        raise fail(e) from None
-    finally:
-        app.close()
+def command_app(*, log_level: str = "WARNING") -> Iterator[App]:
+    """The configured app for one command, closed when the command ends (its store, the
+    index and the index's follower thread); a user-facing error ends it with its message."""
+    with command_settings(log_level=log_level) as settings:
+        try:
+            app = App(settings)
+        except PartnerbotError as e:
+            err.print(f"[red]{shown(str(e))}[/red]")
+            raise typer.Exit(2) from None
+        try:
+            yield app
+        except (PartnerbotError, KnowledgeError) as e:
+            raise fail(e) from None
+        finally:
+            app.close()

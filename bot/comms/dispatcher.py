@@ -31,7 +31,7 @@ import logging
 import threading
 import uuid
 from collections import defaultdict
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Hashable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
 
@@ -102,7 +102,7 @@ class Dispatcher:
         )
         self.stopping = threading.Event()
         self._reported: set[str] = set()
-        self._partners_version: tuple[int, int] | None = None
+        self._partners_version: Hashable | None = None
 
     @property
     def owner(self) -> str:

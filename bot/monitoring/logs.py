@@ -11,7 +11,8 @@ from __future__ import annotations
 import json
 import logging
 import sys
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import unquote, urlsplit
@@ -95,15 +96,30 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(entry, ensure_ascii=False)
 
 
-def setup_logging(settings: Settings, default_level: str) -> None:
-    """Log to stderr in the configured format and level (PARTNERBOT_LOG_*). Like
-    `logging.basicConfig`, it leaves a root logger that already has handlers alone."""
+@contextmanager
+def stderr_logging(settings: Settings, default_level: str) -> Iterator[None]:
+    """Log to stderr in the configured format and level (PARTNERBOT_LOG_*) until the block
+    ends, then put logging back as it was. Like `logging.basicConfig`, it leaves a root
+    logger that already has handlers alone."""
     redact = Redactor(secret_values(settings))
     formatter: logging.Formatter = (
         JsonFormatter(redact) if settings.log_format == "json" else TextFormatter(redact)
     )
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(formatter)
-    logging.basicConfig(level=(settings.log_level or default_level).upper(), handlers=[handler])
+    root = logging.getLogger()
+    before = [(logger, logger.level) for logger in (root, *map(logging.getLogger, NOISY))]
+    handler: logging.Handler | None = None
+    if not root.handlers:
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(formatter)
+        root.addHandler(handler)
+        root.setLevel((settings.log_level or default_level).upper())
     for noisy in NOISY:
-        logging.getLogger(noisy).setLevel(max(logging.WARNING, logging.getLogger().level))
+        logging.getLogger(noisy).setLevel(max(logging.WARNING, root.level))
+    try:
+        yield
+    finally:
+        if handler is not None:
+            handler.flush()
+            root.removeHandler(handler)
+        for logger, level in before:
+            logger.setLevel(level)

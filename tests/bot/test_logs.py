@@ -31,6 +31,7 @@ def emit(formatter: logging.Formatter) -> Iterator[str]:
     handler = logging.StreamHandler(stream)
     handler.setFormatter(formatter)
     log = logging.getLogger("partnerbot.test.logs")
+    level, propagate = log.level, log.propagate
     log.addHandler(handler)
     log.setLevel(logging.INFO)
     log.propagate = False
@@ -43,6 +44,8 @@ def emit(formatter: logging.Formatter) -> Iterator[str]:
         log.info('plain line with "quotes" and ünïcode')
     finally:
         log.removeHandler(handler)
+        log.setLevel(level)
+        log.propagate = propagate
         log.propagate = True
     yield from stream.getvalue().splitlines()
 
