@@ -26,3 +26,8 @@ class NotAllowed(UserError):
 class StoreError(UserError):
     """The state database cannot be opened or used as configured; the message says why
     (never with a password)."""
+
+
+class Conflict(PartnerbotError):
+    """Another process (a replica) wrote the same row at the same moment; whoever runs
+    again finds it written."""

@@ -23,10 +23,8 @@ nothing a question needs is locked.
 
 from __future__ import annotations
 
-import errno
 import hashlib
 import logging
-import os
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -46,7 +44,7 @@ from knowledge.catalog import Catalog, DocumentEntry, DocumentVersion, Generatio
 from knowledge.chunking import chunk_document, embedding_text
 from knowledge.documents import Chunk, Document, LoadFailure
 from knowledge.embeddings import Embedder
-from knowledge.errors import DocumentsMissingError, IndexWriteError
+from knowledge.errors import DocumentsMissingError, IndexWriteError, disk_full_reason
 from knowledge.folder_audience import FolderAudiences
 from knowledge.glossary import GLOSSARY_FILE
 from knowledge.loaders import FileLoader, LoadError, discover, link_problem, read_file
@@ -177,7 +175,7 @@ class IndexWriter:
             with self.catalog.writer_lock(), self._mutex:
                 yield
         except Exception as e:
-            reason = _disk_full(e)
+            reason = disk_full_reason(e)
             if reason is None:
                 raise
             logger.debug("index write failed", exc_info=True)
@@ -677,28 +675,6 @@ def _read_glossary(path: Path, root: Path) -> str:
         reason = getattr(e, "problem", None) or str(e)
         raise LoadError(f"invalid YAML{where}: {reason} (the last good glossary is kept)") from None
     return text
-
-
-_DISK_FULL = ("no space left on device", "database or disk is full", "disk quota exceeded")
-
-
-def _disk_full(error: BaseException) -> str | None:
-    """The reason, when this error (or one it was raised from) says the disk is full."""
-    seen: set[int] = set()
-    chain: list[BaseException] = [error]
-    while chain:
-        e = chain.pop()
-        if id(e) in seen:
-            continue
-        seen.add(id(e))
-        if isinstance(e, OSError) and e.errno in (errno.ENOSPC, errno.EDQUOT):
-            return e.strerror or os.strerror(e.errno)
-        text = str(e).lower()
-        for words in _DISK_FULL:
-            if words in text:
-                return words
-        chain.extend(x for x in (e.__cause__, e.__context__) if x is not None)
-    return None
 
 
 def _chunk_metadata(chunk: Chunk) -> dict[str, str | int]:

@@ -23,7 +23,7 @@ from bot.app import App
 from bot.chat.audiences import partner_viewer, viewer_for_cli
 from bot.cli.changes import changes_app
 from bot.cli.comms import comms_app
-from bot.cli.session import err, fail, open_app
+from bot.cli.session import Boundary, err, fail, open_app
 from bot.config import SAMPLES_DIR
 from bot.core import PartnerBot
 from bot.errors import PartnerbotError, UserError
@@ -38,6 +38,7 @@ app = typer.Typer(
     "and the terminal.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
+    cls=Boundary,  # every command's failure: one line and an exit code (bot/cli/session.py)
 )
 console = Console()
 logger = logging.getLogger("partnerbot")
