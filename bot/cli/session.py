@@ -27,18 +27,11 @@ from typer.core import TyperGroup
 
 from bot.app import App
 from bot.config import load_settings
-from bot.errors import Conflict, PartnerbotError, StoreError
+from bot.errors import PartnerbotError, unavailable
 from bot.monitoring.logs import Redactor, environment_secrets, setup_logging
 from bot.printable import printable
 from bot.prompts import message
-from knowledge.errors import (
-    CatalogError,
-    IndexUnavailableError,
-    IndexWriteError,
-    KnowledgeError,
-    ProviderError,
-    disk_full_reason,
-)
+from knowledge.errors import IndexWriteError, KnowledgeError, disk_full_reason
 
 logger = logging.getLogger("partnerbot")
 err = Console(stderr=True)
@@ -50,14 +43,6 @@ REFUSED = 2  # not done: a setting, an argument or a file must be fixed first
 UNAVAILABLE = 3  # not done: something it depends on failed (a provider, the database,
 #                  the index store, the disk); nothing is lost, run it again once fixed
 BUG = 70  # not done: an unexpected error (a bug); the traceback is logged at DEBUG
-DEPENDENCY_FAILURES = (
-    ProviderError,
-    IndexWriteError,
-    IndexUnavailableError,
-    CatalogError,
-    StoreError,
-    Conflict,
-)
 
 
 def open_app(*, log_level: str = "WARNING") -> App:
@@ -103,7 +88,7 @@ class Boundary(TyperGroup):
 
 
 def exit_code(error: BaseException) -> int:
-    if isinstance(error, DEPENDENCY_FAILURES) or disk_full_reason(error):
+    if unavailable(error):
         return UNAVAILABLE
     if isinstance(error, (PartnerbotError, KnowledgeError)):
         return REFUSED
