@@ -1,6 +1,7 @@
 """Slack on slack-bolt (Socket Mode, or HTTP mode for production): listeners translate
 requests for the chat service (bot/chat/service.py) and render its replies. In HTTP mode a
-request is verified before its body is parsed: a bad one gets 401/400 and one warning."""
+request is verified before its body is parsed, and its shape checked before a listener
+reads it: a bad one gets 401/400 and one warning at most (rate-limited)."""
 
 from __future__ import annotations
 
@@ -20,11 +21,12 @@ from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 from slack_bolt.app.async_app import AsyncApp
 from slack_bolt.context.async_context import AsyncBoltContext as Context
 from slack_bolt.request.async_request import AsyncBoltRequest
+from slack_bolt.request.internals import parse_body
 from slack_sdk.errors import SlackApiError
 from slack_sdk.http_retry import builtin_async_handlers as retry
 
 from adapters.slack import events as ev
-from adapters.slack import secret
+from adapters.slack import requests, secret
 from adapters.slack.poster import SlackPoster
 from adapters.slack.render import BUTTON_ACTIONS, SlackMessage, render_answer, render_markdown
 from bot.chat.service import ButtonUI, ChatService, PlatformTraits
@@ -33,7 +35,7 @@ from bot.errors import ConfigError
 from bot.models import Actor, Answer, ButtonClick, ChatMessage, Conversation, Place, Reply
 from bot.platform import PlatformBase
 from bot.prompts import message
-from bot.web import WebServer
+from bot.web import Complaints, WebServer
 
 logger = logging.getLogger(__name__)
 
@@ -76,6 +78,7 @@ class SlackPlatform(PlatformBase):
         self.socket: AsyncSocketModeHandler | None = None
         routes = {EVENTS_PATH: self.on_http}
         self.web = WebServer(host=settings.slack_host, port=settings.slack_port, routes=routes)
+        self.complaints = Complaints(logger)  # what anyone may send: rate-limited warnings
 
     async def connect(self) -> None:
         if self.client.session is None:  # one pooled HTTP session for every Web API call
@@ -116,20 +119,31 @@ class SlackPlatform(PlatformBase):
             await session.close()
 
     async def on_http(self, request: web.Request) -> web.Response:
-        """Verify, then parse; events are acked at once and handled right after."""
+        """Verify, then parse and check the shape (adapters/slack/requests.py); events are
+        acked at once and handled right after. A refusal is one rate-limited warning."""
         body = await request.read()
         problem = self.unverified(request.headers, body)
         if problem:
-            logger.warning("Slack: refused a request from %s: %s", request.remote, problem)
+            self.complaints.warn(
+                "unverified", "Slack: refused a request from %s: %s", request.remote, problem
+            )
             return web.Response(status=401, text="unverified request")
+        headers: dict[str, Any] = dict(request.headers)
         try:
-            headers: dict[str, Any] = dict(request.headers)
-            query = request.query_string
-            bolt = AsyncBoltRequest(body=body.decode(), query=query, headers=headers)
-        except ValueError as e:  # malformed JSON, or not UTF-8
-            logger.warning("Slack: refused a malformed request from %s: %s", request.remote, e)
+            text = body.decode()
+            problem = requests.problem(parse_body(text, headers.get("Content-Type")))
+        except ValueError as e:  # not JSON, or not UTF-8
+            problem = " ".join(str(e).split())[:200]
+        if problem:
+            self.complaints.warn(
+                "malformed",
+                "Slack: refused a malformed request from %s: %s",
+                request.remote,
+                problem,
+            )
             return web.Response(status=400, text="malformed request")
-        if isinstance(bolt.body, dict) and bolt.body.get("type") == "event_callback":
+        bolt = AsyncBoltRequest(body=text, query=request.query_string, headers=headers)
+        if bolt.body.get("type") == "event_callback":
             self.inflight.spawn(self.app.async_dispatch(bolt))
             return web.Response(status=200)
         return await to_aiohttp_response(await self.app.async_dispatch(bolt))
