@@ -56,7 +56,7 @@ class Complaints:
         self.log.warning(text + more, *args)
 
 
-class EdgeLog(logging.LoggerAdapter):  # type: ignore[type-arg]
+class EdgeLog(logging.LoggerAdapter):
     """What aiohttp logs about one server's requests: a request that is not HTTP is one
     rate-limited WARNING (no traceback at any level); anything else it reports (a
     handler that raised) one ERROR line."""
@@ -74,7 +74,7 @@ class EdgeLog(logging.LoggerAdapter):  # type: ignore[type-arg]
 
     def debug(self, msg: object, *args: object, exc_info: Any = None, **kwargs: Any) -> None:
         if isinstance(_error(exc_info), HttpProcessingError):  # expected: no traceback
-            self.logger.debug("%s (%s)", msg % args if args else msg, _why(_error(exc_info)))
+            self.logger.debug("%s (%s)", str(msg) % args, _why(_error(exc_info)))
             return
         self.logger.debug(msg, *args, exc_info=exc_info, **kwargs)
 
@@ -83,7 +83,7 @@ def _error(exc_info: Any) -> BaseException | None:
     if isinstance(exc_info, BaseException):
         return exc_info
     if isinstance(exc_info, tuple):
-        return exc_info[1]  # type: ignore[no-any-return]
+        return exc_info[1]
     return sys.exc_info()[1] if exc_info else None
 
 

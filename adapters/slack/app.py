@@ -27,7 +27,7 @@ from slack_sdk.http_retry import builtin_async_handlers as retry
 
 from adapters.slack import events as ev
 from adapters.slack import requests, secret
-from adapters.slack.poster import SlackPoster
+from adapters.slack.poster import SlackPoster, slack_unreachable
 from adapters.slack.render import BUTTON_ACTIONS, SlackMessage, render_answer, render_markdown
 from bot.chat.service import ButtonUI, ChatService, PlatformTraits
 from bot.config import Settings
@@ -42,13 +42,21 @@ logger = logging.getLogger(__name__)
 EVENTS_PATH = "/slack/events"
 PLAIN_TEXT_ERRORS = {"invalid_blocks", "invalid_blocks_format", "msg_too_long"}
 AUTH_ERRORS = {"invalid_auth", "not_authed", "account_inactive", "token_revoked"}
+REQUEST_SECONDS = 30.0  # each Web API call (the SDK's timeout)
 Event = dict[str, Any]
 
 
 class SlackPlatform(PlatformBase):
     name = "slack"
 
-    def __init__(self, chat: ChatService, settings: Settings, *, listen: bool = True) -> None:
+    def __init__(
+        self,
+        chat: ChatService,
+        settings: Settings,
+        *,
+        listen: bool = True,
+        request_timeout: float = REQUEST_SECONDS,
+    ) -> None:
         super().__init__(chat, settings, listen=listen)
         self.admins = frozenset(settings.slack_admin_ids)
         usage = lambda c: f"`/partner {c.usage()}`"  # noqa: E731
@@ -64,6 +72,7 @@ class SlackPlatform(PlatformBase):
             logger=logging.getLogger("slack_bolt.partnerbot"),
         )
         self.client = self.app.client
+        self.client.timeout = request_timeout  # type: ignore[assignment]  # (an int for the SDK)
         if settings.slack_api_url:  # the SDK joins base_url and method names: it needs the /
             self.client.base_url = settings.slack_api_url.rstrip("/") + "/"
         self.client.retry_handlers += [
@@ -81,9 +90,12 @@ class SlackPlatform(PlatformBase):
         self.complaints = Complaints(logger)  # what anyone may send: rate-limited warnings
 
     async def connect(self) -> None:
+        """Check the bot token (and that Slack answers: until it does, this replica leaves
+        Slack's notices to others), then listen."""
         if self.client.session is None:  # one pooled HTTP session for every Web API call
             timeout = aiohttp.ClientTimeout(total=self.client.timeout)
             self.client.session = aiohttp.ClientSession(timeout=timeout)
+        await self._slack_call(self.client.auth_test, refused="slack_bot_token_refused")
         if self.listen and self.settings.slack_mode == "http":
             try:
                 await self.web.start()
@@ -91,16 +103,24 @@ class SlackPlatform(PlatformBase):
                 raise ConfigError(message("slack_cannot_listen", error=e)) from None
         elif self.listen:
             token = secret(self.settings.slack_app_token)
-            try:  # (the SDK's own connect retries for ever, a rejected token too)
-                await self.client.apps_connections_open(app_token=token)
-            except SlackApiError as e:
-                if e.response.get("error") not in AUTH_ERRORS:
-                    raise
-                error = e.response["error"]
-                raise ConfigError(message("slack_token_refused", error=error)) from None
+            # (the SDK's own connect retries for ever, a rejected token too)
+            opening = self.client.apps_connections_open
+            await self._slack_call(opening, refused="slack_token_refused", app_token=token)
             self.socket = AsyncSocketModeHandler(self.app, app_token=token)
             await self.socket.connect_async()
         self.connected = self.listen
+
+    async def _slack_call(self, method: Any, *, refused: str, **kwargs: Any) -> Any:
+        """A call at connect: a rejected token is a ConfigError (message `refused`), no
+        answer an Unreachable saying the timeout that fired."""
+        try:
+            return await method(**kwargs)
+        except SlackApiError as e:
+            if e.response.get("error") not in AUTH_ERRORS:
+                raise
+            raise ConfigError(message(refused, error=e.response["error"])) from None
+        except (aiohttp.ClientError, TimeoutError) as e:
+            raise slack_unreachable(e, self.client.timeout) from e
 
     def link_up(self) -> bool:  # Socket Mode: its websocket open now (the SDK reconnects)
         ws = self.socket.client if self.socket else None

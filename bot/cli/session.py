@@ -19,7 +19,6 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
 
-import click
 import typer
 from rich.console import Console
 from rich.text import Text
@@ -66,6 +65,8 @@ def command_app() -> Iterator[App]:
     app = open_app()
     try:
         yield app
+    except (typer.Exit, typer.Abort):
+        raise
     except Exception as e:
         raise fail(e) from None
     finally:
@@ -76,12 +77,12 @@ class Boundary(TyperGroup):
     """The root command group: whatever a command raises (but an exit it asked for) is
     reported as one line and becomes the exit code."""
 
-    def invoke(self, ctx: click.Context) -> Any:
+    def invoke(self, ctx: Any) -> Any:  # (a typer context)
         try:
             return super().invoke(ctx)
-        except (typer.Exit, typer.Abort, click.exceptions.Exit, click.exceptions.Abort):
+        except (typer.Exit, typer.Abort):
             raise
-        except click.ClickException:  # a usage error: click prints it (exit code 2)
+        except typer.TyperException:  # a usage error: typer prints it (exit code 2)
             raise
         except Exception as e:
             raise typer.Exit(report(e)) from None

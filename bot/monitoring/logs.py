@@ -78,7 +78,7 @@ def environment_secrets(env_file: Path = Path(".env")) -> list[str]:
         if "SecretStr" in str(field.annotation)
         and (value := os.environ.get(field.alias or name) or from_file.get(field.alias or name))
     }
-    return secret_values(Settings.model_construct(**given))
+    return secret_values(Settings.model_construct(None, **given))
 
 
 def exception_summary(exc_info: Any) -> str:
