@@ -180,14 +180,16 @@ class PartnerBot:
             )
         return None
 
-    def ask(self, question: Question) -> Answer:
-        """Answer a question; never raises (see module docstring). Counted and timed."""
+    def ask(self, question: Question, *, raising: bool = False) -> Answer:
+        """Answer a question; never raises (see module docstring) unless `raising`: then a
+        failure of something it depends on is raised for the caller to report (the CLI).
+        Counted and timed."""
         started = time.perf_counter()
-        answer = self._ask(question)
+        answer = self._ask(question, raising=raising)
         self.metrics.observe_answer(question, answer, time.perf_counter() - started)
         return answer
 
-    def _ask(self, question: Question) -> Answer:
+    def _ask(self, question: Question, *, raising: bool) -> Answer:
         try:
             if is_acknowledgement(question.text):
                 # "thanks!" asks nothing: a short reply, not a search (and not a gap).
@@ -202,6 +204,8 @@ class PartnerBot:
                 for feature in self.features:
                     answer = _annotated(feature, question, answer)
         except Exception as e:
+            if unavailable(e) and raising:
+                raise
             if unavailable(e):  # the reason is for the admin: the log line, never the reply
                 logger.warning("could not answer (platform=%s): %s", question.platform, e)
             elif isinstance(e, (UserError, KnowledgeError)):

@@ -41,6 +41,7 @@ from knowledge.index_writer import (
     IndexWriter,
     ProgressFn,
     SyncReport,
+    disk_full_error,
 )
 from knowledge.lexical import LexicalIndex, TermCounts
 from knowledge.vectors import CHROMA_BATCH, ChromaServer, VectorStore
@@ -543,12 +544,15 @@ class KnowledgeIndex:
                 return []
             try:
                 return self._exact_search(snapshot, scope, vector, k)
-            except ChromaError:
+            except ChromaError as e:
                 # Its vectors were not read yet and the collection went (a rebuild's grace
                 # period passed): follow the newer generation.
                 newer = self._after_lost_collection(snapshot)
                 if newer is None:
-                    raise
+                    full = disk_full_error(e, self.catalog.description, self.vectors)
+                    if full is None:
+                        raise
+                    raise full from None
                 snapshot = newer
         return []
 

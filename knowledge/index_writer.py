@@ -36,7 +36,7 @@ from typing import Any, cast
 
 import numpy as np
 import yaml
-from chromadb.errors import NotFoundError
+from chromadb.errors import ChromaError, NotFoundError
 
 from knowledge import bounded_yaml
 from knowledge.background import in_background
@@ -175,15 +175,10 @@ class IndexWriter:
             with self.catalog.writer_lock(), self._mutex:
                 yield
         except Exception as e:
-            reason = disk_full_reason(e)
-            if reason is None:
+            full = disk_full_error(e, self.catalog.description, self.vectors)
+            if full is None:
                 raise
-            logger.debug("index write failed", exc_info=True)
-            raise IndexWriteError(
-                f"the disk holding the index in {self.catalog.description} is full ({reason}). "
-                "Free some space and index again: the next run repairs what this one left "
-                "half-written, and nothing indexed before is lost."
-            ) from None
+            raise full from None
 
     def sync(
         self,
@@ -675,6 +670,23 @@ def _read_glossary(path: Path, root: Path) -> str:
         reason = getattr(e, "problem", None) or str(e)
         raise LoadError(f"invalid YAML{where}: {reason} (the last good glossary is kept)") from None
     return text
+
+
+def disk_full_error(
+    error: BaseException, catalog: str, vectors: VectorStore
+) -> IndexWriteError | None:
+    """The message for a write of the index that failed on a full disk (the catalog's, or
+    the vector store's: where it says), or None when that is not why it failed."""
+    chroma = isinstance(error, ChromaError)
+    reason = disk_full_reason(error) or vectors.disk_full(error)
+    if reason is None:
+        return None
+    logger.debug("index write failed", exc_info=error)
+    return IndexWriteError(
+        f"the disk holding the index in {vectors.description if chroma else catalog} is full "
+        f"({reason}). Free some space and index again: the next run repairs what this one "
+        "left half-written, and nothing indexed before is lost."
+    )
 
 
 def _chunk_metadata(chunk: Chunk) -> dict[str, str | int]:

@@ -279,11 +279,11 @@ def ask(
                 except (json.JSONDecodeError, KeyError, TypeError, AttributeError) as e:
                     print(json.dumps({"error": f"line {number}: {e}"}), flush=True)
                     continue
-                print(json.dumps(answer_json(bot.ask(q))), flush=True)
+                print(json.dumps(answer_json(bot.ask(q, raising=True))), flush=True)
         return
     if not question:
         raise fail(UserError("give a question, or --batch FILE"))
-    answer = bot.ask(_question(question, previous or [], viewer))
+    answer = bot.ask(_question(question, previous or [], viewer), raising=True)
     if json_out:
         print(json.dumps(answer_json(answer)))
     else:
