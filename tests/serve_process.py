@@ -96,6 +96,12 @@ class ServeProcess:
                 raise AssertionError("not ready:\n" + "\n".join(self.lines))
             time.sleep(0.2)
 
+    def ended(self, timeout: float = 120) -> int:
+        """Its exit code once it ends by itself (and all it wrote is read)."""
+        code = self.process.wait(timeout=timeout)
+        self._reader.join(10)
+        return code
+
     def stop(self, timeout: float = 30) -> int:
         """SIGTERM; its exit code once it has ended (and all it wrote is read)."""
         if self.process.poll() is None:
