@@ -37,7 +37,6 @@ SECRET_SETTINGS = sorted(
 )
 QUESTION = "what is the annual fee for member partners"
 JSON_DEBUG = {"PARTNERBOT_LOG_FORMAT": "json", "PARTNERBOT_LOG_LEVEL": "DEBUG"}
-PLATFORM_TOKENS = ("SLACK_BOT_TOKEN", "DISCORD_BOT_TOKEN")
 
 
 @dataclass
@@ -85,9 +84,9 @@ class Canaries:
         """What must never be printed or written: each value, the database password."""
         return [*self.values.values(), self.password]
 
-    def env(
-        self, data_dir: Path, *, without: tuple[str, ...] = (), **settings: str
-    ) -> dict[str, str]:
+    def env(self, data_dir: Path, /, *without: str, **settings: str) -> dict[str, str]:
+        """The environment of a command on this data directory: every canary (but those of
+        the settings named `without`), and these settings."""
         prefixes = ("PARTNERBOT_", "SLACK_", "DISCORD_", "OPENAI_", "CHROMA_")
         base = {k: v for k, v in os.environ.items() if not k.startswith(prefixes)}
         self.data_dirs.append(data_dir)
@@ -100,9 +99,6 @@ class Canaries:
         command = [sys.executable, "-m", "bot.cli", *args]
         done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=300)
         return self.ran(Run(what, done.returncode, done.stdout, done.stderr))
-
-    def serve(self, what: str, env: dict[str, str]) -> ServeProcess:
-        return ServeProcess(env)
 
     def ran(self, run: Run) -> Run:
         assert "Traceback" not in run.stdout + run.stderr or "DEBUG" in run.stderr, run
@@ -188,20 +184,20 @@ def test_no_secret_is_printed_or_written_whatever_fails(
             "SLACK_API_URL": slack.base_url,
         }
         slack.fail_next("auth.test", error="invalid_auth")  # (its one auth.test)
-        env = canaries.env(indexed("slack"), without=("DISCORD_BOT_TOKEN",), **slack_http)
-        with canaries.serve("serve, Slack refusing", env) as serving:
+        env = canaries.env(indexed("slack"), "DISCORD_BOT_TOKEN", **slack_http)
+        with ServeProcess(env) as serving:
             code = serving.ended()
         run = canaries.ran(Run("serve, Slack refusing", code, "", "\n".join(serving.lines)))
         assert run.code == 2 and "Slack refused the bot token (invalid_auth)" in run.error
         with FakeDiscord() as discord:
             env = canaries.env(
                 indexed("discord"),
-                without=("SLACK_BOT_TOKEN",),
+                "SLACK_BOT_TOKEN",
                 TEST_DISCORD_API=discord.api_base,
                 TEST_DISCORD_GATEWAY=discord.gateway_url,
                 **JSON_DEBUG,
             )
-            with canaries.serve("serve, Discord refusing", env) as serving:
+            with ServeProcess(env) as serving:
                 code = serving.ended()
         run = canaries.ran(Run("serve, Discord refusing", code, "", "\n".join(serving.lines)))
         assert run.code == 2 and "DISCORD_BOT_TOKEN was rejected by Discord" in run.error
@@ -209,12 +205,12 @@ def test_no_secret_is_printed_or_written_whatever_fails(
         # `serve` answering on Slack while the LLM refuses the key; an unsigned request.
         env = canaries.env(
             indexed("serving"),
-            without=("DISCORD_BOT_TOKEN",),
+            "DISCORD_BOT_TOKEN",
             OPENAI_BASE_URL=echoing.base_url,
             **slack_http,
             **JSON_DEBUG,
         )
-        with canaries.serve("serve, answering", env) as serving:
+        with ServeProcess(env) as serving:
             health = int(serving.wait_for_line("web server on").rsplit(":", 1)[1].strip('"} '))
             serving.wait_ready(health)
             [events] = [p for p, r in serving.listening().items() if ("POST", "/slack/events") in r]
