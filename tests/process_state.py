@@ -46,6 +46,17 @@ def _logging_state() -> dict[str, tuple[int, bool, tuple[tuple[int, bool], ...]]
     return state
 
 
+def _without_null(
+    state: tuple[int, bool, tuple[tuple[int, bool], ...]] | None,
+) -> tuple[int, bool, tuple[tuple[int, bool], ...]] | None:
+    """A logger's state without its NullHandlers: a library imported late adds one to its
+    own logger (discord.py does), which changes nothing anyone sees."""
+    if state is None:
+        return None
+    level, propagate, handlers = state
+    return level, propagate, tuple(h for h in handlers if not h[1])
+
+
 def _signal_handlers() -> dict[str, object]:
     handlers: dict[str, object] = {}
     for sig in signal.valid_signals():
@@ -104,7 +115,7 @@ class ProcessState:
             if was is None:  # made meanwhile: a library imported late may set it up
                 if now is not None and not all(null for _, null in now[2]):
                     found.append(f"logger {name!r} was made with a handler")
-            elif now != was:
+            elif _without_null(now) != _without_null(was):
                 found.append(f"logger {name or 'root'!r}: level, propagation or handlers changed")
         if self.loop_policy is not before.loop_policy:
             found.append("the asyncio event loop policy changed")

@@ -150,9 +150,13 @@ class LLMClient:
             raise self._failure(purpose, started, f"could not connect to {self._endpoint}") from e
         except openai.APIStatusError as e:
             # The SDK's message echoes the server's error body; keep only the status.
-            raise self._failure(
-                purpose, started, f"{self._endpoint} answered HTTP {e.status_code}"
-            ) from e
+            reason = f"{self._endpoint} answered HTTP {e.status_code}"
+            if e.status_code in (401, 403):
+                reason = (
+                    f"{self._endpoint} refused the API key (HTTP {e.status_code}); "
+                    "check OPENAI_API_KEY"
+                )
+            raise self._failure(purpose, started, reason) from e
         except openai.OpenAIError as e:
             raise self._failure(purpose, started, f"unusable response ({type(e).__name__})") from e
         latency_ms = (time.perf_counter() - started) * 1000

@@ -24,7 +24,7 @@ from bot.chat.audiences import partner_viewer, viewer_for_cli
 from bot.cli.changes import changes_app
 from bot.cli.comms import comms_app
 from bot.cli.console import console_app
-from bot.cli.session import command_app, command_settings, err, fail
+from bot.cli.session import Boundary, command_app, command_settings, err, fail
 from bot.config import SAMPLES_DIR
 from bot.core import PartnerBot
 from bot.errors import PartnerbotError, UserError
@@ -39,6 +39,7 @@ app = typer.Typer(
     "and the terminal.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
+    cls=Boundary,  # every command's failure: one line and an exit code (bot/cli/session.py)
 )
 console = Console()
 logger = logging.getLogger("partnerbot")
@@ -265,7 +266,7 @@ def ask(
         if batch is not None:
             _ask_batch(app_.core, batch, viewer)
             return
-        answer = app_.core.ask(_question(question or "", previous or [], viewer))
+        answer = app_.core.ask(_question(question or "", previous or [], viewer), raising=True)
     if json_out:
         print(json.dumps(answer_json(answer)))
     else:
@@ -289,7 +290,7 @@ def _ask_batch(bot: PartnerBot, batch: str, viewer: Viewer) -> None:
             except (json.JSONDecodeError, KeyError, TypeError, AttributeError) as e:
                 print(json.dumps({"error": f"line {number}: {e}"}), flush=True)
                 continue
-            print(json.dumps(answer_json(bot.ask(q))), flush=True)
+            print(json.dumps(answer_json(bot.ask(q, raising=True))), flush=True)
 
 
 @app.command()

@@ -53,7 +53,7 @@ def emit(formatter: logging.Formatter) -> Iterator[str]:
 def test_json_lines_parse_with_time_level_logger_message_and_the_exception(
     redact: Redactor,
 ) -> None:
-    lines = list(emit(JsonFormatter(redact)))
+    lines = list(emit(JsonFormatter(redact, tracebacks=True)))
     records = [json.loads(line) for line in lines]  # every line is one JSON object
     assert len(records) == 3
     first, failure, plain = records
@@ -70,7 +70,7 @@ def test_json_lines_parse_with_time_level_logger_message_and_the_exception(
 
 
 def test_text_lines_mask_secrets_too(redact: Redactor) -> None:
-    lines = list(emit(TextFormatter(redact)))
+    lines = list(emit(TextFormatter(redact, tracebacks=True)))
     text = "\n".join(lines)
     assert " WARNING partnerbot.test.logs: posting with *** to C0PARTNERS" in lines[0]
     assert "Traceback (most recent call last):" in text

@@ -12,6 +12,7 @@ SDK's own URL building, auth header, timeouts and retries. Replies are scripted:
 Scripted replies apply to ``POST /v1/chat/completions`` only, one per request. When the
 script is used up, ``responder(request_json)`` is asked if set, else ``default_reply``
 is sent. ``POST /v1/embeddings`` always answers with deterministic hash-based vectors.
+``FakeOpenAI(refuse_key=True)`` refuses every request with 401, echoing the key.
 """
 
 from __future__ import annotations
@@ -102,10 +103,14 @@ class FakeOpenAI:
         default_reply: str = "This is the fake model's default reply.",
         responder: Responder | None = None,
         model: str = "fake-model",
+        refuse_key: bool = False,
     ) -> None:
         self.default_reply = default_reply
         self.responder = responder
         self.model = model
+        # Every request refused with 401, the error echoing the Authorization header (the
+        # key), as some providers and proxies do.
+        self.refuse_key = refuse_key
         self._lock = threading.Lock()
         self._queue: deque[Reply] = deque()
         self._requests: list[RecordedRequest] = []
@@ -264,7 +269,10 @@ class _Handler(BaseHTTPRequestHandler):
             return
         self._record(body)
         path = self.path.split("?", 1)[0].rstrip("/")
-        if path == "/v1/chat/completions":
+        if self.owner.refuse_key:
+            echoed = self.headers.get("Authorization", "")
+            self._send_error_json(401, f"Incorrect API key provided: {echoed}")
+        elif path == "/v1/chat/completions":
             self._chat_completions(body)
         elif path == "/v1/embeddings":
             self._embeddings(body)
