@@ -25,6 +25,7 @@ import pytest
 import yaml
 
 from bot.store.url import parse_database_url
+from tests.fakes.slack_server import FakeSlack
 from tests.postgres_server import PASSWORD, PostgresServer
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -312,10 +313,18 @@ def chroma_from_compose(tmp_path: Path) -> Iterator[tuple[int, list[str]]]:
         stop(process)  # type: ignore[arg-type]
 
 
+@pytest.fixture
+def slack() -> Iterator[FakeSlack]:
+    """A stand-in for Slack's Web API on this machine."""
+    with FakeSlack() as fake:
+        yield fake
+
+
 def test_compose_commands_run_outside_docker_against_chroma_and_postgres(
     chroma_from_compose: tuple[int, list[str]],
     postgres_server: PostgresServer,
     tmp_path: Path,
+    slack: FakeSlack,
 ) -> None:
     chroma_port, _ = chroma_from_compose
     bot = compose()["services"]["bot"]
@@ -339,6 +348,8 @@ def test_compose_commands_run_outside_docker_against_chroma_and_postgres(
     env |= {"PARTNERBOT_HEALTH_HOST": "127.0.0.1", "PARTNERBOT_HEALTH_PORT": str(health_port)}
     env |= {"SLACK_BOT_TOKEN": "xoxb-compose", "SLACK_SIGNING_SECRET": "compose-signing"}
     env |= {"SLACK_MODE": "http", "SLACK_PORT": "0"}
+    # Ready means Slack answered its token check: a stand-in of its Web API on this machine.
+    env["SLACK_API_URL"] = slack.base_url
 
     # `docker compose run --rm bot partnerbot index /docs`, as the README says.
     run_ok([str(PARTNERBOT), "index", paths["/docs"]], env=env, cwd=tmp_path)

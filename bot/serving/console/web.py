@@ -19,6 +19,7 @@ from bot.prompts import message
 from bot.serving.console.auth import LOGIN_COOKIE, SESSION_COOKIE, ConsoleAuth, SignedIn, may
 from bot.serving.console.editing import ConsoleEdits
 from bot.serving.console.oidc import OpenIdSignIn
+from bot.web import Complaints
 
 if TYPE_CHECKING:
     from bot.app import App
@@ -52,6 +53,7 @@ class Console:
         self.app = app
         s = app.settings
         self.clock = clock or (lambda: datetime.now(UTC))
+        self.complaints = Complaints(logger)  # what anyone may send: rate-limited warnings
         self.auth = ConsoleAuth(
             repo=app.store.console,
             secret_key=s.console_secret_key.get_secret_value() if s.console_secret_key else None,
@@ -180,7 +182,9 @@ async def check_csrf(request: web.Request, console: Console, bound_to: str | Non
     form = await request.post() if request.content_type.endswith("form-urlencoded") else {}
     token = request.headers.get("X-CSRF-Token") or str(form.get("csrf", "") or "")
     if not console.origin_ok(request) or not console.auth.csrf_ok(bound_to, token):
-        logger.warning("console: refused %s %s (CSRF token)", request.method, request.path)
+        console.complaints.warn(
+            "csrf", "console: refused %s %s (CSRF token)", request.method, request.path
+        )
         raise web.HTTPForbidden(text=message("console_bad_csrf"))
 
 
