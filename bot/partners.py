@@ -170,6 +170,15 @@ class _Raw:
         return self.lines.get(key, self.line)
 
 
+def file_version(path: Path | None) -> tuple[str, int, int] | None:
+    """A version of a file that changes when it is edited (None: no such file)."""
+    try:
+        stat = path.stat() if path is not None else None
+    except OSError:
+        return None
+    return (str(path), stat.st_mtime_ns, stat.st_size) if stat else None
+
+
 def find_partners_file(folder: Path) -> Path | None:
     """The partners file in a folder (partners.yml, .yaml or .csv), if there is one."""
     return next((folder / n for n in FILE_NAMES if (folder / n).is_file()), None)
@@ -180,12 +189,15 @@ def load_partners(
     *,
     platforms: Iterable[str] | None = None,
     vocabulary: Mapping[str, Iterable[str]] | None = None,
+    reserved: Mapping[ChannelRef, str] | None = None,
 ) -> Partners:
     """Read and validate a partners file (YAML, or CSV by its suffix); no file: no partners.
 
     `platforms`: the platform names a partner may list (others are refused). `vocabulary`:
     known tags per audience dimension (routes.yml `tags`); a tier, region or competency
-    outside it is refused. A bad file raises ConfigError naming every problem's line."""
+    outside it is refused. `reserved`: channels read by others (route, mapped and admin
+    channels), each with what it is; a partner's place among them is refused. A bad file
+    raises ConfigError naming every problem's line."""
     if path is None:
         return Partners()
     try:
@@ -210,6 +222,7 @@ def load_partners(
     checked = [_partner(raw, known, words, problems.append) for raw in raws]
     partners = [p for p in checked if p is not None]
     _check_unique(partners, problems.append)
+    _check_places(raws, partners, reserved or {}, problems.append)
     if problems:
         listed = "; ".join(f"{path}:{line}: {reason}" for line, reason in sorted(problems))
         raise ConfigError(f"the partners file is refused — {listed}")
@@ -443,6 +456,41 @@ def _check_unique(partners: list[Partner], problem: Callable[[tuple[int, str]], 
                 problem((p.line, f"{what} is also listed for {first.id} (line {first.line})"))
 
 
+def _check_places(
+    raws: list[_Raw],
+    partners: list[Partner],
+    reserved: Mapping[ChannelRef, str],
+    problem: Callable[[tuple[int, str]], None],
+) -> None:
+    """A partner's place is read by that partner alone: never a channel others read too (a
+    route's, a tier's or region's, the admins'), or its customers and documents reach them."""
+    if not reserved:
+        return
+    folded = {_folded(ref): what for ref, what in reserved.items()}
+    lines = {p.line: raw for raw in raws for p in partners if p.line == raw.line}
+    for p in partners:
+        for on in p.presence:
+            if not on.place:
+                continue
+            what = folded.get(_folded(ChannelRef(on.platform, on.place)))
+            if what is not None:
+                raw = lines.get(p.line)
+                line = raw.at(f"{on.platform}.place") if raw else p.line
+                problem(
+                    (
+                        line,
+                        f"{on.platform}.place {on.place} is also {what}: a partner's place "
+                        "must be read by that partner alone (give it a channel of its own)",
+                    )
+                )
+
+
+def _folded(ref: ChannelRef) -> tuple[str, str]:
+    """Channel names (#name) are compared without regard to case, ids as they are."""
+    name = ref.channel.casefold() if ref.channel.startswith("#") else ref.channel
+    return (ref.platform, name)
+
+
 class PartnersFile:
     """The partners file as a running bot sees it: read again when it changes on disk. An
     edit that breaks it is logged and the last good version kept (at start a bad file is an
@@ -454,12 +502,18 @@ class PartnersFile:
         *,
         platforms: Iterable[str] | None = None,
         vocabulary: Callable[[], Mapping[str, Iterable[str]] | None] = lambda: None,
+        reserved: Callable[[], Mapping[ChannelRef, str]] = dict,
+        depends: Callable[[], object] = lambda: None,
     ) -> None:
+        """`vocabulary` and `reserved`: see `load_partners`; `depends`: a version of what they
+        are read from (the routes file's), so the file is checked again when it changes."""
         self.path = path
         self.platforms = tuple(platforms) if platforms is not None else None
         self._vocabulary = vocabulary
+        self._reserved = reserved
+        self._depends = depends
         self._lock = threading.Lock()
-        self._stamp: tuple[int, int] | None = None
+        self._stamp: tuple[int, int, object] | None = None
         self._good: Partners | None = None
         self._reported: object = None
         self.problem: str | None = None  # why the file on disk is refused, if it is
@@ -475,9 +529,9 @@ class PartnersFile:
             return Partners()
         try:
             stat = self.path.stat()
-            stamp = (stat.st_mtime_ns, stat.st_size)
+            stamp = (stat.st_mtime_ns, stat.st_size, self._depends())
         except OSError:
-            stamp = (0, 0)
+            stamp = (0, 0, self._depends())
         with self._lock:
             if self._good is not None and stamp == self._stamp:
                 return self._good
@@ -507,7 +561,7 @@ class PartnersFile:
             return Partners()
 
     @property
-    def version(self) -> tuple[int, int] | None:
+    def version(self) -> tuple[int, int, object] | None:
         """Changes whenever another version of the file is taken into use."""
         try:
             self.get()
@@ -516,4 +570,9 @@ class PartnersFile:
         return self._stamp
 
     def _load(self) -> Partners:
-        return load_partners(self.path, platforms=self.platforms, vocabulary=self._vocabulary())
+        return load_partners(
+            self.path,
+            platforms=self.platforms,
+            vocabulary=self._vocabulary(),
+            reserved=self._reserved(),
+        )

@@ -158,6 +158,11 @@ class LoopPoster:
     def post_direct(self, user: str, notice: Notice) -> str:
         return self.post(f"@{user}", notice)
 
+    def run_on_loop(self, coro: Coroutine[Any, Any, T]) -> T:
+        """Run another of the platform's coroutines (a lookup) on its loop from a worker
+        thread, bounded like a post; PartnerbotError when the platform is not running."""
+        return self._run(coro)
+
     async def _post(self, channel: str, notice: Notice) -> str:
         target = await self.resolve(channel)
         now = self._clock()

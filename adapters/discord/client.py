@@ -165,7 +165,9 @@ class DiscordPlatform(PlatformBase):
             args = {k: v for k, v in values.items() if v not in (None, False, "")}
             actor = self.actor(interaction.user, interaction.guild)
             place = Place(str(interaction.channel_id))
-            reply = await self.chat.run(command, CommandCall(command.name, actor, args, place))
+            direct = interaction.guild is None
+            call = CommandCall(command.name, actor, args, place, direct=direct)
+            reply = await self.chat.run(command, call)
             await followups(interaction, render(reply), private=private or reply.private)
 
         first = inspect.Parameter("interaction", inspect.Parameter.POSITIONAL_OR_KEYWORD)
