@@ -14,6 +14,7 @@ from contextlib import AsyncExitStack, asynccontextmanager
 from typing import Any
 
 from bot.changes import ChangesSettings, ProgramChanges
+from bot.changes.visibility import DocumentAudiences
 from bot.chat.audiences import Audiences, PlaceMapFile, unheld_tags
 from bot.chat.service import ChatService
 from bot.comms.feature import CommsFeature
@@ -57,6 +58,7 @@ class App:
         self.registry = registry or PLATFORMS
         check_channels(settings, self.registry.names)
         self.metrics = Metrics()  # this process's counters (/metrics)
+        self._documents: tuple[int, DocumentAudiences] | None = None
         self.core = core = PartnerBot(settings, index=index, metrics=self.metrics)
         self.metrics.add_readings(self.index_readings)
         self.platforms: list[Platform] = []
@@ -77,6 +79,7 @@ class App:
             llm=lambda: core.llm_client,
             posters=self.posters,
             readers=lambda platform, channel: self.audiences.of_place(platform, channel),
+            documents=self.document_audiences,
         )
         self.core.features.extend([self.changes, CommsFeature(self.comms, posters=self.posters)])
         # Who reads a reply: the partners file and the `audiences:` of the routes file.
@@ -93,6 +96,19 @@ class App:
         )
         core.tier_names = self.tier_names
         self.chat = ChatService(self.core, audiences=self.audiences)
+
+    def document_audiences(self) -> DocumentAudiences:
+        """Every indexed document's audience now (bot/changes/visibility.py), once per index
+        generation."""
+        generation = self.core.index.generation()
+        kept = self._documents
+        if kept is not None and kept[0] == generation:
+            return kept[1]
+        found = DocumentAudiences.of(
+            (d["path"], d["title"], d["audience"] or "") for d in self.core.index.documents()
+        )
+        self._documents = (generation, found)
+        return found
 
     def channels_in_use(self) -> dict[ChannelRef, str]:
         """Channels others read — route and admin channels, channels the routes file maps to
