@@ -236,8 +236,13 @@ class PartnerBot:
             try:
                 if rebuild:
                     self._open_index(rebuild=True)
+                # One file is indexed as part of the documents folder it is in: its path and
+                # its folders' audiences are those the folder gives it.
                 report = self.index.sync(
-                    path or self.settings.documents_dir, rebuild=rebuild, on_progress=on_progress
+                    path or self.settings.documents_dir,
+                    rebuild=rebuild,
+                    on_progress=on_progress,
+                    within=self.settings.documents_dir,
                 )
                 for feature in self.features:
                     try:
