@@ -3,10 +3,11 @@
 A platform adapter translates its events into `ChatMessage`, `CommandCall` and
 `ButtonClick`, calls this service, and renders what comes back. Everything both
 adapters would otherwise write twice lives here: de-duplication of deliveries, the
-help words, when an overheard thread message is answered, the one history policy,
-thread topics ("Ask about this"), button clicks, and running the command table
-(admin check, errors). Blocking work (the core, the store) runs in worker threads,
-so adapters simply await these methods on their event loop.
+help words, when an overheard thread message is answered (bot/chat/addressing.py), who
+reads the reply (bot/chat/audiences.py), the one history policy, thread topics ("Ask
+about this"), button clicks, and running the command table (admin check, errors).
+Blocking work (the core, the store) runs in worker threads, so adapters simply await
+these methods on their event loop.
 """
 
 from __future__ import annotations
@@ -22,6 +23,8 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from bot.answering.acknowledgements import is_acknowledgement
+from bot.answering.mentions import without_mentions
+from bot.chat.addressing import asks_the_bot
 from bot.chat.admin import require_admin
 from bot.chat.audiences import Audiences
 from bot.chat.membership import Lookup
@@ -197,6 +200,8 @@ class ChatService:
         )
         if not msg.addressed and not (conversation.bot_present or known):
             return None  # people talking in a thread the bot is not part of
+        if not msg.addressed and not asks_the_bot(msg.text):
+            return None  # people talking to each other in the bot's thread
         if msg.text.strip().lower() in HELP_WORDS:
             return Reply(text=self.help_text(platform))
         channel = msg.parent or self._parents.get((platform, msg.place.channel))
@@ -209,7 +214,7 @@ class ChatService:
             present=msg.shared_with,
         )
         question = Question(
-            msg.text,
+            without_mentions(msg.text),
             actor=msg.actor,
             place=str(msg.place),
             history=self.history(conversation.turns),
@@ -260,12 +265,16 @@ class ChatService:
         return all(self.store.events.first_time(k) for k in keys)
 
     def history(self, turns: Sequence[Turn]) -> tuple[Turn, ...]:
-        """The one history policy: empty turns dropped, consecutive turns of one side
+        """The one history policy: empty turns dropped, so is what people said to each other
+        (not a question for the bot, and not answered by it), consecutive turns of one side
         merged, the last `history_turns` kept."""
         merged: list[Turn] = []
-        for turn in turns:
+        for i, turn in enumerate(turns):
             text = turn.text.strip()
             if not text:
+                continue
+            answered = i + 1 < len(turns) and turns[i + 1].role == "bot"
+            if turn.role == "user" and not answered and not asks_the_bot(text):
                 continue
             if merged and merged[-1].role == turn.role:
                 merged[-1] = Turn(turn.role, f"{merged[-1].text}\n\n{text}")

@@ -170,21 +170,26 @@ async def test_respond_sends_the_apology_when_sending_fails(chat: ChatService) -
 
 def test_the_one_history_policy(chat: ChatService) -> None:
     turns = [
-        Turn("user", "a"),
-        Turn("user", "b"),
+        Turn("user", "what is the fee?"),
+        Turn("user", "for members"),
         Turn("bot", ""),
         Turn("bot", "c"),
-        Turn("user", "d"),
+        Turn("user", "lol same here"),  # people talking to each other: not answered
+        Turn("user", "and the deadline?"),
         Turn("bot", "e"),
-        Turn("user", "f"),
+        Turn("user", "what about elite?"),  # a question being answered elsewhere: kept
+        Turn("user", "I'll ask Amy tomorrow"),
     ]
     assert chat.history(turns) == (
         Turn("bot", "c"),
-        Turn("user", "d"),
+        Turn("user", "and the deadline?"),
         Turn("bot", "e"),
-        Turn("user", "f"),
+        Turn("user", "what about elite?"),
     )
-    assert chat.history(turns[:2]) == (Turn("user", "a\n\nb"),)
+    assert chat.history(turns[:2]) == (Turn("user", "what is the fee?"),)
+    assert chat.history([*turns[:2], Turn("bot", "c")])[0] == Turn(
+        "user", "what is the fee?\n\nfor members"
+    )
 
 
 async def test_help_words_get_the_help_of_the_platform(chat: ChatService) -> None:
