@@ -26,3 +26,8 @@ class NotAllowed(UserError):
 class StoreError(UserError):
     """The state database cannot be opened or used as configured; the message says why
     (never with a password)."""
+
+
+class PlatformRefused(PartnerbotError):
+    """The chat platform refused a post (a permission the bot lacks there). The platform
+    has said so once, naming what is missing; the message is not worth a traceback."""

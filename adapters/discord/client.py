@@ -25,7 +25,7 @@ from adapters.discord.render import Kwargs, PersistentButton, render, render_tex
 from bot.chat.service import ButtonUI, ChatService, PlatformTraits
 from bot.commands import Command
 from bot.config import Settings
-from bot.errors import ConfigError
+from bot.errors import ConfigError, PlatformRefused
 from bot.models import Actor, ButtonClick, ChatMessage, CommandCall, Place, Reply
 from bot.platform import PlatformBase, retrying
 from bot.prompts import message
@@ -100,8 +100,9 @@ class DiscordPlatform(PlatformBase):
             perms = channel.permissions_for(guild.me) if guild and guild.me else None
             missing = ", ".join(p for p in NEEDED.split() if perms and not getattr(perms, p))
             where = f"#{channel} ({getattr(channel, 'id', '?')})"
-            self.log_refusal(where, f"missing permission {missing or '(unknown)'}")
-            raise
+            reason = f"missing permission {missing or '(unknown)'}"
+            self.log_refusal(where, reason)
+            raise PlatformRefused(f"Discord refused to post in {where}: {reason}") from None
 
     async def send(self, channel: Any, messages: list[Kwargs], reference: Any = None) -> list[Any]:
         """Send rendered messages in order; the first one replies to `reference`."""
@@ -138,6 +139,8 @@ class DiscordPlatform(PlatformBase):
             return msg.thread
         try:
             return await self.call(msg.channel, lambda: msg.create_thread(name=thread_name(title)))
+        except PlatformRefused:
+            return None  # (said once, naming the permission)
         except discord.HTTPException as e:
             if e.code != 160004:  # (160004: "A thread has already been created for this message")
                 logger.info("could not open a thread on message %s: %s", msg.id, e)

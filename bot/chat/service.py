@@ -30,7 +30,7 @@ from bot.chat.audiences import Audiences
 from bot.chat.membership import Lookup
 from bot.commands import Command, CommandTable, CommandUsageError, Param
 from bot.core import PartnerBot, reindex_summary
-from bot.errors import UserError
+from bot.errors import PlatformRefused, UserError
 from bot.models import (
     Actor,
     Answer,
@@ -243,6 +243,8 @@ class ChatService:
                 if thread is not None:
                     self._opened(platform, thread, msg.parent or msg.place.channel)
                     await self.replied_in_thread(platform, thread)
+        except PlatformRefused as e:  # (the platform named what is missing, once)
+            logger.debug("%s: message %s not answered: %s", platform, msg.message_id, e)
         except Exception:
             logger.exception("%s: answering message %s failed", platform, msg.message_id)
             with contextlib.suppress(Exception):
