@@ -83,26 +83,55 @@ class DiscordPlatform(PlatformBase):
             await asyncio.gather(self.gateway, return_exceptions=True)
         self.client = self.gateway = None
 
-    def actor(self, user: discord.abc.User, guild: discord.Guild | None) -> Actor:
-        roles, s = frozenset(str(r.id) for r in getattr(user, "roles", ())), self.settings
+    def actor(
+        self,
+        user: discord.abc.User,
+        guild: discord.Guild | None,
+        roles: frozenset[str] | None = None,
+    ) -> Actor:
+        s = self.settings
+        roles = frozenset(str(r.id) for r in getattr(user, "roles", ())) if roles is None else roles
         admin = str(user.id) in s.discord_admin_user_ids or not roles.isdisjoint(
             s.discord_admin_role_ids
         )
         return Actor(self.name, str(user.id), admin, str(guild.id) if guild else None, roles)
+
+    async def person(self, user: discord.abc.User, guild: discord.Guild | None) -> Actor:
+        """Who wrote or clicked: in a guild, with their roles there; in a DM, with the roles
+        they hold in the guilds the bot shares with them (a role mapped to a tier holds in
+        a DM too). A guild that cannot be asked adds nothing: fewer roles, less to read."""
+        client = self.client
+        if guild is not None or client is None:
+            return self.actor(user, guild)
+        ids = self.settings.discord_guild_ids
+        guilds = [g for i in ids if (g := client.get_guild(int(i)))] if ids else client.guilds
+        roles: set[str] = set()
+        theirs: list[discord.Guild] = []
+        for shared in guilds:
+            try:
+                member = await shared.fetch_member(user.id)
+            except discord.NotFound:
+                continue
+            except discord.HTTPException as e:
+                logger.warning("could not read %s's roles in guild %s: %s", user.id, shared.id, e)
+                continue
+            roles.update(str(r.id) for r in member.roles if r.id != shared.id)
+            theirs.append(shared)
+        return self.actor(user, theirs[0] if len(theirs) == 1 else None, frozenset(roles))
 
     async def call(self, channel: Any, make: Callable[[], Awaitable[T]]) -> T:
         """A REST call for `channel`: a 503 is retried (discord.py retries 500/502/504 itself);
         a refusal is logged once per channel, naming the permissions the bot lacks there."""
         try:
             return await retrying(make, transient=lambda e: getattr(e, "status", 0) == 503)
-        except discord.Forbidden:
+        except discord.Forbidden as e:
             guild = getattr(channel, "guild", None)
             perms = channel.permissions_for(guild.me) if guild and guild.me else None
             missing = ", ".join(p for p in NEEDED.split() if perms and not getattr(perms, p))
             where = f"#{channel} ({getattr(channel, 'id', '?')})"
             reason = f"missing permission {missing or '(unknown)'}"
             self.log_refusal(where, reason)
-            raise PlatformRefused(f"Discord refused to post in {where}: {reason}") from None
+            raise PlatformRefused(f"Discord refused to post in {where} ({e}): {reason}") from None
 
     async def send(self, channel: Any, messages: list[Kwargs], reference: Any = None) -> list[Any]:
         """Send rendered messages in order; the first one replies to `reference`."""
@@ -114,7 +143,7 @@ class DiscordPlatform(PlatformBase):
     async def on_message(self, msg: discord.Message, me: discord.ClientUser) -> None:
         self.inflight.track()
         text, place = history.strip_mention(msg.content, me.id), Place(str(msg.channel.id))
-        actor, addressed = self.actor(msg.author, msg.guild), history.mentioned(msg, me)
+        actor, addressed = await self.person(msg.author, msg.guild), history.mentioned(msg, me)
         incoming = ChatMessage(text, actor, place, str(msg.id), addressed, msg.guild is None)
 
         async def send(reply: Reply) -> Place | None:
@@ -166,7 +195,7 @@ class DiscordPlatform(PlatformBase):
             private = not public or bool(values.get("private"))
             await interaction.response.defer(thinking=True, ephemeral=private)
             args = {k: v for k, v in values.items() if v not in (None, False, "")}
-            actor = self.actor(interaction.user, interaction.guild)
+            actor = await self.person(interaction.user, interaction.guild)
             place = Place(str(interaction.channel_id))
             direct = interaction.guild is None
             call = CommandCall(command.name, actor, args, place, direct=direct)
@@ -184,7 +213,7 @@ class DiscordPlatform(PlatformBase):
         self.inflight.track()
         if not interaction.response.is_done():  # ack at once, privately; the reply follows
             await interaction.response.defer(ephemeral=True, thinking=True)
-        notice, actor = interaction.message, self.actor(interaction.user, interaction.guild)
+        notice, actor = interaction.message, await self.person(interaction.user, interaction.guild)
         clicked = str(notice.id) if notice else None
         click = ButtonClick(action, value, actor, str(interaction.channel_id), clicked)
         opened: list[discord.Thread] = []
