@@ -67,7 +67,6 @@ class App:
             store=core.store,
             settings=CommsSettings.from_settings(settings),
             index_documents=core.index_communications,
-            answer_documents=lambda question: core.answerer.answer(question),
             platforms=self.registry.names,
             shared_place=self.shared_place,
             reserved=lambda: self.channels_in_use(),
@@ -81,7 +80,13 @@ class App:
             readers=lambda platform, channel: self.audiences.of_place(platform, channel),
             documents=self.document_audiences,
         )
-        self.core.features.extend([self.changes, CommsFeature(self.comms, posters=self.posters)])
+        comms_feature = CommsFeature(
+            self.comms,
+            store=core.store,
+            posters=self.posters,
+            answer_documents=lambda question: core.answerer.answer(question),
+        )
+        self.core.features.extend([self.changes, comms_feature])
         # Who reads a reply: the partners file and the `audiences:` of the routes file.
         self.places = PlaceMapFile(
             lambda: self.comms.routes_path,

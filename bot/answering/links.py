@@ -154,9 +154,7 @@ def _foreign(found: str, ok: Callable[[str], bool]) -> bool:
     return not ok(link)
 
 
-def within_policy(
-    composition: Composition | None, policy: LinkPolicy | None
-) -> Composition | None:
+def within_policy(composition: Composition | None, policy: LinkPolicy | None) -> Composition | None:
     """A composed answer with the links the policy does not allow taken out (see `clean`);
     None when nothing cited is left."""
     if composition is None or policy is None:
