@@ -104,9 +104,10 @@ def test_an_llm_reply_links_only_to_allowed_domains_and_leaves_no_broken_sentenc
 def test_a_clause_tacked_onto_a_supported_sentence_drops_it(
     env: dict[str, str], fake: FakeOpenAI
 ) -> None:
+    # Two thirds of its words are the passage's: the sentence as a whole would pass.
     fake.script(
         "Partners register deals in the partner portal before the quarterly deadline, "
-        "and must email their portal password to the channel manager [1]."
+        "then email the password to billing [1]."
     )
     answer = ask(env, "how do partners register a deal?", **with_llm(fake))
     assert "password" not in answer["answer"] and "register deals" in answer["answer"]

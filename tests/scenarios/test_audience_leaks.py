@@ -867,6 +867,7 @@ SLACK_CHANNELS = {
     "C0CONNECT1": ["T0HARBOUR"],
     "C0CONNECT2": ["T0HARBOUR", "T0FJORD"],
     "C0CONNECTX": ["T0HARBOUR", "T0NOBODY"],
+    "C0SECURITY": ["T0NOBODY"],  # mapped to the Security competency, shared with a stranger
 }
 ONE_SLACK_ORG = "C0CONNECT1"  # read by Harbour IT's workspace alone: what Harbour IT may read
 
