@@ -53,6 +53,7 @@ from knowledge.audience import ANY, PARTNERS, PUBLIC, Audience, Viewer
 logger = logging.getLogger(__name__)
 
 SECTION = "audiences"
+LAPSES_KEPT = 10_000  # private places said to be shared, each said once
 ROLES_SUFFIX = "_roles"
 _ENTRY_KEYS = {"name", "tags"}
 
@@ -296,6 +297,8 @@ class Audiences:
         """Say once (per place and company) that a partner's private place is not private."""
         key = (platform, channel, outsiders)
         if key not in self._lapsed:
+            if len(self._lapsed) >= LAPSES_KEPT:
+                self._lapsed.clear()
             self._lapsed.add(key)
             logger.warning(
                 "%s %s is %s's private place but %s also read it: answering there for the "
