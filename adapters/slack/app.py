@@ -85,8 +85,6 @@ class SlackPlatform(PlatformBase):
         if self.client.session is None:  # one pooled HTTP session for every Web API call
             timeout = aiohttp.ClientTimeout(total=self.client.timeout)
             self.client.session = aiohttp.ClientSession(timeout=timeout)
-        with contextlib.suppress(SlackApiError):  # (unknown: every shared channel is public)
-            self.home_team = (await self.client.auth_test()).get("team_id")
         if self.listen and self.settings.slack_mode == "http":
             try:
                 await self.web.start()
@@ -223,6 +221,8 @@ class SlackPlatform(PlatformBase):
         return self.poster.run_on_loop(self.teams(channel))
 
     async def teams(self, channel: str) -> list[str]:
+        if self.home_team is None:  # (asked once; a failure reads as someone unknown)
+            self.home_team = str((await self.client.auth_test()).get("team_id") or "") or None
         info = (await self.client.conversations_info(channel=channel)).get("channel") or {}
         teams = info.get("connected_team_ids") or ["?"] * bool(info.get("is_ext_shared"))
         return [t for t in teams if t != self.home_team]
