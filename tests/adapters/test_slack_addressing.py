@@ -60,7 +60,8 @@ async def test_a_dm_conversation_keeps_its_subject_over_three_turns(slack: Slack
 
 async def test_broadcast_mentions_before_a_question_do_not_change_it(slack: SlackDriver) -> None:
     fake = slack.fake
-    plain, loud = mention(CSAT), mention(f"<!channel> <!here> {CSAT}")
+    fee = "what is the annual fee for member partners"
+    plain, loud = mention(fee), mention(f"<!channel> <!here> {fee}")
     await slack.event(plain)
     [answer] = await posted(fake, thread_ts=plain["ts"])
     await slack.event(loud)
