@@ -6,6 +6,8 @@ Sections (run all, or name some: `python -m bench.run index ask`):
   ask    in-process `ask` latency at 1k and 10k chunks
   ask_corpus  in-process `ask` latency on the indexed Datadog dev corpus (and, with
          PARTNERBOT_BENCH_BASELINE=<checkout>, the same on that checkout, in turn)
+  ask_app  `ask` p50/p95 through the composed app with the sample routes and partners files,
+         on the Northwind dev corpus (and, with PARTNERBOT_BENCH_BASELINE, that checkout's)
   slack  ack and answer latency for 50 concurrent mentions (HTTP mode, local stand-in)
   discord  ack and answer latency for 50 concurrent /ask (local stand-in)
   changes  time to diff 1,000 changed documents
@@ -166,6 +168,7 @@ SECTIONS: dict[str, Callable[[], dict[str, Any]]] = {
     "noop": bench_noop,
     "ask": bench_ask,
     "ask_corpus": _optional("ask_corpus", "bench.ask_corpus", "bench_ask_corpus"),
+    "ask_app": _optional("ask_app", "bench.ask_app", "bench_ask_app"),
     "slack": _optional("slack", "bench.chat_bench", "bench_slack"),
     "discord": _optional("discord", "bench.chat_bench", "bench_discord"),
     "changes": _optional("changes", "bench.changes_bench", "bench_changes"),
@@ -174,6 +177,7 @@ SECTIONS: dict[str, Callable[[], dict[str, Any]]] = {
     "index_rss": _optional("index_rss", "bench.index_generations", "bench_index_rss"),
     "lexical100k": _optional("lexical100k", "bench.index_generations", "bench_lexical_rebuild"),
     "audiences": _optional("audiences", "bench.audiences_bench", "bench_audiences"),
+    "console": _optional("console", "bench.console_bench", "bench_console"),
 }
 
 

@@ -27,7 +27,7 @@ from bot.errors import ConfigError
 from bot.features import Service
 from bot.models import ChannelRef
 from bot.monitoring.metrics import Metrics, Reading
-from bot.partners import PartnersFile, file_version
+from bot.partners import PartnersFile
 from bot.platform import Platform, PlatformRegistry
 from bot.posting import ChannelPoster, MeteredPoster
 from bot.prompts import message
@@ -119,7 +119,7 @@ class App:
         """Channels others read — route and admin channels, channels the routes file maps to
         tags — each with what it is: no partner's place may be one (bot/partners.py), and
         one that is anyway is not private (bot/chat/audiences.py). Read when routes change."""
-        version = (file_version(self.comms.routes_path), tuple(self.settings.admin_channels))
+        version = (self.comms.routes_file.version(), tuple(self.settings.admin_channels))
         if self._in_use is not None and self._in_use[0] == version:
             return self._in_use[1]
         found = self.comms.channels_in_use()
@@ -168,9 +168,14 @@ class App:
 
     # -- platforms and jobs --------------------------------------------------------------------
     def posters(self) -> dict[str, ChannelPoster]:
-        """The posters of the platforms built for this process, by platform name (counted
-        in the metrics)."""
-        return {p.name: MeteredPoster(p.poster, metrics=self.metrics) for p in self.platforms}
+        """The posters of this process's platforms that are connected now, by platform name
+        (counted in the metrics): what is due on a platform not connected (yet) waits, or
+        is posted by a replica that is."""
+        return {
+            p.name: MeteredPoster(p.poster, metrics=self.metrics)
+            for p in self.platforms
+            if p.connected
+        }
 
     def add_platforms(self, options: Mapping[str, Mapping[str, Any]] | None = None) -> None:
         """Build every platform the settings configure (`options` per platform name)."""

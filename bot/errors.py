@@ -2,6 +2,14 @@
 
 from __future__ import annotations
 
+from knowledge.errors import (
+    CatalogError,
+    IndexUnavailableError,
+    IndexWriteError,
+    ProviderError,
+    disk_full_reason,
+)
+
 
 class PartnerbotError(Exception):
     """Base class for every error partnerbot raises on purpose."""
@@ -31,3 +39,22 @@ class StoreError(UserError):
 class PlatformRefused(PartnerbotError):
     """The chat platform refused a post (a permission the bot lacks there). The platform
     has said so once, naming what is missing; the message is not worth a traceback."""
+
+
+class Conflict(PartnerbotError):
+    """Another process (a replica) wrote the same row at the same moment; whoever runs
+    again finds it written."""
+
+
+def unavailable(error: BaseException) -> bool:
+    """Whether something partnerbot depends on failed — a provider, the index store, the
+    database, the disk — rather than the request: the same request may work later."""
+    dependencies = (
+        ProviderError,
+        IndexWriteError,
+        IndexUnavailableError,
+        CatalogError,
+        StoreError,
+        Conflict,
+    )
+    return isinstance(error, dependencies) or disk_full_reason(error) is not None

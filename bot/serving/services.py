@@ -16,6 +16,7 @@ from bot.monitoring.health import (
     store_check,
 )
 from bot.monitoring.logs import Redactor, secret_values
+from bot.serving.console.site import build_apps
 from bot.serving.runner import serve
 from bot.serving.web import WebService
 
@@ -26,17 +27,21 @@ def services(app: App) -> list[Service]:
     app.comms.routes  # noqa: B018 - loads and checks the file
     app.partners.check()
     app.places.check()
-    web: list[Service] = [web_service(app)] if app.settings.health_server else []
+    served = app.settings.health_server or app.settings.console
+    web: list[Service] = [web_service(app)] if served else []
     return [*web, *app.platforms, *app.jobs()]
 
 
 def web_service(app: App) -> WebService:
-    """The web server: health endpoints and the platforms' webhook routes."""
+    """The web server: health endpoints (PARTNERBOT_HEALTH_SERVER), the platforms' webhook
+    routes, and the vendor's console with its API (PARTNERBOT_CONSOLE)."""
     s = app.settings
     readiness = Readiness(lambda: readiness_checks(app), redact=Redactor(secret_values(s)))
     health = HealthEndpoints(readiness=readiness, metrics=app.metrics)
     post = {path: handler for p in app.platforms for path, handler in p.web_routes().items()}
-    return WebService(host=s.health_host, port=s.health_port, get=health.routes(), post=post)
+    subapps = build_apps(app) if s.console else {}
+    get = health.routes() if s.health_server else {}
+    return WebService(host=s.health_host, port=s.health_port, get=get, post=post, subapps=subapps)
 
 
 def readiness_checks(app: App) -> dict[str, Callable[[], str]]:

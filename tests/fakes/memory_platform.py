@@ -134,6 +134,7 @@ class MemoryPlatform(PlatformBase):
         self.messages: list[Posted] = []
         self._ids = itertools.count(1)
         self._lock = threading.Lock()
+        self.connected = True  # in memory: there from the start (its posts need no start)
 
     def _organisations(self, channel: str) -> set[str]:
         if channel in self.unanswered:

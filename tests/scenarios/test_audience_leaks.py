@@ -509,6 +509,7 @@ def world(corpus: tuple[Path, dict[str, str]]) -> Iterator[World]:
                 platform.share(channel, *organisations)
             result = app.comms.add_file(write_comm(root / "comms"))
             assert isinstance(result, RegisterResult), result
+            app.core.index.generation()  # its follower thread starts now, for the module
             yield World(app, platform, env)
         finally:
             app.close()
