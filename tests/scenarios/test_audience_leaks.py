@@ -576,8 +576,14 @@ def assert_no_leak(text: str, secret: Secret | None = None) -> None:
         assert not leaked, f"{s.path} leaked {leaked}:\n{text}"
 
 
+def paths(secret: Secret) -> set[str]:
+    """Where the secret's text is indexed: its file, and a link to it in a public folder
+    (read with the file's audience, so cited to those who may read it)."""
+    return {secret.path} | ({LINKED} if LINKED in secret.phrases else set())
+
+
 def cites(answer: Answer | None, secret: Secret) -> bool:
-    return answer is not None and secret.path in {c.path for c in answer.cited}
+    return answer is not None and bool(paths(secret) & {c.path for c in answer.cited})
 
 
 # -- mentions and DMs, from every place --------------------------------------------------------
@@ -831,8 +837,8 @@ def test_ask_as_the_public_by_default_and_as_a_partner_or_audience_when_told(
                     continue  # (tiers=Elite is not its audience)
                 got = asked(secret.questions[0], *args)
                 cited = {s["path"] for s in got["sources"] if s["cited"]}
-                LEDGER.granted("ask", secret.path in cited)
-                assert secret.path in cited, (args, secret.path, got["answer"])
+                LEDGER.granted("ask", bool(paths(secret) & cited))
+                assert paths(secret) & cited, (args, secret.path, got["answer"])
     bad = runner.invoke(cli, ["ask", "x", "--as-partner", "nobody"])
     assert bad.exit_code != 0 and "no partner 'nobody'" in bad.output
 
