@@ -14,6 +14,7 @@ from contextlib import AsyncExitStack, asynccontextmanager
 from typing import Any
 
 from bot.changes import ChangesSettings, ProgramChanges
+from bot.changes.visibility import DocumentAudiences
 from bot.chat.audiences import Audiences, PlaceMapFile, unheld_tags
 from bot.chat.service import ChatService
 from bot.comms.feature import CommsFeature
@@ -24,11 +25,12 @@ from bot.config import Settings
 from bot.core import PartnerBot
 from bot.errors import ConfigError
 from bot.features import Service
-from bot.models import Actor
+from bot.models import ChannelRef
 from bot.monitoring.metrics import Metrics, Reading
 from bot.partners import PartnersFile
 from bot.platform import Platform, PlatformRegistry
 from bot.posting import ChannelPoster, MeteredPoster
+from bot.prompts import message
 from bot.store import Store
 from knowledge.index import KnowledgeIndex
 
@@ -56,6 +58,7 @@ class App:
         self.registry = registry or PLATFORMS
         check_channels(settings, self.registry.names)
         self.metrics = Metrics()  # this process's counters (/metrics)
+        self._documents: tuple[int, DocumentAudiences] | None = None
         self.core = core = PartnerBot(settings, index=index, metrics=self.metrics)
         self.metrics.add_readings(self.index_readings)
         self.platforms: list[Platform] = []
@@ -65,6 +68,8 @@ class App:
             settings=CommsSettings.from_settings(settings),
             index_documents=core.index_communications,
             platforms=self.registry.names,
+            shared_place=self.shared_place,
+            reserved=lambda: self.channels_in_use(),
         )
         self.changes = ProgramChanges(
             records=core.store.changes,
@@ -72,9 +77,8 @@ class App:
             settings=ChangesSettings.from_settings(settings),
             llm=lambda: core.llm_client,
             posters=self.posters,
-            readers=lambda platform, channel: self.audiences.of_place(
-                Actor(platform, "-"), channel
-            ),
+            readers=lambda platform, channel: self.audiences.of_place(platform, channel),
+            documents=self.document_audiences,
         )
         comms_feature = CommsFeature(
             self.comms,
@@ -89,9 +93,51 @@ class App:
             vocabulary=self.vocabulary,
             platforms=self.registry.names,
         )
-        self.audiences = Audiences(partners=self.partners.get_or_none, places=self.places.get)
+        self._in_use: tuple[object, dict[ChannelRef, str]] | None = None
+        self.audiences = Audiences(
+            partners=self.partners.get_or_none,
+            places=self.places.get,
+            reserved=self.channels_in_use,
+        )
         core.tier_names = self.tier_names
         self.chat = ChatService(self.core, audiences=self.audiences)
+
+    def document_audiences(self) -> DocumentAudiences:
+        """Every indexed document's audience now (bot/changes/visibility.py), once per index
+        generation."""
+        generation = self.core.index.generation()
+        kept = self._documents
+        if kept is not None and kept[0] == generation:
+            return kept[1]
+        found = DocumentAudiences.of(
+            (d["path"], d["title"], d["audience"] or "") for d in self.core.index.documents()
+        )
+        self._documents = (generation, found)
+        return found
+
+    def channels_in_use(self) -> dict[ChannelRef, str]:
+        """Channels others read — route and admin channels, channels the routes file maps to
+        tags — each with what it is: no partner's place may be one (bot/partners.py), and
+        one that is anyway is not private (bot/chat/audiences.py). Read when routes change."""
+        version = (self.comms.routes_file.version(), tuple(self.settings.admin_channels))
+        if self._in_use is not None and self._in_use[0] == version:
+            return self._in_use[1]
+        found = self.comms.channels_in_use()
+        for (platform, channel), viewer in self.places.get().channels.items():
+            where = f"the {viewer.name} channel (the routes file's audiences)"
+            found.setdefault(ChannelRef(platform, channel), where)
+        self._in_use = (version, found)
+        return found
+
+    def shared_place(self, platform: str, channel: str, partner_id: str) -> str | None:
+        """Why a partner's place may not receive its private notice now (someone else reads
+        it, or it is not that partner's place any more), or None (bot/chat/audiences.py)."""
+        readers = self.audiences.readers(platform, channel)
+        if readers.private_to == partner_id:
+            return None
+        if readers.owner is None or readers.owner.id != partner_id:
+            return message("place_not_partners", partner=partner_id)
+        return message("place_shared_with", who=", ".join(readers.outsiders))
 
     @property
     def store(self) -> Store:

@@ -117,7 +117,7 @@ class CommandTable:
         return groups
 
     def parse_words(
-        self, text: str, *, actor: Actor, place: Place | None = None
+        self, text: str, *, actor: Actor, place: Place | None = None, direct: bool = False
     ) -> tuple[Command, CommandCall] | None:
         """`"comms cancel smb-1"` → the command and its call; None for unknown words.
 
@@ -138,7 +138,8 @@ class CommandTable:
                     if command.group is None:
                         raise
                     raise CommandUsageError(self.group_usage(command.group)) from None
-                return command, CommandCall(command.name, actor=actor, args=args, place=place)
+                call = CommandCall(command.name, actor=actor, args=args, place=place, direct=direct)
+                return command, call
         return None
 
     def group_usage(self, group: str) -> str:

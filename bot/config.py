@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import tempfile
 from functools import cached_property
 from pathlib import Path
@@ -95,6 +96,22 @@ class Settings(BaseSettings):
     escalation_contact: str = Field(
         "your partner development manager", alias="PARTNERBOT_ESCALATION_CONTACT"
     )
+    # Domains answers may link to (bot/answering/links.py); empty: the domains of the
+    # indexed documents' own `url:` fields.
+    link_domains: CsvList = Field(default_factory=list, alias="PARTNERBOT_LINK_DOMAINS")
+    _split_link_domains = field_validator("link_domains", mode="before")(_split_csv)
+
+    @field_validator("link_domains")
+    @classmethod
+    def _check_link_domains(cls, value: list[str]) -> list[str]:
+        domain = re.compile(r"(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}")
+        for given in value:
+            if not domain.fullmatch(given.lower().strip(".")):
+                raise ValueError(
+                    f"give comma-separated domains such as northwind.com,learn.northwind.com "
+                    f"(no https://, path or port); not a domain: {given!r}"
+                )
+        return [v.lower().strip(".") for v in value]
 
     # `partnerbot serve`'s health, readiness and metrics endpoints (bot/monitoring/health.py)
     health_server: bool = Field(True, alias="PARTNERBOT_HEALTH_SERVER")

@@ -22,6 +22,7 @@ from pathlib import Path
 from bot.answering.acknowledgements import is_acknowledgement
 from bot.answering.answerer import Answerer
 from bot.answering.grounded import LLMComposer
+from bot.answering.links import LinkPolicy, domains_of_urls
 from bot.answering.llm import LLMClient
 from bot.answering.rewrite import LLMRewriter
 from bot.config import Settings
@@ -77,6 +78,7 @@ class PartnerBot:
         self.features: list[Feature] = list(features)
         # The program's tier names (routes.yml tags), given by the composition root.
         self.tier_names: Callable[[], Iterable[str]] = tuple
+        self._link_domains: tuple[int, frozenset[str]] | None = None
 
     # -- parts, built on first use ----------------------------------------------------------
     @property
@@ -127,15 +129,29 @@ class PartnerBot:
     @cached_property
     def answerer(self) -> Answerer:
         client = self.llm_client
+        links = LinkPolicy(self.link_domains)
         return Answerer(
             retriever=Retriever(self.index),
             top_k=self.settings.top_k,
             threshold=self.settings.abstain_threshold,
-            llm=LLMComposer(client) if client else None,
+            llm=LLMComposer(client, links=links) if client else None,
             rewriter=LLMRewriter(client) if client else None,
             escalation_contact=self.settings.escalation_contact,
             tier_names=lambda: self.tier_names(),
+            links=links,
         )
+
+    def link_domains(self) -> frozenset[str]:
+        """The domains answers may link to: PARTNERBOT_LINK_DOMAINS, else those of the indexed
+        documents' own `url:` fields (read once per index generation)."""
+        if self.settings.link_domains:
+            return frozenset(self.settings.link_domains)
+        generation = self.index.generation()
+        kept = self._link_domains
+        if kept is None or kept[0] != generation:
+            urls = (d["url"] for d in self.index.documents())
+            kept = self._link_domains = (generation, domains_of_urls(urls))
+        return kept[1]
 
     # -- asking ----------------------------------------------------------------------------
     def ensure_indexed(self, *, notify: Callable[[str], None] | None = None) -> SyncReport | None:
@@ -252,8 +268,13 @@ class PartnerBot:
             try:
                 if rebuild:
                     self._open_index(rebuild=True)
+                # One file is indexed as part of the documents folder it is in: its path and
+                # its folders' audiences are those the folder gives it.
                 report = self.index.sync(
-                    path or self.settings.documents_dir, rebuild=rebuild, on_progress=on_progress
+                    path or self.settings.documents_dir,
+                    rebuild=rebuild,
+                    on_progress=on_progress,
+                    within=self.settings.documents_dir,
                 )
                 self._record_run(report)
                 for feature in self.features:

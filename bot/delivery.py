@@ -157,6 +157,17 @@ class Outbox:
             delivery.id, owner=self.owner, note=note[:500], not_before=self.now() + after
         )
 
+    def hold(self, delivery: Delivery, note: str, *, after: timedelta) -> bool:
+        """Not posted on purpose (the place may not receive it now): planned again `after`,
+        without counting this claim as an attempt."""
+        return self.deliveries.retry_later(
+            delivery.id,
+            owner=self.owner,
+            note=note[:500],
+            not_before=self.now() + after,
+            attempted=False,
+        )
+
     def fail(self, delivery: Delivery, note: str) -> bool:
         return self.deliveries.mark_failed(delivery.id, owner=self.owner, note=note[:500])
 

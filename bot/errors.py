@@ -36,6 +36,11 @@ class StoreError(UserError):
     (never with a password)."""
 
 
+class PlatformRefused(PartnerbotError):
+    """The chat platform refused a post (a permission the bot lacks there). The platform
+    has said so once, naming what is missing; the message is not worth a traceback."""
+
+
 class Conflict(PartnerbotError):
     """Another process (a replica) wrote the same row at the same moment; whoever runs
     again finds it written."""

@@ -216,6 +216,7 @@ class CommandCall:
     actor: Actor
     args: Mapping[str, str | bool] = field(default_factory=dict)
     place: Place | None = None
+    direct: bool = False  # run in a DM with the bot: its replies are read by the asker alone
 
     def text(self, name: str) -> str:
         value = self.args.get(name)

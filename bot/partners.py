@@ -181,12 +181,15 @@ def load_partners(
     *,
     platforms: Iterable[str] | None = None,
     vocabulary: Mapping[str, Iterable[str]] | None = None,
+    reserved: Mapping[ChannelRef, str] | None = None,
 ) -> Partners:
     """Read and validate a partners file (YAML, or CSV by its suffix); no file: no partners.
 
     `platforms`: the platform names a partner may list (others are refused). `vocabulary`:
     known tags per audience dimension (routes.yml `tags`); a tier, region or competency
-    outside it is refused. A bad file raises ConfigError naming every problem's line."""
+    outside it is refused. `reserved`: channels read by others (route, mapped and admin
+    channels), each with what it is; a partner's place among them is refused. A bad file
+    raises ConfigError naming every problem's line."""
     if path is None:
         return Partners()
     try:
@@ -211,6 +214,7 @@ def load_partners(
     checked = [_partner(raw, known, words, problems.append) for raw in raws]
     partners = [p for p in checked if p is not None]
     _check_unique(partners, problems.append)
+    _check_places(raws, partners, reserved or {}, problems.append)
     if problems:
         listed = "; ".join(f"{path}:{line}: {reason}" for line, reason in sorted(problems))
         raise ConfigError(f"the partners file is refused — {listed}")
@@ -444,6 +448,41 @@ def _check_unique(partners: list[Partner], problem: Callable[[tuple[int, str]], 
                 problem((p.line, f"{what} is also listed for {first.id} (line {first.line})"))
 
 
+def _check_places(
+    raws: list[_Raw],
+    partners: list[Partner],
+    reserved: Mapping[ChannelRef, str],
+    problem: Callable[[tuple[int, str]], None],
+) -> None:
+    """A partner's place is read by that partner alone: never a channel others read too (a
+    route's, a tier's or region's, the admins'), or its customers and documents reach them."""
+    if not reserved:
+        return
+    folded = {_folded(ref): what for ref, what in reserved.items()}
+    lines = {p.line: raw for raw in raws for p in partners if p.line == raw.line}
+    for p in partners:
+        for on in p.presence:
+            if not on.place:
+                continue
+            what = folded.get(_folded(ChannelRef(on.platform, on.place)))
+            if what is not None:
+                raw = lines.get(p.line)
+                line = raw.at(f"{on.platform}.place") if raw else p.line
+                problem(
+                    (
+                        line,
+                        f"{on.platform}.place {on.place} is also {what}: a partner's place "
+                        "must be read by that partner alone (give it a channel of its own)",
+                    )
+                )
+
+
+def _folded(ref: ChannelRef) -> tuple[str, str]:
+    """Channel names (#name) are compared without regard to case, ids as they are."""
+    name = ref.channel.casefold() if ref.channel.startswith("#") else ref.channel
+    return (ref.platform, name)
+
+
 class PartnersFile:
     """The partners file as a running bot sees it: read again when it changes on disk (or the
     routes file whose tags it is checked against does; bot/watched.py). A broken file fails
@@ -457,11 +496,15 @@ class PartnersFile:
         *,
         platforms: Iterable[str] | None = None,
         vocabulary: Callable[[], Mapping[str, Iterable[str]] | None] = lambda: None,
+        reserved: Callable[[], Mapping[ChannelRef, str]] = dict,
         depends_on: Sequence[WatchedFile[Any]] = (),
     ) -> None:
+        """`vocabulary` and `reserved`: see `load_partners`; `depends_on`: the files they are
+        read from (the routes file), so this one is checked again when they change."""
         self.path = path
         self.platforms = tuple(platforms) if platforms is not None else None
         self._vocabulary = vocabulary
+        self._reserved = reserved
         self._file = WatchedFile(path, lambda _path: self._load(), depends_on=depends_on)
         self._reported: Hashable = None
 
@@ -510,4 +553,9 @@ class PartnersFile:
         return self._file.version()
 
     def _load(self) -> Partners:
-        return load_partners(self.path, platforms=self.platforms, vocabulary=self._vocabulary())
+        return load_partners(
+            self.path,
+            platforms=self.platforms,
+            vocabulary=self._vocabulary(),
+            reserved=self._reserved(),
+        )

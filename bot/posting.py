@@ -174,6 +174,11 @@ class LoopPoster:
     def post_direct(self, user: str, notice: Notice) -> str:
         return self.post(f"@{user}", notice)
 
+    def run_on_loop(self, coro: Coroutine[Any, Any, T]) -> T:
+        """Run another of the platform's coroutines (a lookup) on its loop from a worker
+        thread, bounded like a post; PartnerbotError when the platform is not running."""
+        return self._run(coro)
+
     def reachable(self) -> bool:
         """Whether the platform answers a light call now (`reachable_async`)."""
         try:

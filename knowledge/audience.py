@@ -34,6 +34,15 @@ TIERS = (
 )
 ANY = "any"  # a plain list: a tag of any dimension
 EVERYONE = "everyone"  # `audience: everyone`
+# A dimension written in the singular is read as the plural the vocabulary uses.
+SINGULAR_DIMENSIONS = {
+    "tier": "tiers",
+    "region": "regions",
+    "competency": "competencies",
+    "partner": "partners",
+    "segment": "segments",
+    "product": "products",
+}
 MAX_TAGS = 100
 MAX_TAG_CHARS = 100
 
@@ -106,9 +115,12 @@ class Audience:
             clauses: dict[str, tuple[str, ...]] = {}
             for dimension, tags in value.items():
                 name = str(dimension).strip().casefold()
+                name = SINGULAR_DIMENSIONS.get(name, name)  # `tier:` is `tiers:`
                 if not name or name == ANY or not isinstance(dimension, str | int):
                     raise AudienceError(f"audience dimension {dimension!r} is not a name")
                 listed = _tag_list(tags, f"audience.{name}")
+                if name in clauses:
+                    raise AudienceError(f"audience gives {name} twice ({dimension!r} too)")
                 if listed:
                     clauses[name] = listed
             if not clauses:

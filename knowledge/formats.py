@@ -12,7 +12,7 @@ from __future__ import annotations
 import io
 import re
 import zipfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any
@@ -32,6 +32,8 @@ MAX_PARAGRAPHS = 50_000  # DOCX paragraphs and table rows
 MAX_PDF_PAGES = 2_000
 MAX_HTML_TAGS = 200_000
 
+AUDIENCE_KEYS = frozenset({"audience", "audiences"})
+_HEADER_LINE = re.compile(r"^\s*([A-Za-z][\w -]{0,40}):(?:\s|$)")
 _HEADING = re.compile(r"^(#{1,6})\s+(.+?)\s*#*\s*$")
 _FENCE = re.compile(r"^\s*(```|~~~)")
 
@@ -65,17 +67,38 @@ def _as_date(value: Any) -> date | None:
         raise LoadError(f"front matter date {value!r} is not an ISO date (YYYY-MM-DD)") from None
 
 
+def _is_fence(line: str) -> bool:
+    """A front matter fence: `---` alone on its line (trailing spaces are a slip, not a
+    reason to read the front matter as text); `...` may close it too."""
+    return line.rstrip() == "---"
+
+
 def split_front_matter(text: str) -> tuple[dict[str, Any], str, int]:
-    """Return (front matter, body, number of lines the front matter took)."""
-    if not text.startswith("---\n"):
+    """Return (front matter, body, number of lines the front matter took). The opening fence
+    is the first line, or the first after blank lines when what it fences is a mapping (a
+    body that opens with a rule `---` stays text); fences may carry trailing spaces."""
+    lines = text.split("\n")
+    first = next((i for i, line in enumerate(lines) if line.strip()), len(lines))
+    if first == len(lines) or not _is_fence(lines[first]):
         return {}, text, 0
-    end = text.find("\n---", 4)
-    if end == -1:
+    end = next(
+        (
+            i
+            for i in range(first + 1, len(lines))
+            if _is_fence(lines[i]) or lines[i].rstrip() == "..."
+        ),
+        None,
+    )
+    if end is None:
+        if first > 0:
+            return {}, text, 0
         raise LoadError("front matter starts with '---' but never ends")
-    raw = text[4:end]
+    raw = "\n".join(lines[first + 1 : end])
     try:
         meta = bounded_yaml.load(raw) or {}
     except yaml.YAMLError as e:
+        if first > 0:
+            return {}, text, 0
         mark = getattr(e, "problem_mark", None)
         where = f" at line {mark.line + 2}" if mark is not None else ""
         what = (
@@ -85,10 +108,11 @@ def split_front_matter(text: str) -> tuple[dict[str, Any], str, int]:
         )
         raise LoadError(f"{what}{where}: {getattr(e, 'problem', e)}") from None
     if not isinstance(meta, dict):
+        if first > 0:
+            return {}, text, 0
         raise LoadError("front matter must be a mapping of key: value")
-    body_start = text.find("\n", end + 4)
-    body = "" if body_start == -1 else text[body_start + 1 :]
-    return meta, body, raw.count("\n") + 2
+    body = "\n".join(lines[end + 1 :])
+    return meta, body, end + 1
 
 
 _SCALARS = (str, int, float, bool, date)
@@ -107,12 +131,48 @@ def _scalar(meta: dict[str, Any], *keys: str) -> Any:
     return None
 
 
-def _audience(meta: dict[str, Any]) -> Audience:
-    """Who may read it (`audience:`, knowledge/audience.py); not said: its folder decides."""
+def _audience(meta: dict[str, Any], body: str, body_line: int) -> Audience:
+    """Who may read it (`audience:`, knowledge/audience.py); not said: its folder decides.
+    The key is read in any near form (`Audience:`, `audiences:`); given twice, or written in
+    the text instead of the front matter, the document is refused with the line."""
+    keys = [k for k in meta if is_audience_key(k)]
+    if len(keys) > 1:
+        raise LoadError(f"front matter gives the audience twice ({', '.join(map(str, keys))})")
+    if not keys:
+        for number, key in _header(body):
+            if is_audience_key(key):
+                raise LoadError(
+                    f"line {body_line + number}: an audience outside the front matter; put it "
+                    "between '---' lines at the top of the file"
+                )
+        return Audience()
     try:
-        return Audience.parse(meta.get("audience"))
+        return Audience.parse(meta[keys[0]])
     except AudienceError as e:
         raise LoadError(f"front matter {e}") from None
+
+
+def _header(body: str) -> Iterator[tuple[int, str]]:
+    """(line number, key) of the `key: value` lines a text opens with (front matter written
+    without its fences), up to the first line that is neither one nor its continuation."""
+    started = False
+    for number, line in enumerate(body.split("\n"), start=1):
+        if not line.strip():
+            if started:
+                return
+            continue
+        if started and (line[:1].isspace() or line.lstrip().startswith("- ")):
+            continue  # a value continued on the next lines
+        match = _HEADER_LINE.match(line)
+        if match is None:
+            return
+        started = True
+        yield number, match.group(1)
+
+
+def is_audience_key(key: Any) -> bool:
+    """`audience` in any near form: `Audience`, `AUDIENCES`, ` audience `, `audience_`."""
+    return isinstance(key, str) and re.sub(r"[\s_-]", "", key).casefold() in AUDIENCE_KEYS
 
 
 def sections_from_markdown(body: str) -> tuple[str | None, list[Section]]:
@@ -154,7 +214,8 @@ def _title_from_name(rel: str) -> str:
 
 
 def load_markdown(data: bytes, rel: str) -> Document:
-    meta, body, _ = split_front_matter(_decode_text(data))
+    meta, body, lines = split_front_matter(_decode_text(data))
+    audience = _audience(meta, body, lines)
     h1, sections = sections_from_markdown(body)
     title = _scalar(meta, "title")
     url = _scalar(meta, "url")
@@ -166,12 +227,13 @@ def load_markdown(data: bytes, rel: str) -> Document:
             _scalar(meta, "effective_date", "effective", "published_date", "published", "date")
         ),
         url=str(url) if url else None,
-        audience=_audience(meta),
+        audience=audience,
     )
 
 
 def load_text(data: bytes, rel: str) -> Document:
     text = _decode_text(data).strip()
+    _audience({}, text, 0)  # (a text file cannot say its audience: one that tries is refused)
     return Document(path=rel, title=_title_from_name(rel), sections=(Section((), text),))
 
 

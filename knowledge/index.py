@@ -670,16 +670,19 @@ class KnowledgeIndex:
         source: str = "docs",
         rebuild: bool = False,
         on_progress: ProgressFn | None = None,
+        within: Path | None = None,
     ) -> SyncReport:
         """Bring the index in line with a folder: embed new/changed, drop deleted, report all.
         `rebuild`: every chunk is embedded again, into a new collection. In a process that
-        answers questions the run goes in the background, so they come first."""
+        answers questions the run goes in the background, so they come first. One file:
+        `within` is the documents folder it belongs to (see IndexWriter.sync)."""
         return self.writer.sync(
             root,
             source=source,
             rebuild=rebuild,
             on_progress=on_progress,
             background=self._answering,
+            within=within,
         )
 
     def sync_documents(

@@ -39,6 +39,7 @@ import yaml
 from chromadb.errors import ChromaError, NotFoundError
 
 from knowledge import bounded_yaml
+from knowledge.audience import Audience
 from knowledge.background import in_background
 from knowledge.catalog import Catalog, DocumentEntry, DocumentVersion, Generation
 from knowledge.chunking import chunk_document, embedding_text
@@ -188,13 +189,19 @@ class IndexWriter:
         rebuild: bool = False,
         on_progress: ProgressFn | None = None,
         background: bool = False,
+        within: Path | None = None,
     ) -> SyncReport:
         """Bring the index in line with a folder: embed new/changed, drop deleted, report all.
         `rebuild`: every chunk is embedded again, into a new collection. `background`: the
-        process answers questions meanwhile; they come first (see `in_background`)."""
+        process answers questions meanwhile; they come first (see `in_background`). `root`
+        may be one file: `within`, the documents folder it belongs to, gives its path in the
+        index and its folders' audiences (as if the folder were indexed); a file outside it
+        takes the audience of the folders above it."""
         if background:
             return self._in_background(
-                lambda: self.sync(root, source=source, rebuild=rebuild, on_progress=on_progress)
+                lambda: self.sync(
+                    root, source=source, rebuild=rebuild, on_progress=on_progress, within=within
+                )
             )
         started = time.perf_counter()
         root = Path(root)
@@ -206,7 +213,7 @@ class IndexWriter:
             report = SyncReport(repaired=run.repaired)
             known = self.catalog.known(source)
             seen: set[str] = set()
-            documents = self._folder(root, known, seen, report)
+            documents = self._folder(root, known, seen, report, within)
             new_hashes = self._apply(run, source, documents, known, report)
             removed = [] if root.is_file() else [p for p in known if p not in seen]
             report.renamed.extend(_renames(known, removed, new_hashes))
@@ -256,18 +263,20 @@ class IndexWriter:
         known: dict[str, tuple[str, str]],
         seen: set[str],
         report: SyncReport,
+        within: Path | None = None,
     ) -> Iterator[tuple[Document, str]]:
         """The folder's new and changed documents, loaded one at a time."""
-        folders = FolderAudiences(root if root.is_dir() else root.parent)
+        top, rel_of = _places(root, within)
+        folders = FolderAudiences(top)
         with FileLoader() as loader:
             for path in discover(root):
                 if isinstance(path, LoadFailure):
                     report.failed.append(path)  # not a document: removed if it was indexed
                     continue
-                rel = path.name if root.is_file() else path.relative_to(root).as_posix()
+                rel = rel_of(path)
                 seen.add(rel)
                 try:
-                    folder = None if root.is_file() else folders.for_file(rel)
+                    folder = _folder_audience(folders, top, path)
                     data = read_file(path)
                 except LoadError as e:  # (a bad _audience.yml: its documents stay as they were)
                     report.failed.append(LoadFailure(rel, str(e)))
@@ -613,6 +622,49 @@ class _Progress:
         self.done += n
         if self._callback:
             self._callback(self.done, self.total)
+
+
+def _places(root: Path, within: Path | None) -> tuple[Path, Callable[[Path], str]]:
+    """Where folder audiences are looked up (the top folder) and each file's path in the
+    index. A folder: itself. One file: the documents folder it is in (`within`), else the
+    folders above it, its path its bare name."""
+    if root.is_dir():
+        return root, lambda path: path.relative_to(root).as_posix()
+    if within is not None and within.is_dir():
+        top = within.resolve()
+        if top in root.resolve().parents:
+            return top, lambda path: path.resolve().relative_to(top).as_posix()
+    anchor = Path(root.resolve().anchor)
+    return anchor, lambda path: path.name
+
+
+def _folder_audience(
+    folders: FolderAudiences, top: Path, path: Path
+) -> tuple[str, Audience] | None:
+    """The folder audience of a document: of the folder it is in, or, for a link, of the folder
+    its target is in (a link cannot carry a restricted file out of its audience); a link
+    between two folders of different audiences is refused."""
+    here = folders.for_file(_under(path.absolute(), top, follow=False))
+    if not path.is_symlink():
+        return here
+    there = folders.for_file(_under(path, top, follow=True))
+    if there is None or (here is not None and here[1].key == there[1].key):
+        return here
+    if here is None:
+        return there
+    raise LoadError(
+        f"a link to a file of another audience ({there[0]}: {there[1].describe()}); link "
+        "within one audience, or give the file its own front matter"
+    )
+
+
+def _under(path: Path, top: Path, *, follow: bool) -> str:
+    """A file's path below `top` (its link's place, or with `follow` its target's)."""
+    where = path.resolve() if follow else path.parent.resolve() / path.name
+    try:
+        return where.relative_to(top.resolve()).as_posix()
+    except ValueError:
+        return path.name
 
 
 def _versioned_chunks(doc: Document, generation: int) -> list[Chunk]:

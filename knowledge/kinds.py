@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import re
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 from itertools import combinations, pairwise
@@ -108,6 +108,26 @@ class NameKinds:
             groups, {k: frozenset(v) for k, v in aliases.items()}, self.terms | other.terms
         )
 
+    def with_shorthand(self, terms: Mapping[str, str]) -> NameKinds:
+        """Shorthand (glossary `terms`) joins the kind of the name it stands for: "gold" →
+        Advanced makes "gold" a tier, so "and for member tier?" after "gold" replaces it."""
+        groups: dict[str, frozenset[Name]] = {}
+        aliases = {k: set(v) for k, v in self.aliases.items()}
+        for label, names in self.groups.items():
+            extra: set[Name] = set()
+            for short, target in terms.items():
+                said, meant = name_tokens(short), name_tokens(target)
+                if said and meant in names and said not in names:
+                    extra.add(said)
+                    aliases.setdefault(said, {said}).add(meant)
+                    aliases.setdefault(meant, {meant}).add(said)
+            groups[label] = names | extra
+        return NameKinds(groups, {k: frozenset(v) for k, v in aliases.items()}, self.terms)
+
+    def kinds(self, name: Name) -> set[str]:
+        """The kinds a name is of, by their noun ("tier")."""
+        return {label.rstrip("+") for label, names in self.groups.items() if name in names}
+
     def names_in(self, tokens: Sequence[str]) -> list[tuple[int, int, Name]]:
         """(start, end, name) for every known name found in a stemmed token sequence."""
         found = []
@@ -152,7 +172,7 @@ def name_tokens(text: str) -> Name:
     return tuple(t[:-1] if len(t) > 3 and t.endswith("s") else t for t in tokenize(text))
 
 
-def _kind(word: str) -> str:
+def kind_noun(word: str) -> str:
     """The label of a kind: its noun, stemmed ("tiers", "Tier" → "tier")."""
     tokens = tokenize(word)
     return tokens[0] if tokens else ""
@@ -164,7 +184,7 @@ def _member(raw: str, kind: str) -> frozenset[Name]:
     raw = raw.strip().strip(",").strip()
     raw = re.sub(r"^(?:and|or)\s+", "", raw)
     words = raw.split()
-    if words and _kind(words[-1]) == kind:
+    if words and kind_noun(words[-1]) == kind:
         words = words[:-1]
     raw = " ".join(words)
     names: set[Name] = set()
@@ -216,13 +236,13 @@ class _Found:
 
 def _from_text(text: str, found: _Found) -> None:
     for m in _NAMED_LIST.finditer(text):
-        found.add(_kind(m.group("kind")), _split_items(m.group("items")))
+        found.add(kind_noun(m.group("kind")), _split_items(m.group("items")))
     for m in _TRAILING_KIND.finditer(text):
         if m.group("kind") in STOPWORDS:
             continue
-        kind = _kind(m.group("kind"))
+        kind = kind_noun(m.group("kind"))
         repeat = m.group("repeat")
-        if repeat and _kind(repeat) != kind:
+        if repeat and kind_noun(repeat) != kind:
             continue
         found.add(kind, _split_items(m.group("items")))
 
@@ -256,7 +276,7 @@ def _from_headings(sections: Iterable[tuple[str, tuple[str, ...]]], found: _Foun
         words = path[-1].split()
         if len(words) < 2 or not _is_proper(words[:-1]):
             continue
-        kind = _kind(words[-1])
+        kind = kind_noun(words[-1])
         if len(kind) >= 3:
             siblings[(doc, path[:-1], kind)].append(" ".join(words[:-1]))
     for (_doc, _parent, kind), items in siblings.items():

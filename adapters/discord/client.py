@@ -26,7 +26,7 @@ from adapters.discord.render import Kwargs, PersistentButton, render, render_tex
 from bot.chat.service import ButtonUI, ChatService, PlatformTraits
 from bot.commands import Command
 from bot.config import Settings
-from bot.errors import ConfigError
+from bot.errors import ConfigError, PlatformRefused
 from bot.models import Actor, ButtonClick, ChatMessage, CommandCall, Conversation, Place, Reply
 from bot.platform import PlatformBase, retrying
 from bot.prompts import message
@@ -104,27 +104,58 @@ class DiscordPlatform(PlatformBase):
         self.client = None
         self.gateway = None
 
-    def actor(self, user: discord.abc.User, guild: discord.Guild | None) -> Actor:
-        """Who did something: an admin by user id or by one of their roles."""
-        roles = frozenset(str(r.id) for r in getattr(user, "roles", ()))
+    def actor(
+        self,
+        user: discord.abc.User,
+        guild: discord.Guild | None,
+        roles: frozenset[str] | None = None,
+    ) -> Actor:
+        """Who did something: an admin by user id or by one of their roles (those given, or
+        the ones the user object carries)."""
+        if roles is None:
+            roles = frozenset(str(r.id) for r in getattr(user, "roles", ()))
         admin_users = self.settings.discord_admin_user_ids
         admin_roles = self.settings.discord_admin_role_ids
         admin = str(user.id) in admin_users or not roles.isdisjoint(admin_roles)
         team = str(guild.id) if guild else None
         return Actor(self.name, str(user.id), admin, team, roles)
 
+    async def person(self, user: discord.abc.User, guild: discord.Guild | None) -> Actor:
+        """Who wrote or clicked: in a guild, with their roles there; in a DM, with the roles
+        they hold in the guilds the bot shares with them (a role mapped to a tier holds in
+        a DM too). A guild that cannot be asked adds nothing: fewer roles, less to read."""
+        client = self.client
+        if guild is not None or client is None:
+            return self.actor(user, guild)
+        ids = self.settings.discord_guild_ids
+        guilds = [g for i in ids if (g := client.get_guild(int(i)))] if ids else client.guilds
+        roles: set[str] = set()
+        theirs: list[discord.Guild] = []
+        for shared in guilds:
+            try:
+                member = await shared.fetch_member(user.id)
+            except discord.NotFound:
+                continue
+            except discord.HTTPException as e:
+                logger.warning("could not read %s's roles in guild %s: %s", user.id, shared.id, e)
+                continue
+            roles.update(str(r.id) for r in member.roles if r.id != shared.id)
+            theirs.append(shared)
+        return self.actor(user, theirs[0] if len(theirs) == 1 else None, frozenset(roles))
+
     async def call(self, channel: Any, make: Callable[[], Awaitable[T]]) -> T:
         """A REST call for `channel`: a 503 is retried (discord.py retries 500/502/504 itself);
         a refusal is logged once per channel, naming the permissions the bot lacks there."""
         try:
             return await retrying(make, transient=lambda e: getattr(e, "status", 0) == 503)
-        except discord.Forbidden:
+        except discord.Forbidden as e:
             guild = getattr(channel, "guild", None)
             perms = channel.permissions_for(guild.me) if guild and guild.me else None
             missing = ", ".join(p for p in NEEDED if perms and not getattr(perms, p))
             where = f"#{channel} ({getattr(channel, 'id', '?')})"
-            self.log_refusal(where, f"missing permission {missing or '(unknown)'}")
-            raise
+            reason = f"missing permission {missing or '(unknown)'}"
+            self.log_refusal(where, reason)
+            raise PlatformRefused(f"Discord refused to post in {where} ({e}): {reason}") from None
 
     async def send(self, channel: Any, messages: list[Kwargs], reference: Any = None) -> list[Any]:
         """Send rendered messages in order; the first one replies to `reference`."""
@@ -137,7 +168,7 @@ class DiscordPlatform(PlatformBase):
         self.inflight.track()
         text = history.strip_mention(msg.content, me.id)
         place = Place(str(msg.channel.id))
-        actor = self.actor(msg.author, msg.guild)
+        actor = await self.person(msg.author, msg.guild)
         addressed = history.mentioned(msg, me)
         incoming = ChatMessage(text, actor, place, str(msg.id), addressed, msg.guild is None)
 
@@ -171,6 +202,8 @@ class DiscordPlatform(PlatformBase):
             return msg.thread
         try:
             return await self.call(msg.channel, lambda: msg.create_thread(name=thread_name(title)))
+        except PlatformRefused:
+            return None  # (said once, naming the permission)
         except discord.HTTPException as e:
             if e.code != 160004:  # (160004: "A thread has already been created for this message")
                 logger.info("could not open a thread on message %s: %s", msg.id, e)
@@ -197,9 +230,11 @@ class DiscordPlatform(PlatformBase):
             private = not public or bool(values.get("private"))
             await interaction.response.defer(thinking=True, ephemeral=private)
             args = {k: v for k, v in values.items() if v not in (None, False, "")}
-            actor = self.actor(interaction.user, interaction.guild)
+            actor = await self.person(interaction.user, interaction.guild)
             place = Place(str(interaction.channel_id))
-            reply = await self.chat.run(command, CommandCall(command.name, actor, args, place))
+            direct = interaction.guild is None
+            call = CommandCall(command.name, actor, args, place, direct=direct)
+            reply = await self.chat.run(command, call)
             await followups(interaction, render(reply), private=private or reply.private)
 
         first = inspect.Parameter("interaction", inspect.Parameter.POSITIONAL_OR_KEYWORD)
@@ -214,7 +249,7 @@ class DiscordPlatform(PlatformBase):
         if not interaction.response.is_done():  # ack at once, privately; the reply follows
             await interaction.response.defer(ephemeral=True, thinking=True)
         notice = interaction.message
-        actor = self.actor(interaction.user, interaction.guild)
+        actor = await self.person(interaction.user, interaction.guild)
         clicked = str(notice.id) if notice else None
         click = ButtonClick(action, value, actor, str(interaction.channel_id), clicked)
         opened: list[discord.Thread] = []

@@ -60,7 +60,8 @@ class SlackPlatform(PlatformBase):
         super().__init__(chat, settings, listen=listen)
         self.admins = frozenset(settings.slack_admin_ids)
         usage = lambda c: f"`/partner {c.usage()}`"  # noqa: E731
-        chat.add_platform(self.name, PlatformTraits(usage=usage, channel_teams=self.teams))
+        traits = PlatformTraits(usage=usage, organisations=self.organisations)
+        chat.add_platform(self.name, traits)
         signing = secret(settings.slack_signing_secret)
         self.signing_key = signing.encode() if settings.slack_mode == "http" else None
         self.app = AsyncApp(
@@ -82,6 +83,9 @@ class SlackPlatform(PlatformBase):
         self.poster = SlackPoster(self.client)
         self.app.event("app_mention")(self.on_event)
         self.app.event("message")(self.on_event)
+        for change in ev.MEMBERSHIP_EVENTS:  # who reads a channel changed: ask again
+            self.app.event(change)(self.on_membership)
+        self.home_team: str | None = None  # the vendor's workspace (auth.test)
         self.app.command("/partner")(self.on_command)
         self.app.action(re.compile("|".join(BUTTON_ACTIONS)))(self.on_button)
         self.socket: AsyncSocketModeHandler | None = None
@@ -246,9 +250,22 @@ class SlackPlatform(PlatformBase):
                 with contextlib.suppress(Exception):
                     await self.client.reactions_remove(**where)
 
-    async def teams(self, channel: str) -> list[str]:  # the workspaces sharing the channel
+    def organisations(self, channel: str) -> list[str]:
+        """The other workspaces sharing a channel (Slack Connect); blocking, for worker threads."""
+        return self.poster.run_on_loop(self.teams(channel))
+
+    async def teams(self, channel: str) -> list[str]:
+        if self.home_team is None:  # (asked once; a failure reads as someone unknown)
+            self.home_team = str((await self.client.auth_test()).get("team_id") or "") or None
         info = (await self.client.conversations_info(channel=channel)).get("channel") or {}
-        return list(info.get("connected_team_ids") or ["?"] * bool(info.get("is_ext_shared")))
+        teams = info.get("connected_team_ids") or ["?"] * bool(info.get("is_ext_shared"))
+        return [t for t in teams if t != self.home_team]
+
+    async def on_membership(self, event: Event) -> None:
+        channel = event.get("channel")
+        channel = channel.get("id") if isinstance(channel, dict) else channel
+        if channel:
+            self.chat.membership_changed(self.name, str(channel))
 
     def actor(self, user: str, team: str | None) -> Actor:
         return Actor(self.name, user, is_admin=user in self.admins, team=team)
@@ -261,6 +278,7 @@ class SlackPlatform(PlatformBase):
             str(command.get("text") or ""),
             actor=self.actor(str(command.get("user_id", "")), context.team_id),
             place=Place(str(command.get("channel_id", ""))),
+            direct=ev.is_direct_command(command),
             working=lambda text: whisper(respond, render_markdown(text)),
         )
         answer = reply.answer

@@ -14,6 +14,14 @@ Event = Mapping[str, Any]
 # channel_join, …) is ignored.
 ANSWERABLE_SUBTYPES = frozenset({None, "", "thread_broadcast", "file_share"})
 
+# Who reads a channel changed: a person joined or left, it was shared or unshared.
+MEMBERSHIP_EVENTS = (
+    "member_joined_channel",
+    "member_left_channel",
+    "channel_shared",
+    "channel_unshared",
+)
+
 _MENTION = re.compile(r"<@([UW][A-Z0-9]+)(?:\|[^>]*)?>")
 _SPACES = re.compile(r"[ \t]{2,}")
 
@@ -42,6 +50,12 @@ def is_direct(event: Event) -> bool:
     if event.get("channel_type"):
         return event.get("channel_type") == "im"
     return str(event.get("channel", "")).startswith("D")
+
+
+def is_direct_command(command: Event) -> bool:
+    """A slash command run in a DM with the bot."""
+    channel = str(command.get("channel_id", ""))
+    return command.get("channel_name") == "directmessage" or channel.startswith("D")
 
 
 def route(event: Event, bot_user_id: str | None) -> tuple[str | None, bool] | None:

@@ -16,6 +16,7 @@ from dataclasses import dataclass, replace
 from bot.answering.composing import Composition
 from bot.answering.extractive import ExtractiveComposer
 from bot.answering.grounded import LLMComposer
+from bot.answering.links import LinkPolicy, within_policy
 from bot.answering.rewrite import FollowUps, LLMRewriter
 from bot.answering.tiers import names, only_for, readers_tier, speaks_of, tier_passage, with_passage
 from bot.errors import LLMError
@@ -51,6 +52,7 @@ class Answerer:
         rewriter: LLMRewriter | None = None,
         escalation_contact: str = "your partner development manager",
         tier_names: Callable[[], Iterable[str]] = tuple,
+        links: LinkPolicy | None = None,
     ) -> None:
         """`threshold`: abstain below this confidence; default the fitted one
         (knowledge/fitted_weights.json). `tier_names`: the program's tiers (routes.yml
@@ -63,6 +65,8 @@ class Answerer:
         self.rewriter = rewriter
         self.followups = FollowUps(retriever.index, rewriter=rewriter)
         self.escalation_contact = escalation_contact
+        # The domains an answer may link to, whichever composer wrote it (bot/answering/links.py).
+        self.links = links
         self.extractive = ExtractiveComposer(
             vocabulary=retriever.vocabulary, glossary=retriever.index.glossary
         )
@@ -140,6 +144,11 @@ class Answerer:
         return answer, trace
 
     def _compose(
+        self, question: str, passages: Sequence[Passage], vocabulary: Vocabulary
+    ) -> Composition | None:
+        return within_policy(self._composed(question, passages, vocabulary), self.links)
+
+    def _composed(
         self, question: str, passages: Sequence[Passage], vocabulary: Vocabulary
     ) -> Composition | None:
         if self.llm is not None:

@@ -8,7 +8,10 @@ the model obeys):
   cited passages do not support (their words and every figure), and not rest on
   instruction-like text inside a document; otherwise it is dropped;
 - a reference list, the system prompt or talk about the model's instructions is dropped;
-- a link that the cited passages do not give is removed (a Markdown link keeps its text);
+- a link that the cited passages do not give, or to a domain answers may not link to
+  (bot/answering/links.py), is removed: a Markdown link keeps its text, a sentence with a
+  bare one is dropped;
+- every clause of a sentence (", and …", "; then …") must rest on the cited passages too;
 - mentions (@everyone, <!channel>, <@U123>, <@&role>) are neutralised.
 
 When nothing is left, LLMError is raised and the caller (bot/answering/answerer.py) falls back to
@@ -19,11 +22,12 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from bot.answering.composing import Composition
 from bot.answering.injection import looks_like_injection
+from bot.answering.links import LinkPolicy, clean_links
 from bot.answering.llm import LLMClient
 from bot.answering.mentions import neutralise_mentions
 from bot.errors import LLMError
@@ -37,6 +41,8 @@ logger = logging.getLogger(__name__)
 MAX_SENTENCES = 4
 # Share of a sentence's words that its cited passages must contain.
 MIN_SUPPORT = 0.6
+# A clause of this many words (or more) must be supported on its own.
+CLAUSE_WORDS = 3
 # A run of this many words shared with the system prompt is the prompt leaking.
 PROMPT_RUN = 8
 
@@ -46,12 +52,8 @@ _ENDS_CITED = re.compile(r"\[\d+(?:\s*,\s*\d+)*\][\s.!?;:)\]\"'”’*_]*$")
 # A citation that ends a sentence ends it even when the next one starts in lower case.
 _CITED_END = re.compile(r"(?<=\][.!?])\s+")
 _BULLET = re.compile(r"^\s*(?:[-*•]|\d+[.)])\s+")
-_MARKDOWN_LINK = re.compile(r"\[([^\]\n]+)\]\(([^)\s]+)\)")
-_ANGLE_LINK = re.compile(r"<((?:https?|mailto):[^|>\s]+)(?:\|([^>]*))?>")
-_BARE_LINK = re.compile(
-    r"\b(?:https?://|www\.)[^\s<>()\[\]]+"
-    r"|\b(?:[a-z0-9-]+\.)+(?:com|net|org|io|co|info|biz|ai|app|dev|me|ly|xyz|site|online"
-    r"|top|link|click|ru|cn|tk|gg|us|uk|de)\b(?:/[^\s<>()\[\]]*)?",
+_CLAUSE = re.compile(
+    r"[;:()\u2013\u2014]|,(?!\d)|\s-\s|\b(?:and|but|or|then|so|while|whereas|which|unless)\b",
     re.IGNORECASE,
 )
 _FIGURE = re.compile(r"\b\d[\d,]*")
@@ -107,34 +109,13 @@ def _evidence(passages: Sequence[Passage]) -> _Evidence:
 
 
 def _link_given(link: str, evidence: _Evidence) -> bool:
-    core = re.sub(r"^(https?://)?(www\.)?", "", link.lower()).rstrip("/.,;:!?'\"")
+    core = re.sub(r"^(https?://|mailto:)?(www\.)?", "", link.lower()).rstrip("/.,;:!?'\"")
     return bool(core) and core in evidence.text
 
 
-def _without_foreign_links(sentence: str, evidence: _Evidence) -> tuple[str, int]:
-    """The sentence with links the passages do not give removed; how many were removed."""
-    removed = 0
-
-    def keep_text(m: re.Match[str]) -> str:
-        nonlocal removed
-        if _link_given(m.group(2) if m.re is _MARKDOWN_LINK else m.group(1), evidence):
-            return m.group(0)
-        removed += 1
-        return (m.group(1) if m.re is _MARKDOWN_LINK else m.group(2)) or ""
-
-    def drop(m: re.Match[str]) -> str:
-        nonlocal removed
-        if _link_given(m.group(0), evidence):
-            return m.group(0)
-        removed += 1
-        return ""
-
-    sentence = _MARKDOWN_LINK.sub(keep_text, sentence)
-    sentence = _ANGLE_LINK.sub(keep_text, sentence)
-    # Bare links outside the Markdown/angle links already checked.
-    pieces = re.split(r"(\[[^\]\n]+\]\([^)\s]+\)|<[^>]+>)", sentence)
-    sentence = "".join(p if i % 2 else _BARE_LINK.sub(drop, p) for i, p in enumerate(pieces))
-    return re.sub(r"\s{2,}", " ", re.sub(r"\s+([.,;:!?])", r"\1", sentence)).strip(), removed
+def _links_allowed(evidence: _Evidence, links: LinkPolicy | None) -> Callable[[str], bool]:
+    """A link the cited passages give, to a domain answers may link to."""
+    return lambda link: _link_given(link, evidence) and (links is None or links.allows(link))
 
 
 class _PromptEcho:
@@ -182,8 +163,16 @@ class Validated:
     dropped: tuple[tuple[str, str], ...]
 
 
-def validate_reply(reply: str, passages: Sequence[Passage], *, system_prompt: str) -> Validated:
-    """Keep only the sentences that rest on the passages they cite (see module docstring)."""
+def validate_reply(
+    reply: str,
+    passages: Sequence[Passage],
+    *,
+    system_prompt: str,
+    links: LinkPolicy | None = None,
+) -> Validated:
+    """Keep only the sentences that rest on the passages they cite (see module docstring).
+    `links`: the domains answers may link to (bot/answering/links.py); a link must also be
+    given by the cited passages."""
     echoes = _PromptEcho(system_prompt)
     evidence_of: dict[tuple[int, ...], _Evidence] = {}
     dropped: list[tuple[str, str]] = []
@@ -199,8 +188,9 @@ def validate_reply(reply: str, passages: Sequence[Passage], *, system_prompt: st
                 if valid not in evidence_of:
                     evidence_of[valid] = _evidence([passages[n - 1] for n in valid])
                 evidence = evidence_of[valid]
-                sentence, _ = _without_foreign_links(sentence, evidence)
-                reason = _unsupported(sentence, evidence)
+                linked = clean_links(sentence, _links_allowed(evidence, links))
+                reason = _unsupported(linked, evidence) if linked else "links elsewhere"
+                sentence = linked or sentence
             if reason is not None:
                 dropped.append((sentence, reason))
                 continue
@@ -255,15 +245,22 @@ def _unsupported(sentence: str, evidence: _Evidence) -> str | None:
     tokens = set(tokenize(plain))
     if tokens and len(tokens & evidence.tokens) / len(tokens) < MIN_SUPPORT:
         return "says what the cited passages do not"
+    for clause in _CLAUSE.split(plain):  # a clause tacked on must rest on them too
+        words = set(tokenize(clause or ""))
+        if len(words) >= CLAUSE_WORDS and len(words & evidence.tokens) / len(words) < MIN_SUPPORT:
+            return f"a clause says what the cited passages do not ({clause.strip()[:40]!r})"
     return None
 
 
 class LLMComposer:
     """A grounded answer from an OpenAI-compatible model, validated before it is used."""
 
-    def __init__(self, client: LLMClient, *, vendor: str = "Northwind") -> None:
+    def __init__(
+        self, client: LLMClient, *, vendor: str = "Northwind", links: LinkPolicy | None = None
+    ) -> None:
         self.client = client
         self.vendor = vendor
+        self.links = links  # the domains answers may link to (bot/answering/links.py)
 
     def messages(self, question: str, passages: Sequence[Passage]) -> list[dict[str, str]]:
         blocks = []
@@ -292,7 +289,9 @@ class LLMComposer:
         reply = self.client.complete(messages, purpose="answer")
         if reply.strip().upper().startswith("NOT_FOUND"):
             return None
-        checked = validate_reply(reply, passages, system_prompt=messages[0]["content"])
+        checked = validate_reply(
+            reply, passages, system_prompt=messages[0]["content"], links=self.links
+        )
         for sentence, reason in checked.dropped:
             logger.info("dropped a sentence of the model's reply (%s): %.80r", reason, sentence)
         if not checked.cited:

@@ -27,3 +27,17 @@ def neutralise_mentions(text: str) -> str:
     """The text with every platform mention made inert."""
     text = _MARKUP.sub(_inert, text)
     return _PLAIN.sub(lambda m: f"@{_ZWSP}{m.group('name')}", text)
+
+
+_ANY_MENTION = re.compile(
+    r"<!(?:subteam\^\w+(?:\|[^>]*)?|channel|here|everyone)(?:\|[^>]*)?>"
+    r"|<@[!&]?\w+(?:\|[^>]*)?>"
+    r"|(?<![\w/.@-])@(?:everyone|here|channel)\b",
+    re.IGNORECASE,
+)
+
+
+def without_mentions(text: str) -> str:
+    """A question without the mentions it carries (`<!channel> <!here> what is …?` asks what
+    it asks without them): they say who is told, not what is asked."""
+    return " ".join(_ANY_MENTION.sub(" ", text).split())

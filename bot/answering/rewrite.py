@@ -24,7 +24,7 @@ from bot.prompts import render
 from knowledge.audience import PUBLIC, Viewer
 from knowledge.glossary import Glossary
 from knowledge.index import IndexView, KnowledgeIndex
-from knowledge.kinds import Name, NameKinds, kinds_of, name_tokens, seen_in
+from knowledge.kinds import Name, NameKinds, kind_noun, kinds_of, name_tokens, seen_in
 from knowledge.lexical import STOPWORDS
 from knowledge.vocabulary import ASKING, QUESTION_WORDS
 
@@ -162,7 +162,15 @@ def _resolve(text: str, before: _Turn | None, names: NameKinds) -> _Turn:
     kept = [w for i, w in enumerate(subject) if i not in dropped]
 
     if (_LEADS.match(text) or _TRAILING.search(text)) and not _PRONOUN.search(rest):
-        joining = rest_words
+        # A kind's noun after a name ("member tier") only says which kind: the subject keeps
+        # the name, so the next name of that kind ("and elite?") replaces it whole.
+        nouns = {
+            rest_owners[end - 1] + 1
+            for start, end, name in said
+            if rest_owners[end - 1] + 1 < len(rest_words)
+            and kind_noun(rest_words[rest_owners[end - 1] + 1]) in names.kinds(name)
+        }
+        joining = [w for i, w in enumerate(rest_words) if i not in nouns]
     else:
         named = {rest_owners[i] for start, end, _ in said for i in range(start, end)}
         joining = [w for i, w in enumerate(rest_words) if i in named]
@@ -219,7 +227,8 @@ class LLMRewriter:
 def _learn_names(view: IndexView) -> NameKinds:
     # Learned per audience of the view and put together (see IndexView.pieces).
     learned = kinds_of(view.pieces("name kinds", seen_in))
-    return NameKinds.from_glossary(view.glossary).merged(learned)
+    glossary = view.glossary
+    return NameKinds.from_glossary(glossary).merged(learned).with_shorthand(glossary.terms)
 
 
 class FollowUps:

@@ -30,6 +30,7 @@ from bot.changes.digest import (
     parse_channels,
 )
 from bot.changes.periods import parse_since
+from bot.changes.visibility import DocumentAudiences, VisibleChanges
 from bot.commands import Command, Param
 from bot.delivery import Outbox
 from bot.errors import ConfigError, PartnerbotError
@@ -80,8 +81,11 @@ class ProgramChanges(Feature):
         posters: Callable[[], Mapping[str, ChannelPoster]] = dict,
         clock: Callable[[], datetime] | None = None,
         readers: Callable[[str, str], Viewer] = lambda platform, channel: PUBLIC,
+        documents: Callable[[], DocumentAudiences] = DocumentAudiences,
     ) -> None:
-        self.records = records
+        # Read with each change's audience as its document has it now (the stricter of then
+        # and now: bot/changes/visibility.py).
+        self.records = VisibleChanges(records, documents)
         # Who reads a channel (bot/chat/audiences.py): its digest lists what they may be told of.
         self.readers = readers
         self.settings = settings
@@ -164,7 +168,8 @@ class ProgramChanges(Feature):
         `channels` defaults to PARTNERBOT_CHANGES_CHANNELS; each is "platform:channel" and
         goes through the poster of that platform (default: the registered posters).
         Records are marked published only when every channel has the digest, so a failed
-        channel is retried by the next publish.
+        channel is retried by the next publish; a record no channel may be told of stays
+        unpublished, for a channel that may (added later).
         """
         targets = parse_channels(self.settings.channels if channels is None else channels)
         if not targets:
@@ -176,6 +181,7 @@ class ProgramChanges(Feature):
         chosen = list(self.posters().values()) if posters is None else posters
         by_platform = {p.platform: p for p in chosen}
         result = DigestResult(digest=None)
+        told: set[int] = set()
         for ids, targets_ in sorted(groups.items(), key=lambda g: -len(g[0])):
             if not ids:
                 logger.info("change digest: nothing %s may be told of", targets_)
@@ -185,12 +191,18 @@ class ProgramChanges(Feature):
             )
             result.digest = result.digest or digest
             self._publish_to(digest, targets_, by_platform, include_published, result)
+            told.update(ids)
         if result.digest is None:
             return result
         digest = result.digest
         if result.ok:
             self.records.mark_published(
-                [r.id for r in records], digest_key=digest.key, at=self.now()
+                [r.id for r in records if r.id in told], digest_key=digest.key, at=self.now()
+            )
+        if untold := [r for r in records if r.id not in told]:
+            logger.info(
+                "change digest: %d change(s) no channel may be told of stay unpublished",
+                len(untold),
             )
         logger.info(
             "change digest %s: %d changes, posted=%d already=%d failed=%d in flight=%d",

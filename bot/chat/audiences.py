@@ -1,16 +1,24 @@
-"""Who reads a reply: the audience of the place a question is answered in.
+"""Who reads a place: the one rule every path that answers or posts there asks.
 
 Documents say who may read them (knowledge/audience.py); this module says who reads a
-reply, as a `Viewer`, so retrieval searches only what every reader may read:
+place, as a `Viewer`, so retrieval searches only what every reader may read. Every path
+asks `Audiences.readers` (or `of_place`, its viewer): a mention, a slash command, a button,
+a thread follow-up, a DM, a change digest, a private notice to a partner.
 
-- a DM (or a reply only the asker sees): the asker's partner profile from the partners
-  file (`Partners.for_actor`), else the tags of the asker's mapped roles (a Discord role
-  that stands for a tier), else the public;
-- a partner's own place in the partners file, or a Slack Connect channel shared with
-  partner workspaces (`Partners.for_team` of each external team): those partners;
-- a channel the `audiences:` section of routes.yml maps to tags: those tags;
-- anything else (an unmapped channel, an unknown person, an external team nobody
-  listed): the public, which sees untagged documents only.
+- a DM (or a reply only the asker sees in a DM): the asker's partner profile from the
+  partners file (`Partners.for_actor`), else the tags of the asker's mapped roles (a
+  Discord role that stands for a tier), else the public;
+- a channel: what **every** organisation present may read — the intersection of the
+  channel's own audience (a partner's place: that partner; a channel the `audiences:`
+  section of routes.yml maps: those tags) and of each organisation the platform says is
+  there (bot/chat/membership.py: a Slack Connect workspace, a Teams tenant; each must be a
+  listed partner's: `Partners.for_team`);
+- one organisation nobody lists, or a platform that cannot tell who is there: the public;
+- a partner's private place shared with anyone else is not private: it is answered for
+  the public, and private notices to it are held back (`Readers.private_to` is None) and
+  reported to the admins;
+- anything else (an unmapped channel, an unknown person): the public, which sees untagged
+  documents only.
 
 The `audiences:` section uses routes.yml's tag vocabulary (`tags:`); a tag outside it
 is refused, so a typo cannot quietly open or close a channel:
@@ -33,9 +41,11 @@ from typing import Any
 
 import yaml
 
+from bot.chat.membership import UNKNOWN, Membership
 from bot.errors import ConfigError, UserError
-from bot.models import Actor
+from bot.models import Actor, ChannelRef
 from bot.partners import Partner, Partners
+from bot.prompts import message
 from bot.watched import WatchedFile
 from knowledge import bounded_yaml
 from knowledge.audience import ANY, PARTNERS, PUBLIC, Audience, Viewer
@@ -43,6 +53,7 @@ from knowledge.audience import ANY, PARTNERS, PUBLIC, Audience, Viewer
 logger = logging.getLogger(__name__)
 
 SECTION = "audiences"
+LAPSES_KEPT = 10_000  # private places said to be shared, each said once
 ROLES_SUFFIX = "_roles"
 _ENTRY_KEYS = {"name", "tags"}
 
@@ -161,21 +172,43 @@ def _ids(value: Any, where: str) -> tuple[str, ...]:
     return tuple(str(v).strip() for v in items if str(v).strip())
 
 
+@dataclass(frozen=True)
+class Readers:
+    """Who reads a place: the `viewer` (what every reader may read), the partner whose
+    private place it is (`owner`), and who else is present there (`outsiders`, by name)."""
+
+    viewer: Viewer
+    owner: Partner | None = None
+    outsiders: tuple[str, ...] = ()
+
+    @property
+    def private_to(self) -> str | None:
+        """The partner id this place is private to: its owner, with nobody else present."""
+        return self.owner.id if self.owner is not None and not self.outsiders else None
+
+
 class Audiences:
-    """Resolves who reads a reply from the partners file and the place map (both read
-    again when they change)."""
+    """Resolves who reads a place from the partners file, the place map (both read again
+    when they change) and who the platform says is present (`membership`)."""
 
     def __init__(
         self,
         *,
         partners: Callable[[], Partners] = Partners,
         places: Callable[[], PlaceMap] = PlaceMap,
+        membership: Membership | None = None,
+        reserved: Callable[[], Mapping[ChannelRef, str]] = dict,
     ) -> None:
+        """`reserved`: channels others read (route, mapped and admin channels) with what each
+        is; a partner's place among them is not private (the partners file refuses that)."""
         self._partners = partners
         self._places = places
+        self._reserved = reserved
+        self.membership = membership or Membership()
+        self._lapsed: set[tuple[str, str, tuple[str, ...]]] = set()
 
     def of_asker(self, actor: Actor) -> Viewer:
-        """The asker alone reads the reply (a DM, a reply only they see)."""
+        """The asker alone reads the reply (a DM)."""
         partner = self._partners().for_actor(actor)
         if partner is not None:
             return partner_viewer(partner)
@@ -186,43 +219,95 @@ class Audiences:
         ]
         return Viewer.of(facts, name=f"{actor.who} (by role)") if facts else PUBLIC
 
-    def of_channel(self, platform: str, channel: str, *, shared_with: Iterable[str] = ()) -> Viewer:
-        """Everyone who can read a channel: a partner's own place, a Slack Connect channel's
-        partners (every external team must be a listed partner's), a mapped channel's tags;
-        otherwise the public."""
-        partners = self._partners()
-        if (own := partners.for_place(platform, channel)) is not None:
-            return partner_viewer(own)
-        teams = sorted(set(shared_with))
-        if teams:
-            found = [partners.for_team(platform, team) for team in teams]
-            if any(p is None for p in found):
-                return PUBLIC  # someone we do not know reads it
-            each = {p.id: p for p in found if p is not None}
-            viewers = [partner_viewer(p) for p in each.values()]
-            if len(viewers) == 1:
-                return viewers[0]
-            return Viewer.common(viewers, name=" and ".join(sorted(p.name for p in each.values())))
-        return self._places().channels.get((platform, channel), PUBLIC)
-
     def of_place(
         self,
-        actor: Actor,
+        platform: str,
         channel: str | None,
         *,
+        asker: Actor | None = None,
         direct: bool = False,
-        shared_with: Iterable[str] = (),
+        present: Iterable[str] = (),
     ) -> Viewer:
-        """Who reads a reply posted in `channel` (a DM when `direct`; None: nowhere known)."""
+        """What every reader of a reply posted in `channel` may read (see `readers`)."""
+        return self.readers(platform, channel, asker=asker, direct=direct, present=present).viewer
+
+    def readers(
+        self,
+        platform: str,
+        channel: str | None,
+        *,
+        asker: Actor | None = None,
+        direct: bool = False,
+        present: Iterable[str] = (),
+    ) -> Readers:
+        """Who reads `channel` on `platform` (a DM with `asker` when `direct`; None: nowhere
+        known). `present`: organisations the platform named with the event, besides those its
+        membership lookup reports. Blocking (the lookup may ask the platform): call it from a
+        worker thread. Anything that cannot be evaluated gives the public."""
         try:
             if direct:
-                return self.of_asker(actor)
+                return Readers(self.of_asker(asker) if asker is not None else PUBLIC)
             if not channel:
-                return PUBLIC
-            return self.of_channel(actor.platform, channel, shared_with=shared_with)
+                return Readers(PUBLIC)
+            return self._channel(platform, channel, frozenset(present))
         except ConfigError as e:  # a broken file keeps everyone to the public
             logger.warning("audiences: %s; answering for the public", e)
-            return PUBLIC
+            return Readers(PUBLIC)
+
+    def _channel(self, platform: str, channel: str, present: frozenset[str]) -> Readers:
+        partners = self._partners()
+        own = partners.for_place(platform, channel)
+        looked_up = self.membership.organisations(platform, channel)
+        organisations = sorted(present | (looked_up or frozenset()))
+        found = {
+            o: (partners.for_team(platform, o) if o != UNKNOWN else None) for o in organisations
+        }
+        unknown = [o for o, p in found.items() if p is None]
+        others = {p.id: p for p in found.values() if p is not None and p != own}
+        if own is not None:
+            also = self._reserved().get(ChannelRef(platform, channel))
+            outsiders = tuple(
+                ([message("audience_readers_of", what=also)] if also else [])
+                + [p.name for p in others.values()]
+                + [
+                    message("audience_unnamed_organisation")
+                    if o == UNKNOWN
+                    else message("audience_unknown_organisation", id=o)
+                    for o in unknown
+                ]
+            )
+            if outsiders:
+                self._lapse(platform, channel, own, outsiders)
+                return Readers(PUBLIC, own, outsiders)
+            return Readers(partner_viewer(own), own)
+        if unknown:
+            return Readers(PUBLIC)  # someone we do not know reads it
+        viewers = [
+            *([v] if (v := self._places().channels.get((platform, channel))) else []),
+            *(partner_viewer(p) for p in others.values()),
+        ]
+        if not viewers:
+            return Readers(PUBLIC)
+        if len(viewers) == 1:
+            return Readers(viewers[0])
+        name = " and ".join(sorted(v.name for v in viewers))
+        return Readers(Viewer.common(viewers, name=name))
+
+    def _lapse(self, platform: str, channel: str, own: Partner, outsiders: tuple[str, ...]) -> None:
+        """Say once (per place and company) that a partner's private place is not private."""
+        key = (platform, channel, outsiders)
+        if key not in self._lapsed:
+            if len(self._lapsed) >= LAPSES_KEPT:
+                self._lapsed.clear()
+            self._lapsed.add(key)
+            logger.warning(
+                "%s %s is %s's private place but %s also read it: answering there for the "
+                "public, private notices held back",
+                platform,
+                channel,
+                own.id,
+                ", ".join(outsiders),
+            )
 
 
 class PlaceMapFile:

@@ -3,10 +3,11 @@
 A platform adapter translates its events into `ChatMessage`, `CommandCall` and
 `ButtonClick`, calls this service, and renders what comes back. Everything both
 adapters would otherwise write twice lives here: de-duplication of deliveries, the
-help words, when an overheard thread message is answered, the one history policy,
-thread topics ("Ask about this"), button clicks, and running the command table
-(admin check, errors). Blocking work (the core, the store) runs in worker threads,
-so adapters simply await these methods on their event loop.
+help words, when an overheard thread message is answered (bot/chat/addressing.py), who
+reads the reply (bot/chat/audiences.py), the one history policy, thread topics ("Ask
+about this"), button clicks, and running the command table (admin check, errors).
+Blocking work (the core, the store) runs in worker threads, so adapters simply await
+these methods on their event loop.
 """
 
 from __future__ import annotations
@@ -14,19 +15,22 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import time
+import threading
 from collections import OrderedDict
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from typing import Protocol
 
 from bot.answering.acknowledgements import is_acknowledgement
+from bot.answering.mentions import without_mentions
+from bot.chat.addressing import asks_the_bot
 from bot.chat.admin import require_admin
 from bot.chat.audiences import Audiences
+from bot.chat.membership import Lookup
 from bot.commands import Command, CommandTable, CommandUsageError, Param
 from bot.core import PartnerBot, reindex_summary
-from bot.errors import UserError
+from bot.errors import PlatformRefused, UserError
 from bot.models import (
     Actor,
     Answer,
@@ -43,12 +47,12 @@ from bot.models import (
 )
 from bot.prompts import message
 from bot.store import EventRepository, InteractionRepository, ThreadRepository
+from knowledge.audience import Viewer
 from knowledge.errors import KnowledgeError
 
 logger = logging.getLogger(__name__)
 
 HISTORY_TURNS = 10  # earlier turns handed to the core, after merging
-TEAMS_SECONDS = 300.0  # how long the teams sharing a channel are kept
 PARENTS_KEPT = 10_000  # threads whose channel is remembered (Discord)
 HELP_WORDS = frozenset({"help", "/help", "?"})
 Reader = Callable[[], Awaitable[Conversation]]
@@ -117,9 +121,10 @@ class PlatformTraits:
 
     usage: Callable[[Command], str] = words_usage
     hears_unmentioned: bool = True
-    # The teams (workspaces, organisations) a channel is shared with, when the platform can
-    # say (Slack Connect): who reads a reply there (bot/chat/audiences.py).
-    channel_teams: Callable[[str], Awaitable[Iterable[str]]] | None = None
+    # The organisations (workspaces, tenants) besides the platform's own that share a
+    # channel, when the platform can say (Slack Connect, Teams shared channels); blocking,
+    # called from worker threads: who reads a reply there (bot/chat/membership.py).
+    organisations: Lookup | None = None
 
 
 class ChatService:
@@ -144,15 +149,23 @@ class ChatService:
             for command in feature.commands():
                 self.commands.add(command)
         self._traits: dict[str, PlatformTraits] = {}
-        self._shareable: OrderedDict[int, Answer] = OrderedDict()
+        # Private answers "Post to channel" may publish: by interaction id, with who asked,
+        # where, and for whom the answer was made (bot/chat/audiences.py).
+        self._shareable: OrderedDict[int, _Shareable] = OrderedDict()
         self._shareable_size = shareable
-        self._teams: dict[tuple[str, str], tuple[float, frozenset[str]]] = {}
+        self._shareable_lock = threading.Lock()
         # Threads that are channels of their own (Discord) the bot opened, and the channel
         # each is in: its readers are that channel's (bot/chat/audiences.py).
         self._parents: OrderedDict[tuple[str, str], str] = OrderedDict()
 
     def add_platform(self, name: str, traits: PlatformTraits) -> None:
         self._traits[name] = traits
+        self.audiences.membership.add_platform(name, traits.organisations)
+
+    def membership_changed(self, platform: str, channel: str) -> None:
+        """The platform reported that who is in `channel` changed (someone joined or left,
+        the channel was shared or unshared): the next question there asks again."""
+        self.audiences.membership.changed(platform, channel)
 
     def traits(self, platform: str) -> PlatformTraits:
         return self._traits.get(platform, PlatformTraits())
@@ -187,18 +200,21 @@ class ChatService:
         )
         if not msg.addressed and not (conversation.bot_present or known):
             return None  # people talking in a thread the bot is not part of
+        if not msg.addressed and not asks_the_bot(msg.text):
+            return None  # people talking to each other in the bot's thread
         if msg.text.strip().lower() in HELP_WORDS:
             return Reply(text=self.help_text(platform))
         channel = msg.parent or self._parents.get((platform, msg.place.channel))
         audience = await asyncio.to_thread(
             self.audiences.of_place,
-            msg.actor,
+            platform,
             channel or msg.place.channel,
+            asker=msg.actor,
             direct=msg.direct,
-            shared_with=msg.shared_with or await self.shared_with(msg),
+            present=msg.shared_with,
         )
         question = Question(
-            msg.text,
+            without_mentions(msg.text),
             actor=msg.actor,
             place=str(msg.place),
             history=self.history(conversation.turns),
@@ -227,27 +243,12 @@ class ChatService:
                 if thread is not None:
                     self._opened(platform, thread, msg.parent or msg.place.channel)
                     await self.replied_in_thread(platform, thread)
+        except PlatformRefused as e:  # (the platform named what is missing, once)
+            logger.debug("%s: message %s not answered: %s", platform, msg.message_id, e)
         except Exception:
             logger.exception("%s: answering message %s failed", platform, msg.message_id)
             with contextlib.suppress(Exception):
                 await send(Reply(text=message("apology")))
-
-    async def shared_with(self, msg: ChatMessage) -> frozenset[str]:
-        """The other teams the message's channel is shared with, as the platform says (kept
-        a few minutes); "?" (a team nobody lists: the public) when asking it fails."""
-        lookup, channel = self.traits(msg.actor.platform).channel_teams, msg.place.channel
-        if msg.direct or lookup is None:
-            return frozenset()
-        key, now = (msg.actor.platform, channel), time.monotonic()
-        if (kept := self._teams.get(key)) is not None and now - kept[0] < TEAMS_SECONDS:
-            return kept[1]
-        try:
-            teams = frozenset(await lookup(channel)) - {msg.actor.team}
-        except Exception as e:
-            logger.warning("%s: could not tell who shares %s: %r", msg.actor.platform, channel, e)
-            teams = frozenset({"?"})
-        self._teams[key] = (now, teams)
-        return teams
 
     def _opened(self, platform: str, thread: Place, channel: str) -> None:
         """A thread the bot posts in is read by those who read `channel`."""
@@ -266,12 +267,16 @@ class ChatService:
         return all(self.store.events.first_time(k) for k in keys)
 
     def history(self, turns: Sequence[Turn]) -> tuple[Turn, ...]:
-        """The one history policy: empty turns dropped, consecutive turns of one side
+        """The one history policy: empty turns dropped, so is what people said to each other
+        (not a question for the bot, and not answered by it), consecutive turns of one side
         merged, the last `history_turns` kept."""
         merged: list[Turn] = []
-        for turn in turns:
+        for i, turn in enumerate(turns):
             text = turn.text.strip()
             if not text:
+                continue
+            answered = i + 1 < len(turns) and turns[i + 1].role == "bot"
+            if turn.role == "user" and not answered and not asks_the_bot(text):
                 continue
             if merged and merged[-1].role == turn.role:
                 merged[-1] = Turn(turn.role, f"{merged[-1].text}\n\n{text}")
@@ -294,10 +299,7 @@ class ChatService:
             if click.action in ("feedback_up", "feedback_down"):
                 return ButtonReply(await asyncio.to_thread(self._feedback, click))
             if click.action == "share":
-                answer = self._shareable.pop(_int(click.value), None)
-                return (
-                    ButtonReply(share=answer) if answer else ButtonReply(message("share_expired"))
-                )
+                return await asyncio.to_thread(self._share, click)
             for feature in self.core.features:
                 reply = await asyncio.to_thread(feature.on_button, click)
                 if reply is not None:
@@ -330,7 +332,7 @@ class ChatService:
         except Exception as e:
             logger.warning("%s: could not post for the %s button: %r", platform, click.action, e)
             if reply.share is not None:
-                self.keep_shareable(reply.share)
+                self._keep_again(click, reply.share)
             with contextlib.suppress(Exception):
                 await ui.private(message("could_not_post"))
 
@@ -356,14 +358,56 @@ class ChatService:
         hint = self.follow_up_hint(platform)
         return f"{reply.text}\n\n{hint}" if hint else reply.text
 
-    def keep_shareable(self, answer: Answer) -> None:
-        """Keep a private answer for a while, so "Post to channel" can publish it."""
+    def keep_shareable(self, answer: Answer, *, asker: Actor, channel: str, viewer: Viewer) -> None:
+        """Keep a private answer for a while, so "Post to channel" can publish it: only its
+        asker, only where it was asked, and only while the channel's readers are those it was
+        made for (`viewer`)."""
         if answer.interaction_id is None or answer.kind != "answer":
             return
-        self._shareable[answer.interaction_id] = answer
-        self._shareable.move_to_end(answer.interaction_id)
-        while len(self._shareable) > self._shareable_size:
-            self._shareable.popitem(last=False)
+        with self._shareable_lock:
+            self._shareable[answer.interaction_id] = _Shareable(answer, asker, channel, viewer.key)
+            self._shareable.move_to_end(answer.interaction_id)
+            while len(self._shareable) > self._shareable_size:
+                self._shareable.popitem(last=False)
+
+    def _share(self, click: ButtonClick) -> ButtonReply:
+        """ "Post to channel": the kept answer, if this person asked it here and the channel is
+        still read by those it was made for (asked again, bot/chat/audiences.py)."""
+        with self._shareable_lock:
+            kept = self._shareable.get(_int(click.value))
+        if kept is None:
+            return ButtonReply(message("share_expired"))
+        asker = kept.asker
+        if (asker.platform, asker.id, kept.channel) != (
+            click.actor.platform,
+            click.actor.id,
+            click.channel,
+        ):
+            logger.warning(
+                "%s tried to post %s's answer %s in %s (asked in %s); refused",
+                click.actor.who,
+                asker.who,
+                click.value,
+                click.channel,
+                kept.channel,
+            )
+            return ButtonReply(message("share_elsewhere"))
+        now = self.audiences.of_place(asker.platform, kept.channel, asker=asker)
+        if now.key != kept.viewer:
+            logger.warning(
+                "the readers of %s changed since answer %s; not posted", kept.channel, click.value
+            )
+            return ButtonReply(message("share_audience_changed"))
+        with self._shareable_lock:
+            self._shareable.pop(_int(click.value), None)
+        return ButtonReply(share=kept.answer)
+
+    def _keep_again(self, click: ButtonClick, answer: Answer) -> None:
+        """A shared answer the platform refused to post stays shareable."""
+        if answer.interaction_id is None:
+            return
+        viewer = self.audiences.of_place(click.actor.platform, click.channel, asker=click.actor)
+        self.keep_shareable(answer, asker=click.actor, channel=click.channel, viewer=viewer)
 
     # -- commands -------------------------------------------------------------------------------
     async def run_words(
@@ -372,11 +416,13 @@ class ChatService:
         *,
         actor: Actor,
         place: Place | None = None,
+        direct: bool = False,
         working: Callable[[str], Awaitable[None]] | None = None,
     ) -> Reply:
-        """A command typed as words (`comms cancel ID`); empty or unknown words get the help."""
+        """A command typed as words (`comms cancel ID`); empty or unknown words get the help.
+        `direct`: typed in a DM with the bot."""
         try:
-            found = self.commands.parse_words(text, actor=actor, place=place)
+            found = self.commands.parse_words(text, actor=actor, place=place, direct=direct)
         except CommandUsageError as e:
             return Reply(text=str(e), private=True)
         if found is None:
@@ -413,8 +459,6 @@ class ChatService:
         except Exception:
             logger.exception("command %s by %s failed", command.name, call.actor.who)
             return Reply(text=message("apology"), private=True)
-        if reply.answer is not None:
-            self.keep_shareable(reply.answer)
         return reply
 
     def help_text(self, platform: str) -> str:
@@ -435,16 +479,22 @@ class ChatService:
         core = self.core
 
         def ask(call: CommandCall) -> Reply:
-            # For the channel it is asked in even when only the asker sees the reply: a
-            # private answer may be posted to the channel ("Post to channel").
+            # For the place it is asked in even when only the asker sees the reply: a private
+            # answer may be posted to the channel ("Post to channel"); in a DM, for the asker.
             channel = call.place.channel if call.place else None
+            audience = self.audiences.of_place(
+                call.actor.platform, channel, asker=call.actor, direct=call.direct
+            )
             question = Question(
                 call.text("question"),
                 actor=call.actor,
                 place=str(call.place or ""),
-                audience=self.audiences.of_place(call.actor, channel),
+                audience=audience,
             )
-            return Reply(answer=core.ask(question), private=call.flag("private"))
+            answer = core.ask(question)
+            if channel and not call.direct:
+                self.keep_shareable(answer, asker=call.actor, channel=channel, viewer=audience)
+            return Reply(answer=answer, private=call.flag("private"))
 
         def reindex(call: CommandCall) -> Reply:
             logger.info("re-index requested by %s", call.actor.who)
@@ -473,6 +523,14 @@ class ChatService:
             ),
             Command("help", "What partnerbot can do", help_),
         ]
+
+
+@dataclass(frozen=True, slots=True)
+class _Shareable:
+    answer: Answer
+    asker: Actor
+    channel: str
+    viewer: str  # the key of the viewer the answer was made for
 
 
 def thread_key(platform: str, place: Place) -> str:

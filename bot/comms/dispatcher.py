@@ -44,6 +44,7 @@ from datetime import timedelta
 from bot.comms.keys import FEATURE, PARTNER_FEATURE, TELLING_KINDS, button_value
 from bot.comms.model import Communication, format_day, format_when
 from bot.comms.notices import render_notice
+from bot.comms.partner_notices import DIRECT
 from bot.comms.planning import notice_label
 from bot.comms.registry import Communications
 from bot.delivery import Outbox
@@ -74,6 +75,7 @@ class TickReport:
     retried: list[str] = field(default_factory=list)
     failed: list[str] = field(default_factory=list)
     lost: list[str] = field(default_factory=list)
+    held: list[str] = field(default_factory=list)  # private notices kept from a shared place
     waiting_for_platform: list[str] = field(default_factory=list)
 
 
@@ -90,6 +92,7 @@ class Dispatcher:
         lease: timedelta = timedelta(minutes=2),
         late_after: timedelta = timedelta(minutes=15),
         max_attempts: int = 6,
+        held_for: timedelta = timedelta(minutes=1),
         sync_folder: bool = False,
         owner: str | None = None,
         recheck_seconds: float = RECHECK_SECONDS,
@@ -113,6 +116,7 @@ class Dispatcher:
             clock=comms.now,
         )
         self.stopping = threading.Event()
+        self.held_for = held_for
         self._reported: set[str] = set()
         self._partners_version: Hashable | None = None
 
@@ -294,7 +298,7 @@ class Dispatcher:
                 report.stale.append(key)
                 return None
             if d.feature == PARTNER_FEATURE:
-                return self._partner_notice(d, comm, poster, late=late)
+                return self._partner_notice(d, comm, poster, late=late, report=report)
             return render_notice(
                 comm=comm,
                 kind=d.kind,
@@ -346,10 +350,24 @@ class Dispatcher:
             report.lost.append(key)
 
     def _partner_notice(
-        self, d: Delivery, comm: Communication, poster: ChannelPoster, *, late: bool
+        self,
+        d: Delivery,
+        comm: Communication,
+        poster: ChannelPoster,
+        *,
+        late: bool,
+        report: TickReport,
     ) -> Notice | None:
         """A private notice with this partner's customers, read now; withheld (and settled)
-        when none of its customers are on the list any more."""
+        when none of its customers are on the list any more; held back (and the admins told)
+        while its place is read by anyone else."""
+        partner = str(d.detail.get("partner", ""))
+        if not d.channel.startswith(DIRECT):
+            shared = self.comms.shared_place(d.platform, d.channel, partner)
+            if shared:
+                self._hold(d, comm, partner, shared)
+                report.held.append(d.key)
+                return None
         notice = self.comms.partner_notices.render(
             comm=comm,
             delivery=d,
@@ -362,6 +380,26 @@ class Dispatcher:
                 d.id, "skipped", note="none of the partner's customers are on the list"
             )
         return notice
+
+    def _hold(self, d: Delivery, comm: Communication, partner: str, why: str) -> None:
+        """Keep a private notice back while its place is shared; the admins are told once per
+        place and revision, and it is tried again each `held_for`."""
+        note = f"held back: {why}"
+        logger.warning("delivery %s: %s", d.key, note)
+        self.outbox.hold(d, note, after=self.held_for)
+        text = render(
+            "comms_alert_place_shared",
+            title=comm.title,
+            id=comm.id,
+            partner=partner,
+            notice=notice_label(d.kind, d.lead_days),
+            platform=d.platform,
+            channel=d.channel,
+            why=why,
+        )
+        with self.store.transaction() as tx:
+            what = f"held-{d.platform}-{d.channel}"
+            self.comms.planner.alert_admins(tx, comm, d.revision, what, text)
 
     def abandon(self) -> int:
         """Give up the posts in flight (shutdown with a slow platform); how many there were."""

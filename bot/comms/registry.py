@@ -12,8 +12,9 @@ dispatcher records it (`mark_sent`). The admin's reports are `reports`
 
 from __future__ import annotations
 
+import contextlib
 import logging
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from functools import partial
@@ -40,7 +41,7 @@ from bot.comms.recipients import RecipientList, source_hash
 from bot.comms.reports import ACTIVE, Reports
 from bot.comms.routing import ChannelRef, Routes, load_routes, parse_channel_refs
 from bot.comms.settings import CommsSettings
-from bot.errors import UserError
+from bot.errors import ConfigError, UserError
 from bot.partners import PartnersFile
 from bot.prompts import message
 from bot.store import Delivery, Repositories, Store, StoredCommunication
@@ -131,6 +132,10 @@ def _record(stored: StoredCommunication, now: datetime) -> Record:
     )
 
 
+# (platform, channel, partner id) → why that place is not the partner's alone, or None.
+SharedPlace = Callable[[str, str, str], str | None]
+
+
 class Communications:
     """Registry of vendor-to-customer communications, kept in the bot's state store."""
 
@@ -143,8 +148,13 @@ class Communications:
         clock: Clock | None = None,
         platforms: Iterable[str] | None = None,
         partners: PartnersFile | None = None,
+        shared_place: SharedPlace | None = None,
+        reserved: Callable[[], Mapping[ChannelRef, str]] | None = None,
     ) -> None:
         self._store = store
+        # Why a partner's place is not private to it right now (someone else reads it), or
+        # None: asked right before each private notice is posted there (bot/chat/audiences.py).
+        self.shared_place: SharedPlace = shared_place or (lambda platform, channel, partner: None)
         self.settings = settings
         # Known platform names: a routes file or setting naming another is refused.
         self.platforms = tuple(platforms) if platforms is not None else None
@@ -156,10 +166,14 @@ class Communications:
         )
         # Who is who (bot/partners.py); its tiers, regions and competencies are checked
         # against the routes file's tags when there is one.
+        # A partner's place may not be a channel others read (bot/partners.py): `reserved`,
+        # those channels, by default this registry's route and admin channels.
+        self.reserved = reserved or self.channels_in_use
         self.partners = partners or PartnersFile(
             settings.partners_path,
             platforms=self.platforms,
             vocabulary=self._vocabulary,
+            reserved=lambda: self.reserved(),
             depends_on=(self.routes_file,),
         )
         self.partner_notices = PartnerNotices(
@@ -197,6 +211,19 @@ class Communications:
     def routes(self) -> Routes:
         """The routes file (PARTNERBOT_COMMS_ROUTES), read again only when it changed."""
         return self.routes_file.get()
+
+    def channels_in_use(self) -> dict[ChannelRef, str]:
+        """Channels others read: each route's channels and the admin channels, with what each
+        is (a partner's place may be none of them)."""
+        found: dict[ChannelRef, str] = {}
+        with contextlib.suppress(ConfigError):  # (reported where the routes are read)
+            for route in self.routes.routes:
+                for ref in route.channels:
+                    found.setdefault(ref, f"a channel of route {route.name!r} in the routes file")
+        with contextlib.suppress(ConfigError):
+            for ref in self.admin_channels:
+                found.setdefault(ref, "an admin channel (PARTNERBOT_ADMIN_CHANNELS)")
+        return found
 
     def _vocabulary(self) -> dict[str, frozenset[str]] | None:
         routes = self.routes

@@ -69,6 +69,9 @@ class DevSet:
     items: list[EvalItem]
     question_files: tuple[Path, ...] = ()
     heldout: list[EvalItem] = field(default_factory=list)  # never used for fitting
+    # The domains its answers may link to (devset.yml `link_domains`, as an admin would set
+    # PARTNERBOT_LINK_DOMAINS); none: the corpus's own `url:` domains.
+    link_domains: tuple[str, ...] = ()
 
     @property
     def one_turn(self) -> list[EvalItem]:
@@ -255,12 +258,14 @@ def load_devset(folder: Path) -> DevSet:
     folder = Path(folder)
     corpus = folder / "corpus"
     config = folder / "devset.yml"
+    domains: tuple[str, ...] = ()
     if config.is_file():
         data = yaml.safe_load(config.read_text(encoding="utf-8")) or {}
         if not isinstance(data, dict):
             raise UserError(f"{config}: expected a mapping such as 'corpus: ../docs'")
         if data.get("corpus"):
             corpus = (folder / str(data["corpus"])).resolve()
+        domains = tuple(str(d) for d in data.get("link_domains") or ())
     if not corpus.is_dir():
         raise UserError(f"{folder}: no corpus/ folder (or devset.yml naming one)")
     files = tuple(folder / name for name in QUESTION_FILES if (folder / name).is_file())
@@ -269,7 +274,12 @@ def load_devset(folder: Path) -> DevSet:
         raise UserError(f"{folder}: no question files ({', '.join(QUESTION_FILES)})")
     heldout = folder / HELDOUT_FILE
     return DevSet(
-        folder.name, corpus, items, files, load_questions(heldout) if heldout.is_file() else []
+        folder.name,
+        corpus,
+        items,
+        files,
+        load_questions(heldout) if heldout.is_file() else [],
+        domains,
     )
 
 

@@ -72,9 +72,10 @@ class EvalSuite:
                 continue
             suffix = "" if self.glossary else "-no-glossary"
             data_dir = self.data_root / f"{devset.name}{suffix}"
-            bot = PartnerBot(
-                self.settings.model_copy(update={"data_dir": data_dir, "abstain_threshold": None})
-            )
+            update: dict[str, object] = {"data_dir": data_dir, "abstain_threshold": None}
+            if devset.link_domains:
+                update["link_domains"] = list(devset.link_domains)
+            bot = PartnerBot(self.settings.model_copy(update=update))
             corpus = devset.corpus
             if not self.glossary and (corpus / GLOSSARY_FILE).exists():
                 corpus = _without_glossary(corpus, data_dir.with_name(data_dir.name + "-docs"))

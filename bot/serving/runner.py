@@ -24,6 +24,7 @@ logger = logging.getLogger(__name__)
 T = TypeVar("T")
 
 STOP_SECONDS = 8.0  # for all services together; `partnerbot serve` exits within 10 s
+TASKS_SECONDS = 1.0  # for the tasks left over, cancelled once the services stopped
 
 
 async def serve(
@@ -99,6 +100,7 @@ def run(services: Sequence[Service], *, exit_seconds: float = 10.0) -> list[thre
         loop.run_until_complete(_serve_and_note(services, stopped_at))
     finally:
         try:
+            _finish_tasks(loop)
             loop.run_until_complete(loop.shutdown_asyncgens())
         finally:
             executor.shutdown(wait=False, cancel_futures=True)
@@ -108,6 +110,23 @@ def run(services: Sequence[Service], *, exit_seconds: float = 10.0) -> list[thre
     for thread in busy:
         thread.join(max(0.0, deadline - time.monotonic()))
     return [t for t in busy if t.is_alive()]
+
+
+def _finish_tasks(loop: asyncio.AbstractEventLoop, seconds: float = TASKS_SECONDS) -> None:
+    """Cancel the tasks still pending (a chat SDK's own: its event handlers, typing, its
+    gateway) and let them end, so none is destroyed while pending when the loop closes."""
+    tasks = [t for t in asyncio.all_tasks(loop) if not t.done()]
+    if not tasks:
+        return
+    for task in tasks:
+        task.cancel()
+    done, pending = loop.run_until_complete(asyncio.wait(tasks, timeout=seconds))
+    for task in done:
+        if not task.cancelled() and task.exception() is not None:
+            logger.debug("%s ended with %r while stopping", task.get_name(), task.exception())
+    if pending:
+        names = ", ".join(sorted(t.get_name() for t in pending))
+        logger.warning("%d task(s) would not stop: %s", len(pending), names)
 
 
 async def _serve_and_note(services: Sequence[Service], stopped_at: list[float]) -> None:

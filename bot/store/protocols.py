@@ -197,8 +197,17 @@ class DeliveryRepository(Protocol):
     ) -> bool: ...
 
     def retry_later(
-        self, delivery_id: int, *, owner: str, note: str, not_before: datetime
-    ) -> bool: ...
+        self,
+        delivery_id: int,
+        *,
+        owner: str,
+        note: str,
+        not_before: datetime,
+        attempted: bool = True,
+    ) -> bool:
+        """Planned again from `not_before`; `attempted=False`: this claim did not try to post
+        (held back), so it does not count as an attempt."""
+        ...
 
     def mark_failed(self, delivery_id: int, *, owner: str, note: str) -> bool: ...
 

@@ -815,11 +815,21 @@ class SqlDeliveries:
             )
         return result.rowcount == 1
 
-    def retry_later(self, delivery_id: int, *, owner: str, note: str, not_before: datetime) -> bool:
+    def retry_later(
+        self,
+        delivery_id: int,
+        *,
+        owner: str,
+        note: str,
+        not_before: datetime,
+        attempted: bool = True,
+    ) -> bool:
+        uncount = "" if attempted else ", attempts = attempts - 1"
         with self._use(False) as s:
             result = s.execute(
                 "UPDATE deliveries SET status = 'planned', note = ?, not_before = ?, "
-                "claimed_until = NULL WHERE id = ? AND status = 'claimed' AND claimed_by = ?",
+                f"claimed_until = NULL{uncount} WHERE id = ? AND status = 'claimed' "
+                "AND claimed_by = ?",
                 (note, iso(not_before), delivery_id, owner),
             )
         return result.rowcount == 1

@@ -17,6 +17,7 @@ from typing import Any
 
 import pytest
 
+from adapters.slack.events import MEMBERSHIP_EVENTS
 from bot.app import App
 from bot.errors import ConfigError
 from bot.prompts import message
@@ -481,11 +482,13 @@ def test_slack_manifest_command_prints_the_app_manifest() -> None:
         "commands",
     }
     settings = manifest["settings"]
+    # Messages, and every change of who reads a channel the bot listens for.
     assert set(settings["event_subscriptions"]["bot_events"]) == {
         "app_mention",
         "message.channels",
         "message.groups",
         "message.im",
+        *MEMBERSHIP_EVENTS,
     }
     assert settings["socket_mode_enabled"] is True and settings["interactivity"]["is_enabled"]
     assert [c["command"] for c in manifest["features"]["slash_commands"]] == ["/partner"]

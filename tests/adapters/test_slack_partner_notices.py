@@ -20,8 +20,8 @@ from bot.config import SAMPLES_DIR
 from tests.adapters.slack_harness import running_slack, slack_settings
 from tests.adapters.test_slack import responses
 from tests.adapters.test_slack_notices import SLACK_ROUTES, button_value, key_of, notices
-from tests.fakes.slack_server import FakeSlack
-from tests.scenarios.test_comms import COMM_ID, SAMPLE, Clock, before_send, write_routes
+from tests.fakes.slack_server import TEAM_ID, FakeSlack
+from tests.scenarios.test_comms import ADMINS, COMM_ID, SAMPLE, Clock, before_send, write_routes
 from tests.scenarios.test_partner_notices import (
     ALL_NAMES,
     CUSTOMERS,
@@ -53,7 +53,12 @@ PARTNERS = {
 @pytest.fixture
 def fake() -> Iterator[FakeSlack]:
     with FakeSlack() as server:
-        server.seed_channel(HARBOUR, name="harbour-it-northwind", is_ext_shared=True)
+        server.seed_channel(
+            HARBOUR,
+            name="harbour-it-northwind",
+            is_ext_shared=True,
+            connected_team_ids=[TEAM_ID, "T0HARBOUR"],
+        )
         server.seed_channel(WATTLE, name="wattle-private", is_private=True)
         yield server
 
@@ -70,6 +75,7 @@ def app(make_app: Callable[..., App], fake: FakeSlack, tmp_path: Path) -> App:
         **slack_settings(fake),
         PARTNERBOT_COMMS_ROUTES=str(write_routes(folder, SLACK_ROUTES)),
         PARTNERBOT_PARTNERS_FILE=str(partners),
+        PARTNERBOT_ADMIN_CHANNELS=f"slack:{ADMINS}",
     )
     app.comms.clock = Clock(before_send(days=2))  # inside the window: first notices at once
     app.comms.refresh_index = lambda: None  # type: ignore[method-assign]
@@ -129,3 +135,32 @@ async def test_each_partner_gets_its_own_customers_once_on_slack_across_a_crash(
     for channel in ("C0ANZ", "C0EMEA"):
         [notice] = notices(fake, channel)
         assert not {n for n in ALL_NAMES if n in shown(notice)}
+
+
+async def test_a_private_notice_waits_while_the_partner_s_place_is_shared_and_admins_are_told(
+    app: App, fake: FakeSlack
+) -> None:
+    """Found 1: Harbour IT's Slack Connect place also holds a workspace nobody lists: its
+    private notice (its customers) is held back and the admins are told, once; when the
+    workspace has left (Slack says channel_unshared), the notice goes out."""
+    fake.seed_channel(
+        HARBOUR, is_ext_shared=True, connected_team_ids=[TEAM_ID, "T0HARBOUR", "T0RIVAL"]
+    )
+    async with running_slack(app, fake) as slack:
+        dispatcher = Dispatcher(comms=app.comms, store=app.store, posters=app.posters)
+        held = await asyncio.to_thread(dispatcher.run_once)
+        assert [k for k in held.held if ":harbour-it:" in k] and not notices(fake, HARBOUR)
+        assert notices(fake, WATTLE) and notices(fake, LARS)  # the other partners are told
+        harbour = {name for _, name in CUSTOMERS["harbour-it"]}
+        assert not any(name in str(fake.messages(HARBOUR)) for name in harbour)
+        await asyncio.to_thread(dispatcher.run_once)
+        [alert] = [m for m in fake.messages(ADMINS) if "held back" in m["text"]]
+        assert "T0RIVAL" in alert["text"] and HARBOUR in alert["text"]
+        fake.seed_channel(HARBOUR, is_ext_shared=True, connected_team_ids=[TEAM_ID, "T0HARBOUR"])
+        await slack.event({"type": "channel_unshared", "channel": HARBOUR, "event_ts": "1.5"})
+        assert isinstance(app.comms.clock, Clock)
+        app.comms.clock.advance(minutes=2)  # the next check
+        report = await asyncio.to_thread(dispatcher.run_once)
+        assert any(":harbour-it:" in k for k in report.posted) and not report.held
+        [notice] = notices(fake, HARBOUR)
+        assert all(name in shown(notice) for name in harbour)

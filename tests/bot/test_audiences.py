@@ -18,8 +18,9 @@ from bot.chat.audiences import (
     unheld_tags,
     viewer_for_cli,
 )
+from bot.chat.membership import UNKNOWN, Membership
 from bot.errors import ConfigError, UserError
-from bot.models import Actor
+from bot.models import Actor, ChannelRef
 from bot.partners import Partner, Partners, Presence
 from knowledge.audience import PUBLIC, Audience, Viewer
 
@@ -76,37 +77,99 @@ def audiences(tmp_path: Path) -> Audiences:
 def test_a_dm_is_read_by_the_asker_its_partner_or_its_roles_else_the_public(
     audiences: Audiences,
 ) -> None:
-    amy = audiences.of_place(Actor("slack", "U0AMY"), "D0AMY", direct=True)
+    def dm(actor: Actor) -> Viewer:
+        return audiences.of_place(actor.platform, "D", asker=actor, direct=True)
+
+    amy = dm(Actor("slack", "U0AMY"))
     assert amy.name == "Harbour IT" and amy.known("tiers") == "Elite"
     assert amy.sees(ELITE_ONLY) and amy.sees(HARBOUR_ONLY) and amy.sees(ANZ)
-    lars = audiences.of_place(Actor("slack", "U0LARS"), "D0LARS", direct=True)
+    lars = dm(Actor("slack", "U0LARS"))
     assert not lars.sees(ELITE_ONLY) and lars.sees(ADVANCED_UP) and not lars.sees(HARBOUR_ONLY)
-    assert audiences.of_place(Actor("slack", "U0WHO"), "D0WHO", direct=True) == PUBLIC
+    assert dm(Actor("slack", "U0WHO")) == PUBLIC
     # A Discord role that stands for tiers, for someone the partners file does not list.
-    role = audiences.of_place(Actor("discord", "222", roles=frozenset({"777"})), "D", direct=True)
+    role = dm(Actor("discord", "222", roles=frozenset({"777"})))
     assert role.sees(ADVANCED_UP) and not role.sees(ELITE_ONLY)
     # Listed by a team (a Discord role id in the partners file): that partner.
-    member = audiences.of_place(Actor("discord", "333", roles=frozenset({"900"})), "D", direct=True)
-    assert member.sees(HARBOUR_ONLY)
+    assert dm(Actor("discord", "333", roles=frozenset({"900"}))).sees(HARBOUR_ONLY)
 
 
-def test_channels_by_partner_place_slack_connect_teams_or_the_routes_file(
+def test_channels_by_partner_place_organisations_present_or_the_routes_file(
     audiences: Audiences,
 ) -> None:
-    someone = Actor("slack", "U0ANY")
-    assert audiences.of_place(someone, "C0HARBOUR").sees(HARBOUR_ONLY)
-    shared = audiences.of_place(someone, "C0SHARED", shared_with=["T0HARBOUR"])
+    assert audiences.of_place("slack", "C0HARBOUR").sees(HARBOUR_ONLY)
+    shared = audiences.of_place("slack", "C0SHARED", present=["T0HARBOUR"])
     assert shared.sees(HARBOUR_ONLY) and shared.sees(ELITE_ONLY)
-    both = audiences.of_place(someone, "C0BOTH", shared_with=["T0HARBOUR", "T0FJORD"])
+    both = audiences.of_place("slack", "C0BOTH", present=["T0HARBOUR", "T0FJORD"])
     assert both.sees(ADVANCED_UP) and not both.sees(ELITE_ONLY) and not both.sees(HARBOUR_ONLY)
     assert not both.sees(ANZ)  # Fjord's people are in EMEA
     # A workspace nobody lists reads it too: the public, even in a mapped channel.
-    assert audiences.of_place(someone, "C0ELITE", shared_with=["T0HARBOUR", "T0X"]) == PUBLIC
-    assert audiences.of_place(someone, "C0ELITE").sees(ELITE_ONLY)
-    top = audiences.of_place(Actor("discord", "1"), "1200")
+    assert audiences.of_place("slack", "C0ELITE", present=["T0HARBOUR", "T0X"]) == PUBLIC
+    assert audiences.of_place("slack", "C0ELITE").sees(ELITE_ONLY)
+    # A mapped channel shared with a partner: what both may read.
+    elite_and_fjord = audiences.of_place("slack", "C0ELITE", present=["T0FJORD"])
+    assert not elite_and_fjord.sees(ELITE_ONLY) and elite_and_fjord.sees(ADVANCED_UP)
+    top = audiences.of_place("discord", "1200")
     assert top.sees(ADVANCED_UP) and not top.sees(ELITE_ONLY) and top.known("tiers") is None
-    assert audiences.of_place(someone, "C0RANDOM") == PUBLIC
-    assert audiences.of_place(someone, None) == PUBLIC
+    assert audiences.of_place("slack", "C0RANDOM") == PUBLIC
+    assert audiences.of_place("slack", None) == PUBLIC
+
+
+def test_a_partner_s_place_shared_with_anyone_else_is_not_private(audiences: Audiences) -> None:
+    alone = audiences.readers("slack", "C0HARBOUR", present=["T0HARBOUR"])
+    assert alone.private_to == "harbour-it" and alone.viewer.sees(HARBOUR_ONLY)
+    for others, named in (
+        (["T0FJORD"], "Fjord Systems"),
+        (["T0HARBOUR", "T0STRANGER"], "T0STRANGER"),
+        ([UNKNOWN], "could not name"),
+    ):
+        shared = audiences.readers("slack", "C0HARBOUR", present=others)
+        assert shared.viewer == PUBLIC and shared.private_to is None, others
+        assert shared.owner == HARBOUR and named in " ".join(shared.outsiders)
+    # A place that is also a channel others read (the partners file refuses that; a routes
+    # edit after it was read cannot make it private either).
+    routed = Audiences(
+        partners=lambda: PARTNERS,
+        reserved=lambda: {ChannelRef("slack", "C0HARBOUR"): "a channel of route 'ANZ'"},
+    ).readers("slack", "C0HARBOUR")
+    assert routed.viewer == PUBLIC and routed.private_to is None
+    assert routed.outsiders == ("the readers of a channel of route 'ANZ'",)
+
+
+def test_who_is_present_is_asked_of_the_platform_kept_briefly_and_asked_again_on_a_change(
+    tmp_path: Path,
+) -> None:
+    now = [0.0]
+    members = {"C0HARBOUR": ["T0HARBOUR"], "C0SHARED": ["T0HARBOUR"]}
+    asked: list[str] = []
+
+    def lookup(channel: str) -> list[str]:
+        asked.append(channel)
+        if channel == "C0BROKEN":
+            raise TimeoutError("the platform did not answer")
+        return members.get(channel, [])
+
+    membership = Membership(seconds=15, clock=lambda: now[0])
+    membership.add_platform("slack", lookup)
+    audiences = Audiences(partners=lambda: PARTNERS, membership=membership)
+    assert audiences.readers("slack", "C0HARBOUR").private_to == "harbour-it"
+    assert audiences.of_place("slack", "C0SHARED").sees(HARBOUR_ONLY)
+    # A workspace joins: kept until the platform says so (an event), then seen at once.
+    members["C0HARBOUR"].append("T0FJORD")
+    members["C0SHARED"].append("T0NOBODY")
+    assert audiences.readers("slack", "C0HARBOUR").private_to == "harbour-it"
+    membership.changed("slack", "C0HARBOUR")
+    assert audiences.readers("slack", "C0HARBOUR").private_to is None
+    # Without an event, seconds later at the most.
+    assert audiences.of_place("slack", "C0SHARED").sees(HARBOUR_ONLY)
+    now[0] += 15
+    assert audiences.of_place("slack", "C0SHARED") == PUBLIC
+    # A lookup that fails reads as an organisation nobody can name: the public.
+    assert audiences.of_place("slack", "C0BROKEN") == PUBLIC
+    assert audiences.readers("slack", "C0HARBOUR").viewer == PUBLIC
+    # Asked once per change or per `seconds`, not per question.
+    assert asked == ["C0HARBOUR", "C0SHARED", "C0HARBOUR", "C0SHARED", "C0BROKEN", "C0HARBOUR"]
+    # A platform that does not say who is there: its configuration decides.
+    assert audiences.of_place("discord", "1200") == PUBLIC
 
 
 @pytest.mark.parametrize(

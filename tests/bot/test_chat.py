@@ -170,21 +170,26 @@ async def test_respond_sends_the_apology_when_sending_fails(chat: ChatService) -
 
 def test_the_one_history_policy(chat: ChatService) -> None:
     turns = [
-        Turn("user", "a"),
-        Turn("user", "b"),
+        Turn("user", "what is the fee?"),
+        Turn("user", "for members"),
         Turn("bot", ""),
         Turn("bot", "c"),
-        Turn("user", "d"),
+        Turn("user", "lol same here"),  # people talking to each other: not answered
+        Turn("user", "and the deadline?"),
         Turn("bot", "e"),
-        Turn("user", "f"),
+        Turn("user", "what about elite?"),  # a question being answered elsewhere: kept
+        Turn("user", "I'll ask Amy tomorrow"),
     ]
     assert chat.history(turns) == (
         Turn("bot", "c"),
-        Turn("user", "d"),
+        Turn("user", "and the deadline?"),
         Turn("bot", "e"),
-        Turn("user", "f"),
+        Turn("user", "what about elite?"),
     )
-    assert chat.history(turns[:2]) == (Turn("user", "a\n\nb"),)
+    assert chat.history(turns[:2]) == (Turn("user", "what is the fee?"),)
+    assert chat.history([*turns[:2], Turn("bot", "c")])[0] == Turn(
+        "user", "what is the fee?\n\nfor members"
+    )
 
 
 async def test_help_words_get_the_help_of_the_platform(chat: ChatService) -> None:
@@ -277,10 +282,16 @@ class UI:
 async def test_press_shares_opens_threads_and_reports_a_refused_post(chat: ChatService) -> None:
     ask = chat.commands.get("ask")
     assert ask is not None
-    reply = await chat.run(ask, CommandCall("ask", PARTNER, {"question": GOLD}))
+    reply = await chat.run(ask, CommandCall("ask", PARTNER, {"question": GOLD}, Place("C1")))
     assert reply.answer is not None
     shared = str(reply.answer.interaction_id)
     ui = UI()
+    # Only the asker may post it, and only where it was asked.
+    someone = Actor("memory", "U-someone")
+    await chat.press(ButtonClick("share", shared, someone, "C1"), ui.ui())
+    await chat.press(ButtonClick("share", shared, PARTNER, "C2"), ui.ui())
+    assert ui.shown == [("private", message("share_elsewhere"))] * 2
+    ui.shown.clear()
     await chat.press(ButtonClick("share", shared, PARTNER, "C1"), ui.ui())
     await chat.press(ButtonClick("share", shared, PARTNER, "C1"), ui.ui())  # gone: expired
     await chat.press(ButtonClick("ask", "x-2", PARTNER, "C1", "n5"), ui.ui())
@@ -295,15 +306,17 @@ async def test_press_shares_opens_threads_and_reports_a_refused_post(chat: ChatS
         ("private", "pong 1"),
     ]
     refused = UI(fail_posts=True)
-    reply = await chat.run(ask, CommandCall("ask", PARTNER, {"question": GOLD}))
+    reply = await chat.run(ask, CommandCall("ask", PARTNER, {"question": GOLD}, Place("C1")))
     assert reply.answer is not None
     await chat.press(
         ButtonClick("share", str(reply.answer.interaction_id), PARTNER, "C1"), refused.ui()
     )
     assert refused.shown == [("private", message("could_not_post"))]
+    again = UI()  # a refused post stays shareable
     await chat.press(
-        ButtonClick("share", str(reply.answer.interaction_id), PARTNER, "C1"), UI().ui()
+        ButtonClick("share", str(reply.answer.interaction_id), PARTNER, "C1"), again.ui()
     )
+    assert again.shown == [("share", reply.answer.interaction_id)]
 
 
 # -- commands ------------------------------------------------------------------------------------

@@ -60,6 +60,26 @@ def test_ask_previous_makes_a_follow_up(data_dir: Path) -> None:
     assert data["sources"][0]["path"] == "csat-requirement.md"
 
 
+def test_ask_previous_keeps_the_subject_over_three_turns(data_dir: Path) -> None:
+    """Found 8: the third turn still asks about the CSAT rule, now for Elite (an old tier name
+    and a tier's noun said on the way are replaced, not carried)."""
+    result = runner.invoke(
+        app,
+        [
+            "ask",
+            "--json",
+            "--previous",
+            "whats the CSAT rule for gold partners?",
+            "--previous",
+            "and for member tier?",
+            "and elite?",
+        ],
+    )
+    data = json.loads(result.stdout)
+    assert "25 survey responses" in data["answer"] and "4.5" in data["answer"], data["answer"]
+    assert data["sources"][0]["path"] == "csat-requirement.md"
+
+
 def test_ask_batch_reads_json_lines_from_stdin(data_dir: Path) -> None:
     lines = "\n".join(
         [

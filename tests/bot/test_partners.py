@@ -262,3 +262,36 @@ def test_comms_partners_lists_where_each_partner_is_told_or_refuses_the_file(
     out = CliRunner().invoke(cli, ["comms", "partners"], env=env)
     assert out.exit_code == 2  # a configuration error
     assert f"{broken}:2: missing or bad name" in " ".join(out.output.split())
+
+
+def test_a_place_that_others_read_is_refused_naming_the_line(tmp_path: Path) -> None:
+    """Found 5: a partner's place may not be a route channel, a tier (mapped) channel, an admin
+    channel or another partner's place; `comms partners` (and `serve`) refuse such a file."""
+    from typer.testing import CliRunner
+
+    from bot.cli.main import app as cli
+
+    holes = (
+        YAML.replace("place: C0HARBOUR", "place: C0PARTNERSELITE")  # the Elite channel
+        .replace(
+            "    slack:\n      contacts: [U0LARS, U0INGA]",
+            "    slack:\n      contacts: [U0LARS, U0INGA]\n      place: '#partners-anz'",
+        )  # a route's channel
+        .replace('place: "321"', 'place: "1200000000000000001"')  # a route's Discord channel
+        + "  - id: copycat\n    name: Copycat\n    slack:\n      place: C0PARTNERSELITE\n"
+    )
+    env = {
+        "PARTNERBOT_DATA_DIR": str(tmp_path / "data"),
+        "PARTNERBOT_PARTNERS_FILE": str(write(tmp_path, holes)),
+        "COLUMNS": "300",
+    }
+    out = CliRunner().invoke(cli, ["comms", "partners"], env=env)
+    shown = " ".join(out.output.split())
+    assert out.exit_code == 2, out.output
+    assert "yml:10: slack.place C0PARTNERSELITE is also the Elite partners channel" in shown
+    assert "partners.yml:16: slack.place #partners-anz is also a channel of route" in shown
+    assert "discord.place 1200000000000000001 is also a channel of route" in shown
+    assert "place slack:C0PARTNERSELITE is also listed for harbour-it" in shown
+    # The same file without those places is fine.
+    env["PARTNERBOT_PARTNERS_FILE"] = str(write(tmp_path, YAML, "good.yml"))
+    assert CliRunner().invoke(cli, ["comms", "partners"], env=env).exit_code == 0

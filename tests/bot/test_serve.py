@@ -7,7 +7,9 @@ not a traceback."""
 from __future__ import annotations
 
 import asyncio
+import gc
 import json
+import logging
 import os
 import re
 import signal
@@ -23,7 +25,7 @@ from pathlib import Path
 import pytest
 
 from bot.errors import ConfigError
-from bot.serving.runner import serve
+from bot.serving.runner import run, serve
 from tests.bot.store.test_dispatchers import write_comms
 from tests.fakes.discord_server import FakeDiscord, fake_discord
 from tests.fakes.slack_server import FakeSlack
@@ -278,3 +280,61 @@ def test_serve_stops_within_10_seconds_during_a_slow_post_and_hands_back_its_del
     assert not any(r["status"] in ("claimed", "posted") for r in rows)
     handed_back = [r for r in rows if r["attempts"]]
     assert len(handed_back) == 1 and "stopped while posting" in str(handed_back[0]["note"])
+
+
+# -- tasks left over at the end ------------------------------------------------------------------
+def test_tasks_still_pending_when_serve_ends_are_ended_before_the_loop_closes(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Found 9: a chat SDK leaves tasks of its own behind (event handlers, typing, its
+    gateway); none is destroyed while pending ("Task was destroyed but it is pending!")."""
+    left: list[asyncio.Task[None]] = []
+
+    class LeavesATask:
+        name = "sdk"
+
+        async def start(self) -> None:
+            left.append(asyncio.get_running_loop().create_task(asyncio.sleep(3600), name="sdk"))
+            raise ConfigError("stopping here")
+
+        async def stop(self) -> None:
+            return None
+
+    with caplog.at_level(logging.ERROR, logger="asyncio"):
+        with pytest.raises(ConfigError):
+            run([LeavesATask()])
+        assert left and left[0].cancelled()
+        left.clear()
+        gc.collect()
+    assert "Task was destroyed" not in caplog.text
+
+
+def test_serve_with_discord_stops_after_answering_without_a_destroyed_task(
+    served_env: dict[str, str],
+) -> None:
+    """Found 9, as `partnerbot serve` on the Discord stand-in: answer, then SIGTERM."""
+    with fake_discord() as discord_fake:
+        env = {
+            **served_env,
+            "DISCORD_BOT_TOKEN": "fake-bot-token",
+            "TEST_DISCORD_API": discord_fake.api_base,
+            "TEST_DISCORD_GATEWAY": discord_fake.gateway_url,
+        }
+        process = launch(env)
+        try:
+            wait_for_line(process, "discord started")
+            asked = discord_fake.message_create("whats the new CSAT rule for gold?? deadline?")
+            deadline = time.monotonic() + 60
+            path = f"/channels/{discord_fake.channel_id}/messages"
+            while not [r for r in discord_fake.requests if r.method == "POST" and r.path == path]:
+                assert time.monotonic() < deadline, "no answer"
+                time.sleep(0.05)
+            assert asked["id"]
+            process.send_signal(signal.SIGTERM)  # while its thread is being opened
+            code = process.wait(timeout=15)
+            assert process.stderr is not None
+            stderr = process.stderr.read()
+        finally:
+            process.kill()
+    assert code == 0
+    assert "Task was destroyed" not in stderr and "Traceback" not in stderr, stderr

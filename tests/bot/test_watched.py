@@ -132,11 +132,11 @@ def test_questions_parse_no_file(
     )
     question = "what are the requirements for the Advanced tier?"
     first = app.core.ask(Question(question))
-    readers = app.audiences.of_place(Actor("slack", "U0ASKER"), "C0ANZ")
+    readers = app.audiences.of_place("slack", "C0ANZ", asker=Actor("slack", "U0ASKER"))
     after_first = dict(calls)
     for _ in range(3):
         assert app.core.ask(Question(question)).text == first.text
-        assert app.audiences.of_place(Actor("slack", "U0ASKER"), "C0ANZ") == readers
+        assert app.audiences.of_place("slack", "C0ANZ", asker=Actor("slack", "U0ASKER")) == readers
     assert calls == after_first
     assert set(after_first) == {"routes", "partners", "places"}
     assert max(after_first.values()) == 1

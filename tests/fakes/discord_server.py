@@ -781,6 +781,7 @@ class FakeDiscord:
             ("GET", r"/users/(?P<user_id>\d+)", self._get_user, True),
             ("GET", "/oauth2/applications/@me", self._get_application, True),
             ("GET", "/applications/@me", self._get_application, True),
+            ("GET", guild + r"/members/(?P<user_id>\d+)", self._get_member, True),
             ("GET", chan, self._get_channel, True),
             ("GET", chan + "/messages", self._get_history, True),
             ("POST", chan + "/messages", self._post_message, True),
@@ -913,6 +914,15 @@ class FakeDiscord:
         if user_id not in self._users:
             raise _ApiError(404, 10013, "Unknown User")
         return 200, self._user(user_id)
+
+    def _get_member(self, m: _Match, body: Any, query: _Query) -> _Reply:
+        """GET /guilds/{guild}/members/{user}: a member of the one guild, with its roles."""
+        if int(m["guild_id"]) != self.guild_id:
+            raise _ApiError(404, 10004, "Unknown Guild")
+        member = self._members.get(int(m["user_id"]))
+        if member is None:
+            raise _ApiError(404, 10007, "Unknown Member")
+        return 200, copy.deepcopy(member)
 
     def _get_application(self, m: _Match, body: Any, query: _Query) -> _Reply:
         return 200, {

@@ -122,12 +122,33 @@ class MemoryPlatform(PlatformBase):
         super().__init__(chat, settings, listen=listen)
         self.hears_unmentioned = bool(options.get("hears_unmentioned", True))
         self.admins = set(options.get("admins", ()))
-        chat.add_platform(self.name, PlatformTraits(hears_unmentioned=self.hears_unmentioned))
+        # Who shares a channel besides the vendor (as Slack Connect says): organisation ids by
+        # channel; a channel in `unanswered` makes the lookup fail (the platform is down).
+        self.organisations: dict[str, set[str]] = {}
+        self.unanswered: set[str] = set()
+        traits = PlatformTraits(
+            hears_unmentioned=self.hears_unmentioned, organisations=self._organisations
+        )
+        chat.add_platform(self.name, traits)
         self.poster = MemoryPoster(self)  # type: ignore[assignment]
         self.messages: list[Posted] = []
         self._ids = itertools.count(1)
         self._lock = threading.Lock()
         self.connected = True  # in memory: there from the start (its posts need no start)
+
+    def _organisations(self, channel: str) -> set[str]:
+        if channel in self.unanswered:
+            raise ConnectionError(f"the platform did not say who is in {channel}")
+        return set(self.organisations.get(channel, ()))
+
+    def share(self, channel: str, *organisations: str) -> None:
+        """Organisations join a channel; the platform says so (like Slack's channel_shared)."""
+        self.organisations.setdefault(channel, set()).update(organisations)
+        self.chat.membership_changed(self.name, channel)
+
+    def unshare(self, channel: str, *organisations: str) -> None:
+        self.organisations.setdefault(channel, set()).difference_update(organisations)
+        self.chat.membership_changed(self.name, channel)
 
     async def start(self) -> None:
         self.connected = True
@@ -224,7 +245,13 @@ class MemoryPlatform(PlatformBase):
         async def working(text: str) -> None:
             self.add(channel, None, BOT, text, private_to=user)
 
-        reply = await self.chat.run_words(words, actor=actor, place=Place(channel), working=working)
+        reply = await self.chat.run_words(
+            words,
+            actor=actor,
+            place=Place(channel),
+            direct=channel.startswith("D-"),
+            working=working,
+        )
         return self.add_reply(channel, None, reply, private_to=user)
 
     async def click(self, clicked: Posted, action: str, *, user: str = "U-alice") -> None:
