@@ -38,6 +38,7 @@ PLATFORMS = PlatformRegistry(
     {
         "slack": "adapters.slack",
         "discord": "adapters.discord",
+        "teams": "adapters.teams",
     }
 )
 

@@ -26,3 +26,8 @@ class NotAllowed(UserError):
 class StoreError(UserError):
     """The state database cannot be opened or used as configured; the message says why
     (never with a password)."""
+
+
+class Undeliverable(PartnerbotError):
+    """The platform will not take posts to this place any more (the bot was removed from
+    it): trying again cannot help, so the post is failed at once and the admins told."""

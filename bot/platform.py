@@ -14,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import importlib
 import logging
-from collections.abc import Awaitable, Callable, Coroutine, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, Protocol, TypeVar
 
 from bot.chat.service import ChatService
@@ -179,10 +179,11 @@ class Inflight:
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
 
-    def spawn(self, work: Coroutine[Any, Any, Any]) -> None:
+    def spawn(self, work: Awaitable[T]) -> asyncio.Future[T]:
         task = asyncio.ensure_future(work)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
+        return task
 
     async def drain(self, timeout: float) -> None:
         pending = [t for t in self._tasks if t is not asyncio.current_task()]
@@ -225,10 +226,15 @@ async def start_or_keep_trying(
 
 
 async def retrying(
-    make: Callable[[], Awaitable[T]], *, transient: Callable[[Exception], bool], tries: int = 3
+    make: Callable[[], Awaitable[T]],
+    *,
+    transient: Callable[[Exception], bool],
+    tries: int = 3,
+    wait: Callable[[Exception], float | None] = lambda e: None,
 ) -> T:
-    """Make a platform call; an error `transient` says is passing (a 503) is retried with
-    backoff (0.5 s, 1 s, …), any other is raised at once."""
+    """Make a platform call; an error `transient` says is passing (a 503, a 429) is retried
+    after the delay the platform asked for (`wait`: its Retry-After, at most 30 s), else with
+    backoff (0.5 s, 1 s, …); any other error is raised at once."""
     for attempt in range(tries):
         try:
             return await make()
@@ -236,7 +242,8 @@ async def retrying(
             if attempt == tries - 1 or not transient(e):
                 raise
             logger.warning("%s; retrying (%d of %d)", _why(e), attempt + 1, tries - 1)
-            await asyncio.sleep(0.5 * 2**attempt)
+            asked = wait(e)
+            await asyncio.sleep(min(asked, 30.0) if asked is not None else 0.5 * 2**attempt)
     raise AssertionError("unreachable")
 
 

@@ -19,6 +19,7 @@ from collections import OrderedDict
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
 from bot.answering.acknowledgements import is_acknowledgement
@@ -42,7 +43,12 @@ from bot.models import (
     Turn,
 )
 from bot.prompts import message
-from bot.store import EventRepository, InteractionRepository, ThreadRepository
+from bot.store import (
+    ConversationRepository,
+    EventRepository,
+    InteractionRepository,
+    ThreadRepository,
+)
 from knowledge.errors import KnowledgeError
 
 logger = logging.getLogger(__name__)
@@ -93,7 +99,8 @@ class ButtonUI:
 
 class ChatStore(Protocol):
     """The repositories the chat service keeps its state in: delivery de-dupe (events),
-    feedback (interactions), threads and their topics."""
+    feedback (interactions), threads and their topics; and the platforms' own state
+    (conversation references, for a platform that posts to them unasked: Teams)."""
 
     @property
     def events(self) -> EventRepository: ...
@@ -103,6 +110,9 @@ class ChatStore(Protocol):
 
     @property
     def threads(self) -> ThreadRepository: ...
+
+    @property
+    def conversations(self) -> ConversationRepository: ...
 
 
 def words_usage(command: Command) -> str:
@@ -118,8 +128,12 @@ class PlatformTraits:
     usage: Callable[[Command], str] = words_usage
     hears_unmentioned: bool = True
     # The teams (workspaces, organisations) a channel is shared with, when the platform can
-    # say (Slack Connect): who reads a reply there (bot/chat/audiences.py).
+    # say (Slack Connect, Teams shared channels): who reads a reply there
+    # (bot/chat/audiences.py).
     channel_teams: Callable[[str], Awaitable[Iterable[str]]] | None = None
+    # The organisation the bot belongs to (the vendor's Teams tenant), left out of those a
+    # channel is shared with; None: the asker's team (Slack: the workspace the app is in).
+    home_team: str | None = None
 
 
 class ChatService:
@@ -241,13 +255,31 @@ class ChatService:
         key, now = (msg.actor.platform, channel), time.monotonic()
         if (kept := self._teams.get(key)) is not None and now - kept[0] < TEAMS_SECONDS:
             return kept[1]
+        home = self.traits(msg.actor.platform).home_team
         try:
-            teams = frozenset(await lookup(channel)) - {msg.actor.team}
+            teams = frozenset(await lookup(channel)) - {msg.actor.team if home is None else home}
         except Exception as e:
             logger.warning("%s: could not tell who shares %s: %r", msg.actor.platform, channel, e)
             teams = frozenset({"?"})
         self._teams[key] = (now, teams)
         return teams
+
+    async def recorded(self, msg: ChatMessage) -> Conversation:
+        """The conversation so far as the bot recorded it — the questions asked in this thread
+        (in a DM: in the last hour) and its answers — for a platform that cannot read a
+        thread back (Teams)."""
+        place, since = msg.place, datetime.now(UTC) - timedelta(hours=1)
+        if not msg.direct:
+            since = datetime.fromtimestamp(0, UTC)
+        pairs = await asyncio.to_thread(
+            self.store.interactions.in_place,
+            msg.actor.platform,
+            str(place),
+            since=since,
+            limit=self.history_turns,
+        )
+        turns = [turn for q, a in pairs for turn in (Turn("user", q), Turn("bot", a))]
+        return Conversation(tuple(turns), bot_present=bool(pairs))
 
     def _opened(self, platform: str, thread: Place, channel: str) -> None:
         """A thread the bot posts in is read by those who read `channel`."""

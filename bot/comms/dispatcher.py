@@ -41,6 +41,7 @@ from bot.comms.notices import render_notice
 from bot.comms.planning import notice_label
 from bot.comms.registry import Communications
 from bot.delivery import Outbox
+from bot.errors import Undeliverable
 from bot.models import Notice
 from bot.posting import ChannelPoster, abandon_calls
 from bot.prompts import render
@@ -324,7 +325,8 @@ class Dispatcher:
     def _failed(self, delivery: Delivery, error: Exception, report: TickReport) -> None:
         attempts = delivery.attempts
         note = f"{type(error).__name__}: {error}"[:500]
-        if attempts >= self.max_attempts:
+        # The bot was removed from the place: trying again cannot help.
+        if attempts >= self.max_attempts or isinstance(error, Undeliverable):
             logger.error(
                 "delivery %s failed for good after %d attempts: %s", delivery.key, attempts, note
             )

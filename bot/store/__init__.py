@@ -10,9 +10,11 @@ Features receive the repository (or the outbox) they need, never the backend.
 
 from __future__ import annotations
 
+from bot.models import ConversationRef
 from bot.store.protocols import (
     ChangeRepository,
     CommunicationRepository,
+    ConversationRepository,
     DeliveryRepository,
     EventRepository,
     InteractionRepository,
@@ -42,6 +44,8 @@ __all__ = [
     "ChangeRecord",
     "ChangeRepository",
     "CommunicationRepository",
+    "ConversationRef",
+    "ConversationRepository",
     "DatabaseUrl",
     "Delivery",
     "DeliveryRepository",

@@ -1,0 +1,198 @@
+"""Drive the real Teams platform against FakeTeams, on `partnerbot serve`'s web server.
+
+Used by tests/adapters/test_teams*.py and by the benchmark (`run_questions`): the platform
+is started with `running_teams(...)`, and a driver delivers activities to /api/messages as
+Teams does — JSON with a bearer token the fake signed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+import aiohttp
+
+from adapters.teams.app import MESSAGES_PATH, TeamsPlatform
+from bot.app import App
+from bot.serving.services import web_service
+from tests.fakes.teams_server import (
+    APP_ID,
+    HOME,
+    PASSWORD,
+    FakeTeams,
+    Posted,
+    User,
+    message,
+)
+
+SECRETS = (PASSWORD,)
+
+
+def teams_settings(**extra: str) -> dict[str, str]:
+    """Settings (by variable name) for a Teams platform; `teams_options` points it at a fake."""
+    return {
+        "TEAMS_APP_ID": APP_ID,
+        "TEAMS_APP_PASSWORD": PASSWORD,
+        "TEAMS_TENANT_ID": HOME,
+        **extra,
+    }
+
+
+def teams_options(fake: FakeTeams, **extra: Any) -> dict[str, Any]:
+    return {
+        "login_url": fake.base_url,
+        "openid_metadata_url": fake.metadata_url,
+        "service_url": fake.service_url,
+        "timeout": 5.0,
+        **extra,
+    }
+
+
+class TeamsDriver:
+    """Deliver activities to a running platform as Teams does."""
+
+    def __init__(self, fake: FakeTeams, app: App, platform: TeamsPlatform, url: str) -> None:
+        self.fake, self.app, self.platform, self.url = fake, app, platform, url
+        self.session = aiohttp.ClientSession()
+
+    async def deliver(
+        self,
+        activity: dict[str, Any] | bytes,
+        *,
+        token: str | None = "",
+        headers: dict[str, str] | None = None,
+    ) -> tuple[int, Any]:
+        """POST an activity (a fresh valid token unless one is given; None: no header);
+        returns the status and the JSON (or text) answer."""
+        token = self.fake.token() if token == "" else token
+        sent = {"Content-Type": "application/json", **(headers or {})}
+        if token is not None:
+            sent["Authorization"] = f"Bearer {token}"
+        body = activity if isinstance(activity, bytes) else json.dumps(activity).encode()
+        async with self.session.post(self.url, data=body, headers=sent) as r:
+            text = await r.text()
+            try:
+                return r.status, json.loads(text) if text else None
+            except ValueError:
+                return r.status, text
+
+    async def ask(self, text: str, **where: Any) -> tuple[dict[str, Any], Posted]:
+        """A person's message (see tests.fakes.teams_server.message) and the bot's reply to it."""
+        activity = message(self.fake, text, **where)
+        before = len(self.fake.messages())
+        status, _ = await self.deliver(activity)
+        assert status == 200, status
+        conversation = activity["conversation"]["id"]
+        [reply] = await self.fake.wait_for(
+            lambda p: p.conversation == conversation and self.fake.messages().index(p) >= before
+        )
+        return activity, reply
+
+    async def settle(self) -> None:
+        """Wait for the work the platform started for requests (answers, clicks)."""
+        await asyncio.sleep(0.05)
+        await self.platform.inflight.drain(timeout=10)
+
+
+@asynccontextmanager
+async def running_teams(app: App, fake: FakeTeams, **options: Any) -> AsyncIterator[TeamsDriver]:
+    """Start the app's Teams platform (settings from `teams_settings`) against `fake`, and
+    `partnerbot serve`'s web server with its /api/messages."""
+    platform = app.add_platform("teams", **teams_options(fake, **options))
+    assert isinstance(platform, TeamsPlatform)
+    web = web_service(app)
+    await web.start()
+    await platform.start()
+    driver = TeamsDriver(fake, app, platform, web.web.url(MESSAGES_PATH))
+    try:
+        yield driver
+    finally:
+        await driver.session.close()
+        await platform.stop()
+        await web.stop()
+
+
+def member_list(*users: User) -> list[User]:
+    return list(users)
+
+
+# -- benchmark ----------------------------------------------------------------------------------
+BENCH_QUESTIONS = (
+    "whats the new CSAT rule for gold?? deadline?",
+    "how many internal use licenses do advanced partners get now",
+    "which comps replaced app dev and devops",
+    "what is the annual fee for member partners",
+)
+
+_LOAD_SCRIPT = r"""
+import asyncio, json, sys, time
+import aiohttp
+
+async def main(spec):
+    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0)) as session:
+        async def one(item):
+            sent = time.monotonic()
+            async with session.post(spec["url"], data=item["body"], headers=item["headers"]) as r:
+                await r.read()
+                return {"conversation": item["conversation"], "status": r.status, "sent": sent,
+                        "acked": time.monotonic()}
+        return await asyncio.gather(*(one(item) for item in spec["items"]))
+
+print(json.dumps(asyncio.run(main(json.load(sys.stdin)))))
+"""
+
+
+async def run_questions(app: App, fake: FakeTeams, n: int = 30, *, timeout: float = 90.0) -> dict:
+    """`n` concurrent channel questions: the time from Teams sending each (from another
+    process, as Teams is) until the fake recorded the answer in its thread. One warm-up
+    question is not measured; each question comes from its own person (no rate limit)."""
+    from bot.evaluation.harness import percentile
+    from tests.fakes.teams_server import User as Person
+
+    async with running_teams(app, fake) as driver:
+        await driver.ask(
+            BENCH_QUESTIONS[0], user=Person("0b000000-0000-4000-8000-000000000000", "W")
+        )
+        items = []
+        for i in range(n):
+            person = Person(f"0b000000-0000-4000-8000-{i + 1:012d}", f"Bench {i}")
+            activity = message(fake, BENCH_QUESTIONS[i % len(BENCH_QUESTIONS)], user=person)
+            headers = {
+                "Content-Type": "application/json",
+                "Authorization": f"Bearer {fake.token()}",
+            }
+            conv = activity["conversation"]["id"]
+            items.append({"conversation": conv, "body": json.dumps(activity), "headers": headers})
+        wanted = {item["conversation"] for item in items}
+        process = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-c",
+            _LOAD_SCRIPT,
+            stdin=asyncio.subprocess.PIPE,
+            stdout=asyncio.subprocess.PIPE,
+        )
+        out, _ = await process.communicate(json.dumps({"url": driver.url, "items": items}).encode())
+        acks = json.loads(out)
+        answers = await fake.wait_for(lambda p: p.conversation in wanted, count=n, timeout=timeout)
+    sent = {a["conversation"]: a["sent"] for a in acks}
+    first: dict[str, float] = {}
+    for p in answers:
+        first.setdefault(p.conversation, p.at)
+    answer_ms = [(first[c] - sent[c]) * 1000 for c in first]
+    ack_ms = [(a["acked"] - a["sent"]) * 1000 for a in acks]
+    with_sources = sum(1 for p in answers if p.card and "Sources" in p.text)
+    return {
+        "n": n,
+        "statuses": sorted({a["status"] for a in acks}),
+        "ack_ms": {f"p{q}": round(percentile(ack_ms, q), 1) for q in (50, 99)},
+        "answer_ms": {f"p{q}": round(percentile(answer_ms, q), 1) for q in (50, 95)}
+        | {"max": round(max(answer_ms), 1)},
+        "answers_posted": len(first),
+        "answers_with_sources": with_sources,
+        "all_answered": len(first) == n,
+        "wall_s": round(max(first.values()) - min(sent.values()), 3),
+    }
