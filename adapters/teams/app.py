@@ -85,7 +85,8 @@ class TeamsPlatform(PlatformBase):
         url = f"{options.get('login_url', LOGIN)}/{self.home}/oauth2/v2.0/token"
         self.token = BotToken(session=self.http, url=url, app_id=self.app_id, password=secret)
         metadata = options.get("openid_metadata_url", METADATA)
-        self.keys = SigningKeys(session=self.http, metadata_url=metadata)
+        gap = float(options.get("keys_min_gap", 60.0))  # between fetches for an unknown key
+        self.keys = SigningKeys(session=self.http, metadata_url=metadata, min_gap=gap)
         self.app: App | None = None
         self.mirror: KeyMirror | None = None
         self.routes = RouteTable()
@@ -181,6 +182,8 @@ class TeamsPlatform(PlatformBase):
             await self.keys.check(token, audience=self.app_id, service_url=service, channel=channel)
         except jwt.PyJWTError as e:
             return refused(401, f"token refused: {e}")
+        if self.mirror is not None:  # (a key first used now: the SDK must download it too)
+            await self.mirror.served_to_sdk(str(jwt.get_unverified_header(token).get("kid")))
         handle = self.routes.routes[MESSAGES_PATH]
         answer = await handle({"body": body, "headers": {**request.headers}})
         status, shown = int(answer["status"]), answer["body"]

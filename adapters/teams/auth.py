@@ -29,6 +29,7 @@ logger = logging.getLogger(__name__)
 
 ISSUER = "https://api.botframework.com"
 LEEWAY = 300  # seconds of clock skew allowed on exp / nbf / iat, as the Bot Framework does
+SDK_COOLDOWN = 30.1  # (PyJWKClient's cooldown_duration, 30 s, and a little)
 REQUIRE: jwt.types.Options = {"require": ["exp", "iss", "aud"]}  # (PyJWT accepts no `exp`)
 Session = Callable[[], aiohttp.ClientSession]
 
@@ -118,9 +119,12 @@ class KeyMirror:
     """Our copy of the signing keys as a key endpoint on 127.0.0.1, for the SDK's check."""
 
     def __init__(self, keys: SigningKeys) -> None:
+        mirror, self.served_at, self.served = self, float("-inf"), frozenset[str]()
+
         class Handler(BaseHTTPRequestHandler):
             def do_GET(self) -> None:
                 body = json.dumps(keys.raw).encode()
+                mirror.served, mirror.served_at = frozenset(keys.keys), time.monotonic()
                 self.send_response(200)
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(body)))
@@ -134,6 +138,12 @@ class KeyMirror:
         self.server.daemon_threads = True
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}/openidconfiguration"
         self._thread: threading.Thread | None = None
+
+    async def served_to_sdk(self, kid: str) -> None:
+        """Hold a request signed with a key the SDK has not downloaded until it will: after a
+        download its key client fetches an unknown key only once SDK_COOLDOWN s have passed."""
+        if kid not in self.served:
+            await asyncio.sleep(max(0.0, self.served_at + SDK_COOLDOWN - time.monotonic()))
 
     def start(self) -> None:
         if self._thread is None:

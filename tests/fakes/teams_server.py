@@ -20,6 +20,8 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import hashlib
+import hmac
 import html
 import itertools
 import json
@@ -229,19 +231,29 @@ class FakeTeams:
             serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
         )
 
-    def token(self, *, kid: str | None = None, alg: str = "RS256", **claims: Any) -> str:
-        """A token as Teams signs it for the bot; a claim given as None is left out."""
+    def token(
+        self,
+        *,
+        kid: str | None = None,
+        alg: str = "RS256",
+        signer: str | None = None,
+        **claims: Any,
+    ) -> str:
+        """A token as Teams signs it for the bot (`signer`: signed with another key than the
+        `kid` it names); a claim given as None is left out."""
         now = int(time.time())
         body = {"iss": ISSUER, "aud": APP_ID, "exp": now + 3600, "nbf": now - 60, "iat": now}
         body |= {"serviceurl": self.service_url}
         body = {k: v for k, v in (body | claims).items() if v is not None}
         kid = kid or self.kid
-        if alg == "none":
-            head = {"alg": "none", "typ": "JWT", "kid": kid}
+        if alg in ("none", "HS256"):  # unsigned, or "signed" with the public key as an HMAC secret
+            head = {"alg": alg, "typ": "JWT", "kid": kid}
             parts = [json.dumps(p).encode() for p in (head, body)]
-            encoded = [base64.urlsafe_b64encode(p).rstrip(b"=").decode() for p in parts]
-            return ".".join([*encoded, ""])
-        return jwt.encode(body, self._keys[kid], algorithm=alg, headers={"kid": kid})
+            signed = ".".join(base64.urlsafe_b64encode(p).rstrip(b"=").decode() for p in parts)
+            mac = hmac.new(self.public_pem(kid), signed.encode(), hashlib.sha256).digest()
+            tail = base64.urlsafe_b64encode(mac).rstrip(b"=").decode() if alg == "HS256" else ""
+            return f"{signed}.{tail}"
+        return jwt.encode(body, self._keys[signer or kid], algorithm=alg, headers={"kid": kid})
 
     # -- handlers ------------------------------------------------------------------------------
     def _note(self, request: web.Request) -> None:
