@@ -24,6 +24,7 @@ from bot.chat.audiences import partner_viewer, viewer_for_cli
 from bot.cli.changes import changes_app
 from bot.cli.comms import comms_app
 from bot.cli.session import err, fail, open_app
+from bot.cli.teams import teams_app
 from bot.config import SAMPLES_DIR
 from bot.core import PartnerBot
 from bot.errors import PartnerbotError, UserError
@@ -34,8 +35,8 @@ from knowledge.errors import KnowledgeError
 from knowledge.index import CheckReport, SyncReport
 
 app = typer.Typer(
-    help="partnerbot: cited answers from partner-program documents, in Slack, Discord "
-    "and the terminal.",
+    help="partnerbot: cited answers from partner-program documents, in Slack, Discord, "
+    "Microsoft Teams and the terminal.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
 )
@@ -43,6 +44,7 @@ console = Console()
 logger = logging.getLogger("partnerbot")
 app.add_typer(comms_app, name="comms")
 app.add_typer(changes_app, name="changes")
+app.add_typer(teams_app, name="teams")
 
 
 # -- index --------------------------------------------------------------------------------

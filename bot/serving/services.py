@@ -7,6 +7,7 @@ import asyncio
 from collections.abc import Callable
 
 from bot.app import App
+from bot.errors import ConfigError
 from bot.features import Service
 from bot.monitoring.health import (
     HealthEndpoints,
@@ -16,16 +17,24 @@ from bot.monitoring.health import (
     store_check,
 )
 from bot.monitoring.logs import Redactor, secret_values
+from bot.prompts import message
 from bot.serving.runner import serve
 from bot.serving.web import WebService
 
 
 def services(app: App) -> list[Service]:
     """The services in start order: the web server (if on), the platforms, the features'
-    jobs. A broken routes or partners file is refused here, at start, naming the line."""
+    jobs. A broken routes or partners file is refused here, at start, naming the line; so is
+    turning the web server off while a platform receives its events on it (Teams)."""
     app.comms.routes  # noqa: B018 - loads and checks the file
     app.partners.check()
     app.places.check()
+    hooked = {p.name: sorted(p.web_routes()) for p in app.platforms if p.web_routes()}
+    if hooked and not app.settings.health_server:  # (Teams' /api/messages is on it)
+        paths = ", ".join(f"{name} {' '.join(found)}" for name, found in hooked.items())
+        raise ConfigError(
+            message("config_web_server_off", platform=" and ".join(hooked), paths=paths)
+        )
     web: list[Service] = [web_service(app)] if app.settings.health_server else []
     return [*web, *app.platforms, *app.jobs()]
 
