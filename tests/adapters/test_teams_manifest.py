@@ -18,8 +18,8 @@ from bot.cli.main import app as cli
 from bot.config import Settings
 from tests.fakes.teams_server import APP_ID
 
-REQUIRED = ("manifestVersion", "version", "id", "developer", "name", "description", "icons")
-REQUIRED += ("accentColor",)
+REQUIRED = ["manifestVersion", "version", "id", "developer", "name", "description", "icons"]
+REQUIRED += ["accentColor"]
 URL = "https://partnerbot.northwind.example"
 
 
