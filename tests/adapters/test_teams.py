@@ -243,3 +243,13 @@ def test_importing_the_sdk_leaves_the_environment_as_it_was(tmp_path: Path) -> N
     )
     assert out.returncode == 0, out.stderr[-2000:]
     assert out.stdout.split() == ["None", "None"]
+
+
+async def test_bench_harness_measures_acks_and_answers(
+    make_app: Callable[..., App], fake: FakeTeams
+) -> None:
+    from tests.adapters.teams_harness import run_questions
+
+    result = await run_questions(make_app(**teams_settings()), fake, n=4)
+    assert result["statuses"] == [200] and result["all_answered"]
+    assert result["answers_with_sources"] == 4
