@@ -1,15 +1,13 @@
-"""Posting to Teams unasked, from stored conversation references (a channel id, a group
-chat id, `@<Entra object id>` for a person's chat with the bot).
-
-Teams cannot look a message up by the delivery key it carries, so each post is recorded
-under its key the moment Teams answers (`find` reads it back: a post whose record the
-outbox lost is reconciled, not repeated). A place the bot was removed from is recorded
-and skipped; 429 and 5xx answers are retried with backoff (`ConnectorRetry`)."""
+"""Posting to Teams unasked, from stored conversation references (a channel, a group chat, a
+person's chat: `@<Entra object id>`). Teams cannot look a message up by the delivery key it
+carries, so each post is recorded under its key as soon as Teams answers, and `find` reads
+that. A place the bot was removed from is recorded and skipped; 429s and 5xx are retried."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import httpx
@@ -30,12 +28,12 @@ logger = logging.getLogger(__name__)
 REMOVED = {"BotNotInConversationRoster", "ConversationNotFound", "ConversationBlockedByUser"}
 
 
+@dataclass(frozen=True)
 class ConnectorRetry:
-    """SDK middleware: a 429 or 5xx from the Bot Connector (or no connection) is retried,
-    after its Retry-After when it gives one."""
+    """SDK middleware: a 429 or 5xx answer (or no connection) is tried again, after the
+    Retry-After it gives, if any."""
 
-    def __init__(self, *, tries: int = 4) -> None:
-        self.tries = tries
+    tries: int = 4
 
     async def send(self, context: MiddlewareContext, next: MiddlewareNext) -> httpx.Response:
         return await retrying(next, transient=_transient, tries=self.tries, wait=_retry_after)
@@ -47,59 +45,50 @@ def _transient(e: Exception) -> bool:
 
 
 def _retry_after(e: Exception) -> float | None:
-    value = e.response.headers.get("Retry-After") if isinstance(e, httpx.HTTPStatusError) else None
-    try:
-        return float(value) if value is not None else None
-    except ValueError:
-        return None
+    asked = str(getattr(getattr(e, "response", None), "headers", {}).get("Retry-After", ""))
+    return float(asked) if asked.replace(".", "", 1).isdigit() else None
 
 
 class TeamsPoster(LoopPoster):
     platform = "teams"
+    app: App | None = None  # the SDK's, once connected
 
     def __init__(self, *, store: ChatStore, timeout: float = 60.0) -> None:
         super().__init__(timeout=timeout)
-        self.app: App | None = None  # (the SDK's app, once connected)
         self.conversations = store.conversations
 
     async def post_async(self, channel: str, notice: Notice) -> str:
-        message_id = await self.send(channel, render_notice(notice))
+        message_id, now = await self.send(channel, render_notice(notice)), datetime.now(UTC)
         try:
-            now = datetime.now(UTC)
-            await asyncio.to_thread(
-                self.conversations.record_post, self.platform, notice.key, message_id, at=now
-            )
-        except Exception as e:  # posted: the outbox records it too
+            record = self.conversations.record_post
+            await asyncio.to_thread(record, self.platform, notice.key, message_id, at=now)
+        except Exception as e:  # (posted: the outbox records it too)
             logger.warning("Teams: could not record post %s of %s: %r", message_id, notice.key, e)
         return message_id
 
     async def find_async(self, channel: str, key: str) -> str | None:
-        found: str | None = await asyncio.to_thread(self.conversations.posted, self.platform, key)
-        return found
+        return await asyncio.to_thread(self.conversations.posted, self.platform, key)
 
     async def open_direct(self, user: str) -> str:
         return f"@{user}"  # (a person's chat is stored under @<object id>)
 
     async def send(self, place: str, activity: ActivityParams, *, thread: str = "") -> str:
-        """Post to a stored place (`thread`: in the reply chain of that root message); the
+        """Post to a stored place (`thread`: in the reply chain of this root message); the
         message id. Undeliverable once the bot was removed from it."""
         ref = await asyncio.to_thread(self.conversations.get, self.platform, place)
-        if self.app is None:
-            raise PartnerbotError("Teams is not connected yet; the post will be retried")
-        if ref is None:
-            raise PartnerbotError(
-                f"Teams {place} is not known yet: add partnerbot to its team or chat (a person: "
-                "have them open a chat with it); the post is retried"
-            )
+        if self.app is None or ref is None:
+            why = "is not connected yet" if self.app is None else f"does not know {place} yet"
+            raise PartnerbotError(f"Teams {why} (add partnerbot there); the post is retried")
         if ref.removed_at is not None:
             raise Undeliverable(f"partnerbot was removed from Teams {place} ({ref.removed_at:%F})")
-        conversation = (
-            f"{ref.conversation_id};messageid={thread}" if thread else ref.conversation_id
-        )
+        conversation = ref.conversation_id + (f";messageid={thread}" if thread else "")
         try:
             sent = await self.app.send(conversation, activity, service_url=ref.service_url)
         except httpx.HTTPStatusError as e:
-            code = _error_code(e.response)
+            answer = (
+                e.response.json() if "json" in e.response.headers.get("content-type", "") else {}
+            )
+            code = str((answer.get("error") or {}).get("code", ""))
             if code in REMOVED:
                 now = datetime.now(UTC)
                 await asyncio.to_thread(
@@ -111,10 +100,3 @@ class TeamsPoster(LoopPoster):
         except httpx.HTTPError as e:
             raise PartnerbotError(f"could not reach Teams to post to {place}: {e!r}") from e
         return str(sent.id)
-
-
-def _error_code(response: httpx.Response) -> str:
-    try:
-        return str(response.json().get("error", {}).get("code", ""))
-    except Exception:
-        return ""

@@ -47,7 +47,7 @@ def teams_settings(**extra: str) -> dict[str, str]:
 def teams_options(fake: FakeTeams, **extra: Any) -> dict[str, Any]:
     return {
         "login_url": fake.base_url,
-        "openid_metadata_url": fake.metadata_url,
+        "metadata_url": fake.metadata_url,
         "service_url": fake.service_url,
         "timeout": 5.0,
         **extra,
