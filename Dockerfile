@@ -1,6 +1,6 @@
 # partnerbot: `partnerbot serve` (Slack and/or Discord, the notice dispatcher, and the
 # health endpoints on 8080). The same image runs `partnerbot index` and `chroma run`
-# (compose.yaml). See README, "Production".
+# (compose.yaml). See docs/operations.md, "Docker and compose".
 FROM python:3.11-slim
 
 ENV PYTHONDONTWRITEBYTECODE=1 \

@@ -52,4 +52,4 @@ bench: $(STAMP)
 	$(BIN)/python -m bench.run
 
 clean:
-	rm -rf $(VENV) .partnerbot .pytest_cache .mypy_cache .ruff_cache bench/results
+	rm -rf $(VENV) .partnerbot .pytest_cache .mypy_cache .ruff_cache bench/results/*.json

@@ -65,7 +65,6 @@ class App:
             store=core.store,
             settings=CommsSettings.from_settings(settings),
             index_documents=core.index_communications,
-            answer_documents=lambda question: core.answerer.answer(question),
             platforms=self.registry.names,
         )
         self.changes = ProgramChanges(
@@ -78,7 +77,13 @@ class App:
                 Actor(platform, "-"), channel
             ),
         )
-        self.core.features.extend([self.changes, CommsFeature(self.comms, posters=self.posters)])
+        comms_feature = CommsFeature(
+            self.comms,
+            store=core.store,
+            posters=self.posters,
+            answer_documents=lambda question: core.answerer.answer(question),
+        )
+        self.core.features.extend([self.changes, comms_feature])
         # Who reads a reply: the partners file and the `audiences:` of the routes file.
         self.places = PlaceMapFile(
             lambda: self.comms.routes_path,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -14,15 +14,9 @@ from rich.table import Table
 from bot.cli.session import command_app, err
 from bot.comms.loading import FileRefused
 from bot.comms.model import Communication, format_when, in_days
-from bot.comms.partner_notices import (
-    PartnerPlanRow,
-    PartnerStatus,
-    RecipientSummary,
-    shown_target,
-    targets,
-)
-from bot.comms.planning import notice_label
-from bot.comms.registry import Communications, Preview, RegisterResult, StatusReport
+from bot.comms.partner_notices import PartnerPlanRow, PartnerStatus, RecipientSummary
+from bot.comms.registry import Communications, RegisterResult
+from bot.comms.reports import Preview
 from bot.printable import shown
 
 comms_app = typer.Typer(
@@ -45,11 +39,6 @@ JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON.")]
 
 def _when(dt: datetime | None, comm: Communication) -> str:
     return format_when(dt, comm.send_at) if dt is not None else "—"
-
-
-def _iso(dt: datetime) -> str:
-    """A time as stored and printed in JSON: UTC, seconds."""
-    return dt.astimezone(UTC).isoformat(timespec="seconds")
 
 
 def _print_json(data: Any) -> None:
@@ -84,59 +73,6 @@ def _refused(refused: FileRefused) -> None:
 def _warnings(warnings: tuple[str, ...] | list[str]) -> None:
     for w in warnings:
         err.print(f"[yellow]warning[/yellow] {shown(w)}", highlight=False)
-
-
-def _preview_json(preview: Preview) -> dict[str, Any]:
-    return {
-        "id": preview.comm.id,
-        "title": preview.comm.title,
-        "send_at": preview.comm.send_at.isoformat(),
-        "status": preview.status,
-        "registered": preview.registered,
-        "notices": [
-            {
-                "platform": r.platform,
-                "channel": r.channel,
-                "notice": r.notice,
-                "when": r.when.isoformat() if r.when else None,
-                "status": r.status,
-            }
-            for r in preview.rows
-        ],
-        "warnings": list(preview.warnings),
-        "partner_notices": [
-            {
-                "partner": r.partner_id,
-                "name": r.partner,
-                "customers": r.customers,
-                "target": r.target,
-                "notice": r.notice,
-                "when": r.when.isoformat() if r.when else None,
-                "status": r.status,
-            }
-            for r in preview.partner_rows
-        ],
-        "recipients": _recipients_json(preview.recipients),
-    }
-
-
-def _recipients_json(summary: RecipientSummary | None) -> dict[str, Any] | None:
-    """Counts only: customer names are never printed here."""
-    if summary is None:
-        return None
-    split = summary.split
-    return {
-        "source": summary.source,
-        "deleted": summary.deleted,
-        "keep_until": _iso(summary.keep_until),
-        "customers": None if summary.deleted else split.total,
-        "by_partner": split.partners,
-        "unknown_partner": {
-            "total": split.unknown,
-            "blank": split.blank,
-            "not_in_partners_file": split.unlisted,
-        },
-    }
 
 
 def print_recipients(summary: RecipientSummary | None, comm: Communication) -> None:
@@ -238,7 +174,7 @@ def _registered(result: RegisterResult, comms: Communications) -> None:
             highlight=False,
         )
     _warnings(result.warnings)
-    print_preview(comms.preview(record.id), comms.now())
+    print_preview(comms.reports.preview(record.id), comms.now())
 
 
 @comms_app.command("add")
@@ -251,25 +187,13 @@ def add(
         result = app.comms.add_file(file)
         if isinstance(result, FileRefused):
             if json_out:
-                _print_json(
-                    {
-                        "refused": result.path,
-                        "problems": [{"line": p.line, "reason": p.reason} for p in result.problems],
-                    }
-                )
+                _print_json(result.as_json())
             else:
                 _refused(result)
             raise typer.Exit(1)
         if json_out:
-            _print_json(
-                {
-                    "action": result.action,
-                    "id": result.record.id,
-                    "revision": result.record.revision,
-                    "warnings": list(result.warnings),
-                    "preview": _preview_json(app.comms.preview(result.record.id)),
-                }
-            )
+            preview = app.comms.reports.preview(result.record.id)
+            _print_json({**result.as_json(), "preview": preview.as_json()})
             return
         _registered(result, app.comms)
 
@@ -283,29 +207,10 @@ def list_command(
 ) -> None:
     """Upcoming communications (and recently sent or cancelled ones)."""
     with command_app() as app:
-        comms = app.comms
-        now = comms.now()
-        records = comms.records(include_all=include_all)
-        rows = []
-        for r in records:
-            deliveries = [d for d in comms.deliveries(r.id) if d.kind != "alert"]
-            channels = {(d.platform, d.channel) for d in deliveries}
-            pending = [d for d in deliveries if d.status == "planned"]
-            rows.append((r, len(channels), pending[0] if pending else None))
+        now = app.comms.now()
+        rows = app.comms.reports.listing(include_all=include_all)
         if json_out:
-            _print_json(
-                [
-                    {
-                        "id": r.id,
-                        "title": r.comm.title,
-                        "send_at": r.comm.send_at.isoformat(),
-                        "status": r.status,
-                        "channels": n,
-                        "next_notice": _iso(nxt.due_at) if nxt else None,
-                    }
-                    for r, n, nxt in rows
-                ]
-            )
+            _print_json([row.as_json() for row in rows])
             return
         if not rows:
             console.print("No communications registered. `partnerbot comms sync` or `comms add`.")
@@ -313,16 +218,17 @@ def list_command(
         table = Table(title="Communications")
         for col in ("id", "title", "sends", "status", "channels", "next notice"):
             table.add_column(col)
-        for r, n, nxt in rows:
+        for row in rows:
+            r, nxt = row.record, row.next_delivery
             next_text = "—"
             if nxt is not None:
-                next_text = f"{notice_label(nxt.kind, nxt.lead_days)}, {_when(nxt.due_at, r.comm)}"
+                next_text = f"{row.next_notice}, {_when(nxt.due_at, r.comm)}"
             table.add_row(
                 r.id,
                 shown(r.comm.title),
                 f"{format_when(r.comm.send_at)} ({in_days(r.comm.send_at_utc, now)})",
                 r.status,
-                str(n),
+                str(row.channels),
                 next_text,
             )
         console.print(table)
@@ -334,19 +240,10 @@ def show(
 ) -> None:
     """Everything registered about one communication, and its history."""
     with command_app() as app:
-        record = app.comms.require(comm_id)
-        history = app.comms.history(comm_id)
-        comm = record.comm
+        details = app.comms.reports.details(comm_id)
+        record, history, comm = details.record, details.history, details.record.comm
         if json_out:
-            data = json.loads(comm.to_json())
-            data.update(
-                status=record.status,
-                revision=record.revision,
-                source=record.source,
-                warnings=list(record.warnings),
-                history=history,
-            )
-            _print_json(data)
+            _print_json(details.as_json())
             return
         _header(comm, record.status, app.comms.now())
         table = Table(show_header=False, box=None)
@@ -360,10 +257,7 @@ def show(
         table.add_row("talking points", "\n".join(points) or "—")
         table.add_row("FAQ", "\n".join(f"• {shown(f.q)}" for f in comm.faq) or "—")
         table.add_row("links", "\n".join(map(shown, comm.links)) or "—")
-        table.add_row(
-            "lead days",
-            ", ".join(str(d) for d in comm.effective_lead_days(app.comms.lead_days)),
-        )
+        table.add_row("lead days", ", ".join(str(d) for d in details.lead_days))
         table.add_row("revision", str(record.revision))
         table.add_row("source", shown(record.source or "—"))
         console.print(table)
@@ -415,53 +309,12 @@ def preview(
 ) -> None:
     """Dry run: which channels get which notice, and when."""
     with command_app() as app:
-        result = app.comms.preview(comm_id)
+        result = app.comms.reports.preview(comm_id)
         if json_out:
-            _print_json(_preview_json(result))
+            _print_json(result.as_json())
             return
         print_preview(result, app.comms.now())
         _partners_problem(app.comms)
-
-
-def _status_json(report: StatusReport) -> dict[str, Any]:
-    record = report.record
-    return {
-        "id": record.id,
-        "title": record.comm.title,
-        "status": record.status,
-        "send_at": record.comm.send_at.isoformat(),
-        "revision": record.revision,
-        "channels": [
-            {
-                "platform": c.platform,
-                "channel": c.channel,
-                "told_at": c.told_at.isoformat() if c.told_at else None,
-                "notices": [{**n, "posted_at": n["posted_at"].isoformat()} for n in c.notices],
-                "acknowledged_by": c.acks,
-                "next_notice": c.next_notice,
-                "next_at": c.next_at.isoformat() if c.next_at else None,
-            }
-            for c in report.channels
-        ],
-        "not_posted": report.not_posted,
-        "partners": [_partner_json(p) for p in report.partners],
-        "recipients": _recipients_json(report.recipients),
-    }
-
-
-def _partner_json(p: PartnerStatus) -> dict[str, Any]:
-    return {
-        "partner": p.partner_id,
-        "name": p.name,
-        "tier": p.tier,
-        "customers": p.customers,
-        "told_in": p.targets,
-        "told_at": p.told_at.isoformat() if p.told_at else None,
-        "notices": [{**n, "posted_at": n["posted_at"].isoformat()} for n in p.notices],
-        "acknowledged_by": p.acks,
-        "next_notice": p.next_notice,
-        "next_at": p.next_at.isoformat() if p.next_at else None,
-    }
 
 
 def print_partner_status(partners: list[PartnerStatus], comm: Communication) -> None:
@@ -500,9 +353,9 @@ def status(
 ) -> None:
     """Who was told, when, and who acknowledged."""
     with command_app() as app:
-        report = app.comms.status(comm_id)
+        report = app.comms.reports.status(comm_id)
         if json_out:
-            _print_json(_status_json(report))
+            _print_json(report.as_json())
             return
         comm = report.record.comm
         now = app.comms.now()
@@ -555,45 +408,29 @@ def status(
 def partners_command(json_out: JsonOpt = False) -> None:
     """The partners file, checked: each partner and where its private notices go."""
     with command_app() as app:
-        partners = app.partners.check()  # a broken file: each problem's line and reason
-        platforms = app.comms.platforms
-        rows: list[dict[str, Any]] = [
-            {
-                "partner": p.id,
-                "name": p.name,
-                "tier": p.tier,
-                "region": p.region,
-                "competencies": list(p.competencies),
-                "told_in": [shown_target(ref) for ref in targets(p, platforms)],
-                "contacts": [f"{a.platform}:{a.id}" for a in p.contacts],
-                "teams": [f"{on.platform}:{t}" for on in p.presence for t in on.teams],
-            }
-            for p in partners
-        ]
+        report = app.comms.reports.partners()  # a broken file: each problem's line and reason
         if json_out:
-            _print_json({"file": str(partners.path) if partners.path else None, "partners": rows})
+            _print_json(report.as_json())
             return
-        if partners.path is None:
+        if report.path is None:
             console.print(
                 "No partners file (PARTNERBOT_PARTNERS_FILE, or partners.yml in the "
                 "communications folder): no partner is told privately."
             )
             return
-        table = Table(title=f"Partners: {shown(str(partners.path))}", title_justify="left")
+        table = Table(title=f"Partners: {shown(str(report.path))}", title_justify="left")
         for col in ("id", "name", "tier", "region", "private notices go to", "teams"):
             table.add_column(col)
-        for r in rows:
-            where = (
-                "\n".join(map(shown, r["told_in"]))
-                or "[yellow]nowhere: no place or contact[/yellow]"
-            )
+        for p in report.partners:
+            nowhere = "[yellow]nowhere: no place or contact[/yellow]"
+            where = "\n".join(map(shown, p.told_in)) or nowhere
             table.add_row(
-                shown(r["partner"]),
-                shown(r["name"]),
-                shown(r["tier"]) or "—",
-                shown(r["region"]) or "—",
+                shown(p.partner),
+                shown(p.name),
+                shown(p.tier) or "—",
+                shown(p.region) or "—",
                 where,
-                "\n".join(map(shown, r["teams"])) or "—",
+                "\n".join(map(shown, p.teams)) or "—",
             )
         console.print(table)
 
@@ -610,24 +447,7 @@ def sync(
     with command_app() as app:
         result = app.comms.sync_folder(folder)
         if json_out:
-            _print_json(
-                {
-                    **result.counts(),
-                    "folder": str(result.folder),
-                    "ids": {
-                        "added": result.added,
-                        "updated": result.updated,
-                        "unchanged": result.unchanged,
-                        "cancelled": result.cancelled,
-                    },
-                    "failures": [
-                        {"path": f.path, "line": p.line, "reason": p.reason}
-                        for f in result.failed
-                        for p in f.problems
-                    ],
-                    "warnings": result.warnings,
-                }
-            )
+            _print_json(result.as_json())
         else:
             table = Table(title=f"Communications sync: {result.folder}")
             for col in ("added", "updated", "unchanged", "cancelled", "failed"):

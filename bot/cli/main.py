@@ -191,7 +191,8 @@ def index(
 
 # -- ask ----------------------------------------------------------------------------------
 def answer_json(answer: Answer) -> dict[str, Any]:
-    """The stable machine-readable shape of an answer (see README, "ask --json")."""
+    """The stable machine-readable shape of an answer (docs/answering.md, "Machine-readable
+    answers")."""
     return {
         "answer": answer.text,
         "abstained": answer.abstained,
@@ -424,7 +425,8 @@ def serve() -> None:
         if not served.platforms:
             raise UserError(
                 "No chat platform configured: set SLACK_BOT_TOKEN (+ SLACK_APP_TOKEN or "
-                "SLACK_SIGNING_SECRET) and/or DISCORD_BOT_TOKEN. See README, 'Run on Slack'."
+                "SLACK_SIGNING_SECRET) and/or DISCORD_BOT_TOKEN. See README, 'Set up a chat "
+                "platform'."
             )
         services = served_services(served)
         served.core.ensure_indexed()

@@ -93,7 +93,7 @@ def _run(store: SqliteStore, settings: CommsSettings, console: Console) -> None:
         return
     comm_id = registered.record.id
     posters = {name: PrintingPoster(name) for name in ("slack", "discord")}
-    Dispatcher(comms=comms, posters=posters).run_once()
+    Dispatcher(comms=comms, store=store, posters=posters).run_once()
     private = [
         (ChannelRef(name, channel), notice)
         for name, poster in posters.items()
@@ -117,7 +117,7 @@ def _run(store: SqliteStore, settings: CommsSettings, console: Console) -> None:
             r"\*\*(.+?)\*\*", r"[bold]\1[/bold]", shown(shown_notice.text, keep_lines=True)
         )
         console.print(Panel(body, title=shown(shown_notice.title), title_align="left"))
-    summary = comms.status(comm_id).recipients
+    summary = comms.reports.status(comm_id).recipients
     if summary is not None:
         split = summary.split
         unlisted = ", ".join(f"{shown(p)} ({n})" for p, n in split.unlisted.items()) or "none"

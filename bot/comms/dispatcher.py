@@ -45,7 +45,7 @@ from bot.errors import Undeliverable
 from bot.models import Notice
 from bot.posting import ChannelPoster, abandon_calls
 from bot.prompts import render
-from bot.store import Delivery, Repositories
+from bot.store import Delivery, Repositories, Store
 
 logger = logging.getLogger(__name__)
 
@@ -77,21 +77,26 @@ class Dispatcher:
         self,
         *,
         comms: Communications,
+        store: Store,
         posters: Posters | Callable[[], Posters],
+        outbox: Outbox | None = None,
         lease: timedelta = timedelta(minutes=2),
         late_after: timedelta = timedelta(minutes=15),
         max_attempts: int = 6,
         sync_folder: bool = False,
         owner: str | None = None,
     ) -> None:
+        """`store`: the state store the registry uses (its deliveries and acknowledgements,
+        and transactions over them); `outbox`: this worker's outbox (None: one of its own
+        on `store`'s deliveries, with this `lease` and `owner`, on the registry's clock)."""
         self.comms = comms
+        self.store = store
         self._posters = posters
         self.late_after = late_after
         self.max_attempts = max_attempts
         self.sync_folder = sync_folder
-        # Each dispatcher is one worker of the outbox, on the communications' clock.
-        self.outbox = Outbox(
-            deliveries=comms.store.deliveries,
+        self.outbox = outbox or Outbox(
+            deliveries=store.deliveries,
             owner=owner or f"dispatcher-{uuid.uuid4().hex[:8]}",
             lease=lease,
             clock=comms.now,
@@ -164,10 +169,10 @@ class Dispatcher:
     # -- 1: triage --------------------------------------------------------------------------------
     def _triage(self, posters: Posters, report: TickReport) -> None:
         now = self.comms.now()
-        if not any(self.comms.store.deliveries.due(f, now) for f in FEATURES):
+        if not any(self.store.deliveries.due(f, now) for f in FEATURES):
             return  # the usual tick: no write lock taken
         comms: dict[str, Communication] = {}
-        with self.comms.store.transaction() as tx:
+        with self.store.transaction() as tx:
             stale: dict[str, list[Delivery]] = defaultdict(list)
             groups: dict[tuple[str, str, int, str, str], list[Delivery]] = defaultdict(list)
             statuses: dict[str, str] = {}
@@ -239,7 +244,7 @@ class Dispatcher:
             missed="; ".join(missed),
             channels=", ".join(channels),
         )
-        self.comms.alert_admins(tx, comm, rows[0].revision, "stale", text)
+        self.comms.planner.alert_admins(tx, comm, rows[0].revision, "stale", text)
 
     # -- 2: claim, post and record ----------------------------------------------------------------
     def _deliver(self, delivery: Delivery, poster: ChannelPoster, report: TickReport) -> None:
@@ -259,7 +264,7 @@ class Dispatcher:
 
         def compose(d: Delivery) -> Notice | None:
             if d.kind in STALE_KINDS and self.comms.now() >= comm.send_at_utc:
-                with self.comms.store.transaction() as tx:
+                with self.store.transaction() as tx:
                     tx.deliveries.set_status(d.id, "stale", note=STALE_NOTE)
                     self._alert_stale(tx, comm, [d])
                 report.stale.append(key)
@@ -313,7 +318,7 @@ class Dispatcher:
             button_value=button_value(d.id),
         )
         if notice is None:
-            self.comms.store.deliveries.set_status(
+            self.store.deliveries.set_status(
                 d.id, "skipped", note="none of the partner's customers are on the list"
             )
         return notice
@@ -331,10 +336,10 @@ class Dispatcher:
                 "delivery %s failed for good after %d attempts: %s", delivery.key, attempts, note
             )
             record = self.comms.get(delivery.subject)
-            with self.comms.store.transaction() as tx:
+            with self.store.transaction() as tx:
                 tx.deliveries.mark_failed(delivery.id, owner=self.owner, note=note)
                 if record is not None:
-                    self.comms.alert_admins(
+                    self.comms.planner.alert_admins(
                         tx,
                         record.comm,
                         delivery.revision,
@@ -363,7 +368,7 @@ class Dispatcher:
         """Where the full details are: a link to the first notice in this channel, if any."""
         if d.kind not in ("reminder", "ack_reminder"):
             return None
-        first = self.comms.store.deliveries.last_posted(
+        first = self.store.deliveries.last_posted(
             d.feature, d.subject, d.platform, d.channel, ("first", "updated")
         )
         if first is None or first.posted_at is None:
@@ -432,12 +437,15 @@ async def _finished(task: asyncio.Task[None], seconds: float) -> bool:
 
 def build_dispatcher_service(
     comms: Communications,
+    store: Store,
     posters: Posters | Callable[[], Posters],
     *,
     interval: float | None = None,
 ) -> DispatcherService:
     """The dispatcher job of `partnerbot serve`; posters are looked up on each tick."""
-    dispatcher = Dispatcher(comms=comms, posters=posters, sync_folder=comms.settings.sync_folder)
+    dispatcher = Dispatcher(
+        comms=comms, store=store, posters=posters, sync_folder=comms.settings.sync_folder
+    )
     return DispatcherService(
         dispatcher=dispatcher,
         interval=comms.settings.poll_seconds if interval is None else interval,

@@ -1,9 +1,49 @@
-"""A communication as a knowledge-index Document, so ordinary questions find and cite it."""
+"""Communications in the knowledge index, so ordinary questions find and cite them.
+
+Each upcoming or recently sent communication is one Document (source "comms"); the
+registry refreshes them after every change and the dispatcher after every tick.
+"""
 
 from __future__ import annotations
 
-from bot.comms.model import Communication, format_when
+import logging
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+from bot.comms.model import Communication, Record, format_when
 from knowledge.documents import Document, Section
+
+if TYPE_CHECKING:
+    from knowledge.index import SyncReport
+
+logger = logging.getLogger(__name__)
+
+# The knowledge side, as the feature needs it: keep these documents indexed (source "comms").
+IndexDocuments = Callable[[list[Document]], "SyncReport"]
+
+
+class IndexedCommunications:
+    """Keeps the index's "comms" documents equal to the communications it should hold."""
+
+    def __init__(
+        self, *, index_documents: IndexDocuments | None, records: Callable[[], list[Record]]
+    ) -> None:
+        self._index_documents = index_documents
+        self._records = records  # upcoming and recently sent ones, none cancelled
+
+    def refresh(self) -> None:
+        """Index upcoming and recent communications; drop the others. A failure is logged
+        (questions may miss them until the next refresh), never raised."""
+        if self._index_documents is None:
+            return
+        try:
+            docs = [communication_document(r.comm, r.status) for r in self._records()]
+            report = self._index_documents(docs)
+        except Exception:
+            logger.exception("indexing communications failed; questions may miss them")
+            return
+        if report.added or report.updated or report.removed:
+            logger.info("communications index: %s", report.counts())
 
 
 def article(word: str) -> str:

@@ -35,6 +35,11 @@ def first_told(notices: Sequence[Mapping[str, Any]]) -> datetime | None:
     return telling[0]["posted_at"] if telling else None
 
 
+def posted_as_json(notices: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """Notices posted to a channel or a partner, as reports print them in JSON."""
+    return [{**n, "posted_at": n["posted_at"].isoformat()} for n in notices]
+
+
 def notice_name(kind: str, lead_days: int | None = None, what: str = "") -> str:
     """'first-14d', 'reminder-3d', 'updated', 'alert-stale', …: the notice part of a key."""
     name = kind if not what else f"{kind}-{what}"

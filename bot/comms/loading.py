@@ -63,6 +63,12 @@ class FileRefused:
     def __str__(self) -> str:
         return "; ".join(f"{self.path}:{p.line}: {p.reason}" for p in self.problems)
 
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "refused": self.path,
+            "problems": [{"line": p.line, "reason": p.reason} for p in self.problems],
+        }
+
 
 @dataclass(frozen=True)
 class Loaded:

@@ -110,6 +110,11 @@ class Communication:
         data["send_at"] = self.send_at.isoformat()
         return json.dumps(data, sort_keys=True)
 
+    def as_json(self) -> dict[str, Any]:
+        """Every field, as JSON values (the send date as ISO 8601 with its offset)."""
+        data: dict[str, Any] = json.loads(self.to_json())
+        return data
+
     @classmethod
     def from_json(cls, raw: str) -> Communication:
         data: dict[str, Any] = json.loads(raw)

@@ -21,7 +21,7 @@ import re
 from collections import defaultdict
 from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from bot.answering.mentions import neutralise_mentions
@@ -31,6 +31,7 @@ from bot.comms.keys import (
     first_told,
     notice_name,
     partner_delivery_key,
+    posted_as_json,
 )
 from bot.comms.model import Communication
 from bot.comms.notices import notice_values, tidy
@@ -127,6 +128,21 @@ class PartnerStatus:
     def reachable(self) -> bool:
         return bool(self.targets)
 
+    def as_json(self) -> dict[str, Any]:
+        told_at, next_at = self.told_at, self.next_at
+        return {
+            "partner": self.partner_id,
+            "name": self.name,
+            "tier": self.tier,
+            "customers": self.customers,
+            "told_in": self.targets,
+            "told_at": told_at.isoformat() if told_at else None,
+            "notices": posted_as_json(self.notices),
+            "acknowledged_by": self.acks,
+            "next_notice": self.next_notice,
+            "next_at": next_at.isoformat() if next_at else None,
+        }
+
 
 @dataclass(frozen=True)
 class RecipientSummary:
@@ -136,6 +152,22 @@ class RecipientSummary:
     split: Split
     deleted: bool  # deleted after the send date plus retention (or on cancellation)
     keep_until: datetime
+
+    def as_json(self) -> dict[str, Any]:
+        """Counts only: customer names are never shown here."""
+        split = self.split
+        return {
+            "source": self.source,
+            "deleted": self.deleted,
+            "keep_until": self.keep_until.astimezone(UTC).isoformat(timespec="seconds"),
+            "customers": None if self.deleted else split.total,
+            "by_partner": split.partners,
+            "unknown_partner": {
+                "total": split.unknown,
+                "blank": split.blank,
+                "not_in_partners_file": split.unlisted,
+            },
+        }
 
 
 @dataclass(frozen=True)
@@ -149,6 +181,17 @@ class PartnerPlanRow:
     notice: str
     when: datetime | None
     status: str
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "partner": self.partner_id,
+            "name": self.partner,
+            "customers": self.customers,
+            "target": self.target,
+            "notice": self.notice,
+            "when": self.when.isoformat() if self.when else None,
+            "status": self.status,
+        }
 
 
 class PartnerNotices:

@@ -26,11 +26,12 @@ from bot.comms.model import Record, format_day, in_days
 from bot.models import Answer, Citation, Question
 from bot.prompts import message
 
+# Answer a question from the documents (the core's answerer), as the composition root gives it.
+AnswerDocuments = Callable[[Question], Answer]
+
 
 class Registry(Protocol):
     """What answering needs of the registry (bot/comms/registry.py `Communications`)."""
-
-    answer_documents: Callable[[Question], Answer] | None
 
     def get(self, comm_id: str) -> Record | None: ...
 
@@ -49,25 +50,26 @@ _MONTHS = {name.lower(): i for i, name in enumerate(calendar.month_name) if name
 _MONTHS.update({name.lower(): i for i, name in enumerate(calendar.month_abbr) if name})
 
 
-def answer_question(comms: Registry, question: Question) -> Answer | None:
-    return _thread_answer(comms, question) or _calendar_answer(comms, question)
+def answer_question(
+    comms: Registry, question: Question, answer_documents: AnswerDocuments | None
+) -> Answer | None:
+    return _thread_answer(comms, question, answer_documents) or _calendar_answer(comms, question)
 
 
 # -- "Ask about this" threads ---------------------------------------------------------------------
-def _thread_answer(comms: Registry, question: Question) -> Answer | None:
-    """In a thread opened from a notice, the thread's topic names the communication."""
+def _thread_answer(
+    comms: Registry, question: Question, answer_documents: AnswerDocuments | None
+) -> Answer | None:
+    """In a thread opened from a notice, the thread's topic names the communication: the
+    question is asked with its title, and with everything else it carries (who asks, where,
+    the thread so far, who reads the reply)."""
     topic = question.topic
-    if topic is None or topic.kind != "comms":
+    if topic is None or topic.kind != "comms" or answer_documents is None:
         return None
     record = comms.get(topic.id)
     if record is None:
         return None
-    focused = Question(
-        f"{question.text} ({record.comm.title})", actor=question.actor, place=question.place
-    )
-    if comms.answer_documents is None:
-        return None
-    answer = comms.answer_documents(focused)
+    answer = answer_documents(replace(question, text=f"{question.text} ({record.comm.title})"))
     if answer.abstained:
         return None
     prefix = message("comms_answer_prefix", title=record.comm.title, ref=record.comm.doc_path)

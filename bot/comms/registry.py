@@ -1,33 +1,27 @@
-"""The communications registry: register, edit, reschedule and cancel; what partners were told.
+"""The communications registry: register, edit, reschedule and cancel; read what is registered.
 
-`Communications` is what the CLI, the chat commands, the dispatcher and the
-answerer use. It is given narrow parts: the state store, its settings, a clock,
-and two callables into the knowledge side (index documents, answer a question).
-Every change is one store transaction that updates the communication and its
-planned deliveries (outbox rows) together, so a reader (or the dispatcher in
-another process) never sees one without the other.
+`Communications` is what the CLI, the chat commands and the dispatcher use. It is given
+narrow parts: the state store, its settings, a clock, and a callable into the knowledge
+side (index documents). Every change is one store transaction that updates the
+communication and its planned deliveries (outbox rows, bot/comms/planner.py) together, so
+a reader (or the dispatcher in another process) never sees one without the other. Reads
+never write: a communication whose send date has passed reads as sent before the
+dispatcher records it (`mark_sent`). The admin's reports are `reports`
+(bot/comms/reports.py); buttons and answers are the feature's (bot/comms/feature.py).
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from bot.comms import model
-from bot.comms.indexing import communication_document
-from bot.comms.keys import (
-    FEATURE,
-    PARTNER_FEATURE,
-    TELLING_KINDS,
-    delivery_id_of,
-    delivery_key,
-    first_told,
-    notice_name,
-)
+from bot.comms.indexing import IndexDocuments, IndexedCommunications
+from bot.comms.keys import FEATURE
 from bot.comms.loading import (
     FileRefused,
     Loaded,
@@ -38,44 +32,20 @@ from bot.comms.loading import (
     read_comm_file,
 )
 from bot.comms.model import Clock, Communication, Record, format_day, format_when
-from bot.comms.partner_notices import (
-    PartnerNotices,
-    PartnerPlanRow,
-    PartnerStatus,
-    RecipientSummary,
-    Told,
-)
-from bot.comms.planning import PlannedNotice, notice_label, plan_notices
-from bot.comms.recipients import RecipientList, source_hash, split
+from bot.comms.partner_notices import PartnerNotices
+from bot.comms.planner import Heard, NoticePlanner
+from bot.comms.planning import PlannedNotice
+from bot.comms.recipients import RecipientList, source_hash
+from bot.comms.reports import ACTIVE, Reports
 from bot.comms.routing import ChannelRef, Routes, load_routes, parse_channel_refs
 from bot.comms.settings import CommsSettings
 from bot.errors import UserError
-from bot.models import ButtonReply, Topic
 from bot.partners import PartnersFile
-from bot.prompts import message, render
-from bot.store import (
-    Ack,
-    Delivery,
-    NewDelivery,
-    PartnerAck,
-    Repositories,
-    Store,
-    StoredCommunication,
-)
-
-if TYPE_CHECKING:
-    from bot.models import Answer, Question
-    from knowledge.documents import Document
-    from knowledge.index import SyncReport
-
-# The knowledge side, as the feature needs it: keep these documents indexed (source
-# "comms"); answer a question from the documents.
-IndexDocuments = Callable[[list["Document"]], "SyncReport"]
-AnswerQuestion = Callable[["Question"], "Answer"]
+from bot.prompts import message
+from bot.store import Delivery, Repositories, Store, StoredCommunication
 
 logger = logging.getLogger(__name__)
 
-ACTIVE = ("scheduled", "updated")
 TOPIC_KIND = "comms"  # the topic of an "Ask about this" thread: Topic("comms", <id>)
 
 
@@ -87,6 +57,14 @@ class RegisterResult:
     changes: list[str] = field(default_factory=list)
     planned: list[PlannedNotice] = field(default_factory=list)
     updated_channels: list[ChannelRef] = field(default_factory=list)
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "action": self.action,
+            "id": self.record.id,
+            "revision": self.record.revision,
+            "warnings": list(self.warnings),
+        }
 
 
 @dataclass
@@ -112,56 +90,34 @@ class SyncResult:
             "failed": len(self.failed),
         }
 
-
-@dataclass(frozen=True)
-class PlanRow:
-    """One line of a preview: a notice to a channel, when, and where it stands."""
-
-    platform: str
-    channel: str
-    notice: str
-    when: datetime | None
-    status: str
-
-
-@dataclass
-class Preview:
-    comm: Communication
-    status: str
-    registered: bool
-    rows: list[PlanRow]
-    warnings: tuple[str, ...] = ()
-    partner_rows: list[PartnerPlanRow] = field(default_factory=list)  # private notices
-    recipients: RecipientSummary | None = None
+    def as_json(self) -> dict[str, Any]:
+        return {
+            **self.counts(),
+            "folder": str(self.folder),
+            "ids": {
+                "added": self.added,
+                "updated": self.updated,
+                "unchanged": self.unchanged,
+                "cancelled": self.cancelled,
+            },
+            "failures": [
+                {"path": f.path, "line": p.line, "reason": p.reason}
+                for f in self.failed
+                for p in f.problems
+            ],
+            "warnings": self.warnings,
+        }
 
 
-@dataclass
-class ChannelStatus:
-    platform: str
-    channel: str
-    notices: list[dict[str, Any]] = field(default_factory=list)  # posted, in order
-    acks: list[dict[str, str]] = field(default_factory=list)
-    next_notice: str | None = None
-    next_at: datetime | None = None
-
-    @property
-    def told_at(self) -> datetime | None:
-        return first_told(self.notices)
-
-
-@dataclass
-class StatusReport:
-    record: Record
-    channels: list[ChannelStatus]
-    not_posted: list[dict[str, Any]]  # stale / failed deliveries, for the admin
-    partners: list[PartnerStatus] = field(default_factory=list)  # private notices
-    recipients: RecipientSummary | None = None
-
-
-def _record(stored: StoredCommunication) -> Record:
+def _record(stored: StoredCommunication, now: datetime) -> Record:
+    """A stored communication as read: past its send date it is sent, recorded or not."""
+    comm = Communication.from_json(stored.data)
+    status = stored.status
+    if status in ACTIVE and comm.send_at_utc <= now:
+        status = "sent"
     return Record(
-        comm=Communication.from_json(stored.data),
-        status=stored.status,
+        comm=comm,
+        status=status,
         revision=stored.revision,
         epoch=stored.epoch,
         source=stored.source,
@@ -181,17 +137,14 @@ class Communications:
         store: Store,
         settings: CommsSettings,
         index_documents: IndexDocuments | None = None,
-        answer_documents: AnswerQuestion | None = None,
         clock: Clock | None = None,
         platforms: Iterable[str] | None = None,
         partners: PartnersFile | None = None,
     ) -> None:
-        self.store = store
+        self._store = store
         self.settings = settings
         # Known platform names: a routes file or setting naming another is refused.
         self.platforms = tuple(platforms) if platforms is not None else None
-        self._index_documents = index_documents
-        self.answer_documents = answer_documents
         # None: the system clock, looked up on each call (so tests can patch model.utc_now).
         self.clock: Clock | None = clock
         # Who is who (bot/partners.py); its tiers, regions and competencies are checked
@@ -205,6 +158,16 @@ class Communications:
             settings=settings,
             now=self.now,
             platforms=self.platforms,
+        )
+        self.planner = NoticePlanner(
+            settings=settings,
+            partner_notices=self.partner_notices,
+            admin_channels=lambda: self.admin_channels,
+            now=self.now,
+        )
+        self.reports = Reports(registry=self, comms=store.comms)
+        self.indexed = IndexedCommunications(
+            index_documents=index_documents, records=self.indexed_records
         )
 
     # -- configuration ----------------------------------------------------------------------------
@@ -240,10 +203,10 @@ class Communications:
             platforms=self.platforms,
         )
 
-    # -- reading ----------------------------------------------------------------------------------
+    # -- reading (never writes) -------------------------------------------------------------------
     def get(self, comm_id: str) -> Record | None:
-        stored = self.store.comms.get(comm_id)
-        return _record(stored) if stored else None
+        stored = self._store.comms.get(comm_id)
+        return _record(stored, self.now()) if stored else None
 
     def require(self, comm_id: str) -> Record:
         record = self.get(comm_id)
@@ -253,11 +216,11 @@ class Communications:
 
     def records(self, *, include_all: bool = False) -> list[Record]:
         """Upcoming ones, plus those sent or cancelled recently (all with include_all)."""
-        self.mark_sent()
-        records = [_record(r) for r in self.store.comms.all()]
+        now = self.now()
+        records = [_record(r, now) for r in self._store.comms.all()]
         if include_all:
             return records
-        cutoff = self.now() - timedelta(days=self.settings.recent_days)
+        cutoff = now - timedelta(days=self.settings.recent_days)
         return [r for r in records if r.status in ACTIVE or r.comm.send_at_utc >= cutoff]
 
     def indexed_records(self) -> list[Record]:
@@ -269,17 +232,37 @@ class Communications:
             if r.status != "cancelled" and r.comm.send_at_utc >= cutoff
         ]
 
+    def history(self, comm_id: str) -> list[dict[str, Any]]:
+        return [h.as_json() for h in self._store.comms.history(comm_id)]
+
+    def deliveries(self, comm_id: str) -> list[Delivery]:
+        """Every notice planned for a communication, in due order."""
+        return self._store.deliveries.for_subject(FEATURE, comm_id)
+
+    # -- recording what happened ------------------------------------------------------------------
     def mark_sent(self) -> list[str]:
-        """Communications whose send_at has passed become 'sent'; returns their ids."""
+        """Record as 'sent' the communications whose send_at has passed; returns their ids."""
         now = self.now()
-        if not self.store.comms.due_to_send(now):
+        if not self._store.comms.due_to_send(now):
             return []  # the usual case: no write lock taken
-        with self.store.transaction() as tx:
+        with self._store.transaction() as tx:
             ids = tx.comms.due_to_send(now)
             for comm_id in ids:
                 tx.comms.set_status(comm_id, "sent", at=now)
                 self._history(tx, comm_id, "sent", "dispatcher", "send_at passed")
         return ids
+
+    def refresh_index(self) -> None:
+        """Index upcoming and recent communications (source "comms"); drop the others."""
+        self.indexed.refresh()
+
+    def refresh_partner_notices(self) -> int:
+        """After the partners file changed: tell the partners it now knows (see PartnerNotices)."""
+        planned = 0
+        for record in self.records():
+            if record.status in ACTIVE and record.comm.recipients_file:
+                planned += self.partner_notices.refresh(record.comm, record.revision, record.epoch)
+        return planned
 
     # -- registering ------------------------------------------------------------------------------
     def load_file(self, path: Path, *, routes: Routes | None = None) -> Loaded | FileRefused:
@@ -432,14 +415,10 @@ class Communications:
         routes = self.routes
         channels = routes.channels_for(comm)
         warnings = tuple(warnings)
-        with self.store.transaction() as tx:
+        with self._store.transaction() as tx:
             row = tx.comms.get(comm.id, for_update=True)
-            previous = _record(row) if row is not None else None
-            if (
-                previous is not None
-                and (previous.status == "sent" or previous.comm.send_at_utc <= now)
-                and previous.status != "cancelled"
-            ):
+            previous = _record(row, now) if row is not None else None
+            if previous is not None and previous.status == "sent":
                 raise UserError(
                     message(
                         "comms_already_sent",
@@ -460,22 +439,19 @@ class Communications:
                 return RegisterResult("unchanged", previous, warnings)
 
             changes: list[str] = []
-            told: set[ChannelRef] = set()
-            partners_told: dict[ChannelRef, Told] = {}
+            heard = Heard()
             if previous is None:
                 action, revision, epoch, status = "added", 1, 1, "scheduled"
             elif previous.status == "cancelled":
                 action, status = "revived", "scheduled"
                 revision = epoch = previous.revision + 1
+                self.planner.supersede(tx, comm.id, "registered again")
             else:
                 action, status = "updated", "updated"
                 revision, epoch = previous.revision + 1, previous.epoch
-                told = self._told(tx, comm.id, epoch)
-                partners_told = self.partner_notices.told(tx, comm.id, epoch)
+                heard = self.planner.heard(tx, comm.id, epoch)
                 changes = comm.changed_fields(previous.comm)
-                self._supersede(tx, comm.id, f"superseded by revision {revision}")
-            if previous is not None and previous.status == "cancelled":
-                self._supersede(tx, comm.id, "registered again")
+                self.planner.supersede(tx, comm.id, f"superseded by revision {revision}")
 
             stored = StoredCommunication(
                 id=comm.id,
@@ -496,69 +472,33 @@ class Communications:
                 tx.comms.insert(stored)
             else:
                 tx.comms.update(stored)
-            # Channels never see the recipient list: a change of it alone is no news to them
-            # (each partner it concerns is told privately below).
-            channel_changes = [c for c in changes if c != "recipient list"]
-            updated_channels = sorted(told) if channel_changes else []
-            previous_send_at = (
-                previous.comm.send_at_utc.isoformat(timespec="seconds") if previous else None
-            )
-            for ref in updated_channels:
-                self._plan(
-                    tx,
-                    comm.id,
-                    revision,
-                    "updated",
-                    None,
-                    ref,
-                    now,
-                    detail={"changes": channel_changes, "previous_send_at": previous_send_at},
-                )
-            planned = plan_notices(
-                send_at=comm.send_at_utc,
-                channels=channels,
-                lead_days=comm.effective_lead_days(self.lead_days),
-                now=now,
-                told=told,
-                ack_reminder_days=self.settings.ack_reminder_days,
-            )
-            for notice in planned:
-                self._plan(
-                    tx, comm.id, revision, notice.kind, notice.lead_days, notice.ref, notice.due_at
-                )
             if recipients is not None:
                 tx.recipients.replace(comm.id, recipients.recipients)
             elif comm.recipients_digest is None:
                 tx.recipients.delete(comm.id)
-            self.partner_notices.plan(
+            planned = self.planner.plan_revision(
                 tx,
                 comm,
                 revision,
-                told=partners_told,
+                channels=channels,
+                heard=heard,
                 changes=changes,
-                previous_send_at=previous_send_at,
+                previous=previous,
+                action=action,
             )
             detail = f"revision {revision}: send_at {comm.send_at.isoformat()}"
             if changes:
                 detail += f"; changed: {', '.join(changes)}"
             self._history(tx, comm.id, action, who, detail)
-            if not comm.points_to_partner and (
-                previous is None or previous.comm.points_to_partner or action == "revived"
-            ):
-                self.alert_admins(
-                    tx,
-                    comm,
-                    revision,
-                    "no-partner",
-                    render(
-                        "comms_alert_no_partner",
-                        title=comm.title,
-                        id=comm.id,
-                        pointed_to=comm.customer_pointed_to or "no contact is named",
-                    ),
-                )
         logger.info("communication %s %s (revision %d) by %s", comm.id, action, revision, who)
-        return RegisterResult(action, _record(stored), warnings, changes, planned, updated_channels)
+        return RegisterResult(
+            action,
+            _record(stored, now),
+            warnings,
+            changes,
+            planned.notices,
+            planned.updated_channels,
+        )
 
     def reschedule(self, comm_id: str, when: str | datetime, *, who: str = "cli") -> RegisterResult:
         """Move the send date: channels already told get an "Updated" notice, then new reminders."""
@@ -584,21 +524,15 @@ class Communications:
     def cancel(self, comm_id: str, *, who: str = "cli") -> tuple[Record, list[ChannelRef]]:
         """Cancel: channels already told get a "Cancelled" notice; nothing else is posted."""
         now = self.now()
-        with self.store.transaction() as tx:
+        with self._store.transaction() as tx:
             row = tx.comms.get(comm_id, for_update=True)
             if row is None:
                 raise UserError(message("comms_unknown", id=comm_id))
-            record = _record(row)
+            record = _record(row, now)
             self._require_active(record)
-            told = sorted(self._told(tx, comm_id, record.epoch))
-            partners_told = self.partner_notices.told(tx, comm_id, record.epoch)
-            self._supersede(tx, comm_id, "cancelled")
+            heard = self.planner.heard(tx, comm_id, record.epoch)
             tx.comms.set_status(comm_id, "cancelled", at=now)
-            for ref in told:
-                self._plan(tx, comm_id, record.revision, "cancelled", None, ref, now)
-            partners = self.partner_notices.plan_cancelled(
-                tx, comm_id, record.revision, partners_told
-            )
+            told, partners = self.planner.plan_cancelled(tx, comm_id, record.revision, heard)
             detail = f"{len(told)} channel(s) and {partners} partner place(s) or contact(s) to tell"
             self._history(tx, comm_id, "cancelled", who, detail)
         logger.info("communication %s cancelled by %s", comm_id, who)
@@ -606,9 +540,7 @@ class Communications:
         return self.require(comm_id), told
 
     def _require_active(self, record: Record) -> None:
-        if record.status == "sent" or (
-            record.status in ACTIVE and record.comm.send_at_utc <= self.now()
-        ):
+        if record.status == "sent":
             raise UserError(
                 message(
                     "comms_already_sent",
@@ -621,326 +553,8 @@ class Communications:
                 message("comms_cannot_cancel", title=record.comm.title, status=record.status)
             )
 
-    # -- deliveries (outbox rows) ------------------------------------------------------------------
-    def _plan(
-        self,
-        tx: Repositories,
-        comm_id: str,
-        revision: int,
-        kind: str,
-        lead_days: int | None,
-        ref: ChannelRef,
-        due_at: datetime,
-        *,
-        what: str = "",
-        detail: dict[str, Any] | None = None,
-    ) -> None:
-        key = delivery_key(
-            comm_id, revision, notice_name(kind, lead_days, what), ref.platform, ref.channel
-        )
-        tx.deliveries.plan(
-            NewDelivery(
-                key=key,
-                feature=FEATURE,
-                subject=comm_id,
-                kind=kind,
-                platform=ref.platform,
-                channel=ref.channel,
-                due_at=due_at,
-                revision=revision,
-                lead_days=lead_days,
-                detail=detail or {},
-            ),
-            now=self.now(),
-        )
-
-    def _supersede(self, tx: Repositories, comm_id: str, note: str) -> None:
-        for feature in (FEATURE, PARTNER_FEATURE):
-            tx.deliveries.supersede_planned(feature, comm_id, note=note)
-
-    def _told(self, tx: Repositories, comm_id: str, epoch: int) -> set[ChannelRef]:
-        """Channels that were (or may have been: a claim in flight) told in this life."""
-        told = tx.deliveries.told_channels(
-            FEATURE, comm_id, min_revision=epoch, kinds=TELLING_KINDS
-        )
-        return {ChannelRef(platform, channel) for platform, channel in told}
-
-    def alert_admins(
-        self, tx: Repositories, comm: Communication, revision: int, what: str, text: str
-    ) -> None:
-        """Log, and post to the admin channels (PARTNERBOT_ADMIN_CHANNELS) once per key."""
-        logger.warning("admin alert (%s): %s", comm.id, text)
-        for ref in self.admin_channels:
-            self._plan(
-                tx,
-                comm.id,
-                revision,
-                "alert",
-                None,
-                ref,
-                self.now(),
-                what=what,
-                detail={"text": text},
-            )
-
     def _history(self, tx: Repositories, comm_id: str, action: str, who: str, detail: str) -> None:
         tx.comms.add_history(comm_id, at=self.now(), action=action, who=who, detail=detail)
-
-    def history(self, comm_id: str) -> list[dict[str, Any]]:
-        return [h.as_json() for h in self.store.comms.history(comm_id)]
-
-    def deliveries(self, comm_id: str) -> list[Delivery]:
-        """Every notice planned for a communication, in due order."""
-        return self.store.deliveries.for_subject(FEATURE, comm_id)
-
-    # -- preview and status -----------------------------------------------------------------------
-    def preview(self, comm_id: str) -> Preview:
-        """Which channels get which notice when (dry run for a file not yet registered)."""
-        self.mark_sent()
-        record = self.get(comm_id)
-        if record is None:
-            return self._dry_run(comm_id)
-        rows: list[PlanRow] = []
-        covered: set[ChannelRef] = set()
-        for d in self.deliveries(comm_id):
-            if d.kind == "alert" or d.revision < record.epoch:
-                continue
-            if d.status == "superseded":
-                continue
-            ref = ChannelRef(d.platform, d.channel)
-            covered.add(ref)
-            when = d.posted_at or d.due_at
-            status = d.status
-            if status == "posted" and d.late:
-                status = "posted (late)"
-            rows.append(
-                PlanRow(ref.platform, ref.channel, notice_label(d.kind, d.lead_days), when, status)
-            )
-        for ref in self.routes.channels_for(record.comm):
-            if ref not in covered:
-                rows.append(PlanRow(ref.platform, ref.channel, "—", None, "no notice due"))
-        rows.sort(key=lambda r: (r.platform, r.channel, r.when or record.comm.send_at_utc))
-        partners = self.partner_notices
-        return Preview(
-            record.comm,
-            record.status,
-            True,
-            rows,
-            record.warnings,
-            partners.preview_rows(record.comm, record.epoch),
-            partners.summary(record.comm),
-        )
-
-    def _dry_run(self, comm_id: str) -> Preview:
-        routes = self.routes
-        folder = self.folder
-        if folder.is_dir():
-            for path in discover(folder, routes_path=self.routes_path):
-                if isinstance(path, FileRefused):
-                    continue
-                rel = path.relative_to(folder).as_posix()
-                data = read_comm_file(path, rel)
-                if isinstance(data, FileRefused):
-                    continue
-                loaded = load_communication(path, routes=routes, now=self.now(), rel=rel, data=data)
-                if isinstance(loaded, FileRefused):
-                    if path.stem == comm_id or comm_id in path.read_text(errors="replace"):
-                        raise UserError(f"{loaded} — fix the file, then preview again")
-                    continue
-                if loaded.communication.id == comm_id:
-                    return self.preview_communication(
-                        loaded.communication, loaded.warnings, loaded.recipients
-                    )
-        raise UserError(message("comms_unknown", id=comm_id))
-
-    def preview_communication(
-        self,
-        comm: Communication,
-        warnings: tuple[str, ...] = (),
-        recipients: RecipientList | None = None,
-    ) -> Preview:
-        """The plan a communication would get if registered now (nothing is stored)."""
-        routes = self.routes
-        planned = plan_notices(
-            send_at=comm.send_at_utc,
-            channels=routes.channels_for(comm),
-            lead_days=comm.effective_lead_days(self.lead_days),
-            now=self.now(),
-            ack_reminder_days=self.settings.ack_reminder_days,
-        )
-        rows = [
-            PlanRow(p.ref.platform, p.ref.channel, p.label, p.due_at, "would be planned")
-            for p in planned
-        ]
-        rows.sort(key=lambda r: (r.platform, r.channel, r.when or comm.send_at_utc))
-        counts = recipients.counts() if recipients else {}
-        summary = None
-        if recipients is not None:
-            keep_until = self.partner_notices.keep_until(comm)
-            summary = RecipientSummary(
-                recipients.source, split(counts, self.partner_notices.partners), False, keep_until
-            )
-        partner_rows = self.partner_notices.dry_run_rows(comm, counts)
-        return Preview(comm, "not registered", False, rows, warnings, partner_rows, summary)
-
-    def status(self, comm_id: str) -> StatusReport:
-        """Per channel: what was posted when (late?), who acknowledged, what comes next."""
-        self.mark_sent()
-        record = self.require(comm_id)
-        channels: dict[ChannelRef, ChannelStatus] = {}
-        not_posted: list[dict[str, Any]] = []
-        for ref in self.routes.channels_for(record.comm) if record.status in ACTIVE else []:
-            channels[ref] = ChannelStatus(ref.platform, ref.channel)
-        for d in self.deliveries(comm_id):
-            if d.kind == "alert" or d.revision < record.epoch:
-                continue
-            ref = ChannelRef(d.platform, d.channel)
-            entry = channels.setdefault(ref, ChannelStatus(ref.platform, ref.channel))
-            label = notice_label(d.kind, d.lead_days)
-            if d.status == "posted":
-                entry.notices.append(
-                    {
-                        "kind": d.kind,
-                        "notice": label,
-                        "posted_at": d.posted_at,
-                        "late": d.late,
-                        "message_id": d.message_id,
-                    }
-                )
-            elif d.status in ("planned", "claimed"):
-                if entry.next_at is None or d.due_at < entry.next_at:
-                    entry.next_notice, entry.next_at = label, d.due_at
-            elif d.status in ("stale", "failed"):
-                not_posted.append(
-                    {
-                        "platform": ref.platform,
-                        "channel": ref.channel,
-                        "notice": label,
-                        "status": d.status,
-                        "note": d.note or "",
-                    }
-                )
-        for ack in self.store.comms.acks(comm_id):
-            ref = ChannelRef(ack.platform, ack.channel)
-            entry = channels.setdefault(ref, ChannelStatus(ref.platform, ref.channel))
-            entry.acks.append({"user": ack.user, "at": ack.at})
-        ordered = [channels[k] for k in sorted(channels)]
-        partners = self.partner_notices
-        return StatusReport(
-            record,
-            ordered,
-            not_posted,
-            partners.status(record.comm, record.epoch),
-            partners.summary(record.comm),
-        )
-
-    # -- buttons ----------------------------------------------------------------------------------
-    def handle_button(
-        self, *, kind: str, value: str, user: str, channel: str, platform: str
-    ) -> ButtonReply:
-        """Acknowledge (recorded per user and channel) or Ask about this: a thread on the
-        notice whose topic is the communication."""
-        delivery_id = delivery_id_of(value)
-        if delivery_id is not None:
-            delivery = self.store.deliveries.get(delivery_id)
-        else:
-            delivery = self.store.deliveries.by_key(value)
-        mine = delivery is not None and delivery.feature in (FEATURE, PARTNER_FEATURE)
-        record = self.get(delivery.subject) if delivery and mine else None
-        if delivery is None or record is None:
-            return ButtonReply(message("comms_button_unknown"))
-        comm = record.comm
-        if kind == "acknowledge" and delivery.feature == PARTNER_FEATURE:
-            return self._partner_ack(comm, delivery, user=user, platform=platform)
-        if kind == "acknowledge":
-            first = self.store.comms.add_ack(
-                Ack(
-                    comm_id=comm.id,
-                    platform=delivery.platform,
-                    channel=delivery.channel,
-                    user=user,
-                    at=self.now().astimezone(UTC).isoformat(timespec="seconds"),
-                    delivery_key=delivery.key,
-                )
-            )
-            logger.info(
-                "acknowledged %s by %s in %s:%s (clicked in %s:%s)",
-                comm.id,
-                user,
-                delivery.platform,
-                delivery.channel,
-                platform,
-                channel,
-            )
-            key = "comms_ack_thanks" if first else "comms_ack_again"
-            return ButtonReply(message(key, title=comm.title, send_day=format_day(comm.send_at)))
-        if kind == "ask":
-            intro = message(
-                "comms_ask_intro",
-                title=comm.title,
-                send_day=format_day(comm.send_at),
-                ref=comm.doc_path,
-            )
-            return ButtonReply(intro, open_thread=True, topic=Topic(TOPIC_KIND, comm.id))
-        raise UserError(f"unknown notice button {kind!r}")
-
-    def _partner_ack(
-        self, comm: Communication, delivery: Delivery, *, user: str, platform: str
-    ) -> ButtonReply:
-        """Acknowledged for the partner the private notice was for (whoever of it clicks)."""
-        partner_id = str(delivery.detail.get("partner", ""))
-        first = self.store.comms.add_partner_ack(
-            PartnerAck(
-                comm_id=comm.id,
-                partner_id=partner_id,
-                platform=platform,
-                user=user,
-                at=self.now().astimezone(UTC).isoformat(timespec="seconds"),
-                delivery_key=delivery.key,
-            )
-        )
-        logger.info("acknowledged %s for partner %s by %s:%s", comm.id, partner_id, platform, user)
-        partner = self.partner_notices.partners.get(partner_id)
-        key = "comms_partner_ack_thanks" if first else "comms_ack_again"
-        text = message(
-            key,
-            title=comm.title,
-            send_day=format_day(comm.send_at),
-            partner=partner.name if partner else partner_id,
-        )
-        return ButtonReply(text)
-
-    def refresh_partner_notices(self) -> int:
-        """After the partners file changed: tell the partners it now knows (see PartnerNotices)."""
-        planned = 0
-        for record in self.records():
-            if record.status in ACTIVE and record.comm.recipients_file:
-                planned += self.partner_notices.refresh(record.comm, record.revision, record.epoch)
-        return planned
-
-    # -- knowledge index --------------------------------------------------------------------------
-    def refresh_index(self) -> None:
-        """Index upcoming and recent communications (source "comms"); drop the others."""
-        if self._index_documents is None:
-            return
-        try:
-            docs = [communication_document(r.comm, r.status) for r in self.indexed_records()]
-            report = self._index_documents(docs)
-        except Exception:
-            logger.exception("indexing communications failed; questions may miss them")
-            return
-        if report.added or report.updated or report.removed:
-            logger.info("communications index: %s", report.counts())
-
-    def answer(self, question: Question) -> Answer | None:
-        """Answers only this part can give well (see bot/comms/qa.py); None otherwise."""
-        from bot.comms.qa import answer_question
-
-        try:
-            return answer_question(self, question)
-        except Exception:
-            logger.exception("answering from communications failed; using the documents")
-            return None
 
 
 def _problem(reason: str) -> Problem:

@@ -92,11 +92,11 @@ async def test_each_partner_gets_its_own_customers_once_on_discord_across_a_cras
     assert isinstance(app.comms.add_file(folder / "licensing.yml"), RegisterResult)
 
     async with running_discord(app):
-        crashing = Dispatcher(comms=app.comms, posters=app.posters)
+        crashing = Dispatcher(comms=app.comms, store=app.store, posters=app.posters)
         crash_after_a_direct_message(crashing, monkeypatch)
         with pytest.raises(Crash):
             await asyncio.to_thread(crashing.run_once)
-        restarted = Dispatcher(comms=app.comms, posters=app.posters)
+        restarted = Dispatcher(comms=app.comms, store=app.store, posters=app.posters)
         await asyncio.to_thread(restarted.run_once)  # what nobody claimed goes out
         clock.advance(minutes=3)  # the dead dispatcher's lease runs out
         report = await asyncio.to_thread(restarted.run_once)
@@ -125,7 +125,7 @@ async def test_each_partner_gets_its_own_customers_once_on_discord_across_a_cras
                 ("POST", rf"^/webhooks/{fake.application_id}/{click['token']}$")
             )
             assert hook.json["content"].startswith("Thanks — noted for ")
-    status = {p.partner_id: p for p in app.comms.status(COMM_ID).partners}
+    status = {p.partner_id: p for p in app.comms.reports.status(COMM_ID).partners}
     assert [a["user"] for a in status["harbour-it"].acks] == [str(alice)]
     assert [a["user"] for a in status["fjord-systems"].acks] == [str(bob)]
     assert status["wattle-msp"].acks == []

@@ -73,7 +73,7 @@ async def test_discord_notice_survives_a_crash_and_records_acknowledgements(
 
     async with running_discord(app):
         posters = app.posters
-        crashing = Dispatcher(comms=app.comms, posters=posters)
+        crashing = Dispatcher(comms=app.comms, store=app.store, posters=posters)
 
         def die(*args: Any, **kwargs: Any) -> None:
             raise Crash
@@ -88,7 +88,7 @@ async def test_discord_notice_survives_a_crash_and_records_acknowledgements(
         assert "Northwind Books moves to per-user licensing" in embed["title"]
         assert "contact their Northwind partner" in embed["description"]
 
-        restarted = Dispatcher(comms=app.comms, posters=posters)
+        restarted = Dispatcher(comms=app.comms, store=app.store, posters=posters)
         clock.advance(minutes=3)  # the dead dispatcher's lease runs out
         report = await asyncio.to_thread(restarted.run_once)
         assert report.reconciled == [key] and report.posted == []
@@ -112,7 +112,7 @@ async def test_discord_notice_survives_a_crash_and_records_acknowledgements(
         reminder = notices_in(fake, channel)[-1]["embeds"][0]
         assert "in 1 day" in reminder["description"]
 
-    status = app.comms.status(COMM_ID)
+    status = app.comms.reports.status(COMM_ID)
     [row] = status.channels
     assert [a["user"] for a in row.acks] == [str(fake.user_id)]
     assert [n["notice"] for n in row.notices] == [

@@ -214,7 +214,7 @@ async def test_acknowledge_is_recorded_and_thanked_privately(
     assert thanks["text"].startswith(f"Thanks — noted that you've seen “{TITLE}”")
     assert "already acknowledged" in again["text"]
     assert len(fake.messages(ANZ)) == 1  # nothing public
-    anz = next(c for c in app.comms.status(COMM_ID).channels if c.channel == ANZ)
+    anz = next(c for c in app.comms.reports.status(COMM_ID).channels if c.channel == ANZ)
     assert [a["user"] for a in anz.acks] == ["U0ALICE"] and anz.platform == "slack"
 
 

@@ -87,11 +87,11 @@ async def test_each_partner_gets_its_own_customers_once_on_slack_across_a_crash(
     app: App, fake: FakeSlack, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     async with running_slack(app, fake) as slack:
-        crashing = Dispatcher(comms=app.comms, posters=app.posters)
+        crashing = Dispatcher(comms=app.comms, store=app.store, posters=app.posters)
         crash_after_a_direct_message(crashing, monkeypatch)
         with pytest.raises(Crash):
             await asyncio.to_thread(crashing.run_once)
-        restarted = Dispatcher(comms=app.comms, posters=app.posters)
+        restarted = Dispatcher(comms=app.comms, store=app.store, posters=app.posters)
         await asyncio.to_thread(restarted.run_once)  # what nobody claimed goes out
         assert isinstance(app.comms.clock, Clock)
         app.comms.clock.advance(minutes=3)  # the dead dispatcher's lease runs out
@@ -120,7 +120,7 @@ async def test_each_partner_gets_its_own_customers_once_on_slack_across_a_crash(
         thanks = await responses(fake, count=3)
     assert thanks[0]["text"].startswith("Thanks — noted for Harbour IT that you've seen")
     assert thanks[2]["text"].startswith("Thanks — noted for Fjord Systems that you've seen")
-    status = {p.partner_id: p for p in app.comms.status(COMM_ID).partners}
+    status = {p.partner_id: p for p in app.comms.reports.status(COMM_ID).partners}
     assert [a["user"] for a in status["harbour-it"].acks] == ["U0AMY", "U0VENDOR"]
     assert [a["user"] for a in status["fjord-systems"].acks] == ["U0INGA"]
     assert status["wattle-msp"].acks == []

@@ -196,7 +196,8 @@ class RecordingPoster:
 
 async def test_the_dispatcher_job_posts_through_the_platforms_posters(plain_app: App) -> None:
     posters: dict[str, RecordingPoster] = {}
-    service = build_dispatcher_service(plain_app.comms, lambda: posters, interval=0.05)
+    app = plain_app
+    service = build_dispatcher_service(app.comms, app.store, lambda: posters, interval=0.05)
     assert service.name == "comms-dispatcher"
     # Registered inside its window (clock: 2 days before send_at): the first notice is due now.
     model_now = datetime(2027, 1, 17, 22, 0, tzinfo=UTC)
@@ -236,7 +237,7 @@ def test_serve_syncs_the_configured_folder_and_reports_a_bad_file_once(
     (folder / "broken.yml").write_text("id: x\ntitle: a: b\n", encoding="utf-8")
     bot = App(load_settings(PARTNERBOT_COMMS_DIR=str(folder)))
     try:
-        service = build_dispatcher_service(bot.comms, dict)
+        service = build_dispatcher_service(bot.comms, bot.store, dict)
         with caplog.at_level("WARNING", logger="bot.comms.dispatcher"):
             service.dispatcher.run_once()
             service.dispatcher.run_once()

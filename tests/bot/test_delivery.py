@@ -122,9 +122,8 @@ async def test_stopping_the_dispatcher_service_is_prompt_and_releases_its_claims
         for path in sorted(folder.glob("comm-*.yml")):
             comms.add_file(path)
         platform = Platform(delay=0.05)  # 160 posts would take 8 s
-        service = DispatcherService(
-            dispatcher=Dispatcher(comms=comms, posters={"slack": platform}), interval=0.05
-        )
+        dispatcher = Dispatcher(comms=comms, store=store, posters={"slack": platform})
+        service = DispatcherService(dispatcher=dispatcher, interval=0.05)
         await service.start()
         while len(platform.posted) < 3:
             await asyncio.sleep(0.01)
@@ -191,7 +190,7 @@ async def dispatching(
         store=store, settings=CommsSettings(folder=folder, routes_path=folder / "routes.yml")
     )
     comms.add_file(sorted(folder.glob("comm-*.yml"))[0])
-    dispatcher = Dispatcher(comms=comms, posters={"slack": poster})
+    dispatcher = Dispatcher(comms=comms, store=store, posters={"slack": poster})
     service = DispatcherService(dispatcher=dispatcher, interval=0.05, grace=0.3)
     await service.start()
     while not poster.started.is_set():

@@ -449,7 +449,7 @@ async def test_ask_about_this_thread_on_a_public_notice_keeps_to_public_document
 ) -> None:
     clock = SEND_AT - timedelta(days=14)
     world.app.comms.clock = lambda: clock
-    Dispatcher(comms=world.app.comms, posters=world.app.posters).run_once()
+    Dispatcher(comms=world.app.comms, store=world.app.store, posters=world.app.posters).run_once()
     [notice] = [m for m in world.platform.in_place("C-partners") if m.notice is not None]
     await world.platform.click(notice, "ask", user="U-someone")
     about = await ask(world, "C-partners", "when is it sent?", thread=notice.id)

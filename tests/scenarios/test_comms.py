@@ -111,7 +111,7 @@ class World:
 
     def new_dispatcher(self) -> Dispatcher:
         """A fresh dispatcher, as after a restart (new owner id, nothing in memory)."""
-        return Dispatcher(comms=self.comms, posters=self.app.posters)
+        return Dispatcher(comms=self.comms, store=self.app.store, posters=self.app.posters)
 
     @property
     def comms(self) -> Any:
@@ -261,7 +261,7 @@ def test_reschedule_after_the_first_notice_posts_updated_and_moves_the_reminders
     assert world.tick(before_send(days=1, hours=1)).posted == []
     # … reminders come at the lead times before the new date; no second "first" notice.
     new_send_at = datetime.fromisoformat(new_send)
-    preview = world.comms.preview(COMM_ID)
+    preview = world.comms.reports.preview(COMM_ID)
     assert [(r.notice, r.when, r.status) for r in preview.rows if r.channel == ANZ] == [
         ("first notice (14 days before)", before_send(days=14), "posted"),
         ("updated", before_send(days=14, seconds=-30), "posted"),
@@ -404,7 +404,7 @@ def test_down_past_send_at_alerts_the_admins_and_posts_no_stale_news(
     assert world.comms.require(COMM_ID).status == "sent"
     world.tick(before_send(days=-2))
     assert world.counts()[ADMINS] == 1  # told once
-    status = world.comms.status(COMM_ID)
+    status = world.comms.reports.status(COMM_ID)
     assert {n["status"] for n in status.not_posted} == {"stale"}
 
 
@@ -428,7 +428,7 @@ async def test_acknowledge_is_recorded_per_user_and_channel_and_status_shows_it(
     )
     assert "couldn't find" in unknown.text
 
-    status = world.comms.status(COMM_ID)
+    status = world.comms.reports.status(COMM_ID)
     anz = next(c for c in status.channels if c.channel == ANZ)
     emea = next(c for c in status.channels if c.channel == EMEA)
     assert [a["user"] for a in anz.acks] == ["U0ALICE", "U0BOB"]

@@ -112,7 +112,7 @@ class PartnersWorld:
 
     def new_dispatcher(self) -> Dispatcher:
         """A fresh dispatcher, as after a restart (new owner id, nothing in memory)."""
-        return Dispatcher(comms=self.comms, posters=self.app.posters)
+        return Dispatcher(comms=self.comms, store=self.app.store, posters=self.app.posters)
 
     def register(self, **changes: Any) -> RegisterResult:
         data = yaml.safe_load(SAMPLE.read_text(encoding="utf-8"))
@@ -274,7 +274,7 @@ def test_a_restart_neither_loses_nor_repeats_a_private_notice(
     [(looked_in, key)] = world.poster.finds
     assert looked_in in ("@U0LARS", "@U0INGA") and key.startswith("pb-partner:")
     assert world.private_counts() == {HARBOUR: 1, WATTLE: 1, LARS: 1, INGA: 1}
-    firsts = [d for d in world.comms.store.deliveries.for_subject(PARTNER_FEATURE, COMM_ID)]
+    firsts = [d for d in world.app.store.deliveries.for_subject(PARTNER_FEATURE, COMM_ID)]
     firsts = [d for d in firsts if d.kind == "first"]
     assert {d.status for d in firsts} == {"posted"} and len(firsts) == 4
     assert sorted(d.reconciled for d in firsts) == [False, False, False, True]
@@ -300,7 +300,7 @@ async def test_acknowledgements_are_recorded_per_partner_and_status_shows_them(
     assert "already acknowledged" in world.platform.private("U0AMY")[-1].text
     await world.platform.click(inga, "acknowledge", user="U0INGA")
 
-    status = {p.partner_id: p for p in world.comms.status(COMM_ID).partners}
+    status = {p.partner_id: p for p in world.comms.reports.status(COMM_ID).partners}
     assert [a["user"] for a in status["harbour-it"].acks] == ["U0AMY"]
     assert [a["user"] for a in status["fjord-systems"].acks] == ["U0INGA"]
     assert status["wattle-msp"].acks == []
@@ -366,7 +366,7 @@ def test_a_changed_list_tells_each_partner_its_new_customers_and_the_ones_left_o
         gone = world.texts(place)[-1]
         assert gone.startswith("No longer for your customers: Northwind Books moves")
         assert not {n for n in ALL_NAMES if n in gone}
-    assert [p.customers for p in world.comms.status(COMM_ID).partners] == [None, 2, 3]
+    assert [p.customers for p in world.comms.reports.status(COMM_ID).partners] == [None, 2, 3]
 
     # Fjord Systems hears nothing more; the others get their reminders.
     world.tick(before_send(days=3))
@@ -374,7 +374,7 @@ def test_a_changed_list_tells_each_partner_its_new_customers_and_the_ones_left_o
 
     # Cancelled: every partner it still concerns hears it, and the list is deleted at once.
     world.comms.cancel(COMM_ID, who=ADMIN)
-    assert world.comms.store.recipients.counts(COMM_ID) == {}
+    assert world.app.store.recipients.counts(COMM_ID) == {}
     world.tick(world.clock.now + timedelta(minutes=1))
     for place in (HARBOUR, WATTLE):
         assert world.texts(place)[-1].startswith("Cancelled: Northwind Books moves")
@@ -426,20 +426,20 @@ def test_the_recipient_list_is_deleted_after_the_send_date_plus_retention(
     world = partners_world(PARTNERBOT_RECIPIENTS_RETENTION_DAYS="7")
     world.register()
     world.tick(before_send(days=14))
-    store = world.comms.store
+    store = world.app.store
     assert sum(store.recipients.counts(COMM_ID).values()) == 11
     world.tick(before_send(days=-7, minutes=1))  # sent a week ago, less a minute: kept
     assert sum(store.recipients.counts(COMM_ID).values()) == 11
-    assert world.comms.status(COMM_ID).recipients.deleted is False
+    assert world.comms.reports.status(COMM_ID).recipients.deleted is False
     world.tick(before_send(days=-7))
     assert store.recipients.counts(COMM_ID) == {}
     for partner in ("harbour-it", "fjord-systems", "wattle-msp"):
         assert store.recipients.for_partner(COMM_ID, partner) == []
-    summary = world.comms.status(COMM_ID).recipients
+    summary = world.comms.reports.status(COMM_ID).recipients
     assert summary is not None and summary.deleted
     assert summary.keep_until == before_send(days=-7)
     # What partners were told, and who acknowledged, is still known: counts, not customers.
-    status = world.comms.status(COMM_ID).partners
+    status = world.comms.reports.status(COMM_ID).partners
     assert [(p.name, p.customers, p.told_at is not None) for p in status] == [
         ("Fjord Systems", None, True),
         ("Harbour IT", None, True),
@@ -454,14 +454,14 @@ async def test_customers_without_a_known_partner_are_counted_then_told_when_it_i
     world: PartnersWorld,
 ) -> None:
     world.register()
-    summary = world.comms.status(COMM_ID).recipients
+    summary = world.comms.reports.status(COMM_ID).recipients
     assert summary is not None
     assert (summary.split.blank, summary.split.unlisted, summary.split.unknown) == (
         1,
         {"tulip-tech": 1},
         2,
     )
-    preview = world.comms.preview(COMM_ID)
+    preview = world.comms.reports.preview(COMM_ID)
     assert preview.recipients is not None and preview.recipients.split.total == 11
     reply = await world.platform.command(f"comms status {COMM_ID}", user=ADMIN)
     assert "Customers with no known partner: 2 (1 blank, 1 with a partner not in the " in (
@@ -487,7 +487,7 @@ async def test_customers_without_a_known_partner_are_counted_then_told_when_it_i
     [notice] = [m.text for m in world.platform.in_place("P-TULIP")]
     assert "Utrecht Uitgeverij BV (NWC-30007)" in notice
     assert not {n for n in ALL_NAMES - {"Utrecht Uitgeverij BV"} if n in notice}
-    summary = world.comms.status(COMM_ID).recipients
+    summary = world.comms.reports.status(COMM_ID).recipients
     assert summary is not None and summary.split.unknown == 1
     assert world.tick(world.clock.now + timedelta(minutes=1)).posted == []
 
@@ -504,7 +504,7 @@ def test_a_partner_removed_from_the_partners_file_is_not_told_and_is_counted_unk
     world.tick(world.clock.now + timedelta(minutes=1))
     wattle = [
         d
-        for d in world.comms.store.deliveries.for_subject(PARTNER_FEATURE, COMM_ID)
+        for d in world.app.store.deliveries.for_subject(PARTNER_FEATURE, COMM_ID)
         if d.channel == WATTLE
     ]
     assert wattle and {(d.status, d.note) for d in wattle} == {
@@ -512,7 +512,7 @@ def test_a_partner_removed_from_the_partners_file_is_not_told_and_is_counted_unk
     }
     world.tick(before_send(days=14))
     assert world.private_counts() == {HARBOUR: 1, WATTLE: 0, LARS: 1, INGA: 1}
-    summary = world.comms.status(COMM_ID).recipients
+    summary = world.comms.reports.status(COMM_ID).recipients
     assert summary is not None and summary.split.unlisted == {"tulip-tech": 1, "wattle-msp": 2}
 
 

@@ -402,7 +402,9 @@ def test_three_replicas_post_each_due_notice_once_per_channel(
     for app in replicas:
         app.comms.clock = clock
     assert isinstance(replicas[0].comms.add_file(write_comm(tmp_path)), RegisterResult)
-    dispatchers = [Dispatcher(comms=app.comms, posters=app.posters) for app in replicas]
+    dispatchers = [
+        Dispatcher(comms=app.comms, store=app.store, posters=app.posters) for app in replicas
+    ]
     clock.set(before_send(days=14))
 
     async def tick_together() -> list[str]:

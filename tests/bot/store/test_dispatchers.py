@@ -22,6 +22,7 @@ from bot.comms.registry import Communications, RegisterResult
 from bot.comms.settings import CommsSettings
 from bot.config import SAMPLES_DIR
 from bot.models import Notice
+from bot.store import Store
 from tests.bot.store.conftest import OpenStore
 
 COMMS = 4
@@ -60,9 +61,21 @@ class SlowPlatform:
         return self.post(user, notice)
 
 
-def registry(open_another: OpenStore, folder: Path) -> Communications:
+def registry(store: Store, folder: Path) -> Communications:
     settings = CommsSettings(folder=folder, routes_path=folder / "routes.yml", lead_days=(14, 3, 1))
-    return Communications(store=open_another(), settings=settings)
+    return Communications(store=store, settings=settings)
+
+
+def replica(open_another: OpenStore, folder: Path, platform: SlowPlatform, n: int) -> Dispatcher:
+    """A dispatcher with a store connection and a registry of its own, as a replica has."""
+    store = open_another()
+    return Dispatcher(
+        comms=registry(store, folder),
+        store=store,
+        posters={"slack": platform},
+        lease=LEASE,
+        owner=f"replica-{n}",
+    )
 
 
 def write_comms(folder: Path) -> None:
@@ -84,22 +97,15 @@ def test_three_dispatchers_with_slow_posts_post_every_notice_exactly_once(
     folder = tmp_path / "comms"
     folder.mkdir()
     write_comms(folder)
-    admin = registry(open_another, folder)
+    admin_store = open_another()
+    admin = registry(admin_store, folder)
     for path in sorted(folder.glob("comm-*.yml")):
         assert isinstance(admin.add_file(path), RegisterResult)
     due = [d for c in range(COMMS) for d in admin.deliveries(f"licensing-{c}") if d.kind == "first"]
     assert len(due) == COMMS * CHANNELS == 160
 
     platform = SlowPlatform()
-    dispatchers = [
-        Dispatcher(
-            comms=registry(open_another, folder),
-            posters={"slack": platform},
-            lease=LEASE,
-            owner=f"replica-{n}",
-        )
-        for n in range(3)
-    ]
+    dispatchers = [replica(open_another, folder, platform, n) for n in range(3)]
     reports: dict[str, list[TickReport]] = {d.owner: [] for d in dispatchers}
     done = threading.Event()
     started = time.monotonic()
@@ -108,7 +114,7 @@ def test_three_dispatchers_with_slow_posts_post_every_notice_exactly_once(
         """Tick as `partnerbot serve` does (every 0.1 s here) until everything is out."""
         while not done.is_set() and time.monotonic() - started < 60:
             reports[dispatcher.owner].append(dispatcher.run_once())
-            if len(set(platform.posts)) == 160 and not admin.store.deliveries.due(
+            if len(set(platform.posts)) == 160 and not admin_store.deliveries.due(
                 "comms", datetime.now(UTC) + LEASE * 2
             ):
                 done.set()
