@@ -90,7 +90,8 @@ async def test_three_dispatchers_post_120_notices_to_a_slow_failing_connector_ex
     folder.mkdir()
     channels = write_comms(folder)
     settings = CommsSettings(folder=folder, routes_path=folder / "routes.yml", lead_days=(14, 3, 1))
-    admin = Communications(store=open_another(), settings=settings)
+    admin_store = open_another()
+    admin = Communications(store=admin_store, settings=settings)
     for path in sorted(folder.glob("comm-*.yml")):
         assert isinstance(admin.add_file(path), RegisterResult)
     due = [d for c in range(COMMS) for d in admin.deliveries(f"licensing-{c}") if d.kind == "first"]
@@ -110,17 +111,18 @@ async def test_three_dispatchers_post_120_notices_to_a_slow_failing_connector_ex
             ref = ConversationRef(
                 "teams", channel, channel, fake.service_url, "channel", HOME, TEAM
             )
-            admin.store.conversations.remember(ref, at=datetime.now(UTC))
+            admin_store.conversations.remember(ref, at=datetime.now(UTC))
         fake.faults = connector = Connector()
-        dispatchers = [
-            Dispatcher(
-                comms=Communications(store=open_another(), settings=settings),
-                posters={"teams": platform.poster},
-                lease=LEASE,
-                owner=f"replica-{n}",
+        dispatchers = []
+        for n, platform in enumerate(platforms):  # each with a store connection of its own
+            store = open_another()
+            comms = Communications(store=store, settings=settings)
+            posters = {"teams": platform.poster}
+            dispatchers.append(
+                Dispatcher(
+                    comms=comms, store=store, posters=posters, lease=LEASE, owner=f"replica-{n}"
+                )
             )
-            for n, platform in enumerate(platforms)
-        ]
         done = threading.Event()
         started = time.monotonic()
         reports: dict[str, list[TickReport]] = {d.owner: [] for d in dispatchers}
@@ -129,7 +131,7 @@ async def test_three_dispatchers_post_120_notices_to_a_slow_failing_connector_ex
             """Tick as `partnerbot serve` does (every 0.1 s here) until everything is out."""
             while not done.is_set() and time.monotonic() - started < TIMEOUT:
                 reports[dispatcher.owner].append(dispatcher.run_once())
-                outstanding = admin.store.deliveries.due("comms", datetime.now(UTC) + LEASE * 2)
+                outstanding = admin_store.deliveries.due("comms", datetime.now(UTC) + LEASE * 2)
                 if not outstanding:
                     done.set()
                 done.wait(0.1)
@@ -148,7 +150,7 @@ async def test_three_dispatchers_post_120_notices_to_a_slow_failing_connector_ex
         d for c in range(COMMS) for d in admin.deliveries(f"licensing-{c}") if d.kind == "first"
     ]
     print(  # (the figures the report quotes)
-        f"\n{admin.store.description.split(':')[0]}: {len(due)} notices, 3 dispatchers, "
+        f"\n{admin_store.description.split(':')[0]}: {len(due)} notices, 3 dispatchers, "
         f"{sum(posted.values())} posted, {duplicates} duplicates, {lost} lost, "
         f"{sum(connector.tries.values())} connector calls, refused {dict(connector.injected)}, "
         f"{took:.1f} s"

@@ -163,7 +163,7 @@ async def test_a_notice_card_is_acknowledged_per_user_and_asked_about_in_its_thr
         )
         _, again = await teams.deliver(click(fake, notice, "acknowledge", user=ALICE))
         assert "already acknowledged" in again["value"]
-        anz = next(c for c in app.comms.status(COMM_ID).channels if c.channel == ANZ)
+        anz = next(c for c in app.comms.reports.status(COMM_ID).channels if c.channel == ANZ)
         assert [a["user"] for a in anz.acks] == [ALICE.aad] and anz.platform == "teams"
 
         _, pointed = await teams.deliver(click(fake, notice, "ask", user=HARBOUR))
@@ -186,11 +186,11 @@ async def test_each_partner_gets_its_own_customers_once_on_teams_across_a_crash(
 ) -> None:
     app = comms_app(partners=True)
     async with installed(app, fake) as teams:
-        crashing = Dispatcher(comms=app.comms, posters=app.posters)
+        crashing = Dispatcher(comms=app.comms, store=app.store, posters=app.posters)
         crash_after_a_direct_message(crashing, monkeypatch)
         with pytest.raises(Crash):
             await tick(teams, crashing)
-        restarted = Dispatcher(comms=app.comms, posters=app.posters)
+        restarted = Dispatcher(comms=app.comms, store=app.store, posters=app.posters)
         await tick(teams, restarted)  # what nobody claimed goes out
         assert isinstance(app.comms.clock, Clock)
         app.comms.clock.advance(minutes=3)  # the dead dispatcher's lease runs out
@@ -206,7 +206,7 @@ async def test_each_partner_gets_its_own_customers_once_on_teams_across_a_crash(
         [fjord] = notices(fake, personal_chat(FJORD))
         _, thanks = await teams.deliver(click(fake, fjord, "acknowledge", user=FJORD))
     assert thanks["value"].startswith("Thanks — noted for Fjord Systems that you've seen")
-    status = {p.partner_id: p for p in app.comms.status(COMM_ID).partners}
+    status = {p.partner_id: p for p in app.comms.reports.status(COMM_ID).partners}
     assert [a["user"] for a in status["fjord-systems"].acks] == [FJORD.aad]
     for channel in (ANZ, EMEA):  # the partner channels' notice names no customer
         [notice] = notices(fake, channel)
@@ -251,7 +251,7 @@ async def test_a_lost_record_is_reconciled_and_a_lost_answer_is_the_window_that_
     out) — then nobody knows whether it was posted, and the outbox posts it again."""
     app = comms_app()
     async with installed(app, fake, timeout=1.0, tries=1) as teams:
-        dispatcher = Dispatcher(comms=app.comms, posters=app.posters)
+        dispatcher = Dispatcher(comms=app.comms, store=app.store, posters=app.posters)
         record = dispatcher.outbox.record
 
         def die_after_anz(delivery: Any, *args: Any, **kwargs: Any) -> bool:
@@ -264,7 +264,7 @@ async def test_a_lost_record_is_reconciled_and_a_lost_answer_is_the_window_that_
         with pytest.raises(Crash):  # ANZ: posted, Teams answered, then the process died
             await tick(teams, dispatcher)
         monkeypatch.undo()
-        restarted = Dispatcher(comms=app.comms, posters=app.posters)
+        restarted = Dispatcher(comms=app.comms, store=app.store, posters=app.posters)
         first = await tick(teams, restarted)  # EMEA: posted, but the answer never came
         assert first.retried == [f"pb-comm:{COMM_ID}:r1:first:teams:{EMEA}"]
         fake.faults = lambda conv, activity: None

@@ -189,10 +189,14 @@ def test_a_thread_is_remembered_and_gets_its_topic_once(
 
 
 # -- conversation references ------------------------------------------------------------------
-def ref(place: str, **kw: str) -> ConversationRef:
-    values = {"conversation_id": f"conv-{place}", "service_url": "https://smba.example/emea/"}
-    values |= {"kind": "channel", "tenant": "t-vendor", "team": "team-1"}
-    return ConversationRef(platform="teams", place=place, **(values | kw))
+def ref(
+    place: str,
+    *,
+    service_url: str = "https://smba.example/emea/",
+    kind: str = "channel",
+    team: str = "team-1",
+) -> ConversationRef:
+    return ConversationRef("teams", place, f"conv-{place}", service_url, kind, "t-vendor", team)
 
 
 def test_a_conversation_reference_is_kept_updated_removed_and_added_back(
