@@ -5,6 +5,7 @@ the working directory into the environment, where its settings (CLIENT_SECRET, â
 from __future__ import annotations
 
 import os
+import warnings
 from typing import Any
 
 from bot.chat.service import ChatService
@@ -30,7 +31,9 @@ class TeamsSpec:
             raise ConfigError(message("config_teams_sdk_env", name="CLIENT_SECRET"))
         before = dict(os.environ)
         try:
-            from adapters.teams.app import TeamsPlatform
+            with warnings.catch_warnings():  # (its preview features warn when imported)
+                warnings.simplefilter("ignore")
+                from adapters.teams.app import TeamsPlatform
         finally:
             os.environ.clear()
             os.environ.update(before)

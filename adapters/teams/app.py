@@ -96,7 +96,6 @@ class TeamsPlatform(PlatformBase):
             await self.app.initialize()
         if self.mirror is not None:
             await self.keys.refresh()
-            self.mirror.start()
             every = float(self.options.get("keys_refresh_seconds", 6 * 3600))
             self.refresher = self.refresher or asyncio.create_task(self.keys.keep_fresh(every))
         self.connected = True
@@ -182,10 +181,11 @@ class TeamsPlatform(PlatformBase):
             await self.say(ref, reply, thread=place.thread or "")
             return place if place.thread else None
 
-        await self.chat.respond(msg, send=send, earlier=lambda: self.chat.recorded(msg))
+        earlier = None if place.thread == a.id else lambda: self.chat.recorded(msg)  # (a new post)
+        await self.chat.respond(msg, send=send, earlier=earlier)
 
     async def say(self, ref: ConversationRef, reply: Reply, *, thread: str = "") -> None:
-        await self.poster.send(ref.place, render_reply(reply), thread=thread)
+        await self.poster.send(ref, render_reply(reply), thread=thread)  # (it is in the place)
 
     async def on_card(self, ctx: Any) -> Shown:
         """A click: its private reply is the invoke's answer (within a few seconds)."""

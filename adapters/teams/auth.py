@@ -125,15 +125,12 @@ class KeyMirror:
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}/openidconfiguration"
         self.thread = threading.Thread(target=self.server.serve_forever, name="teams-keys")
+        self.thread.start()
 
     async def served_to_sdk(self, kid: str) -> None:
         """Hold a request signed with a key the SDK has not downloaded until it will."""
         if kid not in self.served:
             await asyncio.sleep(max(0.0, self.served_at + SDK_COOLDOWN - time.monotonic()))
-
-    def start(self) -> None:
-        if not self.thread.is_alive():
-            self.thread.start()
 
     def stop(self) -> None:
         if self.thread.is_alive():

@@ -18,6 +18,7 @@ from microsoft_teams.common.http.client import MiddlewareContext, MiddlewareNext
 from adapters.teams.render import render_notice
 from bot.chat.service import ChatStore
 from bot.errors import PartnerbotError, Undeliverable
+from bot.models import ConversationRef as Ref
 from bot.models import Notice
 from bot.platform import retrying
 from bot.posting import LoopPoster
@@ -59,8 +60,8 @@ class TeamsPoster(LoopPoster):
 
     async def post_async(self, channel: str, notice: Notice) -> str:
         message_id, now = await self.send(channel, render_notice(notice)), datetime.now(UTC)
+        record = self.conversations.record_post  # (the key's record: `find` reads it)
         try:
-            record = self.conversations.record_post
             await asyncio.to_thread(record, self.platform, notice.key, message_id, at=now)
         except Exception as e:  # (posted: the outbox records it too)
             logger.warning("Teams: could not record post %s of %s: %r", message_id, notice.key, e)
@@ -72,10 +73,11 @@ class TeamsPoster(LoopPoster):
     async def open_direct(self, user: str) -> str:
         return f"@{user}"  # (a person's chat is stored under @<object id>)
 
-    async def send(self, place: str, activity: ActivityParams, *, thread: str = "") -> str:
-        """Post to a stored place (`thread`: in the reply chain of this root message); the
-        message id. Undeliverable once the bot was removed from it."""
-        ref = await asyncio.to_thread(self.conversations.get, self.platform, place)
+    async def send(self, to: str | Ref, activity: ActivityParams, *, thread: str = "") -> str:
+        """Post to a place, by its reference or as stored (`thread`: in the reply chain of this
+        root message); the message id. Undeliverable once the bot was removed from it."""
+        place, ref = (to.place, to) if isinstance(to, Ref) else (to, None)
+        ref = ref or await asyncio.to_thread(self.conversations.get, self.platform, place)
         if self.app is None or ref is None:
             why = "is not connected yet" if self.app is None else f"does not know {place} yet"
             raise PartnerbotError(f"Teams {why} (add partnerbot there); the post is retried")
@@ -85,10 +87,8 @@ class TeamsPoster(LoopPoster):
         try:
             sent = await self.app.send(conversation, activity, service_url=ref.service_url)
         except httpx.HTTPStatusError as e:
-            answer = (
-                e.response.json() if "json" in e.response.headers.get("content-type", "") else {}
-            )
-            code = str((answer.get("error") or {}).get("code", ""))
+            json = "json" in e.response.headers.get("content-type", "")
+            code = str(((e.response.json() if json else {}).get("error") or {}).get("code", ""))
             if code in REMOVED:
                 now = datetime.now(UTC)
                 await asyncio.to_thread(
