@@ -1,7 +1,7 @@
-"""Microsoft Teams on the Teams SDK for Python: activities on serve's web server at
-/api/messages, checked (size, JSON, token) before the SDK, whose own token check stays on,
-sees them; translated for the chat service; replies and notices as Adaptive Cards. A message
-is acknowledged at once and answered after (a slow answer makes Teams send it again); a
+"""Microsoft Teams on the Teams SDK for Python. Activities come to serve's web server at
+/api/messages, are checked (size, JSON, token) before the SDK sees them with its own token
+check on, and are translated for the chat service; replies and notices are Adaptive Cards.
+A message is acknowledged at once and answered after (Teams sends it again when slow); a
 click is answered in its invoke. Teams delivers channel and group-chat messages that mention
 the bot; commands are taken in the personal chat, where every reply is private."""
 

@@ -7,7 +7,8 @@ reply, as a `Viewer`, so retrieval searches only what every reader may read:
   file (`Partners.for_actor`), else the tags of the asker's mapped roles (a Discord role
   that stands for a tier), else the public;
 - a partner's own place in the partners file, or a Slack Connect channel shared with
-  partner workspaces (`Partners.for_team` of each external team): those partners;
+  partner workspaces, or a Teams channel or chat with members of partner tenants
+  (`Partners.for_team` of each other organisation): those partners;
 - a channel the `audiences:` section of routes.yml maps to tags: those tags;
 - anything else (an unmapped channel, an unknown person, an external team nobody
   listed): the public, which sees untagged documents only.
