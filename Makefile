@@ -9,7 +9,7 @@ STAMP  := $(VENV)/.installed
 export ORT_DISABLE_TELEMETRY := 1
 export ANONYMIZED_TELEMETRY := False
 
-.PHONY: demo test lint typecheck eval bench clean install postgresql
+.PHONY: demo test lint typecheck eval bench clean install postgresql chromium
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -17,7 +17,7 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	@touch $(STAMP)
 
-install: $(STAMP) postgresql
+install: $(STAMP) postgresql chromium
 
 # The tests start a throwaway PostgreSQL server (tests/postgres_server.py): Debian's
 # postgresql package, installed quietly when no initdb is found (needs root or sudo).
@@ -28,15 +28,24 @@ postgresql:
 	  $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get update -qq >/dev/null && \
 	  $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends postgresql >/dev/null; }
 
+# The console's browser tests drive Debian's chromium (/usr/bin/chromium) with Playwright;
+# nothing downloads a browser. Installed quietly when missing (needs root or sudo).
+chromium:
+	@test -x /usr/bin/chromium || { \
+	  echo "installing chromium (for the console's browser tests)…"; \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get update -qq >/dev/null && \
+	  $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium >/dev/null; }
+
 demo: $(STAMP)
 	PARTNERBOT_DATA_DIR=$${PARTNERBOT_DATA_DIR:-.partnerbot/demo} $(BIN)/partnerbot demo
 
-# Everything on the default SQLite state, then the scenarios again with every test's
-# PARTNERBOT_DATABASE_URL on a fresh database of the session's PostgreSQL server (the
-# replica scenarios always run on PostgreSQL and a `chroma run` server: not twice).
-test: $(STAMP) postgresql
+# Everything on the default SQLite state, then the scenarios and the console's tests again
+# with every test's PARTNERBOT_DATABASE_URL on a fresh database of the session's PostgreSQL
+# server (the replica scenarios always run on PostgreSQL and a `chroma run` server: not twice).
+test: $(STAMP) postgresql chromium
 	$(BIN)/python -m pytest -q
-	PARTNERBOT_TEST_DATABASE=postgres $(BIN)/python -m pytest -q tests/scenarios -k "not replica"
+	PARTNERBOT_TEST_DATABASE=postgres $(BIN)/python -m pytest -q tests/scenarios tests/bot/console -k "not replica"
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -176,6 +176,7 @@ SECTIONS: dict[str, Callable[[], dict[str, Any]]] = {
     "index_rss": _optional("index_rss", "bench.index_generations", "bench_index_rss"),
     "lexical100k": _optional("lexical100k", "bench.index_generations", "bench_lexical_rebuild"),
     "audiences": _optional("audiences", "bench.audiences_bench", "bench_audiences"),
+    "console": _optional("console", "bench.console_bench", "bench_console"),
 }
 
 

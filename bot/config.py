@@ -102,6 +102,33 @@ class Settings(BaseSettings):
     health_host: str = Field("0.0.0.0", alias="PARTNERBOT_HEALTH_HOST")
     health_port: int = Field(8080, alias="PARTNERBOT_HEALTH_PORT", ge=0, le=65535)  # 0: any
 
+    # The vendor's console (bot/serving/console) on the same web server: its pages under
+    # /console, its API under /api. PARTNERBOT_CONSOLE_URL: the address people and the
+    # identity provider reach it at (https://partnerbot.example.com; behind a proxy, the
+    # proxy's), used for sign-in redirects and to check where a form came from. OpenID Connect
+    # sign-in is on when an issuer and client id are set; people are added (with their role)
+    # by `partnerbot console user add`. The signing key is made and kept in the state store
+    # unless given.
+    console: bool = Field(True, alias="PARTNERBOT_CONSOLE")
+    console_url: str | None = Field(None, alias="PARTNERBOT_CONSOLE_URL")
+    console_session_hours: float = Field(
+        8.0, alias="PARTNERBOT_CONSOLE_SESSION_HOURS", gt=0, le=24 * 30, allow_inf_nan=False
+    )
+    console_secret_key: SecretStr | None = Field(None, alias="PARTNERBOT_CONSOLE_SECRET_KEY")
+    oidc_issuer: str | None = Field(None, alias="PARTNERBOT_OIDC_ISSUER")
+    oidc_client_id: str | None = Field(None, alias="PARTNERBOT_OIDC_CLIENT_ID")
+    oidc_client_secret: SecretStr | None = Field(None, alias="PARTNERBOT_OIDC_CLIENT_SECRET")
+
+    @field_validator("console_url", "oidc_issuer")
+    @classmethod
+    def _check_url(cls, value: str | None) -> str | None:
+        if value is None or not value.strip():
+            return None
+        value = value.strip().rstrip("/")
+        if not value.startswith(("https://", "http://")):
+            raise ValueError("give the address with https://, e.g. https://partnerbot.example.com")
+        return value
+
     # Chroma server (scale-out); empty means the embedded PersistentClient in data_dir. TLS
     # (optionally verified against a CA bundle) and a token, sent as a bearer Authorization
     # header or as X-Chroma-Token; the token is a secret and never logged.

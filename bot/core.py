@@ -14,6 +14,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import replace
+from datetime import UTC, datetime
 from functools import cached_property
 from pathlib import Path
 
@@ -239,6 +240,7 @@ class PartnerBot:
                 report = self.index.sync(
                     path or self.settings.documents_dir, rebuild=rebuild, on_progress=on_progress
                 )
+                self._record_run(report)
                 for feature in self.features:
                     try:
                         feature.on_reindex(report)
@@ -247,6 +249,19 @@ class PartnerBot:
                 return report
             finally:
                 self._reindexing.active = False
+
+    def _record_run(self, report: SyncReport) -> None:
+        """Keep the run in the state store (the console's index page, on every replica)."""
+        try:
+            self.store.index_runs.record(
+                at=datetime.now(UTC),
+                generation=self.index.generation(),
+                counts={k: v for k, v in report.counts().items()},
+                failed=[(f.path, f.reason) for f in report.failed],
+                seconds=report.seconds,
+            )
+        except Exception:
+            logger.exception("could not record the index run")
 
     def close(self) -> None:
         if "store" in self.__dict__:

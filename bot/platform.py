@@ -14,12 +14,14 @@ from __future__ import annotations
 import asyncio
 import importlib
 import logging
-from collections.abc import Awaitable, Callable, Mapping
-from typing import Any, Protocol, TypeVar
+from collections.abc import Awaitable, Callable, Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any, Protocol, TypeVar, runtime_checkable
 
 from bot.chat.service import ChatService
 from bot.config import Settings
 from bot.errors import ConfigError
+from bot.models import Notice
 from bot.posting import ChannelPoster, LoopPoster
 from bot.web import Handler
 
@@ -67,6 +69,33 @@ class PlatformSpec(Protocol):
         ...
 
 
+@dataclass(frozen=True)
+class PreviewPart:
+    """One piece of a message as a platform shows it: a `heading`, `text` (runs of plain and
+    bold text and links), a `field` (label and text), `small` print, a `button`."""
+
+    kind: str
+    runs: tuple[tuple[str, str, str | None], ...] = ()  # (text, "b" bold or "", link URL)
+    label: str = ""
+
+
+@dataclass(frozen=True)
+class MessagePreview:
+    """A notice as one platform will show it (the console's preview), and what it is sent
+    as (the payload, JSON) for those who want to check the details."""
+
+    platform: str
+    parts: tuple[PreviewPart, ...]
+    payload: str
+
+
+@runtime_checkable
+class Previewer(Protocol):
+    """What a platform's spec offers to show a notice as it will appear there."""
+
+    def preview_notice(self, notice: Notice) -> MessagePreview: ...
+
+
 class PlatformRegistry:
     """Platform names → the adapter modules that implement them (imported on first use)."""
 
@@ -92,6 +121,16 @@ class PlatformRegistry:
     def configured(self, settings: Settings) -> list[PlatformSpec]:
         """The platforms the settings configure, in name order."""
         return [self.spec(n) for n in self.names if self.spec(n).configured(settings)]
+
+    def previews(self, notice: Notice, names: Iterable[str] | None = None) -> list[MessagePreview]:
+        """The notice as each platform (or each of `names`) will show it, by its own renderer:
+        a platform whose spec has `preview_notice` adds itself."""
+        shown: list[MessagePreview] = []
+        for name in sorted(set(self.names if names is None else names) & set(self.names)):
+            spec = self.spec(name)
+            if isinstance(spec, Previewer):
+                shown.append(spec.preview_notice(notice))
+        return shown
 
 
 class PlatformBase:

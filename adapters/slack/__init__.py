@@ -7,11 +7,19 @@ from typing import Any
 from bot.chat.service import ChatService
 from bot.config import Settings
 from bot.errors import ConfigError
+from bot.models import Notice
+from bot.platform import MessagePreview
 from bot.prompts import message
 
 
 class SlackSpec:
     name = "slack"
+
+    def preview_notice(self, notice: Notice) -> MessagePreview:
+        """The notice as Slack will show it (the console's preview)."""
+        from adapters.slack.preview import preview_notice
+
+        return preview_notice(notice)
 
     def configured(self, settings: Settings) -> bool:
         return settings.slack_bot_token is not None

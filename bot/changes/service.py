@@ -172,14 +172,7 @@ class ProgramChanges(Feature):
         records = self.select(since=since, include_published=include_published)
         if not records:
             return DigestResult(digest=None)
-        # Each channel is told of the changes its readers may be told of: channels that may
-        # read the same changes share one digest.
-        groups: dict[tuple[int, ...], list[tuple[str, str]]] = {}
-        for platform, channel in targets:
-            sees = self.readers(platform, channel).sees_all
-            groups.setdefault(tuple(r.id for r in records if sees(r.audience)), []).append(
-                (platform, channel)
-            )
+        groups = self._groups(records, targets)
         chosen = list(self.posters().values()) if posters is None else posters
         by_platform = {p.platform: p for p in chosen}
         result = DigestResult(digest=None)
@@ -209,6 +202,29 @@ class ProgramChanges(Feature):
             len(result.in_flight),
         )
         return result
+
+    def _groups(
+        self, records: Sequence[ChangeRecord], targets: Sequence[tuple[str, str]]
+    ) -> dict[tuple[int, ...], list[tuple[str, str]]]:
+        """Each channel is told of the changes its readers may be told of (the one audience
+        function, `readers`): channels that may read the same changes share one digest."""
+        groups: dict[tuple[int, ...], list[tuple[str, str]]] = {}
+        for platform, channel in targets:
+            sees = self.readers(platform, channel).sees_all
+            groups.setdefault(tuple(r.id for r in records if sees(r.audience)), []).append(
+                (platform, channel)
+            )
+        return groups
+
+    def reach(self, records: Sequence[ChangeRecord]) -> list[tuple[str, list[ChangeRecord]]]:
+        """Per digest channel ("platform:channel"), the changes a publish would tell it of
+        (none: it gets no digest) — what the console shows before an admin posts."""
+        targets = parse_channels(self.settings.channels)
+        by_id = {r.id: r for r in records}
+        shown: list[tuple[str, list[ChangeRecord]]] = []
+        for ids, channels in self._groups(records, targets).items():
+            shown.extend((f"{p}:{c}", [by_id[i] for i in ids]) for p, c in channels)
+        return sorted(shown)
 
     def _publish_to(
         self,

@@ -181,10 +181,17 @@ def _registered(result: RegisterResult, comms: Communications) -> None:
 def add(
     file: Annotated[Path, typer.Argument(help="A communication file (YAML or Markdown).")],
     json_out: JsonOpt = False,
+    over_console: Annotated[
+        bool,
+        typer.Option(
+            "--over-console",
+            help="Apply the file even though the communication was changed in the console.",
+        ),
+    ] = False,
 ) -> None:
     """Register a communication from a file (or apply a changed version of it)."""
     with command_app() as app:
-        result = app.comms.add_file(file)
+        result = app.comms.add_file(file, over_console=over_console)
         if isinstance(result, FileRefused):
             if json_out:
                 _print_json(result.as_json())

@@ -23,6 +23,7 @@ from bot.app import App
 from bot.chat.audiences import partner_viewer, viewer_for_cli
 from bot.cli.changes import changes_app
 from bot.cli.comms import comms_app
+from bot.cli.console import console_app
 from bot.cli.session import err, fail, open_app
 from bot.cli.teams import teams_app
 from bot.config import SAMPLES_DIR
@@ -45,6 +46,7 @@ logger = logging.getLogger("partnerbot")
 app.add_typer(comms_app, name="comms")
 app.add_typer(changes_app, name="changes")
 app.add_typer(teams_app, name="teams")
+app.add_typer(console_app, name="console")
 
 
 # -- index --------------------------------------------------------------------------------

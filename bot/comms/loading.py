@@ -51,6 +51,9 @@ KNOWN_KEYS = {
 class Problem:
     line: int
     reason: str
+    # The field it is about ("send_at", "audience.regions"; "" for the file as a whole): a
+    # form shows the reason beside that field, a file gives the line.
+    field: str = ""
 
 
 @dataclass(frozen=True)
@@ -249,6 +252,18 @@ def load_communication(
     )
 
 
+def load_fields(
+    meta: dict[str, Any], *, routes: Routes, now: datetime, rel: str = "form"
+) -> Loaded | FileRefused:
+    """Validate a communication given as fields (the console's form, the API's JSON body) by
+    the rules a file is read by, with the same messages; each problem names its field. A
+    recipient list is given inline (there is no folder to hold a CSV beside it)."""
+    if isinstance(meta.get("recipients"), str):
+        reason = "recipients is a list of customers here (customer_id, customer_name, partner_id)"
+        return FileRefused(rel, (Problem(1, reason, "recipients"),))
+    return _validate(rel, meta, {}, "", routes=routes, now=now, first=1, base=Path("/nonexistent"))
+
+
 def _validate(
     rel: str,
     meta: dict[str, Any],
@@ -266,10 +281,18 @@ def _validate(
     def line(key: str) -> int:
         return lines.get(key, first)
 
+    def at(key: str, reason: str) -> Problem:
+        """A problem with the field `key` names ("audience.regions.0" is audience.regions)."""
+        return Problem(
+            line(key),
+            reason,
+            ".".join(key.split(".")[:2]) if "audience" in key else key.split(".")[0],
+        )
+
     def require(key: str, what: str) -> str:
         value = _text(meta.get(key))
         if not value:
-            problems.append(Problem(line(key), f"missing {key} ({what})"))
+            problems.append(at(key, f"missing {key} ({what})"))
         return value
 
     for key in meta:
@@ -279,8 +302,8 @@ def _validate(
     comm_id = require("id", "a stable identifier, e.g. smb-licensing-2027")
     if comm_id and not ID_PATTERN.match(comm_id):
         problems.append(
-            Problem(
-                line("id"),
+            at(
+                "id",
                 f"id {comm_id!r} must be lower-case letters, digits, '.', '_' or '-' "
                 "(at most 64 characters)",
             )
@@ -293,22 +316,20 @@ def _validate(
         summary = full_text.split("\n\n", 1)[0].strip()
     if not summary:
         problems.append(
-            Problem(line("customer_summary"), "missing customer_summary (what customers are told)")
+            at("customer_summary", "missing customer_summary (what customers are told)")
         )
 
     send_at: datetime | None = None
     if meta.get("send_at") in (None, ""):
-        problems.append(
-            Problem(line("send_at"), "missing send_at (e.g. send_at: 2027-01-20T09:00:00+11:00)")
-        )
+        problems.append(at("send_at", "missing send_at (e.g. send_at: 2027-01-20T09:00:00+11:00)"))
     else:
         value = _send_at(meta["send_at"])
         if isinstance(value, str):
-            problems.append(Problem(line("send_at"), value))
+            problems.append(at("send_at", value))
         elif value <= now:
             problems.append(
-                Problem(
-                    line("send_at"),
+                at(
+                    "send_at",
                     f"send_at {format_when(value)} is in the past (now {format_when(now, value)})",
                 )
             )
@@ -318,23 +339,21 @@ def _validate(
     audience_raw = meta.get("audience") or {}
     tags: dict[str, tuple[str, ...]] = {}
     if not isinstance(audience_raw, dict):
-        problems.append(
-            Problem(line("audience"), "audience must map regions/segments/products/… to lists")
-        )
+        problems.append(at("audience", "audience must map regions/segments/products/… to lists"))
     else:
         for dim, values in audience_raw.items():
             dim = str(dim)
             if dim not in DIMENSIONS:
                 problems.append(
-                    Problem(
-                        line(f"audience.{dim}"),
+                    at(
+                        f"audience.{dim}",
                         f"unknown audience dimension {dim!r} (use {', '.join(DIMENSIONS)})",
                     )
                 )
                 continue
             items = _str_list(values)
             if items is None:
-                problems.append(Problem(line(f"audience.{dim}"), f"audience.{dim} must be a list"))
+                problems.append(at(f"audience.{dim}", f"audience.{dim} must be a list"))
                 continue
             tags[dim] = items
             if not routes.exists:
@@ -343,8 +362,8 @@ def _validate(
                 if not routes.is_known(dim, tag):
                     known = ", ".join(routes.known(dim)) or "none"
                     problems.append(
-                        Problem(
-                            line(f"audience.{dim}.{i}"),
+                        at(
+                            f"audience.{dim}.{i}",
                             f"unknown audience tag {tag!r} in {dim} (known: {known}; "
                             f"add it to the routes file {routes.path} if it is new)",
                         )
@@ -364,8 +383,8 @@ def _validate(
             lead_days = days
         except (TypeError, ValueError):
             problems.append(
-                Problem(
-                    line("lead_days"),
+                at(
+                    "lead_days",
                     f"lead_days {meta['lead_days']!r} must be whole days between 1 and 365, "
                     "e.g. [14, 3, 1]",
                 )
@@ -374,7 +393,7 @@ def _validate(
     faq: list[FAQItem] = []
     for i, item in enumerate(meta.get("faq") or []):
         if not isinstance(item, dict) or not _text(item.get("q")) or not _text(item.get("a")):
-            problems.append(Problem(line(f"faq.{i}"), "each faq entry needs q: and a:"))
+            problems.append(at(f"faq.{i}", "each faq entry needs q: and a:"))
             continue
         faq.append(FAQItem(_text(item["q"]), _text(item["a"])))
 
@@ -382,14 +401,14 @@ def _validate(
     for key in ("talking_points", "links"):
         items = _str_list(meta.get(key))
         if items is None:
-            problems.append(Problem(line(key), f"{key} must be a list of strings"))
+            problems.append(at(key, f"{key} must be a list of strings"))
             items = ()
         lists[key] = items
 
     pointed_to = _text(meta.get("customer_pointed_to"))
     explicit = meta.get("points_to_partner")
     if explicit is not None and not isinstance(explicit, bool):
-        problems.append(Problem(line("points_to_partner"), "points_to_partner must be true/false"))
+        problems.append(at("points_to_partner", "points_to_partner must be true/false"))
         explicit = None
     points_to_partner = (
         bool(explicit) if explicit is not None else "partner" in pointed_to.casefold()
@@ -404,7 +423,7 @@ def _validate(
             recipients = listed
             warnings.extend(f"{rel}: {w}" for w in listed.warnings)
         else:
-            problems.extend(Problem(line("recipients"), reason) for reason in listed)
+            problems.extend(at("recipients", reason) for reason in listed)
 
     if problems or send_at is None:
         return FileRefused(rel, tuple(sorted(problems, key=lambda p: p.line)))

@@ -224,7 +224,20 @@ class Record:
     warnings: tuple[str, ...]
     registered_at: datetime
     updated_at: datetime
+    # A file's communication changed in the console or through the API since: by whom.
+    edited_by: str | None = None
 
     @property
     def id(self) -> str:
         return self.comm.id
+
+    @property
+    def version(self) -> str:
+        """What an edit was based on: any change of content (a new revision) or of status
+        (cancelled, sent) gives another version, so a stale edit is refused, never applied."""
+        return f"{self.revision}.{self.status}"
+
+    @property
+    def from_file(self) -> bool:
+        """Registered from a file in the communications folder (not the console or API)."""
+        return bool(self.source) and str(self.source).startswith("/")

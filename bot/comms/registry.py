@@ -125,6 +125,7 @@ def _record(stored: StoredCommunication, now: datetime) -> Record:
         warnings=stored.warnings,
         registered_at=stored.registered_at,
         updated_at=stored.updated_at,
+        edited_by=stored.edited_by,
     )
 
 
@@ -268,8 +269,12 @@ class Communications:
     def load_file(self, path: Path, *, routes: Routes | None = None) -> Loaded | FileRefused:
         return load_communication(path, routes=routes or self.routes, now=self.now())
 
-    def add_file(self, path: Path, *, who: str = "cli") -> RegisterResult | FileRefused:
-        """Register (or update) the communication in one file."""
+    def add_file(
+        self, path: Path, *, who: str = "cli", over_console: bool = False
+    ) -> RegisterResult | FileRefused:
+        """Register (or update) the communication in one file. A communication changed in the
+        console since its file was read is not overwritten by the file (refused, saying so)
+        unless `over_console`."""
         if not path.is_file():
             raise UserError(f"{path} does not exist or is not a file")
         data = read_comm_file(path, path.name)
@@ -286,12 +291,15 @@ class Communications:
             holder is not None
             and holder.status in ACTIVE
             and holder.source not in (None, source)
-            and Path(str(holder.source)).is_file()
+            and (not holder.from_file or Path(str(holder.source)).is_file())
         ):
-            reason = message("comms_id_taken", id=comm.id, other=holder.source)
+            other = holder.source if holder.from_file else message("comms_the_console")
+            reason = message("comms_id_taken", id=comm.id, other=other)
             return FileRefused(loaded.path, (_problem(reason),))
         previous = next((r for r in records if r.source == source), None)
-        refused = _id_changed(loaded.path, previous, comm.id)
+        refused = _id_changed(loaded.path, previous, comm.id) or (
+            None if over_console else _edited_elsewhere(loaded.path, holder, comm)
+        )
         if refused is not None:
             return refused
         result = self.register(
@@ -318,11 +326,9 @@ class Communications:
         result = SyncResult(folder=folder)
         routes = self.routes
         root = str(folder.resolve())
-        by_source = {
-            r.source: r
-            for r in self.records(include_all=True)
-            if r.source and r.source.startswith(root + "/")
-        }
+        every = self.records(include_all=True)
+        by_source = {r.source: r for r in every if r.source and r.source.startswith(root + "/")}
+        by_id = {r.id: r for r in every}
         # 1. Every file's id: from the registry when the file is unchanged, else parsed.
         found: list[_Found] = []
         for path in discover(folder, routes_path=self.routes_path):
@@ -360,7 +366,18 @@ class Communications:
             if f.loaded is None:
                 result.unchanged.append(f.id)
                 continue
-            refused = _id_changed(f.rel, by_source.get(f.source), f.id)
+            made_elsewhere = by_id.get(f.id)
+            if (
+                made_elsewhere is not None
+                and made_elsewhere.status in ACTIVE
+                and not made_elsewhere.from_file
+            ):
+                reason = message("comms_id_taken", id=f.id, other=message("comms_the_console"))
+                result.failed.append(FileRefused(f.rel, (_problem(reason),)))
+                continue
+            refused = _id_changed(f.rel, by_source.get(f.source), f.id) or _edited_elsewhere(
+                f.rel, by_source.get(f.source), f.loaded.communication
+            )
             if refused is not None:
                 result.failed.append(refused)
                 continue
@@ -392,6 +409,12 @@ class Communications:
         for source, record in by_source.items():
             if source in seen_sources or record.id in files_by_id:
                 continue
+            if record.status in ACTIVE and record.edited_by:
+                # Changed in the console since: the console's version stays (say so).
+                result.warnings.append(
+                    message("comms_file_removed_kept", id=record.id, who=record.edited_by)
+                )
+                continue
             if record.status in ACTIVE:
                 self.cancel(record.id, who=f"{who} (file removed)")
                 result.cancelled.append(record.id)
@@ -407,10 +430,15 @@ class Communications:
         warnings: Iterable[str] = (),
         who: str = "cli",
         recipients: RecipientList | None = None,
+        expect: str | None = None,
+        outside_file: bool = False,
     ) -> RegisterResult:
         """Add a communication, or apply a new version of one (an "Updated" notice follows).
         `recipients`: its recipient list (None: keep the stored one, if the communication
-        still names one); each affected partner is told privately."""
+        still names one); each affected partner is told privately. `expect`: the version
+        (`Record.version`) the change was based on — another one is refused, never
+        overwritten (EditConflict). `outside_file`: a change made in the console or through
+        the API, which a file the communication came from no longer matches."""
         now = self.now()
         routes = self.routes
         channels = routes.channels_for(comm)
@@ -418,6 +446,12 @@ class Communications:
         with self._store.transaction() as tx:
             row = tx.comms.get(comm.id, for_update=True)
             previous = _record(row, now) if row is not None else None
+            check_version(tx, comm.id, previous, expect)
+            if previous is not None and previous.from_file:
+                if outside_file:
+                    tx.comms.set_edited_by(comm.id, who)
+                elif source == previous.source:
+                    tx.comms.set_edited_by(comm.id, None)  # the file now says what it holds
             if previous is not None and previous.status == "sent":
                 raise UserError(
                     message(
@@ -500,7 +534,15 @@ class Communications:
             planned.updated_channels,
         )
 
-    def reschedule(self, comm_id: str, when: str | datetime, *, who: str = "cli") -> RegisterResult:
+    def reschedule(
+        self,
+        comm_id: str,
+        when: str | datetime,
+        *,
+        who: str = "cli",
+        expect: str | None = None,
+        outside_file: bool = False,
+    ) -> RegisterResult:
         """Move the send date: channels already told get an "Updated" notice, then new reminders."""
         record = self.require(comm_id)
         self._require_active(record)
@@ -517,11 +559,20 @@ class Communications:
             file_hash=record.file_hash,
             warnings=record.warnings,
             who=who,
+            expect=expect or record.version,
+            outside_file=outside_file,
         )
         self.refresh_index()
         return result
 
-    def cancel(self, comm_id: str, *, who: str = "cli") -> tuple[Record, list[ChannelRef]]:
+    def cancel(
+        self,
+        comm_id: str,
+        *,
+        who: str = "cli",
+        expect: str | None = None,
+        outside_file: bool = False,
+    ) -> tuple[Record, list[ChannelRef]]:
         """Cancel: channels already told get a "Cancelled" notice; nothing else is posted."""
         now = self.now()
         with self._store.transaction() as tx:
@@ -529,7 +580,10 @@ class Communications:
             if row is None:
                 raise UserError(message("comms_unknown", id=comm_id))
             record = _record(row, now)
+            check_version(tx, comm_id, record, expect)
             self._require_active(record)
+            if outside_file and record.from_file:
+                tx.comms.set_edited_by(comm_id, who)
             heard = self.planner.heard(tx, comm_id, record.epoch)
             tx.comms.set_status(comm_id, "cancelled", at=now)
             told, partners = self.planner.plan_cancelled(tx, comm_id, record.revision, heard)
@@ -559,6 +613,45 @@ class Communications:
 
 def _problem(reason: str) -> Problem:
     return Problem(1, reason)
+
+
+class EditConflict(UserError):
+    """A change based on a version of a communication that has changed since: refused."""
+
+
+def check_version(
+    tx: Repositories, comm_id: str, current: Record | None, expect: str | None
+) -> None:
+    """Refuse a change based on another version than the stored one, saying who changed it
+    last and when (the store's row lock makes this hold across replicas)."""
+    if expect is None:
+        return
+    if current is None:
+        if expect == "new":
+            return
+        raise EditConflict(message("comms_unknown", id=comm_id))
+    if current.version != expect:
+        last = tx.comms.history(comm_id)[-1:] or None
+        raise EditConflict(
+            message(
+                "comms_edit_conflict",
+                title=current.comm.title,
+                who=last[0].who if last else "someone",
+                at=last[0].at if last else current.updated_at.isoformat(timespec="seconds"),
+                action=last[0].action if last else "changed",
+            )
+        )
+
+
+def _edited_elsewhere(rel: str, record: Record | None, comm: Communication) -> FileRefused | None:
+    """The file of a communication changed in the console (or API) since it was read says
+    something else: refused, so neither silently overwrites the other."""
+    if record is None or not record.edited_by or record.status not in ACTIVE:
+        return None
+    if record.comm.content_hash == comm.content_hash:
+        return None  # the file now says what the console says: it is the file's again
+    reason = message("comms_file_conflict", id=record.id, who=record.edited_by)
+    return FileRefused(rel, (_problem(reason),))
 
 
 @dataclass(frozen=True)

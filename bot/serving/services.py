@@ -7,7 +7,6 @@ import asyncio
 from collections.abc import Callable
 
 from bot.app import App
-from bot.errors import ConfigError
 from bot.features import Service
 from bot.monitoring.health import (
     HealthEndpoints,
@@ -17,35 +16,34 @@ from bot.monitoring.health import (
     store_check,
 )
 from bot.monitoring.logs import Redactor, secret_values
-from bot.prompts import message
+from bot.serving.console.site import build_apps
 from bot.serving.runner import serve
 from bot.serving.web import WebService
 
 
 def services(app: App) -> list[Service]:
     """The services in start order: the web server (if on), the platforms, the features'
-    jobs. A broken routes or partners file is refused here, at start, naming the line; so is
-    turning the web server off while a platform receives its events on it (Teams)."""
+    jobs. The web server runs for the health endpoints, the console or a platform's webhook.
+    A broken routes or partners file is refused here, at start, naming the line."""
     app.comms.routes  # noqa: B018 - loads and checks the file
     app.partners.check()
     app.places.check()
-    hooked = {p.name: sorted(p.web_routes()) for p in app.platforms if p.web_routes()}
-    if hooked and not app.settings.health_server:  # (Teams' /api/messages is on it)
-        paths = ", ".join(f"{name} {' '.join(found)}" for name, found in hooked.items())
-        raise ConfigError(
-            message("config_web_server_off", platform=" and ".join(hooked), paths=paths)
-        )
-    web: list[Service] = [web_service(app)] if app.settings.health_server else []
+    hooked = any(p.web_routes() for p in app.platforms)  # (Teams' /api/messages)
+    served = app.settings.health_server or app.settings.console or hooked
+    web: list[Service] = [web_service(app)] if served else []
     return [*web, *app.platforms, *app.jobs()]
 
 
 def web_service(app: App) -> WebService:
-    """The web server: health endpoints and the platforms' webhook routes."""
+    """The web server: health endpoints (PARTNERBOT_HEALTH_SERVER), the platforms' webhook
+    routes, and the vendor's console with its API (PARTNERBOT_CONSOLE)."""
     s = app.settings
     readiness = Readiness(lambda: readiness_checks(app), redact=Redactor(secret_values(s)))
     health = HealthEndpoints(readiness=readiness, metrics=app.metrics)
     post = {path: handler for p in app.platforms for path, handler in p.web_routes().items()}
-    return WebService(host=s.health_host, port=s.health_port, get=health.routes(), post=post)
+    subapps = build_apps(app) if s.console else {}
+    get = health.routes() if s.health_server else {}
+    return WebService(host=s.health_host, port=s.health_port, get=get, post=post, subapps=subapps)
 
 
 def readiness_checks(app: App) -> dict[str, Callable[[], str]]:

@@ -16,11 +16,20 @@ from typing import TYPE_CHECKING, Protocol
 from bot.models import ConversationRef
 from bot.store.types import (
     Ack,
+    ApiToken,
+    AskedQuestion,
+    AuditEntry,
     ChangeRecord,
+    CommCounts,
+    ConsoleSession,
+    ConsoleUser,
     Delivery,
     Feedback,
+    GapMark,
     GapReport,
     HistoryEntry,
+    IdempotentCall,
+    IndexRun,
     Interaction,
     NewDelivery,
     PartnerAck,
@@ -53,6 +62,11 @@ class InteractionRepository(Protocol):
     ) -> list[tuple[str, str]]:
         """The last `limit` questions asked in one place since a time, with the answers they
         got, oldest first (the conversation so far, where a platform cannot read it back)."""
+        ...
+
+    def unanswered(self, *, since: str, limit: int = 20000) -> list[AskedQuestion]:
+        """Questions since `since` that were not answered (abstained) or were rated 👎, newest
+        first, with who read the reply and the closest documents."""
         ...
 
 
@@ -114,6 +128,22 @@ class CommunicationRepository(Protocol):
     def partner_acks(self, comm_id: str) -> list[PartnerAck]: ...
 
     def partner_acknowledged(self, comm_id: str, partner_id: str) -> bool: ...
+
+    def set_edited_by(self, comm_id: str, who: str | None) -> None:
+        """Who changed a file's communication outside its file (None: it matches its file)."""
+        ...
+
+    def counts(self, comm_ids: Sequence[str], *, telling: Sequence[str]) -> dict[str, CommCounts]:
+        """Per communication: channels told (`telling` kinds posted in its current life) and
+        acknowledged, partners affected, told and acknowledged."""
+        ...
+
+    def page(
+        self, *, since: datetime | None, statuses: Sequence[str] | None, offset: int, limit: int
+    ) -> tuple[list[StoredCommunication], int]:
+        """Communications sent at or after `since` (None: all) with one of `statuses`, by
+        send date; one page of them, and how many there are."""
+        ...
 
 
 class RecipientRepository(Protocol):
@@ -248,6 +278,104 @@ class ChangeRepository(Protocol):
     def delete(self, ids: Sequence[int]) -> None: ...
 
 
+class ConsoleRepository(Protocol):
+    """The console's people, sessions, API tokens, idempotency keys, audit trail, failed
+    sign-ins and signing key (bot/serving/console). Tokens are stored as hashes only."""
+
+    def user(self, email: str) -> ConsoleUser | None: ...
+
+    def users(self) -> list[ConsoleUser]: ...
+
+    def put_user(
+        self, *, email: str, role: str, name: str, password_hash: str | None, now: datetime
+    ) -> bool:
+        """Add or change a user (enabled again); True when it was new."""
+        ...
+
+    def disable_user(self, email: str, *, now: datetime) -> bool: ...
+
+    def add_session(
+        self, token_hash: str, *, email: str, via: str, now: datetime, expires_at: datetime
+    ) -> None: ...
+
+    def session(self, token_hash: str, *, now: datetime) -> ConsoleSession | None:
+        """The session, if it has not expired (expired ones are deleted)."""
+        ...
+
+    def end_session(self, token_hash: str) -> None: ...
+
+    def end_sessions(self, email: str) -> int: ...
+
+    def add_token(
+        self, *, name: str, token_hash: str, prefix: str, created_by: str, now: datetime
+    ) -> ApiToken: ...
+
+    def token(self, token_hash: str, *, now: datetime) -> ApiToken | None:
+        """The token with this hash, active or revoked (its use is noted)."""
+        ...
+
+    def tokens(self) -> list[ApiToken]: ...
+
+    def revoke_token(self, token_id: int, *, who: str, now: datetime) -> bool: ...
+
+    def begin_call(
+        self, token_id: int, key: str, *, request_hash: str, now: datetime
+    ) -> IdempotentCall | None:
+        """Claim an idempotency key: None when this is its first call (go ahead), else what
+        the earlier call with it answered (status 0: still being handled)."""
+        ...
+
+    def finish_call(self, token_id: int, key: str, *, status: int, response: str) -> None: ...
+
+    def forget_call(self, token_id: int, key: str) -> None:
+        """The first call failed unexpectedly: a retry with the key may try again."""
+        ...
+
+    def audit(
+        self, *, who: str, action: str, subject: str, before: str, after: str, now: datetime
+    ) -> None: ...
+
+    def audit_trail(
+        self, *, limit: int = 200, subject: str | None = None, before_id: int | None = None
+    ) -> list[AuditEntry]: ...
+
+    def note_failure(self, keys: Sequence[str], *, now: datetime) -> None: ...
+
+    def failures(self, key: str, *, since: datetime) -> int: ...
+
+    def clear_failures(self, key: str) -> None: ...
+
+    def secret(self, name: str, *, make: str) -> str:
+        """The named secret, set to `make` the first time (every replica then reads it)."""
+        ...
+
+
+class GapMarkRepository(Protocol):
+    """Knowledge gaps marked as answered by a document."""
+
+    def mark(self, question_key: str, *, doc_path: str, who: str, now: datetime) -> None: ...
+
+    def unmark(self, question_key: str) -> bool: ...
+
+    def all(self) -> dict[str, GapMark]: ...
+
+
+class IndexRunRepository(Protocol):
+    """Index runs, newest first: the console's index page."""
+
+    def record(
+        self,
+        *,
+        at: datetime,
+        generation: int | None,
+        counts: dict[str, int],
+        failed: Sequence[tuple[str, str]],
+        seconds: float,
+    ) -> None: ...
+
+    def recent(self, limit: int = 10) -> list[IndexRun]: ...
+
+
 class Repositories(Protocol):
     """The repositories of one store (or of one transaction on it)."""
 
@@ -274,6 +402,15 @@ class Repositories(Protocol):
 
     @property
     def conversations(self) -> ConversationRepository: ...
+
+    @property
+    def console(self) -> ConsoleRepository: ...
+
+    @property
+    def gap_marks(self) -> GapMarkRepository: ...
+
+    @property
+    def index_runs(self) -> IndexRunRepository: ...
 
 
 class Store(Repositories, Protocol):

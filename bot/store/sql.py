@@ -20,9 +20,12 @@ from datetime import UTC, date, datetime
 from typing import TYPE_CHECKING, Any, Protocol
 
 from bot.models import ConversationRef
+from bot.store.console_sql import SqlConsole, SqlGapMarks, SqlIndexRuns
 from bot.store.types import (
     Ack,
+    AskedQuestion,
     ChangeRecord,
+    CommCounts,
     Delivery,
     Feedback,
     GapLine,
@@ -99,7 +102,7 @@ def bound(session: Session) -> SessionSource:
 
 
 class SqlRepositories:
-    """The eight repositories over one session source."""
+    """The repositories over one session source."""
 
     def __init__(self, use: SessionSource, dialect: Dialect) -> None:
         self.interactions = SqlInteractions(use)
@@ -110,6 +113,9 @@ class SqlRepositories:
         self.threads = SqlThreads(use)
         self.recipients = SqlRecipients(use)
         self.conversations = SqlConversations(use)
+        self.console = SqlConsole(use)
+        self.gap_marks = SqlGapMarks(use)
+        self.index_runs = SqlIndexRuns(use)
 
 
 # -- interactions, feedback, knowledge gaps ----------------------------------------------------
@@ -168,7 +174,8 @@ class SqlInteractions:
         with self._use(False) as s:
             row = s.execute(
                 "INSERT INTO interactions(at, platform, asker, place, question, answer, "
-                "abstained, confidence, sources) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+                "abstained, confidence, sources, audience) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
                 (
                     iso(datetime.now(UTC)),
                     question.platform,
@@ -179,6 +186,7 @@ class SqlInteractions:
                     int(answer.abstained),
                     float(answer.confidence),
                     _citations_json(answer.sources or answer.citations),
+                    json.dumps({d: list(o) for d, o in question.audience.facts}),
                 ),
             ).first()
         assert row is not None
@@ -254,6 +262,30 @@ class SqlInteractions:
                 (platform, place, iso(since), limit),
             ).rows
         return [(r["question"], r["answer"]) for r in reversed(rows)]
+
+    def unanswered(self, *, since: str, limit: int = 20000) -> list[AskedQuestion]:
+        with self._use(False) as s:
+            rows = s.execute(
+                "SELECT i.id, i.at, i.platform, i.question, i.abstained, i.sources, i.audience, "
+                "(SELECT MIN(f.rating) FROM feedback f WHERE f.interaction_id = i.id) AS rating "
+                "FROM interactions i WHERE i.at >= ? AND (i.abstained = 1 OR EXISTS "
+                "(SELECT 1 FROM feedback f WHERE f.interaction_id = i.id AND f.rating < 0)) "
+                "ORDER BY i.at DESC, i.id DESC LIMIT ?",
+                (since, limit),
+            ).rows
+        return [
+            AskedQuestion(
+                interaction_id=int(r["id"]),
+                at=r["at"],
+                platform=r["platform"],
+                question=r["question"],
+                abstained=bool(r["abstained"]),
+                downvoted=r["rating"] is not None and int(r["rating"]) < 0,
+                audience={d: tuple(o) for d, o in json.loads(r["audience"] or "{}").items()},
+                sources=json_tuple(r["sources"]),
+            )
+            for r in rows
+        ]
 
 
 # -- processed chat events ---------------------------------------------------------------------
@@ -403,6 +435,7 @@ def _communication(row: Row) -> StoredCommunication:
         warnings=json_tuple(row["warnings"]),
         registered_at=from_iso(row["registered_at"]),
         updated_at=from_iso(row["updated_at"]),
+        edited_by=row.get("edited_by"),
     )
 
 
@@ -568,6 +601,91 @@ class SqlCommunications:
                 (comm_id, partner_id),
             ).first()
         return row is not None
+
+    def set_edited_by(self, comm_id: str, who: str | None) -> None:
+        with self._use(False) as s:
+            s.execute("UPDATE comms SET edited_by = ? WHERE id = ?", (who, comm_id))
+
+    def page(
+        self, *, since: datetime | None, statuses: Sequence[str] | None, offset: int, limit: int
+    ) -> tuple[list[StoredCommunication], int]:
+        where, params = ["1 = 1"], list[Any]()
+        if since is not None:
+            where.append("send_at >= ?")
+            params.append(iso(since))
+        if statuses:
+            where.append(f"status IN ({_marks(statuses)})")
+            params.extend(statuses)
+        sql = " AND ".join(where)
+        with self._use(False) as s:
+            total = s.execute(f"SELECT COUNT(*) AS n FROM comms WHERE {sql}", params).first()
+            rows = s.execute(
+                f"SELECT * FROM comms WHERE {sql} ORDER BY send_at, id LIMIT ? OFFSET ?",
+                (*params, limit, offset),
+            ).rows
+        return [_communication(r) for r in rows], int(total["n"]) if total else 0
+
+    def counts(self, comm_ids: Sequence[str], *, telling: Sequence[str]) -> dict[str, CommCounts]:
+        if not comm_ids:
+            return {}
+        ids, kinds = list(comm_ids), list(telling)
+        found: dict[str, dict[str, set[str]]] = {
+            i: {k: set() for k in ("told", "acked", "affected", "p_told", "p_acked")} for i in ids
+        }
+        with self._use(False) as s:
+            told = s.execute(
+                "SELECT DISTINCT d.subject, d.platform, d.channel FROM deliveries d "
+                "JOIN comms c ON c.id = d.subject WHERE d.feature = 'comms' "
+                f"AND d.subject IN ({_marks(ids)}) AND d.status = 'posted' "
+                f"AND d.kind IN ({_marks(kinds)}) AND d.revision >= c.epoch",
+                (*ids, *kinds),
+            ).rows
+            acked = s.execute(
+                "SELECT DISTINCT comm_id, platform, channel FROM comm_acks "
+                f"WHERE comm_id IN ({_marks(ids)})",
+                ids,
+            ).rows
+            partner_rows = s.execute(
+                "SELECT d.subject, d.status, d.kind, d.detail FROM deliveries d "
+                "JOIN comms c ON c.id = d.subject WHERE d.feature = 'comms-partner' "
+                f"AND d.subject IN ({_marks(ids)}) AND d.status != 'superseded' "
+                "AND d.revision >= c.epoch",
+                ids,
+            ).rows
+            listed = s.execute(
+                "SELECT DISTINCT comm_id, partner_id FROM comm_recipients "
+                f"WHERE comm_id IN ({_marks(ids)}) AND partner_id != ''",
+                ids,
+            ).rows
+            partner_acks = s.execute(
+                "SELECT DISTINCT comm_id, partner_id FROM comm_partner_acks "
+                f"WHERE comm_id IN ({_marks(ids)})",
+                ids,
+            ).rows
+        for r in told:
+            found[r["subject"]]["told"].add(f"{r['platform']}:{r['channel']}")
+        for r in acked:
+            found[r["comm_id"]]["acked"].add(f"{r['platform']}:{r['channel']}")
+        for r in listed:
+            found[r["comm_id"]]["affected"].add(r["partner_id"])
+        for r in partner_rows:
+            partner = str(json.loads(r["detail"] or "{}").get("partner", ""))
+            if partner and r["kind"] in kinds:
+                found[r["subject"]]["affected"].add(partner)
+                if r["status"] == "posted":
+                    found[r["subject"]]["p_told"].add(partner)
+        for r in partner_acks:
+            found[r["comm_id"]]["p_acked"].add(r["partner_id"])
+        return {
+            i: CommCounts(
+                channels_told=len(f["told"]),
+                channels_acknowledged=len(f["acked"]),
+                partners_affected=len(f["affected"]),
+                partners_told=len(f["p_told"]),
+                partners_acknowledged=len(f["p_acked"]),
+            )
+            for i, f in found.items()
+        }
 
 
 # -- recipient lists ---------------------------------------------------------------------------

@@ -97,6 +97,19 @@ class StoredCommunication:
     warnings: tuple[str, ...]
     registered_at: datetime
     updated_at: datetime
+    # A file's communication changed in the console or through the API since: by whom.
+    edited_by: str | None = None
+
+
+@dataclass(frozen=True)
+class CommCounts:
+    """A communication's reach at a glance (the console's list)."""
+
+    channels_told: int = 0
+    channels_acknowledged: int = 0
+    partners_affected: int = 0
+    partners_told: int = 0
+    partners_acknowledged: int = 0
 
 
 @dataclass(frozen=True)
@@ -232,3 +245,105 @@ class ChangeRecord(EditedSection):
 def json_tuple(text: str | None) -> tuple[Any, ...]:
     """A stored JSON list as a tuple ('[]' when empty)."""
     return tuple(json.loads(text or "[]"))
+
+
+# -- the vendor's console ----------------------------------------------------------------------
+ROLES: tuple[str, ...] = ("viewer", "editor", "admin")  # each may do what the ones before may
+
+
+@dataclass(frozen=True)
+class ConsoleUser:
+    """Someone who may sign in to the console, and what they may do there."""
+
+    email: str
+    name: str
+    role: str  # viewer | editor | admin
+    password_hash: str | None  # None: signs in with the identity provider only
+    disabled: bool
+    created_at: datetime
+    updated_at: datetime
+
+
+@dataclass(frozen=True)
+class ConsoleSession:
+    email: str
+    via: str  # password | oidc
+    created_at: datetime
+    expires_at: datetime
+
+
+@dataclass(frozen=True)
+class ApiToken:
+    """A bearer token for one integration (a marketing tool); only its hash is stored."""
+
+    id: int
+    name: str
+    prefix: str
+    created_by: str
+    created_at: datetime
+    revoked_at: datetime | None
+    revoked_by: str | None
+    last_used_at: datetime | None
+
+    @property
+    def active(self) -> bool:
+        return self.revoked_at is None
+
+
+@dataclass(frozen=True)
+class IdempotentCall:
+    """What an API call with an idempotency key answered (status 0: still being handled)."""
+
+    request_hash: str
+    status: int
+    response: str
+
+
+@dataclass(frozen=True)
+class AuditEntry:
+    """One change made in the console or through the API: who, when, what, before → after."""
+
+    id: int
+    at: datetime
+    who: str
+    action: str
+    subject: str
+    before: str  # JSON, '' when there was nothing before
+    after: str
+
+
+@dataclass(frozen=True)
+class GapMark:
+    """A knowledge gap (a question) marked as answered by a document."""
+
+    question_key: str
+    doc_path: str
+    marked_by: str
+    marked_at: datetime
+
+
+@dataclass(frozen=True)
+class IndexRun:
+    """One index run: when, the generation it made live, its counts and failed files."""
+
+    id: int
+    at: datetime
+    generation: int | None
+    counts: dict[str, int]
+    failed: tuple[tuple[str, str], ...]  # (path, reason)
+    seconds: float
+
+
+@dataclass(frozen=True)
+class AskedQuestion:
+    """A question that went unanswered or was rated 👎, with who read the reply (audience
+    facts by dimension: partners, tiers, …) and the documents closest to it."""
+
+    interaction_id: int
+    at: str
+    platform: str
+    question: str
+    abstained: bool
+    downvoted: bool
+    audience: dict[str, tuple[str, ...]]
+    sources: tuple[dict[str, Any], ...]

@@ -8,11 +8,9 @@ import time
 from collections.abc import Callable
 
 import aiohttp
-import pytest
 
 from bot.app import App
 from bot.comms.dispatcher import DispatcherService
-from bot.errors import ConfigError
 from bot.serving.runner import serve
 from bot.serving.services import WebService, services
 from tests.adapters.discord_harness import discord_settings
@@ -100,10 +98,13 @@ async def test_one_serve_process_answers_in_slack_discord_and_teams(
         assert sorted(r.platform for r in rows if r is not None) == ["discord", "slack", "teams"]
 
 
-def test_serve_refuses_to_turn_off_the_web_server_teams_receives_its_events_on(
+def test_the_web_server_runs_for_teams_with_the_health_endpoints_and_console_off(
     make_app: Callable[..., App],
 ) -> None:
-    app = make_app(**teams_settings(), PARTNERBOT_HEALTH_SERVER="false")
+    settings = {"PARTNERBOT_HEALTH_SERVER": "false", "PARTNERBOT_CONSOLE": "false"}
+    app = make_app(**teams_settings(), **settings)
     app.add_platforms()
-    with pytest.raises(ConfigError, match=r"teams /api/messages.*PARTNERBOT_HEALTH_SERVER=true"):
-        services(app)
+    [web, *_] = services(app)
+    assert isinstance(web, WebService)
+    routes = {(r.method, r.resource.canonical) for r in web.web.app.router.routes() if r.resource}
+    assert ("POST", "/api/messages") in routes and not any("/healthz" in p for _, p in routes)

@@ -208,5 +208,11 @@ async def test_a_health_port_in_use_is_a_configuration_error(
 def test_the_health_server_can_be_turned_off(
     memory_app: Callable[..., tuple[App, MemoryPlatform]],
 ) -> None:
-    app, _ = memory_app(PARTNERBOT_HEALTH_SERVER="false")
+    app, _ = memory_app(PARTNERBOT_HEALTH_SERVER="false", PARTNERBOT_CONSOLE="false")
     assert [s.name for s in services(app)] == ["memory", "comms-dispatcher"]
+    # The console alone keeps the web server, without the health endpoints.
+    app, _ = memory_app(PARTNERBOT_HEALTH_SERVER="false")
+    [web] = [s for s in services(app) if isinstance(s, WebService)]
+    assert not web.web.app.router.named_resources().get("healthz")
+    paths = {r.canonical for r in web.web.app.router.resources()}
+    assert "/healthz" not in paths and {"/console", "/api"} <= paths

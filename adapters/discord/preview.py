@@ -1,0 +1,52 @@
+"""A notice as Discord will show it (the console's preview), from the embed the poster sends."""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+from adapters.discord.render import render_notice
+from bot.models import Notice
+from bot.platform import MessagePreview, PreviewPart
+
+# Discord Markdown: [label](url), **bold**.
+_TOKENS = re.compile(r"\[([^\]\n]+)\]\((https?://[^)\s]+)\)|\*\*([^*\n]+)\*\*")
+
+
+def runs(markdown: str) -> tuple[tuple[str, str, str | None], ...]:
+    found: list[tuple[str, str, str | None]] = []
+    at = 0
+    for m in _TOKENS.finditer(markdown):
+        if m.start() > at:
+            found.append((markdown[at : m.start()], "", None))
+        if m.group(2):
+            found.append((m.group(1), "", m.group(2)))
+        else:
+            found.append((m.group(3), "b", None))
+        at = m.end()
+    if at < len(markdown):
+        found.append((markdown[at:], "", None))
+    return tuple(found)
+
+
+def preview_notice(notice: Notice) -> MessagePreview:
+    sent: dict[str, Any] = render_notice(notice, footer=notice.key)
+    embed = sent["embed"].to_dict()
+    parts = [PreviewPart("heading", ((embed.get("title", ""), "", embed.get("url")),))]
+    parts.append(PreviewPart("text", runs(embed.get("description", ""))))
+    for f in embed.get("fields", []):
+        parts.append(PreviewPart("field", runs(f["value"]), label=f["name"]))
+    if footer := embed.get("footer", {}).get("text"):
+        parts.append(PreviewPart("small", ((footer, "", None),)))
+    view = sent.get("view")
+    for item in view.children if view is not None else []:
+        parts.append(
+            PreviewPart(
+                "button", label=str(getattr(getattr(item, "item", item), "label", "") or "")
+            )
+        )
+    payload = {"embed": embed, "buttons": [p.label for p in parts if p.kind == "button"]}
+    return MessagePreview(
+        "discord", tuple(parts), json.dumps(payload, indent=2, ensure_ascii=False)
+    )
