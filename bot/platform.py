@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import importlib
 import logging
+import re
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol, TypeVar, runtime_checkable
@@ -87,6 +88,27 @@ class MessagePreview:
     platform: str
     parts: tuple[PreviewPart, ...]
     payload: str
+
+
+# Markdown as Discord and Teams draw it: [label](url), **bold**.
+_MARKDOWN = re.compile(r"\[([^\]\n]+)\]\((https?://[^)\s]+)\)|\*\*([^*\n]+)\*\*")
+
+
+def markdown_runs(markdown: str) -> tuple[tuple[str, str, str | None], ...]:
+    """Markdown as (text, "b" when bold, link) runs: a preview's `PreviewPart.runs`."""
+    found: list[tuple[str, str, str | None]] = []
+    at = 0
+    for m in _MARKDOWN.finditer(markdown):
+        if m.start() > at:
+            found.append((markdown[at : m.start()], "", None))
+        if m.group(2):
+            found.append((m.group(1), "", m.group(2)))
+        else:
+            found.append((m.group(3), "b", None))
+        at = m.end()
+    if at < len(markdown):
+        found.append((markdown[at:], "", None))
+    return tuple(found)
 
 
 @runtime_checkable

@@ -11,6 +11,8 @@ from typing import Any
 from bot.chat.service import ChatService
 from bot.config import Settings
 from bot.errors import ConfigError
+from bot.models import Notice
+from bot.platform import MessagePreview
 from bot.prompts import message
 
 
@@ -19,6 +21,12 @@ class TeamsSpec:
 
     def configured(self, settings: Settings) -> bool:
         return settings.teams_app_id is not None
+
+    def preview_notice(self, notice: Notice) -> MessagePreview:
+        """The notice as Teams will show it (the console's preview), without loading the SDK."""
+        from adapters.teams.preview import preview_notice
+
+        return preview_notice(notice)
 
     def build(self, chat: ChatService, settings: Settings, **options: Any) -> Any:
         """Fail fast on a missing setting, or one the SDK would read instead (naming it)."""

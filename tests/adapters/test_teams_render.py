@@ -6,7 +6,8 @@ import json
 from datetime import date
 from typing import Any
 
-from adapters.teams.render import card, render_notice, render_reply
+from adapters.teams.cards import card
+from adapters.teams.render import render_notice, render_reply
 from bot.layout import answer_layout
 from bot.models import Answer, Citation, Notice, NoticeButton, Reply
 from bot.prompts import message
