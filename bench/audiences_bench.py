@@ -275,13 +275,10 @@ def _rss_mb() -> float:
 
 
 def _search_path(index: Any, viewer: Viewer) -> tuple[float, str]:
-    """The share of chunks a viewer reads, and how the index searches it densely."""
-    from knowledge.index import _searched_exactly
-
+    """The share of chunks a viewer reads, and how the index searches it densely (exactly,
+    over the generation's vectors in memory: over all of them, or over its part's rows)."""
     scope = index.scope(viewer)
-    if not scope.key:
-        return scope.share, "whole generation"
-    return scope.share, "exact (in memory)" if _searched_exactly(scope) else "Chroma over-fetch"
+    return scope.share, "whole generation" if not scope.key else "its part's rows"
 
 
 class _Asker:

@@ -7,6 +7,7 @@ its path; the caller drives the workers in turn, so both see the same machine.
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -40,3 +41,32 @@ def start(checkout: Path, script: str, *args: str, **popen: object) -> subproces
         text=True,
         **popen,
     )
+
+
+def timed_rounds(script: str, *args: str, rounds: int) -> dict[str, list[list[float]]]:
+    """Run `script` in every checkout and collect `rounds` rounds from each, in turn.
+
+    The script prints "ready" once set up, then for each line it reads runs one round and
+    prints its timings as a JSON list. Returns each checkout's rounds."""
+    workers = {
+        name: start(checkout, script, *args, stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+        for name, checkout in checkouts().items()
+    }
+    timings: dict[str, list[list[float]]] = {name: [] for name in workers}
+    try:
+        for worker in workers.values():
+            assert worker.stdout is not None
+            if worker.stdout.readline().strip() != "ready":
+                raise RuntimeError("a benchmark worker failed to start")
+        for _ in range(rounds):  # in turn, so every checkout sees the same machine
+            for name, worker in workers.items():
+                assert worker.stdin is not None and worker.stdout is not None
+                worker.stdin.write("round\n")
+                worker.stdin.flush()
+                timings[name].append(json.loads(worker.stdout.readline()))
+    finally:
+        for worker in workers.values():
+            if worker.stdin is not None:
+                worker.stdin.close()
+            worker.wait(timeout=120)
+    return timings

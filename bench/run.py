@@ -6,6 +6,8 @@ Sections (run all, or name some: `python -m bench.run index ask`):
   ask    in-process `ask` latency at 1k and 10k chunks
   ask_corpus  in-process `ask` latency on the indexed Datadog dev corpus (and, with
          PARTNERBOT_BENCH_BASELINE=<checkout>, the same on that checkout, in turn)
+  ask_app  `ask` p50/p95 through the composed app with the sample routes and partners files,
+         on the Northwind dev corpus (and, with PARTNERBOT_BENCH_BASELINE, that checkout's)
   slack  ack and answer latency for 50 concurrent mentions (HTTP mode, local stand-in)
   discord  ack and answer latency for 50 concurrent /ask (local stand-in)
   teams  ack and answer latency for 30 concurrent channel mentions (local stand-in)
@@ -167,6 +169,7 @@ SECTIONS: dict[str, Callable[[], dict[str, Any]]] = {
     "noop": bench_noop,
     "ask": bench_ask,
     "ask_corpus": _optional("ask_corpus", "bench.ask_corpus", "bench_ask_corpus"),
+    "ask_app": _optional("ask_app", "bench.ask_app", "bench_ask_app"),
     "slack": _optional("slack", "bench.chat_bench", "bench_slack"),
     "discord": _optional("discord", "bench.chat_bench", "bench_discord"),
     "teams": _optional("teams", "bench.chat_bench", "bench_teams"),

@@ -123,9 +123,14 @@ class App:
 
     # -- platforms and jobs --------------------------------------------------------------------
     def posters(self) -> dict[str, ChannelPoster]:
-        """The posters of the platforms built for this process, by platform name (counted
-        in the metrics)."""
-        return {p.name: MeteredPoster(p.poster, metrics=self.metrics) for p in self.platforms}
+        """The posters of this process's platforms that are connected now, by platform name
+        (counted in the metrics): what is due on a platform not connected (yet) waits, or
+        is posted by a replica that is."""
+        return {
+            p.name: MeteredPoster(p.poster, metrics=self.metrics)
+            for p in self.platforms
+            if p.connected
+        }
 
     def add_platforms(self, options: Mapping[str, Mapping[str, Any]] | None = None) -> None:
         """Build every platform the settings configure (`options` per platform name)."""

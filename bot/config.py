@@ -7,6 +7,7 @@ import tempfile
 from functools import cached_property
 from pathlib import Path
 from typing import Annotated, Literal
+from urllib.parse import urlsplit
 
 from pydantic import Field, SecretStr, ValidationError, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -92,7 +93,7 @@ class Settings(BaseSettings):
     abstain_threshold: float | None = Field(
         None, alias="PARTNERBOT_ABSTAIN_THRESHOLD", ge=0, le=1, allow_inf_nan=False
     )
-    max_question_chars: int = Field(2000, alias="PARTNERBOT_MAX_QUESTION_CHARS", ge=50)
+    max_question_chars: int = Field(2000, alias="PARTNERBOT_MAX_QUESTION_CHARS", ge=50, le=100_000)
     escalation_contact: str = Field(
         "your partner development manager", alias="PARTNERBOT_ESCALATION_CONTACT"
     )
@@ -121,7 +122,7 @@ class Settings(BaseSettings):
 
     @field_validator("console_url", "oidc_issuer")
     @classmethod
-    def _check_url(cls, value: str | None) -> str | None:
+    def _check_site_url(cls, value: str | None) -> str | None:
         if value is None or not value.strip():
             return None
         value = value.strip().rstrip("/")
@@ -138,6 +139,34 @@ class Settings(BaseSettings):
     chroma_ca_bundle: Path | None = Field(None, alias="CHROMA_CA_BUNDLE")
     chroma_auth_token: SecretStr | None = Field(None, alias="CHROMA_AUTH_TOKEN")
     chroma_auth_header: str = Field("Authorization", alias="CHROMA_AUTH_HEADER")
+
+    @field_validator("openai_base_url", "slack_api_url")
+    @classmethod
+    def _check_url(cls, value: str | None, info: ValidationInfo) -> str | None:
+        """A URL the HTTP clients can use (empty: unset)."""
+        if value is None or not value.strip():
+            return None
+        example = {"openai_base_url": "http://localhost:11434/v1"}.get(
+            info.field_name or "", "https://slack.com/api/"
+        )
+        try:
+            parts = urlsplit(value.strip())
+            usable = parts.scheme in ("http", "https") and bool(parts.hostname)
+            _ = parts.port  # a port that is not a number raises
+        except ValueError:
+            usable = False
+        if not usable:
+            raise ValueError(f"give an http:// or https:// URL, e.g. {example}")
+        return value.strip()
+
+    @field_validator("openai_model", "openai_embedding_model", "escalation_contact")
+    @classmethod
+    def _check_not_empty(cls, value: str, info: ValidationInfo) -> str:
+        """An empty value means nothing: give one, or unset it for the default."""
+        if not value.strip():
+            default = cls.model_fields[info.field_name or ""].default
+            raise ValueError(f"give a value, or unset it for the default ({default})")
+        return value.strip()
 
     @field_validator("chroma_auth_header")
     @classmethod
@@ -168,7 +197,9 @@ class Settings(BaseSettings):
     llm_max_retries: int = Field(1, alias="PARTNERBOT_LLM_MAX_RETRIES", ge=0, le=5)
 
     # Chat
-    rate_limit_per_minute: int = Field(10, alias="PARTNERBOT_RATE_LIMIT_PER_MINUTE", ge=1)
+    rate_limit_per_minute: int = Field(
+        10, alias="PARTNERBOT_RATE_LIMIT_PER_MINUTE", ge=1, le=1_000_000
+    )
     slack_bot_token: SecretStr | None = Field(None, alias="SLACK_BOT_TOKEN")
     slack_app_token: SecretStr | None = Field(None, alias="SLACK_APP_TOKEN")
     slack_signing_secret: SecretStr | None = Field(None, alias="SLACK_SIGNING_SECRET")
@@ -197,7 +228,7 @@ class Settings(BaseSettings):
     # default), and how many days a change is mentioned under answers as recent.
     changes_channels: CsvList = Field(default_factory=list, alias="PARTNERBOT_CHANGES_CHANNELS")
     changes_auto_publish: bool = Field(False, alias="PARTNERBOT_CHANGES_AUTO_PUBLISH")
-    changes_recent_days: int = Field(90, alias="PARTNERBOT_CHANGES_RECENT_DAYS", ge=1)
+    changes_recent_days: int = Field(90, alias="PARTNERBOT_CHANGES_RECENT_DAYS", ge=1, le=3650)
     _split_changes_channels = field_validator("changes_channels", mode="before")(_split_csv)
 
     # Communications announced to partners (bot/comms): the routes file (default
@@ -212,7 +243,7 @@ class Settings(BaseSettings):
     comms_ack_reminder_days: int = Field(
         0, alias="PARTNERBOT_COMMS_ACK_REMINDER_DAYS", ge=0, le=365
     )
-    comms_recent_days: int = Field(30, alias="PARTNERBOT_COMMS_RECENT_DAYS", ge=0)
+    comms_recent_days: int = Field(30, alias="PARTNERBOT_COMMS_RECENT_DAYS", ge=0, le=3650)
     comms_poll_seconds: float = Field(
         30.0, alias="PARTNERBOT_COMMS_POLL_SECONDS", gt=0, le=86400, allow_inf_nan=False
     )

@@ -2,8 +2,9 @@
 
 It owns the knowledge index, the answerer and the record of interactions, and
 consults the features it is given (bot/features.py) without knowing any of them.
-`ask` never raises: a request problem comes back as a notice, an unexpected
-failure as a short apology, and the traceback goes to the log only.
+`ask` never raises: a request problem comes back as a notice; a failure of something it
+depends on (a provider, the index store, the disk) as a short apology, its reason in one
+log line; an unexpected failure as the apology too, with its traceback in the log.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from bot.answering.grounded import LLMComposer
 from bot.answering.llm import LLMClient
 from bot.answering.rewrite import LLMRewriter
 from bot.config import Settings
-from bot.errors import UserError
+from bot.errors import UserError, unavailable
 from bot.features import Feature
 from bot.models import Answer, AnswerKind, Question
 from bot.monitoring.metrics import Metrics
@@ -180,14 +181,16 @@ class PartnerBot:
             )
         return None
 
-    def ask(self, question: Question) -> Answer:
-        """Answer a question; never raises (see module docstring). Counted and timed."""
+    def ask(self, question: Question, *, raising: bool = False) -> Answer:
+        """Answer a question; never raises (see module docstring) unless `raising`: then a
+        failure of something it depends on is raised for the caller to report (the CLI).
+        Counted and timed."""
         started = time.perf_counter()
-        answer = self._ask(question)
+        answer = self._ask(question, raising=raising)
         self.metrics.observe_answer(question, answer, time.perf_counter() - started)
         return answer
 
-    def _ask(self, question: Question) -> Answer:
+    def _ask(self, question: Question, *, raising: bool) -> Answer:
         try:
             if is_acknowledgement(question.text):
                 # "thanks!" asks nothing: a short reply, not a search (and not a gap).
@@ -201,14 +204,26 @@ class PartnerBot:
                 answer = self.answerer.answer(question)
                 for feature in self.features:
                     answer = _annotated(feature, question, answer)
-            interaction_id = self.store.interactions.record(question, answer)
-            return replace(answer, interaction_id=interaction_id)
-        except (UserError, KnowledgeError) as e:
-            logger.warning("question refused: %s", e)
-            return _notice(question, str(e))
-        except Exception:
-            logger.exception("answering failed (platform=%s)", question.platform)
+        except Exception as e:
+            if unavailable(e) and raising:
+                raise
+            if unavailable(e):  # the reason is for the admin: the log line, never the reply
+                logger.warning("could not answer (platform=%s): %s", question.platform, e)
+            elif isinstance(e, (UserError, KnowledgeError)):
+                logger.warning("question refused: %s", e)
+                return _notice(question, str(e))
+            else:
+                logger.exception("answering failed (platform=%s)", question.platform)
             return Answer(text=message("apology"), kind="error", question=question.text)
+        try:
+            interaction_id = self.store.interactions.record(question, answer)
+        except Exception as e:  # the answer still goes out (without feedback buttons)
+            if unavailable(e):
+                logger.warning("could not record the question: %s", e)
+            else:
+                logger.exception("recording the question failed")
+            return answer
+        return replace(answer, interaction_id=interaction_id)
 
     def _feature_answer(self, question: Question) -> Answer | None:
         for feature in self.features:
@@ -264,10 +279,18 @@ class PartnerBot:
             logger.exception("could not record the index run")
 
     def close(self) -> None:
+        """Close what was opened: the state store, the index (and its follower thread), the
+        LLM client and an embedder that holds connections."""
         if "store" in self.__dict__:
             self.store.close()
         if self._index is not None:
             self._index.close()
+            close_embedder = getattr(self._index.embedder, "close", None)
+            if callable(close_embedder):
+                close_embedder()
+        client = self.__dict__.get("llm_client")
+        if client is not None:
+            client.close()
 
 
 def reindex_summary(report: SyncReport) -> str:

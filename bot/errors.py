@@ -2,6 +2,14 @@
 
 from __future__ import annotations
 
+from knowledge.errors import (
+    CatalogError,
+    IndexUnavailableError,
+    IndexWriteError,
+    ProviderError,
+    disk_full_reason,
+)
+
 
 class PartnerbotError(Exception):
     """Base class for every error partnerbot raises on purpose."""
@@ -31,3 +39,22 @@ class StoreError(UserError):
 class Undeliverable(PartnerbotError):
     """The platform will not take posts to this place any more (the bot was removed from
     it): trying again cannot help, so the post is failed at once and the admins told."""
+
+
+class Conflict(PartnerbotError):
+    """Another process (a replica) wrote the same row at the same moment; whoever runs
+    again finds it written."""
+
+
+def unavailable(error: BaseException) -> bool:
+    """Whether something partnerbot depends on failed — a provider, the index store, the
+    database, the disk — rather than the request: the same request may work later."""
+    dependencies = (
+        ProviderError,
+        IndexWriteError,
+        IndexUnavailableError,
+        CatalogError,
+        StoreError,
+        Conflict,
+    )
+    return isinstance(error, dependencies) or disk_full_reason(error) is not None

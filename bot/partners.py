@@ -28,7 +28,8 @@ competencies` and, per platform, `<platform>_contacts`, `<platform>_teams` and
 `load_partners` refuses a bad file whole, naming the line and reason of every problem
 (one partner's typo must not silently change who is who). `Partners` answers "which
 partner is this id, this person, this team, this place?"; `PartnersFile` re-reads the
-file when it changes and keeps the last good version when an edit breaks it.
+file when it changes (bot/watched.py) and fails closed when an edit breaks it: no partner
+is known until it is fixed.
 """
 
 from __future__ import annotations
@@ -37,8 +38,7 @@ import csv
 import io
 import logging
 import re
-import threading
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Hashable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -47,6 +47,7 @@ import yaml
 
 from bot.errors import ConfigError
 from bot.models import Actor, ChannelRef
+from bot.watched import WatchedFile
 from knowledge import bounded_yaml
 
 logger = logging.getLogger(__name__)
@@ -445,9 +446,11 @@ def _check_unique(partners: list[Partner], problem: Callable[[tuple[int, str]], 
 
 
 class PartnersFile:
-    """The partners file as a running bot sees it: read again when it changes on disk. An
-    edit that breaks it is logged and the last good version kept (at start a bad file is an
-    error: `check`)."""
+    """The partners file as a running bot sees it: read again when it changes on disk (or the
+    routes file whose tags it is checked against does; bot/watched.py). A broken file fails
+    closed: while it is on disk no partner is known — replies are for the public and no
+    private notice goes out — and the admin is told once per broken version (at start a bad
+    file is an error: `check`)."""
 
     def __init__(
         self,
@@ -455,66 +458,57 @@ class PartnersFile:
         *,
         platforms: Iterable[str] | None = None,
         vocabulary: Callable[[], Mapping[str, Iterable[str]] | None] = lambda: None,
+        depends_on: Sequence[WatchedFile[Any]] = (),
     ) -> None:
         self.path = path
         self.platforms = tuple(platforms) if platforms is not None else None
         self._vocabulary = vocabulary
-        self._lock = threading.Lock()
-        self._stamp: tuple[int, int] | None = None
-        self._good: Partners | None = None
-        self._reported: object = None
-        self.problem: str | None = None  # why the file on disk is refused, if it is
+        self._file = WatchedFile(path, lambda _path: self._load(), depends_on=depends_on)
+        self._reported: Hashable = None
+
+    @property
+    def problem(self) -> str | None:
+        """Why the file on disk is refused, if it is."""
+        try:
+            self._file.get()
+        except ConfigError as e:
+            return str(e)
+        return None
 
     def check(self) -> Partners:
         """Read it now; a bad file raises ConfigError naming the lines."""
-        return self._load()
+        return self._file.check()
 
     def get(self) -> Partners:
-        """The partners, read again if the file changed; the last good version if the new
-        one is refused (warned once); a bad file never read well before raises."""
+        """The partners, read again if the file changed; a broken file raises ConfigError."""
         if self.path is None:
             return Partners()
-        try:
-            stat = self.path.stat()
-            stamp = (stat.st_mtime_ns, stat.st_size)
-        except OSError:
-            stamp = (0, 0)
-        with self._lock:
-            if self._good is not None and stamp == self._stamp:
-                return self._good
-        try:
-            partners = self._load()
-        except ConfigError as e:
-            self.problem = str(e)
-            if self._good is None:
-                raise
-            if self._reported != stamp:
-                logger.warning("%s; the previous version is kept", e)
-                self._reported = stamp
-            return self._good
-        with self._lock:
-            self._good, self._stamp, self.problem = partners, stamp, None
-        return partners
+        return self._file.get()
 
     def get_or_none(self) -> Partners:
-        """Like `get`, but a file never read well counts as no partners (warned once): work
-        that can go on without partners (channel notices) is not stopped by it."""
+        """Like `get`, but a broken file counts as no partners (warned once per version):
+        who reads a reply falls back to the public, and no partner is told privately."""
         try:
             return self.get()
         except ConfigError as e:
-            if self._reported != ("refused", str(e)):
-                logger.warning("%s; no partner is told privately until it is fixed", e)
-                self._reported = ("refused", str(e))
+            version = self._file.version()
+            if self._reported != version:
+                logger.warning(
+                    "%s; no partner is known until it is fixed: replies are for the public "
+                    "and no partner is told privately",
+                    e,
+                )
+                self._reported = version
             return Partners()
 
     @property
-    def version(self) -> tuple[int, int] | None:
-        """Changes whenever another version of the file is taken into use."""
+    def version(self) -> Hashable | None:
+        """Changes whenever another version of the file is taken into use (None: broken)."""
         try:
             self.get()
         except ConfigError:
             return None
-        return self._stamp
+        return self._file.version()
 
     def _load(self) -> Partners:
         return load_partners(self.path, platforms=self.platforms, vocabulary=self._vocabulary())

@@ -22,6 +22,12 @@ from bot.models import Notice
 T = TypeVar("T")
 
 
+class Unreachable(PartnerbotError):
+    """The platform could not be reached, or did not answer in time (the message says
+    which timeout fired): the call may or may not have arrived; worth making again once
+    the platform answers."""
+
+
 class PostCounter(Protocol):
     """Counts posts per platform (bot/monitoring/metrics.py implements it)."""
 
@@ -69,6 +75,13 @@ def abandon_calls(poster: object) -> int:
     return poster.abandon() if isinstance(poster, Abandons) else 0
 
 
+def platform_answers(poster: object) -> bool:
+    """Whether the poster's platform answers a light call now (True for a poster that
+    cannot tell: trying a post tells)."""
+    probe = getattr(poster, "reachable", None)
+    return bool(probe()) if callable(probe) else True
+
+
 class MeteredPoster:
     """A ChannelPoster that counts what is posted through it, and the posts that fail
     (`partnerbot_notices_posted_total`, `partnerbot_notices_failed_total`)."""
@@ -91,6 +104,9 @@ class MeteredPoster:
 
     def abandon(self) -> int:
         return abandon_calls(self.poster)
+
+    def reachable(self) -> bool:
+        return platform_answers(self.poster)
 
     def _counted(self, post: Callable[[], str]) -> str:
         try:
@@ -158,6 +174,13 @@ class LoopPoster:
     def post_direct(self, user: str, notice: Notice) -> str:
         return self.post(f"@{user}", notice)
 
+    def reachable(self) -> bool:
+        """Whether the platform answers a light call now (`reachable_async`)."""
+        try:
+            return bool(self._run(self.reachable_async()))
+        except Exception:
+            return False
+
     async def _post(self, channel: str, notice: Notice) -> str:
         target = await self.resolve(channel)
         now = self._clock()
@@ -203,6 +226,10 @@ class LoopPoster:
     async def lookup_channel(self, name: str) -> str | None:
         return None
 
+    async def reachable_async(self) -> bool:
+        """A light call that tells whether the platform answers (bounded by the platform)."""
+        return True
+
     def _run(self, coro: Coroutine[Any, Any, T]) -> T:
         loop = self._loop
         if loop is None or loop.is_closed():
@@ -220,10 +247,10 @@ class LoopPoster:
         try:
             return future.result(self.timeout)
         except TimeoutError as e:
+            if future.done():  # the platform client's own timeout: not the one of this wait
+                raise
             future.cancel()  # the caller retries; `find` then spots a post that did get through
-            raise PartnerbotError(
-                f"{self.platform} did not answer within {self.timeout:.0f} s"
-            ) from e
+            raise Unreachable(f"{self.platform} did not answer within {self.timeout:g} s") from e
         except concurrent.futures.CancelledError as e:
             raise PartnerbotError(f"{self.platform}: the call was given up (shutting down)") from e
         finally:

@@ -26,24 +26,28 @@ SWITCH_SECONDS = 0.001
 
 _lock = threading.Lock()
 _working = 0
-_interval = sys.getswitchinterval()
+_interval = sys.getswitchinterval()  # the interval before the first work began
+_shortened = _interval  # the interval the work set
 
 
 @contextmanager
 def giving_way() -> Iterator[None]:
-    """While background work runs: a short switch interval (the usual one after the last)."""
-    global _working, _interval
+    """While background work runs (an index run, the follower loading a generation): a short
+    switch interval. After the last one ends, the interval it found is put back, unless
+    someone else changed it meanwhile (theirs is kept)."""
+    global _working, _interval, _shortened
     with _lock:
         if _working == 0:
             _interval = sys.getswitchinterval()
             sys.setswitchinterval(min(_interval, SWITCH_SECONDS))
+            _shortened = sys.getswitchinterval()
         _working += 1
     try:
         yield
     finally:
         with _lock:
             _working -= 1
-            if _working == 0:
+            if _working == 0 and sys.getswitchinterval() == _shortened:
                 sys.setswitchinterval(_interval)
 
 

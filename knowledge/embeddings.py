@@ -16,6 +16,7 @@ import threading
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Protocol
+from urllib.parse import urlsplit
 
 # onnxruntime writes a telemetry queue under $HOME unless told not to; set it before import.
 os.environ.setdefault("ORT_DISABLE_TELEMETRY", "1")
@@ -24,6 +25,8 @@ import numpy as np
 from chromadb.api.types import Documents, EmbeddingFunction, Embeddings
 from chromadb.utils.embedding_functions import register_embedding_function
 
+from knowledge.errors import ProviderError
+
 logger = logging.getLogger(__name__)
 
 MINILM_NAME = "partnerbot-minilm-l6-v2-int8"
@@ -31,6 +34,7 @@ MINILM_DIM = 384
 # The model was trained on 128-token inputs and its position table ends at 256.
 MAX_TOKENS = 256
 DEFAULT_BATCH = 16
+OPENAI_TIMEOUT = 30.0  # seconds per embeddings request (the SDK retries twice)
 
 
 class Embedder(Protocol):
@@ -221,7 +225,17 @@ class OpenAIEmbedder(EmbeddingFunction[Documents]):
 
         self._model = model
         self._dimension = dimension  # None: asked of the model on first use
-        self._client = OpenAI(api_key=api_key or "not-needed", base_url=base_url, timeout=30.0)
+        self._client = OpenAI(
+            api_key=api_key or "not-needed", base_url=base_url, timeout=OPENAI_TIMEOUT
+        )
+        parts = urlsplit(str(self._client.base_url))
+        self._endpoint = f"{parts.scheme}://{parts.hostname}" + (
+            f":{parts.port}" if parts.port else ""
+        )
+
+    def close(self) -> None:
+        """Close its HTTP connections."""
+        self._client.close()
 
     def __call__(self, input: Documents) -> Embeddings:
         return list(self.embed(list(input)))
@@ -261,13 +275,40 @@ class OpenAIEmbedder(EmbeddingFunction[Documents]):
             return np.zeros((0, self.dimension), dtype=np.float32)
         vectors: list[list[float]] = []
         for start in range(0, len(texts), 256):
-            response = self._client.embeddings.create(
-                model=self._model, input=[t or " " for t in texts[start : start + 256]]
-            )
-            vectors.extend(d.embedding for d in response.data)
+            batch = [t or " " for t in texts[start : start + 256]]
+            vectors.extend(d.embedding for d in self._create(batch).data)
         arr = np.array(vectors, dtype=np.float32)
         self._dimension = arr.shape[1]
         return arr / np.clip(np.linalg.norm(arr, axis=1, keepdims=True), 1e-12, None)
+
+    def _create(self, texts: list[str]) -> Any:
+        """One embeddings request; a refusal or an outage is a ProviderError saying which
+        setting to check (never the provider's error body: it may echo the key)."""
+        from openai import OpenAIError
+
+        try:
+            return self._client.embeddings.create(model=self._model, input=texts)
+        except OpenAIError as e:
+            raise ProviderError(self._why(e)) from e
+
+    def _why(self, error: Exception) -> str:
+        from openai import APIConnectionError, APIStatusError, APITimeoutError
+
+        where = f"the embedding provider at {self._endpoint}"
+        if isinstance(error, APITimeoutError):
+            return f"{where} did not answer within {OPENAI_TIMEOUT:g} s; try again later"
+        if isinstance(error, APIConnectionError):
+            return f"{where} cannot be reached; check OPENAI_BASE_URL and the network"
+        if not isinstance(error, APIStatusError):
+            return f"{where} gave an unusable answer ({type(error).__name__})"
+        if error.status_code in (401, 403):
+            return f"{where} refused the API key (HTTP {error.status_code}); check OPENAI_API_KEY"
+        if error.status_code == 404:
+            return (
+                f"{where} does not know the model {self._model!r} (HTTP 404); check "
+                "OPENAI_EMBEDDING_MODEL and OPENAI_BASE_URL"
+            )
+        return f"{where} answered HTTP {error.status_code}; try again later"
 
 
 _cache: dict[tuple[str, int], MiniLMEmbedder] = {}

@@ -17,11 +17,11 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import math
 import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from contextlib import nullcontext
 from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from pathlib import Path
@@ -42,6 +42,7 @@ from knowledge.index_writer import (
     IndexWriter,
     ProgressFn,
     SyncReport,
+    disk_full_error,
 )
 from knowledge.lexical import LexicalIndex, TermCounts
 from knowledge.vectors import CHROMA_BATCH, ChromaServer, VectorStore
@@ -62,12 +63,13 @@ logger = logging.getLogger(__name__)
 # Rows and collections a switch replaced stay this long for readers still on the old
 # generation (they follow within a poll), then the next index run deletes them.
 DEFAULT_GRACE_SECONDS = 300.0
-# A viewer who may read only part of a generation (audiences): a part of at most this many
-# chunks, and at most half of the generation, is searched exactly over its own vectors
-# (held in memory); a larger part by asking Chroma for more neighbours and keeping those
-# it may read. Derived data (BM25, vocabulary) is kept for this many parts at once; what
-# it is put together from, learned per audience (IndexView.pieces), for the generation.
-EXACT_SEARCH_CHUNKS = 20_000
+# The dense search is exact: over the generation's vectors, read from Chroma once per
+# generation and held in memory (a viewer who may read part of it: over that part's rows).
+# Chroma's own search is approximate, and its graph depends on how (and under what load)
+# it was built, so the same question could find other passages after a rebuild of the
+# same documents; an answer depends on the index and the question only. Derived data
+# (BM25, vocabulary) is kept for this many parts at once; what it is put together from,
+# learned per audience (IndexView.pieces), for the generation.
 SCOPES_KEPT = 16
 
 
@@ -312,15 +314,17 @@ class KnowledgeIndex:
             self._start_follower()
         return snapshot
 
-    def poll(self) -> bool:
+    def poll(self, *, give_way: bool = False) -> bool:
         """Look for a new live generation; load and switch to it (questions go on being
-        answered from the current one meanwhile). True when it switched."""
+        answered from the current one meanwhile). True when it switched. `give_way`: while
+        loading one, hand the interpreter's lock to other threads more often (the follower
+        thread; see knowledge/background.py)."""
         live = self.catalog.live()
         number = live.number if live else 0
         current = self._snapshot
         if current is not None and current.number == number:
             return False
-        with self._load_lock:
+        with self._load_lock, giving_way() if give_way else nullcontext():
             current = self._snapshot
             if current is not None and current.number == number:
                 return False
@@ -425,10 +429,9 @@ class KnowledgeIndex:
         for viewer in viewers:
             scope = snapshot.scope(viewer)
             scopes.setdefault(scope.key, scope)
+        vectors = ("vectors", self._generation_vectors(snapshot))
         for scope in scopes.values():
-            builds = list(self._derivers.items())
-            if _searched_exactly(scope):
-                builds.append(("vectors", self._scope_vectors(snapshot)))
+            builds = [*self._derivers.items(), vectors if not scope.key else _scope_rows(snapshot)]
             for name, build in builds:
                 try:
                     self._derive(snapshot, scope, name, build)
@@ -507,8 +510,7 @@ class KnowledgeIndex:
         lowest_priority()
         while not self._closed.wait(self._follow_seconds):
             try:
-                with giving_way():
-                    self.poll()
+                self.poll(give_way=True)
             except Exception as e:  # the catalog or Chroma unreachable: keep the snapshot
                 logger.warning("checking for a new index generation failed: %s", e)
 
@@ -533,71 +535,59 @@ class KnowledgeIndex:
         self, vector: Sequence[float], k: int, *, viewer: Viewer | None = None
     ) -> list[tuple[str, float]]:
         """Top-k (chunk id, cosine similarity) of the current generation that `viewer` may
-        read (None: all of it), best first."""
+        read (None: all of it), best first (ties: in id order). Exact, so the same index
+        and question always find the same chunks."""
         snapshot = self._current()
-        if not snapshot.chunks or snapshot.collection is None:
-            return []
-        scope = self._remember(snapshot, viewer)
-        if not scope.chunks:
-            return []
-        if _searched_exactly(scope):
+        for _ in range(3):
+            if not snapshot.chunks or snapshot.collection is None:
+                return []
+            scope = self._remember(snapshot, viewer)
+            if not scope.chunks:
+                return []
             try:
                 return self._exact_search(snapshot, scope, vector, k)
-            except ChromaError:  # its collection went (a rebuild): the search below follows
-                logger.info("reading a part's vectors failed; asking Chroma instead")
-        # Chroma also holds the next generation's and replaced chunks (and those the viewer
-        # may not read): ask for more than k and keep the ones wanted, asking again for more
-        # when too few were.
-        fetch = min(math.ceil((2 * k + 10) / scope.share), max(scope.total, 2 * k + 10))
-        hits: list[tuple[str, float]] = []
-        for _ in range(6):
-            try:
-                result = snapshot.collection.query(
-                    query_embeddings=[list(map(float, vector))],
-                    n_results=fetch,
-                    include=["distances"],
-                )
-            except ChromaError:
-                # A server answers a query on a dropped collection with NotFoundError, or
-                # with another error while it is being dropped.
+            except ChromaError as e:
+                # Its vectors were not read yet and the collection went (a rebuild's grace
+                # period passed): follow the newer generation.
                 newer = self._after_lost_collection(snapshot)
                 if newer is None:
-                    raise
-                if newer.collection is None:
-                    return []
+                    full = disk_full_error(e, self.catalog.description, self.vectors)
+                    if full is None:
+                        raise
+                    raise full from None
                 snapshot = newer
-                continue
-            ids = result["ids"][0]
-            distances = (result.get("distances") or [[]])[0]
-            hits = [
-                (cid, 1.0 - float(d))
-                for cid, d in zip(ids, distances, strict=True)
-                if cid in snapshot.chunks and scope.allows(snapshot.chunks[cid])
-            ]
-            if len(hits) >= k or len(ids) < fetch:
-                break
-            fetch *= 4
-        return hits[:k]
+        return []
 
     def _exact_search(
         self, snapshot: _Snapshot, scope: Scope, vector: Sequence[float], k: int
     ) -> list[tuple[str, float]]:
-        """Top-k of a small part of the generation, by cosine over its own vectors."""
-        ids, matrix = self._derive(snapshot, scope, "vectors", self._scope_vectors(snapshot))
+        everyone = snapshot.scope(None)
+        ids, matrix = self._derive(
+            snapshot, everyone, "vectors", self._generation_vectors(snapshot)
+        )
         if not ids:
             return []
         query = np.asarray(vector, dtype=np.float32)
         query /= float(np.linalg.norm(query)) or 1.0
         similarity = matrix @ query
-        top = np.argsort(-similarity, kind="stable")[:k]
-        return [(ids[i], float(similarity[i])) for i in top]
+        rows = self._derive(snapshot, scope, *_scope_rows(snapshot)) if scope.key else None
+        if rows is not None:
+            similarity = similarity[rows]
+        top = (
+            np.argpartition(-similarity, k)[:k]
+            if len(similarity) > k
+            else np.arange(len(similarity))
+        )
+        top = top[np.lexsort((top, -similarity[top]))]  # best first; ties by position (id order)
+        picked = rows[top] if rows is not None else top
+        return [(ids[i], float(similarity[j])) for i, j in zip(picked, top, strict=True)]
 
-    def _scope_vectors(
+    def _generation_vectors(
         self, snapshot: _Snapshot
     ) -> Callable[[IndexView], tuple[list[str], np.ndarray]]:
         def load(view: IndexView) -> tuple[list[str], np.ndarray]:
-            """The view's chunk vectors from Chroma, normalised, in a stable order."""
-            wanted = sorted(view.chunks)
+            """The generation's chunk vectors from Chroma, normalised, in id order."""
+            wanted = sorted(snapshot.chunks)
             found: dict[str, np.ndarray] = {}
             for start in range(0, len(wanted), CHROMA_BATCH):
                 got = snapshot.collection.get(
@@ -736,6 +726,11 @@ def _term_counts(chunks: Sequence[Chunk]) -> TermCounts:
     )
 
 
-def _searched_exactly(scope: Scope) -> bool:
-    """Is this part of a generation small enough to search over its own vectors?"""
-    return bool(scope.key) and scope.chunks <= EXACT_SEARCH_CHUNKS and scope.share <= 0.5
+def _scope_rows(snapshot: _Snapshot) -> tuple[str, Callable[[IndexView], np.ndarray]]:
+    """("vector rows", build): the rows of the generation's vectors a part of it holds."""
+
+    def rows(view: IndexView) -> np.ndarray:
+        ids, _ = snapshot.derived["vectors"]
+        return np.flatnonzero([cid in view.chunks for cid in ids])
+
+    return "vector rows", rows

@@ -23,10 +23,8 @@ nothing a question needs is locked.
 
 from __future__ import annotations
 
-import errno
 import hashlib
 import logging
-import os
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -38,7 +36,7 @@ from typing import Any, cast
 
 import numpy as np
 import yaml
-from chromadb.errors import NotFoundError
+from chromadb.errors import ChromaError, NotFoundError
 
 from knowledge import bounded_yaml
 from knowledge.background import in_background
@@ -46,7 +44,7 @@ from knowledge.catalog import Catalog, DocumentEntry, DocumentVersion, Generatio
 from knowledge.chunking import chunk_document, embedding_text
 from knowledge.documents import Chunk, Document, LoadFailure
 from knowledge.embeddings import Embedder
-from knowledge.errors import DocumentsMissingError, IndexWriteError
+from knowledge.errors import DocumentsMissingError, IndexWriteError, disk_full_reason
 from knowledge.folder_audience import FolderAudiences
 from knowledge.glossary import GLOSSARY_FILE
 from knowledge.loaders import FileLoader, LoadError, discover, link_problem, read_file
@@ -177,15 +175,10 @@ class IndexWriter:
             with self.catalog.writer_lock(), self._mutex:
                 yield
         except Exception as e:
-            reason = _disk_full(e)
-            if reason is None:
+            full = disk_full_error(e, self.catalog.description, self.vectors)
+            if full is None:
                 raise
-            logger.debug("index write failed", exc_info=True)
-            raise IndexWriteError(
-                f"the disk holding the index in {self.catalog.description} is full ({reason}). "
-                "Free some space and index again: the next run repairs what this one left "
-                "half-written, and nothing indexed before is lost."
-            ) from None
+            raise full from None
 
     def sync(
         self,
@@ -679,26 +672,21 @@ def _read_glossary(path: Path, root: Path) -> str:
     return text
 
 
-_DISK_FULL = ("no space left on device", "database or disk is full", "disk quota exceeded")
-
-
-def _disk_full(error: BaseException) -> str | None:
-    """The reason, when this error (or one it was raised from) says the disk is full."""
-    seen: set[int] = set()
-    chain: list[BaseException] = [error]
-    while chain:
-        e = chain.pop()
-        if id(e) in seen:
-            continue
-        seen.add(id(e))
-        if isinstance(e, OSError) and e.errno in (errno.ENOSPC, errno.EDQUOT):
-            return e.strerror or os.strerror(e.errno)
-        text = str(e).lower()
-        for words in _DISK_FULL:
-            if words in text:
-                return words
-        chain.extend(x for x in (e.__cause__, e.__context__) if x is not None)
-    return None
+def disk_full_error(
+    error: BaseException, catalog: str, vectors: VectorStore
+) -> IndexWriteError | None:
+    """The message for a write of the index that failed on a full disk (the catalog's, or
+    the vector store's: where it says), or None when that is not why it failed."""
+    chroma = isinstance(error, ChromaError)
+    reason = disk_full_reason(error) or vectors.disk_full(error)
+    if reason is None:
+        return None
+    logger.debug("index write failed", exc_info=error)
+    return IndexWriteError(
+        f"the disk holding the index in {vectors.description if chroma else catalog} is full "
+        f"({reason}). Free some space and index again: the next run repairs what this one "
+        "left half-written, and nothing indexed before is lost."
+    )
 
 
 def _chunk_metadata(chunk: Chunk) -> dict[str, str | int]:

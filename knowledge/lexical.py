@@ -16,10 +16,14 @@ from pathlib import Path
 import bm25s
 import numpy as np
 import Stemmer
+from tqdm import tqdm
 
 logger = logging.getLogger(__name__)
 # bm25s forces its own logger to DEBUG on import; keep it to warnings like everything else.
 logging.getLogger("bm25s").setLevel(logging.WARNING)
+# bm25s wraps each search in a tqdm bar (hidden); the first bar would start tqdm's monitor
+# thread, which then runs for the life of the process.
+tqdm.monitor_interval = 0
 
 # Bumped whenever tokenize() changes, so indexes saved by an older one are rebuilt.
 TOKENIZER_VERSION = 3

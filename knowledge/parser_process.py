@@ -29,6 +29,10 @@ from knowledge.documents import Document, LoadFailure
 logger = logging.getLogger(__name__)
 
 _HEADER = struct.Struct("!Q")
+READY = "ready"  # the child's first message, once its parsers are loaded
+# How long a new child may take to start (imports on a busy machine); a file's own time
+# limit starts once it is ready.
+START_SECONDS = 120.0
 
 
 class ParserProcess:
@@ -40,8 +44,13 @@ class ParserProcess:
         self._child: subprocess.Popen[bytes] | None = None
 
     def parse(self, suffix: str, data: bytes, rel: str) -> Document | LoadFailure:
-        """The document, or a failure saying which limit the file ran into."""
-        child = self._start()
+        """The document, or a failure saying which limit the file ran into. The time limit
+        is the file's own: a child's start-up is not counted."""
+        try:
+            child = self._start()
+        except (TimeoutError, EOFError, OSError, pickle.UnpicklingError):
+            code = self.close()
+            return LoadFailure(rel, f"the reader could not start (exit code {code}); refused")
         deadline = time.monotonic() + self.seconds
         try:
             assert child.stdin is not None and child.stdout is not None
@@ -68,6 +77,9 @@ class ParserProcess:
                 stdout=subprocess.PIPE,
                 env={**os.environ, "PYTHONPATH": path},
             )
+            assert self._child.stdout is not None
+            if _receive(self._child.stdout, time.monotonic() + START_SECONDS) != READY:
+                raise EOFError
         return self._child
 
     def close(self) -> int | None:
@@ -133,6 +145,12 @@ def _serve(memory_bytes: int) -> None:
     os.dup2(2, 1)
     requests = sys.stdin.buffer
     logging.basicConfig(level=logging.ERROR)  # pypdf warns about every odd object
+    # Every parser is loaded before the first file, so its time limit is for reading it.
+    import bs4  # noqa: F401
+    import docx  # noqa: F401
+    import pypdf  # noqa: F401
+
+    _send(replies, READY)
     while True:
         try:
             suffix, data, rel = _receive(requests)

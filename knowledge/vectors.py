@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import os
+import resource
 import uuid
 from collections.abc import Sequence
 from contextlib import suppress
@@ -22,7 +23,7 @@ os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
 import chromadb
 from chromadb.api.types import EmbeddingFunction
 from chromadb.config import Settings as ChromaSettings
-from chromadb.errors import NotFoundError
+from chromadb.errors import ChromaError, NotFoundError
 
 from knowledge.embeddings import Embedder
 from knowledge.errors import IndexUnavailableError
@@ -31,6 +32,7 @@ from knowledge.index_lock import opening_lock
 logger = logging.getLogger(__name__)
 
 CHROMA_BATCH = 4000  # below Chroma's max batch size
+NEARLY_FULL = 2 * 1024 * 1024  # bytes free (or 1% of the disk) below which a disk is full
 AUTH_HEADERS = ("Authorization", "X-Chroma-Token")
 
 
@@ -156,6 +158,28 @@ class VectorStore:
 
     def names(self) -> set[str]:
         return {c.name if hasattr(c, "name") else c for c in self.client.list_collections()}
+
+    @property
+    def description(self) -> str:
+        return self.server.address if self.server else str(self.data_dir / "chroma")
+
+    def disk_full(self, error: BaseException) -> str | None:
+        """When a Chroma error of the embedded store came with its disk (all but) full, why:
+        Chroma reports some failed writes without their cause ("Error in compaction:
+        Failed to apply logs to the metadata segment")."""
+        if self.server is not None or not isinstance(error, ChromaError):
+            return None
+        limit = resource.getrlimit(resource.RLIMIT_FSIZE)[0]
+        if limit != resource.RLIM_INFINITY:  # (ulimit -f): a write past it fails
+            return f"this process may write files of {limit // 1024} KB at most: ulimit -f"
+        try:
+            found = os.statvfs(self.data_dir / "chroma")
+        except OSError:
+            return None
+        free = found.f_bavail * found.f_frsize
+        if free >= max(NEARLY_FULL, found.f_blocks * found.f_frsize // 100):
+            return None
+        return f"{free // 1024} KB free"
 
     def close(self) -> None:
         for client in self._clients:

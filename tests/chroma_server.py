@@ -24,9 +24,11 @@ import tempfile
 import threading
 import time
 import urllib.request
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
+
+from tests.fakes.http_server import ClosingHTTPServer
 
 STARTUP_SECONDS = 60
 
@@ -187,8 +189,7 @@ class GuardedChroma:
 
             do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = _forward
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._server.daemon_threads = True
+        self._server = ClosingHTTPServer(("127.0.0.1", 0), Handler)
         if tls_folder is not None:
             cert, key = self_signed_certificate(tls_folder)
             context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)

@@ -1,4 +1,5 @@
-"""Shared fixtures: isolated environment, and a bot over the indexed sample documents.
+"""Shared fixtures: isolated environment, a process left as found, and a bot over the indexed
+sample documents.
 
 Indexing the samples costs several seconds, so it happens once per test session;
 each test gets its own copy of the data directory and can change it freely.
@@ -23,8 +24,14 @@ from bot.app import App
 from bot.config import SAMPLES_DIR, Settings
 from bot.core import PartnerBot
 from bot.platform import PlatformRegistry
+from knowledge import embeddings
+from knowledge.embeddings import DEFAULT_BATCH, MINILM_NAME
 from tests.chroma_server import ChromaProcess
 from tests.postgres_server import PostgresServer
+from tests.process_state import left_as_found
+from tests.remembered_embeddings import RememberingEmbedder
+
+__all__ = ["left_as_found"]  # autouse: every test leaves the process as it found it
 
 SAMPLE_DOCS = SAMPLES_DIR / "docs"
 # The real platforms, plus the in-memory one scenario tests run on.
@@ -46,6 +53,20 @@ if TEST_DATABASE not in ("sqlite", "postgres"):
     raise pytest.UsageError("PARTNERBOT_TEST_DATABASE must be sqlite or postgres")
 
 
+@pytest.fixture(scope="session", autouse=True)
+def remembered_embeddings() -> Iterator[RememberingEmbedder]:
+    """The process's default embedder, for the session: the bundled model, embedding each
+    distinct text once (tests/remembered_embeddings.py)."""
+    key = (MINILM_NAME, DEFAULT_BATCH)
+    before = embeddings._cache.get(key)
+    embedder = embeddings._cache[key] = RememberingEmbedder(batch_size=DEFAULT_BATCH)
+    yield embedder
+    if before is None:
+        del embeddings._cache[key]
+    else:
+        embeddings._cache[key] = before
+
+
 @pytest.fixture(scope="session")
 def postgres_server() -> Iterator[PostgresServer]:
     """A real PostgreSQL server for the session; if it cannot start, its tests fail."""
@@ -64,9 +85,13 @@ def chroma_server() -> Iterator[ChromaProcess]:
 
 @pytest.fixture(autouse=True)
 def isolated_env(
-    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, request: pytest.FixtureRequest
+    left_as_found: None,
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    request: pytest.FixtureRequest,
 ) -> Iterator[None]:
-    """No test sees the developer's tokens, .env or data directory."""
+    """No test sees the developer's tokens, .env or data directory. (After `left_as_found`:
+    what is changed here is put back before it looks.)"""
     for key in list(os.environ):
         proxies = {"http_proxy", "https_proxy", "all_proxy"}
         if key.startswith(_PREFIXES) or key in _TEAMS_SDK or key.lower() in proxies:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import functools
 import subprocess
 import sys
 from pathlib import Path
@@ -66,7 +67,14 @@ def test_importing_the_whole_core_loads_no_chat_sdk() -> None:
 
 def import_graph() -> dict[str, set[str]]:
     """Every project module → the project modules it imports, at any depth in the file
-    (lazy imports in functions and TYPE_CHECKING blocks count too)."""
+    (lazy imports in functions and TYPE_CHECKING blocks count too). A copy of its own: a
+    test may change it."""
+    return {module: set(targets) for module, targets in _parsed_import_graph().items()}
+
+
+@functools.cache
+def _parsed_import_graph() -> dict[str, frozenset[str]]:
+    """The files parsed once for the session (they do not change while it runs)."""
     modules = {
         ".".join(p.relative_to(ROOT).with_suffix("").parts).removesuffix(".__init__"): p
         for package in ("bot", "knowledge", "adapters", "prompts")
@@ -78,7 +86,7 @@ def import_graph() -> dict[str, set[str]]:
             name = name.rpartition(".")[0]
         return name or None
 
-    graph: dict[str, set[str]] = {}
+    graph: dict[str, frozenset[str]] = {}
     for module, path in modules.items():
         targets: set[str] = set()
         for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
@@ -92,7 +100,7 @@ def import_graph() -> dict[str, set[str]]:
                 target = owner(name)
                 if target and target != module and not module.startswith(target + "."):
                     targets.add(target)
-        graph[module] = targets
+        graph[module] = frozenset(targets)
     return graph
 
 

@@ -13,6 +13,7 @@ import contextlib
 import inspect
 import logging
 from collections.abc import Awaitable, Callable
+from contextlib import AbstractAsyncContextManager
 from functools import partial
 from typing import Any, TypeVar
 
@@ -26,17 +27,26 @@ from bot.chat.service import ButtonUI, ChatService, PlatformTraits
 from bot.commands import Command
 from bot.config import Settings
 from bot.errors import ConfigError
-from bot.models import Actor, ButtonClick, ChatMessage, CommandCall, Place, Reply
+from bot.models import Actor, ButtonClick, ChatMessage, CommandCall, Conversation, Place, Reply
 from bot.platform import PlatformBase, retrying
 from bot.prompts import message
 
 logger = logging.getLogger(__name__)
 
-NEEDED = "view_channel send_messages send_messages_in_threads create_public_threads embed_links "
-NEEDED += "read_message_history"
+# The permissions the bot needs in a channel (named when Discord refuses a call there).
+NEEDED = (
+    "view_channel",
+    "send_messages",
+    "send_messages_in_threads",
+    "create_public_threads",
+    "embed_links",
+    "read_message_history",
+)
 Interaction = discord.Interaction[Any]
 T = TypeVar("T")
-discord.VoiceClient.warn_nacl = discord.VoiceClient.warn_dave = False  # (never joins voice)
+# The bot never joins voice: no warnings about voice libraries.
+discord.VoiceClient.warn_nacl = False
+discord.VoiceClient.warn_dave = False
 
 
 class DiscordPlatform(PlatformBase):
@@ -44,8 +54,10 @@ class DiscordPlatform(PlatformBase):
 
     def __init__(self, chat: ChatService, settings: Settings, *, token: str, **options: Any):
         super().__init__(chat, settings, listen=options.pop("listen", True))
-        self.token, self.ready_timeout = token, options.pop("ready_timeout", 10.0)
-        self.options, self.hears_unmentioned = options, settings.discord_message_content
+        self.token = token
+        self.ready_timeout = options.pop("ready_timeout", 10.0)
+        self.options = options  # for the discord.py client (e.g. guild_ready_timeout)
+        self.hears_unmentioned = settings.discord_message_content
         chat.add_platform(self.name, PlatformTraits(usage, self.hears_unmentioned))
         self.client: Client | None = None
         self.gateway: asyncio.Task[None] | None = None
@@ -53,7 +65,8 @@ class DiscordPlatform(PlatformBase):
 
     async def connect(self) -> None:
         """Log in (bad token: ConfigError), connect; return once ready or after `ready_timeout`."""
-        client = self.client = Client(self, **self.options)
+        client = Client(self, **self.options)
+        self.client = client
         try:
             await client.login(self.token)
         except BaseException as e:
@@ -62,9 +75,12 @@ class DiscordPlatform(PlatformBase):
                 raise ConfigError(message("config_discord_token_rejected")) from None
             raise
         if self.listen:
-            gateway = self.gateway = asyncio.create_task(client.connect(reconnect=True))
-            ready, timeout = asyncio.create_task(client.wait_until_ready()), self.ready_timeout
-            await asyncio.wait({ready, gateway}, timeout=timeout, return_when="FIRST_COMPLETED")
+            gateway = asyncio.create_task(client.connect(reconnect=True))
+            self.gateway = gateway
+            ready = asyncio.create_task(client.wait_until_ready())
+            await asyncio.wait(
+                {ready, gateway}, timeout=self.ready_timeout, return_when="FIRST_COMPLETED"
+            )
             ready.cancel()
             error = gateway.exception() if gateway.done() else None
             if isinstance(error, discord.PrivilegedIntentsRequired):
@@ -72,8 +88,12 @@ class DiscordPlatform(PlatformBase):
             gateway.add_done_callback(_log_exit)
             self.connected = True  # and ready while the gateway is (`link_up`)
 
-    def link_up(self) -> bool:  # discord.py reconnects by itself
-        return bool((c := self.client) and c.is_ready() and c.ws and c.ws.open)
+    def link_up(self) -> bool:
+        """Connected to the gateway now (discord.py reconnects by itself)."""
+        client = self.client
+        if client is None or not client.is_ready() or client.ws is None:
+            return False
+        return bool(client.ws.open)
 
     async def close(self) -> None:
         if self.client is not None:
@@ -81,14 +101,17 @@ class DiscordPlatform(PlatformBase):
         if self.gateway is not None:
             self.gateway.cancel()
             await asyncio.gather(self.gateway, return_exceptions=True)
-        self.client = self.gateway = None
+        self.client = None
+        self.gateway = None
 
     def actor(self, user: discord.abc.User, guild: discord.Guild | None) -> Actor:
-        roles, s = frozenset(str(r.id) for r in getattr(user, "roles", ())), self.settings
-        admin = str(user.id) in s.discord_admin_user_ids or not roles.isdisjoint(
-            s.discord_admin_role_ids
-        )
-        return Actor(self.name, str(user.id), admin, str(guild.id) if guild else None, roles)
+        """Who did something: an admin by user id or by one of their roles."""
+        roles = frozenset(str(r.id) for r in getattr(user, "roles", ()))
+        admin_users = self.settings.discord_admin_user_ids
+        admin_roles = self.settings.discord_admin_role_ids
+        admin = str(user.id) in admin_users or not roles.isdisjoint(admin_roles)
+        team = str(guild.id) if guild else None
+        return Actor(self.name, str(user.id), admin, team, roles)
 
     async def call(self, channel: Any, make: Callable[[], Awaitable[T]]) -> T:
         """A REST call for `channel`: a 503 is retried (discord.py retries 500/502/504 itself);
@@ -98,7 +121,7 @@ class DiscordPlatform(PlatformBase):
         except discord.Forbidden:
             guild = getattr(channel, "guild", None)
             perms = channel.permissions_for(guild.me) if guild and guild.me else None
-            missing = ", ".join(p for p in NEEDED.split() if perms and not getattr(perms, p))
+            missing = ", ".join(p for p in NEEDED if perms and not getattr(perms, p))
             where = f"#{channel} ({getattr(channel, 'id', '?')})"
             self.log_refusal(where, f"missing permission {missing or '(unknown)'}")
             raise
@@ -112,8 +135,10 @@ class DiscordPlatform(PlatformBase):
 
     async def on_message(self, msg: discord.Message, me: discord.ClientUser) -> None:
         self.inflight.track()
-        text, place = history.strip_mention(msg.content, me.id), Place(str(msg.channel.id))
-        actor, addressed = self.actor(msg.author, msg.guild), history.mentioned(msg, me)
+        text = history.strip_mention(msg.content, me.id)
+        place = Place(str(msg.channel.id))
+        actor = self.actor(msg.author, msg.guild)
+        addressed = history.mentioned(msg, me)
         incoming = ChatMessage(text, actor, place, str(msg.id), addressed, msg.guild is None)
 
         async def send(reply: Reply) -> Place | None:
@@ -121,14 +146,22 @@ class DiscordPlatform(PlatformBase):
             if history.is_bot_thread(msg.channel, me):
                 return place
             answered = reply.answer is not None and reply.answer.kind == "answer"
-            if not answered or not (thread := await self.thread_on(sent[0], text)):
+            if not answered:
                 return None
-            if hint := self.chat.follow_up_hint(self.name):  # (its first message in the thread)
+            thread = await self.thread_on(sent[0], text)
+            if thread is None:
+                return None
+            hint = self.chat.follow_up_hint(self.name)
+            if hint:  # (its first message in the thread)
                 await self.send(thread, render_text(hint))
             return Place(str(thread.id))
 
-        # ("partnerbot is typing…" while the core answers)
-        earlier, working = lambda: history.conversation(msg, me), lambda: msg.channel.typing()
+        async def earlier() -> Conversation:
+            return await history.conversation(msg, me)
+
+        def working() -> AbstractAsyncContextManager[None]:  # "partnerbot is typing…"
+            return msg.channel.typing()
+
         await self.chat.respond(incoming, send=send, earlier=earlier, working=working)
 
     async def thread_on(self, msg: discord.Message, title: str) -> discord.Thread | None:
@@ -150,7 +183,8 @@ class DiscordPlatform(PlatformBase):
         for command in (c for c in self.chat.commands if c.group is None):
             tree.add_command(self.slash(command))
         for name, members in self.chat.commands.groups().items():
-            tree.add_command(group := app_commands.Group(name=name, description=name))
+            group = app_commands.Group(name=name, description=name)
+            tree.add_command(group)
             for command in members:
                 group.add_command(self.slash(command))
 
@@ -179,7 +213,8 @@ class DiscordPlatform(PlatformBase):
         self.inflight.track()
         if not interaction.response.is_done():  # ack at once, privately; the reply follows
             await interaction.response.defer(ephemeral=True, thinking=True)
-        notice, actor = interaction.message, self.actor(interaction.user, interaction.guild)
+        notice = interaction.message
+        actor = self.actor(interaction.user, interaction.guild)
         clicked = str(notice.id) if notice else None
         click = ButtonClick(action, value, actor, str(interaction.channel_id), clicked)
         opened: list[discord.Thread] = []
@@ -188,8 +223,10 @@ class DiscordPlatform(PlatformBase):
             await followups(interaction, render_text(text), private=True)
 
         async def thread() -> Place | None:
-            title = notice.embeds[0].title or "" if notice and notice.embeds else ""
-            found = await self.thread_on(notice, title) if notice else None
+            if notice is None:
+                return None
+            title = (notice.embeds[0].title or "") if notice.embeds else ""
+            found = await self.thread_on(notice, title)
             opened[:] = [found] if found else []
             return Place(str(found.id)) if found else None
 
@@ -223,9 +260,11 @@ class Client(discord.Client):
     def __init__(self, platform: DiscordPlatform, *, guild_ready_timeout: float = 2.0) -> None:
         intents = discord.Intents.default()  # no privileged intents …
         intents.message_content = platform.hears_unmentioned  # … unless asked for
-        none = discord.AllowedMentions.none()  # document text never pings anyone
-        ready = guild_ready_timeout
-        super().__init__(intents=intents, guild_ready_timeout=ready, allowed_mentions=none)
+        super().__init__(
+            intents=intents,
+            guild_ready_timeout=guild_ready_timeout,
+            allowed_mentions=discord.AllowedMentions.none(),  # document text never pings anyone
+        )
         self.platform = platform
         self.tree: app_commands.CommandTree[Client] = app_commands.CommandTree(self)
         self.tree.error(self.on_command_error)

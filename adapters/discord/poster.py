@@ -7,12 +7,13 @@ import hashlib
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+import aiohttp
 import discord
 
 from adapters.discord.render import render_notice
 from bot.errors import PartnerbotError
 from bot.models import Notice
-from bot.posting import LoopPoster
+from bot.posting import LoopPoster, Unreachable
 
 Call = Callable[[Any, Callable[[], Awaitable[Any]]], Awaitable[Any]]  # DiscordPlatform.call
 
@@ -47,6 +48,8 @@ class DiscordPoster(LoopPoster):
             return str((await self.call(target, lambda: target.send(**kwargs))).id)
         except discord.HTTPException as e:
             raise PartnerbotError(f"could not post notice {notice.key!r} on Discord: {e}") from e
+        except (aiohttp.ClientError, OSError) as e:  # (TimeoutError is an OSError)
+            raise Unreachable(f"Discord cannot be reached ({type(e).__name__}: {e})") from e
 
     async def find_async(self, channel: str, key: str) -> str | None:
         target, me = await self._channel(channel), self._client().user

@@ -1,6 +1,7 @@
 """Slack on slack-bolt (Socket Mode, or HTTP mode for production): listeners translate
 requests for the chat service (bot/chat/service.py) and render its replies. In HTTP mode a
-request is verified before its body is parsed: a bad one gets 401/400 and one warning."""
+request is verified before its body is parsed, and its shape checked before a listener
+reads it: a bad one gets 401/400 and one warning at most (rate-limited)."""
 
 from __future__ import annotations
 
@@ -20,12 +21,13 @@ from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 from slack_bolt.app.async_app import AsyncApp
 from slack_bolt.context.async_context import AsyncBoltContext as Context
 from slack_bolt.request.async_request import AsyncBoltRequest
+from slack_bolt.request.internals import parse_body
 from slack_sdk.errors import SlackApiError
 from slack_sdk.http_retry import builtin_async_handlers as retry
 
 from adapters.slack import events as ev
-from adapters.slack import secret
-from adapters.slack.poster import SlackPoster
+from adapters.slack import requests, secret
+from adapters.slack.poster import SlackPoster, slack_unreachable
 from adapters.slack.render import BUTTON_ACTIONS, SlackMessage, render_answer, render_markdown
 from bot.chat.service import ButtonUI, ChatService, PlatformTraits
 from bot.config import Settings
@@ -33,20 +35,28 @@ from bot.errors import ConfigError
 from bot.models import Actor, Answer, ButtonClick, ChatMessage, Conversation, Place, Reply
 from bot.platform import PlatformBase
 from bot.prompts import message
-from bot.web import WebServer
+from bot.web import Complaints, WebServer
 
 logger = logging.getLogger(__name__)
 
 EVENTS_PATH = "/slack/events"
 PLAIN_TEXT_ERRORS = {"invalid_blocks", "invalid_blocks_format", "msg_too_long"}
 AUTH_ERRORS = {"invalid_auth", "not_authed", "account_inactive", "token_revoked"}
+REQUEST_SECONDS = 30.0  # each Web API call (the SDK's timeout)
 Event = dict[str, Any]
 
 
 class SlackPlatform(PlatformBase):
     name = "slack"
 
-    def __init__(self, chat: ChatService, settings: Settings, *, listen: bool = True) -> None:
+    def __init__(
+        self,
+        chat: ChatService,
+        settings: Settings,
+        *,
+        listen: bool = True,
+        request_timeout: float = REQUEST_SECONDS,
+    ) -> None:
         super().__init__(chat, settings, listen=listen)
         self.admins = frozenset(settings.slack_admin_ids)
         usage = lambda c: f"`/partner {c.usage()}`"  # noqa: E731
@@ -62,6 +72,7 @@ class SlackPlatform(PlatformBase):
             logger=logging.getLogger("slack_bolt.partnerbot"),
         )
         self.client = self.app.client
+        self.client.timeout = request_timeout  # type: ignore[assignment]  # (an int for the SDK)
         if settings.slack_api_url:  # the SDK joins base_url and method names: it needs the /
             self.client.base_url = settings.slack_api_url.rstrip("/") + "/"
         self.client.retry_handlers += [
@@ -76,11 +87,15 @@ class SlackPlatform(PlatformBase):
         self.socket: AsyncSocketModeHandler | None = None
         routes = {EVENTS_PATH: self.on_http}
         self.web = WebServer(host=settings.slack_host, port=settings.slack_port, routes=routes)
+        self.complaints = Complaints(logger)  # what anyone may send: rate-limited warnings
 
     async def connect(self) -> None:
+        """Check the bot token (and that Slack answers: until it does, this replica leaves
+        Slack's notices to others), then listen."""
         if self.client.session is None:  # one pooled HTTP session for every Web API call
             timeout = aiohttp.ClientTimeout(total=self.client.timeout)
             self.client.session = aiohttp.ClientSession(timeout=timeout)
+        await self._slack_call(self.client.auth_test, refused="slack_bot_token_refused")
         if self.listen and self.settings.slack_mode == "http":
             try:
                 await self.web.start()
@@ -88,16 +103,24 @@ class SlackPlatform(PlatformBase):
                 raise ConfigError(message("slack_cannot_listen", error=e)) from None
         elif self.listen:
             token = secret(self.settings.slack_app_token)
-            try:  # (the SDK's own connect retries for ever, a rejected token too)
-                await self.client.apps_connections_open(app_token=token)
-            except SlackApiError as e:
-                if e.response.get("error") not in AUTH_ERRORS:
-                    raise
-                error = e.response["error"]
-                raise ConfigError(message("slack_token_refused", error=error)) from None
+            # (the SDK's own connect retries for ever, a rejected token too)
+            opening = self.client.apps_connections_open
+            await self._slack_call(opening, refused="slack_token_refused", app_token=token)
             self.socket = AsyncSocketModeHandler(self.app, app_token=token)
             await self.socket.connect_async()
         self.connected = self.listen
+
+    async def _slack_call(self, method: Any, *, refused: str, **kwargs: Any) -> Any:
+        """A call at connect: a rejected token is a ConfigError (message `refused`), no
+        answer an Unreachable saying the timeout that fired."""
+        try:
+            return await method(**kwargs)
+        except SlackApiError as e:
+            if e.response.get("error") not in AUTH_ERRORS:
+                raise
+            raise ConfigError(message(refused, error=e.response["error"])) from None
+        except (aiohttp.ClientError, TimeoutError) as e:
+            raise slack_unreachable(e, self.client.timeout) from e
 
     def link_up(self) -> bool:  # Socket Mode: its websocket open now (the SDK reconnects)
         ws = self.socket.client if self.socket else None
@@ -116,20 +139,31 @@ class SlackPlatform(PlatformBase):
             await session.close()
 
     async def on_http(self, request: web.Request) -> web.Response:
-        """Verify, then parse; events are acked at once and handled right after."""
+        """Verify, then parse and check the shape (adapters/slack/requests.py); events are
+        acked at once and handled right after. A refusal is one rate-limited warning."""
         body = await request.read()
         problem = self.unverified(request.headers, body)
         if problem:
-            logger.warning("Slack: refused a request from %s: %s", request.remote, problem)
+            self.complaints.warn(
+                "unverified", "Slack: refused a request from %s: %s", request.remote, problem
+            )
             return web.Response(status=401, text="unverified request")
+        headers: dict[str, Any] = dict(request.headers)
         try:
-            headers: dict[str, Any] = dict(request.headers)
-            query = request.query_string
-            bolt = AsyncBoltRequest(body=body.decode(), query=query, headers=headers)
-        except ValueError as e:  # malformed JSON, or not UTF-8
-            logger.warning("Slack: refused a malformed request from %s: %s", request.remote, e)
+            text = body.decode()
+            problem = requests.problem(parse_body(text, headers.get("Content-Type")))
+        except ValueError as e:  # not JSON, or not UTF-8
+            problem = " ".join(str(e).split())[:200]
+        if problem:
+            self.complaints.warn(
+                "malformed",
+                "Slack: refused a malformed request from %s: %s",
+                request.remote,
+                problem,
+            )
             return web.Response(status=400, text="malformed request")
-        if isinstance(bolt.body, dict) and bolt.body.get("type") == "event_callback":
+        bolt = AsyncBoltRequest(body=text, query=request.query_string, headers=headers)
+        if bolt.body.get("type") == "event_callback":
             self.inflight.spawn(self.app.async_dispatch(bolt))
             return web.Response(status=200)
         return await to_aiohttp_response(await self.app.async_dispatch(bolt))

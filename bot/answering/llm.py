@@ -9,6 +9,7 @@ fall back to the extractive answer, and neither the key nor auth headers are log
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from types import TracebackType
 from typing import TYPE_CHECKING, Self, cast
@@ -33,12 +34,36 @@ PLACEHOLDER_API_KEY = "not-needed"
 _HTTP_LOGGERS = ("openai", "httpx", "httpx2", "httpcore", "httpcore2")
 
 
+_quiet_lock = threading.Lock()
+_quieted: dict[str, int] = {}  # HTTP logger → its level before a client raised it to INFO
+_open_clients = 0
+
+
 def _quiet_http_loggers() -> None:
-    """Keep the SDK's HTTP loggers at INFO or above, so request details never reach logs."""
-    for name in _HTTP_LOGGERS:
-        http_logger = logging.getLogger(name)
-        if http_logger.getEffectiveLevel() < logging.INFO:
-            http_logger.setLevel(logging.INFO)
+    """While a client is open, keep the SDK's HTTP loggers at INFO or above, so request
+    details never reach logs."""
+    global _open_clients
+    with _quiet_lock:
+        _open_clients += 1
+        for name in _HTTP_LOGGERS:
+            http_logger = logging.getLogger(name)
+            if http_logger.getEffectiveLevel() < logging.INFO and name not in _quieted:
+                _quieted[name] = http_logger.level
+                http_logger.setLevel(logging.INFO)
+
+
+def _unquiet_http_loggers() -> None:
+    """The last client closed: the HTTP loggers' levels as they were (unless changed since)."""
+    global _open_clients
+    with _quiet_lock:
+        _open_clients -= 1
+        if _open_clients > 0:
+            return
+        for name, level in _quieted.items():
+            http_logger = logging.getLogger(name)
+            if http_logger.level == logging.INFO:
+                http_logger.setLevel(level)
+        _quieted.clear()
 
 
 def _endpoint_for_messages(base_url: str) -> str:
@@ -82,6 +107,7 @@ class LLMClient:
         self.max_retries = max_retries
         resolved_base_url = base_url or OPENAI_BASE_URL
         self._endpoint = _endpoint_for_messages(resolved_base_url)
+        self._closed = False
         _quiet_http_loggers()
         # base_url is always passed explicitly so the SDK does not pick up OPENAI_BASE_URL
         # from the environment behind the Settings object's back.
@@ -124,9 +150,13 @@ class LLMClient:
             raise self._failure(purpose, started, f"could not connect to {self._endpoint}") from e
         except openai.APIStatusError as e:
             # The SDK's message echoes the server's error body; keep only the status.
-            raise self._failure(
-                purpose, started, f"{self._endpoint} answered HTTP {e.status_code}"
-            ) from e
+            reason = f"{self._endpoint} answered HTTP {e.status_code}"
+            if e.status_code in (401, 403):
+                reason = (
+                    f"{self._endpoint} refused the API key (HTTP {e.status_code}); "
+                    "check OPENAI_API_KEY"
+                )
+            raise self._failure(purpose, started, reason) from e
         except openai.OpenAIError as e:
             raise self._failure(purpose, started, f"unusable response ({type(e).__name__})") from e
         latency_ms = (time.perf_counter() - started) * 1000
@@ -167,8 +197,12 @@ class LLMClient:
         return LLMError(f"LLM call failed ({purpose}): {reason}")
 
     def close(self) -> None:
-        """Close the underlying HTTP connections."""
+        """Close the underlying HTTP connections (once; closing again does nothing)."""
+        if self._closed:
+            return
+        self._closed = True
         self._client.close()
+        _unquiet_http_loggers()
 
     def __enter__(self) -> Self:
         return self

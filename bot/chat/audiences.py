@@ -27,8 +27,7 @@ is refused, so a typo cannot quietly open or close a channel:
 from __future__ import annotations
 
 import logging
-import threading
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Hashable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -38,6 +37,7 @@ import yaml
 from bot.errors import ConfigError, UserError
 from bot.models import Actor
 from bot.partners import Partner, Partners
+from bot.watched import WatchedFile
 from knowledge import bounded_yaml
 from knowledge.audience import ANY, PARTNERS, PUBLIC, Audience, Viewer
 
@@ -227,8 +227,10 @@ class Audiences:
 
 
 class PlaceMapFile:
-    """The place map as a running bot sees it: read again when the routes file changes; an
-    edit that breaks it is logged and the last good version kept."""
+    """The place map as a running bot sees it: read again when the routes file changes
+    (bot/watched.py). A broken `audiences:` section fails closed: while it is on disk no
+    place or role has an audience (replies there are for the public), and the admin is
+    told once per broken version."""
 
     def __init__(
         self,
@@ -237,37 +239,30 @@ class PlaceMapFile:
         vocabulary: Callable[[], Mapping[str, Iterable[str]] | None] = lambda: None,
         platforms: Iterable[str] | None = None,
     ) -> None:
-        self._path = path
         self._vocabulary = vocabulary
         self._platforms = tuple(platforms) if platforms is not None else None
-        self._lock = threading.Lock()
-        self._stamp: tuple[str, int, int] | None = None
-        self._good = PlaceMap()
+        self._file = WatchedFile(path, self._load)
+        self._reported: Hashable = None
+
+    def _load(self, path: Path | None) -> PlaceMap:
+        return load_place_map(path, vocabulary=self._vocabulary(), platforms=self._platforms)
 
     def check(self) -> PlaceMap:
         """Read it now; a bad section raises ConfigError."""
-        return load_place_map(
-            self._path(), vocabulary=self._vocabulary(), platforms=self._platforms
-        )
+        return self._file.check()
 
     def get(self) -> PlaceMap:
-        path = self._path()
         try:
-            stat = path.stat() if path is not None else None
-            stamp = (str(path), stat.st_mtime_ns, stat.st_size) if stat else None
-        except OSError:
-            stamp = None
-        with self._lock:
-            if stamp == self._stamp:
-                return self._good
-        try:
-            loaded = self.check()
+            return self._file.get()
         except ConfigError as e:
-            logger.warning("%s; the previous audiences are kept", e)
-            loaded = self._good
-        with self._lock:
-            self._good, self._stamp = loaded, stamp
-        return loaded
+            version = self._file.version()
+            if self._reported != version:
+                logger.warning(
+                    "%s; no place has an audience until it is fixed: replies are for the public",
+                    e,
+                )
+                self._reported = version
+            return PlaceMap()
 
 
 def viewer_for_cli(

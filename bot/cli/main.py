@@ -24,7 +24,7 @@ from bot.chat.audiences import partner_viewer, viewer_for_cli
 from bot.cli.changes import changes_app
 from bot.cli.comms import comms_app
 from bot.cli.console import console_app
-from bot.cli.session import err, fail, open_app
+from bot.cli.session import Boundary, command_app, command_settings, err, fail
 from bot.cli.teams import teams_app
 from bot.config import SAMPLES_DIR
 from bot.core import PartnerBot
@@ -40,6 +40,7 @@ app = typer.Typer(
     "Microsoft Teams and the terminal.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
+    cls=Boundary,  # every command's failure: one line and an exit code (bot/cli/session.py)
 )
 console = Console()
 logger = logging.getLogger("partnerbot")
@@ -159,8 +160,7 @@ def index(
     ] = False,
 ) -> None:
     """(Admin) Index program documents: only new and changed ones are embedded."""
-    try:
-        app_ = open_app()
+    with command_app() as app_:
         bot = app_.core
         if check:
             print_check_report(bot.index.check(), json_out=json_out)
@@ -185,8 +185,6 @@ def index(
             else:
                 print_sync_report(report)
         _warn_unheld(app_)
-    except (PartnerbotError, KnowledgeError) as e:
-        raise fail(e) from None
     if any_failed:
         raise typer.Exit(1)
 
@@ -257,36 +255,20 @@ def ask(
 
     Answered for the public (documents without an audience) unless --as-partner or
     --audience says who reads it: being an admin does not widen what `ask` searches."""
-    app_ = open_app()
-    bot = app_.core
-    try:
+    if batch is None and not question:
+        raise fail(UserError("give a question, or --batch FILE"))
+    with command_app() as app_:
         viewer = viewer_for_cli(
             partners=app_.partners.get(),
             as_partner=as_partner,
             audience=audience or (),
             vocabulary=app_.vocabulary(),
         )
-        bot.ensure_indexed(notify=lambda m: err.print(f"[dim]{m}[/dim]"))
-    except (PartnerbotError, KnowledgeError) as e:
-        raise fail(e) from None
-    if batch is not None:
-        stream = sys.stdin if batch == "-" else open(batch, encoding="utf-8")  # noqa: SIM115
-        with stream:
-            for number, line in enumerate(stream, start=1):
-                if not line.strip():
-                    continue
-                try:
-                    item = json.loads(line)
-                    previous_ = [str(p) for p in item.get("previous", [])]
-                    q = _question(str(item["question"]), previous_, viewer)
-                except (json.JSONDecodeError, KeyError, TypeError, AttributeError) as e:
-                    print(json.dumps({"error": f"line {number}: {e}"}), flush=True)
-                    continue
-                print(json.dumps(answer_json(bot.ask(q))), flush=True)
-        return
-    if not question:
-        raise fail(UserError("give a question, or --batch FILE"))
-    answer = bot.ask(_question(question, previous or [], viewer))
+        app_.core.ensure_indexed(notify=lambda m: err.print(f"[dim]{m}[/dim]"))
+        if batch is not None:
+            _ask_batch(app_.core, batch, viewer)
+            return
+        answer = app_.core.ask(_question(question or "", previous or [], viewer), raising=True)
     if json_out:
         print(json.dumps(answer_json(answer)))
     else:
@@ -295,19 +277,41 @@ def ask(
         raise typer.Exit(1)
 
 
+def _ask_batch(bot: PartnerBot, batch: str, viewer: Viewer) -> None:
+    """Questions as JSON lines {question, previous} from a file (or - for stdin), one answer
+    (or error) per line."""
+    stream = sys.stdin if batch == "-" else open(batch, encoding="utf-8")  # noqa: SIM115
+    with stream:
+        for number, line in enumerate(stream, start=1):
+            if not line.strip():
+                continue
+            try:
+                item = json.loads(line)
+                previous = [str(p) for p in item.get("previous", [])]
+                q = _question(str(item["question"]), previous, viewer)
+            except (json.JSONDecodeError, KeyError, TypeError, AttributeError) as e:
+                print(json.dumps({"error": f"line {number}: {e}"}), flush=True)
+                continue
+            print(json.dumps(answer_json(bot.ask(q, raising=True))), flush=True)
+
+
 @app.command()
 def chat() -> None:
     """A terminal conversation; follow-ups use the earlier turns."""
-    app = open_app()
-    app.core.ensure_indexed(notify=lambda m: err.print(f"[dim]{m}[/dim]"))
-    run_console(app.chat, console=console)
+    with command_app() as app_:
+        app_.core.ensure_indexed(notify=lambda m: err.print(f"[dim]{m}[/dim]"))
+        run_console(app_.chat, console=console)
 
 
 @app.command()
 def demo() -> None:
     """Index the sample documents, answer a few partner questions, show a change digest and
     one partner's private notice (no keys, no network)."""
-    app = open_app()
+    with command_app() as app_:
+        _demo(app_)
+
+
+def _demo(app: App) -> None:
     bot = app.core
     report = _index_with_progress(bot, SAMPLES_DIR / "docs")
     print_sync_report(report)
@@ -394,22 +398,20 @@ def eval_command(
     from bot.evaluation.report import run_eval
 
     try:
-        opened = open_app()
-        settings = opened.settings
-        opened.close()
-        run_eval(
-            settings,
-            sets or [],
-            docs=docs,
-            baseline=baseline,
-            loco=loco,
-            glossary=glossary,
-            fit=fit,
-            output=output,
-            calibrate=calibrate_threshold,
-            console=console,
-            distractors=distractors,
-        )
+        with command_settings() as settings:
+            run_eval(
+                settings,
+                sets or [],
+                docs=docs,
+                baseline=baseline,
+                loco=loco,
+                glossary=glossary,
+                fit=fit,
+                output=output,
+                calibrate=calibrate_threshold,
+                console=console,
+                distractors=distractors,
+            )
     except (PartnerbotError, KnowledgeError) as e:
         raise fail(e) from None
 
@@ -421,8 +423,7 @@ def serve() -> None:
     from bot.serving.runner import run
     from bot.serving.services import services as served_services
 
-    served = open_app(log_level="INFO")
-    try:
+    with command_app(log_level="INFO") as served:
         served.add_platforms()
         if not served.platforms:
             raise UserError(
@@ -433,15 +434,12 @@ def serve() -> None:
         services = served_services(served)
         served.core.ensure_indexed()
         busy = run(services)
-    except (PartnerbotError, KnowledgeError) as e:
-        raise fail(e) from None
-    if busy:
-        # A platform call that has not timed out yet must not hold up the exit.
-        logger.warning("exiting with %d platform call(s) unfinished", len(busy))
-        served.close()
-        logging.shutdown()
-        os._exit(0)
-    served.close()
+        if busy:
+            # A platform call that has not timed out yet must not hold up the exit.
+            logger.warning("exiting with %d platform call(s) unfinished", len(busy))
+            served.close()
+            logging.shutdown()
+            os._exit(0)
 
 
 @app.command("slack-manifest")
@@ -478,7 +476,8 @@ def report(
     since: Annotated[str | None, typer.Option(help="ISO date or datetime.")] = None,
 ) -> None:
     """(Admin) Knowledge gaps: recent abstentions and 👎 answers, with counts."""
-    data = open_app().store.interactions.gap_report(since=since).as_json()
+    with command_app() as app_:
+        data = app_.store.interactions.gap_report(since=since).as_json()
     if json_out:
         print(json.dumps(data, indent=2))
         return

@@ -20,6 +20,11 @@ deliveries and the service releases what it still holds; a post still in flight 
 a short grace (a slow platform) is given up first, and whoever claims that delivery
 next looks it up on the platform before posting.
 
+A platform that cannot be reached (no connection, no answer in time) is not claimed
+for by this dispatcher until it answers again (asked every RECHECK_SECONDS): the
+delivery that found it so is handed back at once, so a replica that reaches the platform
+posts it on its next poll, and the others after it on time.
+
 A notice posted more than `late_after` after its lead time is marked late.
 """
 
@@ -29,9 +34,10 @@ import asyncio
 import contextlib
 import logging
 import threading
+import time
 import uuid
 from collections import defaultdict
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Hashable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
 
@@ -41,9 +47,9 @@ from bot.comms.notices import render_notice
 from bot.comms.planning import notice_label
 from bot.comms.registry import Communications
 from bot.delivery import Outbox
-from bot.errors import Undeliverable
+from bot.errors import Conflict, Undeliverable
 from bot.models import Notice
-from bot.posting import ChannelPoster, abandon_calls
+from bot.posting import ChannelPoster, Unreachable, abandon_calls, platform_answers
 from bot.prompts import render
 from bot.store import Delivery, Repositories, Store
 
@@ -55,6 +61,7 @@ STALE_KINDS = ("first", "reminder", "updated", "ack_reminder")
 STALE_NOTE = "send_at passed before it could be posted"
 # Partner-channel notices, and the private notices to partners (bot/comms/partner_notices.py).
 FEATURES = (FEATURE, PARTNER_FEATURE)
+RECHECK_SECONDS = 30.0  # how often a platform that could not be reached is asked again
 
 
 @dataclass
@@ -85,6 +92,7 @@ class Dispatcher:
         max_attempts: int = 6,
         sync_folder: bool = False,
         owner: str | None = None,
+        recheck_seconds: float = RECHECK_SECONDS,
     ) -> None:
         """`store`: the state store the registry uses (its deliveries and acknowledgements,
         and transactions over them); `outbox`: this worker's outbox (None: one of its own
@@ -95,6 +103,9 @@ class Dispatcher:
         self.late_after = late_after
         self.max_attempts = max_attempts
         self.sync_folder = sync_folder
+        self.recheck_seconds = recheck_seconds
+        # Platforms this dispatcher cannot reach → when to ask them again (monotonic).
+        self.unreachable: dict[str, float] = {}
         self.outbox = outbox or Outbox(
             deliveries=store.deliveries,
             owner=owner or f"dispatcher-{uuid.uuid4().hex[:8]}",
@@ -103,7 +114,7 @@ class Dispatcher:
         )
         self.stopping = threading.Event()
         self._reported: set[str] = set()
-        self._partners_version: tuple[int, int] | None = None
+        self._partners_version: Hashable | None = None
 
     @property
     def owner(self) -> str:
@@ -123,20 +134,19 @@ class Dispatcher:
                 for failure in sorted(refused - self._reported):  # once per problem, not per tick
                     logger.warning("communication file refused: %s", failure)
                 self._reported = refused
+            except Conflict as e:  # replicas starting together: one wins, the next tick sees it
+                logger.info("the communications folder was synced by another replica: %s", e)
             except Exception:
                 logger.exception("syncing the communications folder failed")
         self.comms.mark_sent()
         self._partners_changed()
         self.comms.partner_notices.purge()
-        posters = self.posters
+        posters = self._reachable(self.posters)
         self._triage(posters, report)
         while not self.stopping.is_set():
+            claimable = sorted(p for p in posters if p not in self.unreachable)
             delivery = next(
-                (
-                    d
-                    for f in FEATURES
-                    if (d := self.outbox.claim_next(f, platforms=sorted(posters)))
-                ),
+                (d for f in FEATURES if (d := self.outbox.claim_next(f, platforms=claimable))),
                 None,
             )
             if delivery is None:
@@ -153,6 +163,20 @@ class Dispatcher:
                 len(report.failed),
             )
         return report
+
+    def _reachable(self, posters: Posters) -> Posters:
+        """The posters, with each platform this dispatcher could not reach asked again when
+        its time comes (it is claimed for again once it answers)."""
+        now = time.monotonic()
+        for name, when in list(self.unreachable.items()):
+            if name not in posters or now < when:
+                continue
+            if platform_answers(posters[name]):
+                del self.unreachable[name]
+                logger.info("%s answers again: its notices are posted from here again", name)
+            else:
+                self.unreachable[name] = now + self.recheck_seconds
+        return posters
 
     def _partners_changed(self) -> None:
         """A new version of the partners file (or a fresh dispatcher): partners it now knows
@@ -286,6 +310,22 @@ class Dispatcher:
 
         try:
             outcome = self.outbox.deliver(delivery, poster, compose, late=late)
+        except Unreachable as e:
+            # It may have arrived: handed back at once (the next claim looks it up first),
+            # for a dispatcher that reaches the platform to post on its next poll.
+            self.unreachable[delivery.platform] = time.monotonic() + self.recheck_seconds
+            logger.warning(
+                "%s cannot be reached (%s): its notices are left to replicas that reach it, "
+                "asked again in %g s",
+                delivery.platform,
+                e,
+                self.recheck_seconds,
+            )
+            self.outbox.retry_later(
+                delivery, f"{delivery.platform} unreachable: {e}", after=timedelta()
+            )
+            report.retried.append(key)
+            return
         except Exception as e:
             if self.stopping.is_set():
                 # Given up on shutdown: it may have reached the platform, so the attempt

@@ -16,6 +16,7 @@ import logging
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -43,6 +44,7 @@ from bot.errors import UserError
 from bot.partners import PartnersFile
 from bot.prompts import message
 from bot.store import Delivery, Repositories, Store, StoredCommunication
+from bot.watched import WatchedFile
 
 logger = logging.getLogger(__name__)
 
@@ -148,10 +150,17 @@ class Communications:
         self.platforms = tuple(platforms) if platforms is not None else None
         # None: the system clock, looked up on each call (so tests can patch model.utc_now).
         self.clock: Clock | None = clock
+        # Read when it changes (bot/watched.py): a broken one raises for every reader.
+        self.routes_file = WatchedFile(
+            settings.routes_path, partial(load_routes, platforms=self.platforms)
+        )
         # Who is who (bot/partners.py); its tiers, regions and competencies are checked
         # against the routes file's tags when there is one.
         self.partners = partners or PartnersFile(
-            settings.partners_path, platforms=self.platforms, vocabulary=self._vocabulary
+            settings.partners_path,
+            platforms=self.platforms,
+            vocabulary=self._vocabulary,
+            depends_on=(self.routes_file,),
         )
         self.partner_notices = PartnerNotices(
             store=store,
@@ -186,7 +195,8 @@ class Communications:
 
     @property
     def routes(self) -> Routes:
-        return load_routes(self.routes_path, platforms=self.platforms)
+        """The routes file (PARTNERBOT_COMMS_ROUTES), read again only when it changed."""
+        return self.routes_file.get()
 
     def _vocabulary(self) -> dict[str, frozenset[str]] | None:
         routes = self.routes

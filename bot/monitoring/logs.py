@@ -1,5 +1,7 @@
 """Log lines: readable text (the default) or one JSON object per line
-(PARTNERBOT_LOG_FORMAT=json), with the values of secret settings masked either way.
+(PARTNERBOT_LOG_FORMAT=json), with the values of secret settings masked either way, and
+tracebacks only at DEBUG: above it, a record's exception is its type and message on the
+record's own line, whoever logs it (our code, aiohttp, an SDK).
 
 Secrets are kept out of log messages where they could arise (SecretStr settings, the
 database URL's `redacted()`, the LLM client's logging); masking each line again here
@@ -10,11 +12,14 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import sys
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
-from urllib.parse import unquote, urlsplit
+from urllib.parse import quote, unquote, urlsplit
 
 from pydantic import SecretStr
 
@@ -44,12 +49,14 @@ class Redactor:
 
 
 def secret_values(settings: Settings) -> list[str]:
-    """Every secret setting's value, and the password inside the database URL."""
+    """Every secret setting's value (also as a URL or a form would quote it), and the
+    password inside the database URL."""
     values: list[str] = []
     for name in type(settings).model_fields:
         value = getattr(settings, name)
         if isinstance(value, SecretStr) and value.get_secret_value().strip():
-            values.append(value.get_secret_value().strip())
+            secret = value.get_secret_value().strip()
+            values += [secret, quote(secret, safe=""), quote(secret)]
     if settings.database_url is not None:
         try:
             password = urlsplit(settings.database_url.get_secret_value().strip()).password
@@ -60,24 +67,52 @@ def secret_values(settings: Settings) -> list[str]:
     return values
 
 
-class TextFormatter(logging.Formatter):
-    """`time LEVEL logger: message` (and the traceback), secrets masked."""
+def environment_secrets(env_file: Path = Path(".env")) -> list[str]:
+    """The secret settings' values as the environment and `.env` give them: for what is
+    printed before (or because) the settings could not be read."""
+    from dotenv import dotenv_values
 
-    def __init__(self, redact: Redactor) -> None:
+    from_file = dotenv_values(env_file) if env_file.is_file() else {}
+    given = {
+        name: SecretStr(value)
+        for name, field in Settings.model_fields.items()
+        if "SecretStr" in str(field.annotation)
+        and (value := os.environ.get(field.alias or name) or from_file.get(field.alias or name))
+    }
+    return secret_values(Settings.model_construct(None, **given))
+
+
+def exception_summary(exc_info: Any) -> str:
+    """`Type: message` of a record's exception, on one line (its traceback left out)."""
+    error = exc_info[1] if isinstance(exc_info, tuple) else exc_info
+    text = " ".join(str(error).split())
+    return f"{type(error).__name__}: {text}" if text else type(error).__name__
+
+
+class TextFormatter(logging.Formatter):
+    """`time LEVEL logger: message` and, for a record with an exception, the traceback
+    when `tracebacks` (PARTNERBOT_LOG_LEVEL=DEBUG), else the exception's type and message on
+    the same line; secrets masked."""
+
+    def __init__(self, redact: Redactor, *, tracebacks: bool = False) -> None:
         super().__init__(TEXT_FORMAT)
-        self.redact = redact
+        self.redact, self.tracebacks = redact, tracebacks
 
     def format(self, record: logging.LogRecord) -> str:
+        if record.exc_info and not self.tracebacks:
+            line = super().format(_without_exception(record))
+            return self.redact(f"{line} ({exception_summary(record.exc_info)})")
         return self.redact(super().format(record))
 
 
 class JsonFormatter(logging.Formatter):
     """One JSON object per line: time (UTC, ISO 8601), level, logger, message, and
-    `exception` (type, message and traceback) when there is one; secrets masked."""
+    `exception` when there is one (its type and message; the traceback too when
+    `tracebacks`, PARTNERBOT_LOG_LEVEL=DEBUG); secrets masked."""
 
-    def __init__(self, redact: Redactor) -> None:
+    def __init__(self, redact: Redactor, *, tracebacks: bool = False) -> None:
         super().__init__()
-        self.redact = redact
+        self.redact, self.tracebacks = redact, tracebacks
 
     def format(self, record: logging.LogRecord) -> str:
         entry: dict[str, Any] = {
@@ -87,23 +122,48 @@ class JsonFormatter(logging.Formatter):
             "message": self.redact(record.getMessage()),
         }
         if record.exc_info:
-            entry["exception"] = self.redact(self.formatException(record.exc_info))
-        elif record.exc_text:
+            entry["exception"] = self.redact(
+                self.formatException(record.exc_info)
+                if self.tracebacks
+                else exception_summary(record.exc_info)
+            )
+        elif record.exc_text and self.tracebacks:
             entry["exception"] = self.redact(record.exc_text)
-        if record.stack_info:
+        if record.stack_info and self.tracebacks:
             entry["stack"] = self.redact(self.formatStack(record.stack_info))
         return json.dumps(entry, ensure_ascii=False)
 
 
-def setup_logging(settings: Settings, default_level: str) -> None:
-    """Log to stderr in the configured format and level (PARTNERBOT_LOG_*). Like
-    `logging.basicConfig`, it leaves a root logger that already has handlers alone."""
+def _without_exception(record: logging.LogRecord) -> logging.LogRecord:
+    plain = logging.makeLogRecord(record.__dict__)
+    plain.exc_info, plain.exc_text, plain.stack_info = None, None, None
+    return plain
+
+
+@contextmanager
+def stderr_logging(settings: Settings, default_level: str) -> Iterator[None]:
+    """Log to stderr in the configured format and level (PARTNERBOT_LOG_*) until the block
+    ends, then put logging back as it was. Like `logging.basicConfig`, it leaves a root
+    logger that already has handlers alone. Tracebacks are for finding bugs: printed at
+    DEBUG only (CONVENTIONS 16)."""
     redact = Redactor(secret_values(settings))
-    formatter: logging.Formatter = (
-        JsonFormatter(redact) if settings.log_format == "json" else TextFormatter(redact)
-    )
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(formatter)
-    logging.basicConfig(level=(settings.log_level or default_level).upper(), handlers=[handler])
+    level_name = (settings.log_level or default_level).upper()
+    kind = JsonFormatter if settings.log_format == "json" else TextFormatter
+    root = logging.getLogger()
+    before = [(logger, logger.level) for logger in (root, *map(logging.getLogger, NOISY))]
+    handler: logging.Handler | None = None
+    if not root.handlers:
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(kind(redact, tracebacks=level_name == "DEBUG"))
+        root.addHandler(handler)
+        root.setLevel(level_name)
     for noisy in NOISY:
-        logging.getLogger(noisy).setLevel(max(logging.WARNING, logging.getLogger().level))
+        logging.getLogger(noisy).setLevel(max(logging.WARNING, root.level))
+    try:
+        yield
+    finally:
+        if handler is not None:
+            handler.flush()
+            root.removeHandler(handler)
+        for logger, level in before:
+            logger.setLevel(level)

@@ -15,7 +15,7 @@ import threading
 import time
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from bot.features import Service
 
@@ -32,10 +32,12 @@ async def serve(
     stop: asyncio.Event | None = None,
     stop_seconds: float = STOP_SECONDS,
 ) -> None:
-    """Start the services in order, wait for a signal (or `stop`), stop them in reverse.
+    """Start the services side by side, wait for a signal (or `stop`), stop them in reverse
+    order. A platform still connecting delays no other service (the dispatcher ticks
+    meanwhile).
 
-    A signal during a start ends it too. A service whose start fails (a ConfigError
-    saying what to fix) stops the ones already started, then the error is raised.
+    A signal during the starts ends them too. A service whose start fails (a ConfigError
+    saying what to fix) stops every service, then the error is raised.
     """
     stop = stop or asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -44,22 +46,27 @@ async def serve(
         # Not the main thread (tests) or not supported: `stop` still works.
         with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
             loop.add_signal_handler(sig, stop.set)
-    started: list[Service] = []
-    stopping = asyncio.create_task(stop.wait())
+    started = list(services)  # each is stopped in any case: it may be half started
+    starting: dict[asyncio.Future[Any], Service] = {
+        asyncio.create_task(s.start(), name=f"start-{s.name}"): s for s in services
+    }
+    stopping: asyncio.Future[Any] = asyncio.create_task(stop.wait())
     try:
-        for service in services:
-            starting = asyncio.create_task(service.start(), name=f"start-{service.name}")
-            started.append(service)  # stopped in any case: it may be half started
-            await asyncio.wait({starting, stopping}, return_when=asyncio.FIRST_COMPLETED)
-            if not starting.done():
-                starting.cancel()
-                await asyncio.gather(starting, return_exceptions=True)
-                break
-            starting.result()
-            logger.info("%s started", service.name)
+        pending = set(starting)
+        while pending and not stopping.done():
+            done, pending = await asyncio.wait(
+                pending | {stopping}, return_when=asyncio.FIRST_COMPLETED
+            )
+            pending.discard(stopping)
+            for task in done - {stopping}:
+                task.result()  # a failed start is raised here
+                logger.info("%s started", starting[task].name)
         await stop.wait()
     finally:
         stopping.cancel()
+        for task in starting:
+            task.cancel()
+        await asyncio.gather(*starting, return_exceptions=True)
         await _stop_all(started, stop_seconds)
         for sig in signals:
             with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):

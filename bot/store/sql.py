@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import TYPE_CHECKING, Any, Protocol
 
+from bot.errors import Conflict
 from bot.models import ConversationRef
 from bot.store.console_sql import SqlConsole, SqlGapMarks, SqlIndexRuns
 from bot.store.types import (
@@ -492,13 +493,17 @@ class SqlCommunications:
         )
 
     def insert(self, comm: StoredCommunication) -> None:
+        """Add a communication; Conflict when another process added one with this id since
+        this transaction looked (replicas syncing one folder at once)."""
         with self._use(False) as s:
-            s.execute(
+            added = s.execute(
                 "INSERT INTO comms(title, data, content_hash, send_at, status, revision, epoch, "
                 "source, file_hash, warnings, updated_at, id, registered_at) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(id) DO NOTHING",
                 (*self._values(comm), comm.id, iso(comm.registered_at)),
             )
+        if added.rowcount != 1:
+            raise Conflict(f"communication {comm.id!r} was registered by another process meanwhile")
 
     def update(self, comm: StoredCommunication) -> None:
         with self._use(False) as s:

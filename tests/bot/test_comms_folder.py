@@ -8,7 +8,7 @@ import os
 from pathlib import Path
 
 from knowledge import loaders
-from tests.bot.test_comms_ids import folder, registered, sync_cli, write
+from tests.bot.test_comms_ids import folder, registered, sync, write
 
 __all__ = ["folder"]  # the fixture, shared with the id tests
 
@@ -27,7 +27,7 @@ def test_links_out_hidden_and_oversized_files_are_refused_and_the_rest_registers
     with big.open("ab") as f:  # a sparse file over the limit: refused before it is read
         f.truncate(loaders.MAX_FILE_BYTES + 1)
 
-    code, result = sync_cli(folder)
+    code, result = sync(folder)
 
     assert code == 1
     reasons = {f["path"]: f["reason"] for f in result["failures"]}

@@ -4,10 +4,7 @@ file's id cannot silently change (both refused with the files and the fix named)
 from __future__ import annotations
 
 import json
-import os
 import shutil
-import subprocess
-import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -28,7 +25,7 @@ TITLE = "Northwind Books moves to per-user licensing on 1 March 2027"
 
 
 def write(folder: Path, name: str, **changes: Any) -> Path:
-    """The sample communication, sent a month from now (the real clock: a subprocess runs it)."""
+    """The sample communication, sent a month from now (the real clock: the CLI runs it)."""
     data = yaml.safe_load(SAMPLE.read_text(encoding="utf-8"))
     send_at = (datetime.now(UTC) + timedelta(days=30)).replace(microsecond=0)
     data.update({"send_at": send_at.isoformat(), **changes})
@@ -48,20 +45,6 @@ def folder(tmp_path: Path) -> Path:
     return folder
 
 
-def sync_cli(folder: Path) -> tuple[int, dict[str, Any]]:
-    """`partnerbot comms sync FOLDER --json`, the real command in its own process."""
-    done = subprocess.run(
-        [sys.executable, "-m", "bot.cli", "comms", "sync", str(folder), "--json"],
-        capture_output=True,
-        text=True,
-        env=dict(os.environ),
-        timeout=300,
-        check=False,
-    )
-    assert done.stdout.strip(), done.stderr
-    return done.returncode, json.loads(done.stdout)
-
-
 def registered() -> dict[str, tuple[str, str, str | None]]:
     """id → (title, status, source file name), read straight from the state store."""
     store = open_store(load_settings().database)
@@ -75,15 +58,28 @@ def registered() -> dict[str, tuple[str, str, str | None]]:
     }
 
 
+runner = CliRunner()
+
+
+@pytest.fixture
+def no_embedding(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(Communications, "refresh_index", lambda self: None)
+
+
+def sync(folder: Path) -> tuple[int, dict[str, Any]]:
+    out = runner.invoke(app, ["comms", "sync", str(folder), "--json"])
+    return out.exit_code, json.loads(out.stdout)
+
+
 def test_a_new_file_reusing_a_registered_id_is_refused_and_hijacks_nothing(folder: Path) -> None:
-    code, first = sync_cli(folder)
+    code, first = sync(folder)
     assert code == 0 and first["added"] == 2, first
     before = registered()
     assert before[COMM_ID] == (TITLE, "scheduled", "licensing.yml")
 
     # A new file that sorts first takes the registered id with other content.
     write(folder, "a-price-rise.yml", title="Prices rise 40% on 1 March 2027")
-    code, hijack = sync_cli(folder)
+    code, hijack = sync(folder)
     assert code == 1
     refused = {f["path"]: f["reason"] for f in hijack["failures"]}
     assert set(refused) == {
@@ -98,22 +94,9 @@ def test_a_new_file_reusing_a_registered_id_is_refused_and_hijacks_nothing(folde
 
     # The stray file removed: the real communication is still scheduled, never cancelled.
     (folder / "a-price-rise.yml").unlink()
-    code, after = sync_cli(folder)
+    code, after = sync(folder)
     assert code == 0 and after["cancelled"] == 0, after
     assert registered() == before
-
-
-runner = CliRunner()
-
-
-@pytest.fixture
-def no_embedding(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(Communications, "refresh_index", lambda self: None)
-
-
-def sync(folder: Path) -> tuple[int, dict[str, Any]]:
-    out = runner.invoke(app, ["comms", "sync", str(folder), "--json"])
-    return out.exit_code, json.loads(out.stdout)
 
 
 @pytest.mark.usefixtures("no_embedding")

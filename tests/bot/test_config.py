@@ -53,6 +53,17 @@ def test_lists_come_comma_separated(monkeypatch: pytest.MonkeyPatch) -> None:
         ("PARTNERBOT_DOCS_DIR", "/nonexistent", "the folder does not exist"),
         ("PARTNERBOT_COMMS_DIR", "/nonexistent", "the folder does not exist"),
         ("PARTNERBOT_COMMS_ROUTES", "/nonexistent.yml", "the file does not exist"),
+        # Accepted once, then a crash (`comms list`) or a traceback on every answer.
+        ("PARTNERBOT_COMMS_RECENT_DAYS", "1000000", "less than or equal to 3650"),
+        ("PARTNERBOT_CHANGES_RECENT_DAYS", "1000000", "less than or equal to 3650"),
+        ("PARTNERBOT_MAX_QUESTION_CHARS", "10000000", "less than or equal to 100000"),
+        # Accepted once, silently: URLs the clients cannot use, values that mean nothing.
+        ("OPENAI_BASE_URL", "not-a-url", "give an http:// or https:// URL"),
+        ("OPENAI_BASE_URL", "http://localhost:port/v1", "give an http:// or https:// URL"),
+        ("SLACK_API_URL", "ftp://x", "give an http:// or https:// URL"),
+        ("OPENAI_MODEL", "", "give a value, or unset it for the default (gpt-4o-mini)"),
+        ("OPENAI_EMBEDDING_MODEL", " ", "give a value, or unset it for the default"),
+        ("PARTNERBOT_ESCALATION_CONTACT", "", "give a value, or unset it for the default"),
     ],
 )
 def test_a_bad_value_stops_with_the_variable_and_the_fix(

@@ -87,7 +87,7 @@ def test_questions_are_answered_while_a_full_reindex_is_embedding(
 def test_a_running_bot_follows_an_index_run_of_another_process_on_its_data_dir(
     make_bot: Callable[..., PartnerBot], make_docs: Callable[[dict[str, str]], Path]
 ) -> None:
-    bot = make_bot()
+    bot = make_bot(PARTNERBOT_INDEX_POLL_SECONDS=3600)  # it follows when it looks, below
     assert "USD 495" in ask(bot).text
     folder = make_docs(
         {

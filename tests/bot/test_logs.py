@@ -31,6 +31,7 @@ def emit(formatter: logging.Formatter) -> Iterator[str]:
     handler = logging.StreamHandler(stream)
     handler.setFormatter(formatter)
     log = logging.getLogger("partnerbot.test.logs")
+    level, propagate = log.level, log.propagate
     log.addHandler(handler)
     log.setLevel(logging.INFO)
     log.propagate = False
@@ -43,6 +44,8 @@ def emit(formatter: logging.Formatter) -> Iterator[str]:
         log.info('plain line with "quotes" and ünïcode')
     finally:
         log.removeHandler(handler)
+        log.setLevel(level)
+        log.propagate = propagate
         log.propagate = True
     yield from stream.getvalue().splitlines()
 
@@ -50,7 +53,7 @@ def emit(formatter: logging.Formatter) -> Iterator[str]:
 def test_json_lines_parse_with_time_level_logger_message_and_the_exception(
     redact: Redactor,
 ) -> None:
-    lines = list(emit(JsonFormatter(redact)))
+    lines = list(emit(JsonFormatter(redact, tracebacks=True)))
     records = [json.loads(line) for line in lines]  # every line is one JSON object
     assert len(records) == 3
     first, failure, plain = records
@@ -67,7 +70,7 @@ def test_json_lines_parse_with_time_level_logger_message_and_the_exception(
 
 
 def test_text_lines_mask_secrets_too(redact: Redactor) -> None:
-    lines = list(emit(TextFormatter(redact)))
+    lines = list(emit(TextFormatter(redact, tracebacks=True)))
     text = "\n".join(lines)
     assert " WARNING partnerbot.test.logs: posting with *** to C0PARTNERS" in lines[0]
     assert "Traceback (most recent call last):" in text

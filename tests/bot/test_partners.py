@@ -211,7 +211,7 @@ def test_the_sample_partners_file_has_three_organisations_one_per_tier() -> None
     assert harbour is not None and (on := harbour.on("teams")) is not None and on.teams
 
 
-def test_an_edit_is_read_again_and_a_broken_one_keeps_the_last_good_version(
+def test_an_edit_is_read_again_and_a_broken_one_fails_closed(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     path = write(tmp_path, YAML)
@@ -224,21 +224,24 @@ def test_an_edit_is_read_again_and_a_broken_one_keeps_the_last_good_version(
     renamed = file.get().get("harbour-it")
     assert renamed is not None and renamed.name == "Harbour IT Group"
     assert file.version != first
-    good = file.version
+
+    # A broken edit: no partner is known (replies for the public, no private notice), never
+    # the version before it; the admin is told once.
     path.write_text(YAML + "  - id: broken\n", encoding="utf-8")
-    with caplog.at_level(logging.WARNING, logger="bot.partners"):
-        kept = file.get()
+    with pytest.raises(ConfigError, match="missing or bad name"):
         file.get()
-    assert kept.get("harbour-it") is renamed  # the last good version
+    with caplog.at_level(logging.WARNING, logger="bot.partners"):
+        assert len(file.get_or_none()) == 0
+        assert len(file.get_or_none()) == 0
     warned = [r.getMessage() for r in caplog.records]
     assert len(warned) == 1 and "missing or bad name" in warned[0]
-    assert "previous version is kept" in warned[0]
-    assert file.version == good
-    with pytest.raises(ConfigError, match="missing or bad name"):
-        file.check()
-    never_good = PartnersFile(path, platforms=PLATFORMS)
-    with pytest.raises(ConfigError):
-        never_good.get()
+    assert "no partner is known until it is fixed" in warned[0]
+    assert file.version is None
+    assert file.problem is not None and "missing or bad name" in file.problem
+
+    path.write_text(YAML, encoding="utf-8")  # fixed: read again
+    assert file.get().get("harbour-it") is not None and file.problem is None
+    assert file.version is not None
 
 
 def test_comms_partners_lists_where_each_partner_is_told_or_refuses_the_file(

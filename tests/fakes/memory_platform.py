@@ -127,6 +127,7 @@ class MemoryPlatform(PlatformBase):
         self.messages: list[Posted] = []
         self._ids = itertools.count(1)
         self._lock = threading.Lock()
+        self.connected = True  # in memory: there from the start (its posts need no start)
 
     async def start(self) -> None:
         self.connected = True

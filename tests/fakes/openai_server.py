@@ -12,6 +12,7 @@ SDK's own URL building, auth header, timeouts and retries. Replies are scripted:
 Scripted replies apply to ``POST /v1/chat/completions`` only, one per request. When the
 script is used up, ``responder(request_json)`` is asked if set, else ``default_reply``
 is sent. ``POST /v1/embeddings`` always answers with deterministic hash-based vectors.
+``FakeOpenAI(refuse_key=True)`` refuses every request with 401, echoing the key.
 """
 
 from __future__ import annotations
@@ -27,9 +28,11 @@ import time
 from collections import deque
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from types import TracebackType
 from typing import Any, Self
+
+from tests.fakes.http_server import ClosingHTTPServer
 
 logger = logging.getLogger(__name__)
 
@@ -100,15 +103,19 @@ class FakeOpenAI:
         default_reply: str = "This is the fake model's default reply.",
         responder: Responder | None = None,
         model: str = "fake-model",
+        refuse_key: bool = False,
     ) -> None:
         self.default_reply = default_reply
         self.responder = responder
         self.model = model
+        # Every request refused with 401, the error echoing the Authorization header (the
+        # key), as some providers and proxies do.
+        self.refuse_key = refuse_key
         self._lock = threading.Lock()
         self._queue: deque[Reply] = deque()
         self._requests: list[RecordedRequest] = []
         self._stopping = threading.Event()
-        self._server: ThreadingHTTPServer | None = None
+        self._server: ClosingHTTPServer | None = None
         self._thread: threading.Thread | None = None
 
     # -- lifecycle -------------------------------------------------------------------
@@ -118,9 +125,7 @@ class FakeOpenAI:
         if self._server is not None:
             return self
         self._stopping.clear()
-        server = ThreadingHTTPServer(("127.0.0.1", 0), _make_handler(self))
-        server.daemon_threads = True
-        server.block_on_close = False  # never wait for a delayed reply on stop
+        server = ClosingHTTPServer(("127.0.0.1", 0), _make_handler(self))
         self._server = server
         self._thread = threading.Thread(
             target=server.serve_forever,
@@ -264,7 +269,10 @@ class _Handler(BaseHTTPRequestHandler):
             return
         self._record(body)
         path = self.path.split("?", 1)[0].rstrip("/")
-        if path == "/v1/chat/completions":
+        if self.owner.refuse_key:
+            echoed = self.headers.get("Authorization", "")
+            self._send_error_json(401, f"Incorrect API key provided: {echoed}")
+        elif path == "/v1/chat/completions":
             self._chat_completions(body)
         elif path == "/v1/embeddings":
             self._embeddings(body)

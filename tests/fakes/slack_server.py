@@ -286,6 +286,8 @@ class FakeSlack:
         self._acks: dict[str, dict[str, Any]] = {}
         self._socket_open = 0
         self._socket_total = 0
+        self._held: set[str] = set()  # methods never answered (until the fake stops)
+        self._release: asyncio.Event | None = None  # made on the server loop
 
         self._sockets: list[web.WebSocketResponse] = []  # touched only on the server loop
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -372,6 +374,8 @@ class FakeSlack:
         self._port = int(self._runner.addresses[0][1])
 
     async def _shutdown(self) -> None:
+        if self._release is not None:
+            self._release.set()
         await self._close_sockets(code=1001, message=b"server shutting down")
         if self._runner is not None:
             await self._runner.cleanup()
@@ -452,6 +456,12 @@ class FakeSlack:
         failure = _Failure(status, error, retry_after if status == 429 else None, times)
         with self._lock:
             self._failures.setdefault(method, deque()).append(failure)
+
+    def hold(self, *methods: str) -> None:
+        """Take calls to these methods and never answer them (a Slack that hangs), until
+        the fake stops; each is still recorded (status 0)."""
+        with self._lock:
+            self._held.update(methods)
 
     def seed_messages(self, channel: str, messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
         """Add top-level messages to a channel (ts assigned where missing); returns them."""
@@ -573,6 +583,15 @@ class FakeSlack:
     async def _handle_api(self, request: web.Request) -> web.Response:
         method = request.match_info["method"]
         params = await self._read_params(request)
+        with self._lock:
+            held = method in self._held
+        if held:  # a Slack that takes the request and never answers it
+            self._release = self._release or asyncio.Event()
+            with self._lock:
+                self._calls.append(Call(method, params, None, 0, {}))
+                self._changed.notify_all()
+            await self._release.wait()
+            return web.Response(status=503)
         auth = request.headers.get("Authorization", "")
         token: str | None = auth[7:].strip() if auth.lower().startswith("bearer ") else None
         if token is None and isinstance(params.get("token"), str):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -32,6 +33,9 @@ from tests.fakes.slack_server import (
 BOT_TOKEN = "xoxb-test"
 APP_TOKEN = "xapp-test"
 SIGNING_SECRET = "s3cr3t-signing"
+# Bolt sets its loggers' levels from the app's logger on every app it builds (from the root
+# logger's when it is given none): one base logger, as the adapter gives, keeps them as they are.
+BOLT_LOGGER = logging.getLogger("slack_bolt.partnerbot")
 
 
 @pytest.fixture
@@ -184,7 +188,8 @@ async def test_wait_for_timeout_lists_calls_seen(fake: FakeSlack) -> None:
 
 def async_app(fake: FakeSlack) -> AsyncApp:
     """A Bolt AsyncApp that answers mentions in their thread and handles a command and a button."""
-    app = AsyncApp(client=AsyncWebClient(token=BOT_TOKEN, base_url=fake.base_url))
+    client = AsyncWebClient(token=BOT_TOKEN, base_url=fake.base_url)
+    app = AsyncApp(client=client, logger=BOLT_LOGGER)
 
     @app.event("app_mention")
     async def on_mention(event: dict[str, Any], say: Any) -> None:
@@ -287,6 +292,7 @@ def test_signed_requests_verify_with_the_sdk() -> None:
 @pytest.mark.asyncio
 async def test_bolt_http_mode_accepts_signed_bodies(fake: FakeSlack) -> None:
     app = AsyncApp(
+        logger=BOLT_LOGGER,
         signing_secret=SIGNING_SECRET,
         client=AsyncWebClient(token=BOT_TOKEN, base_url=fake.base_url),
         process_before_response=True,

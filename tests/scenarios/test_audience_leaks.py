@@ -335,6 +335,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
             assert isinstance(platform, MemoryPlatform)
             result = app.comms.add_file(write_comm(comms))
             assert isinstance(result, RegisterResult), result
+            app.core.index.generation()  # its follower thread starts now, for the module
             yield World(app, platform, env)
         finally:
             app.close()
