@@ -1,10 +1,12 @@
-"""Chat benchmarks: 50 concurrent questions through the real SDKs and local stand-ins.
+"""Chat benchmarks: concurrent questions through the real SDKs and local stand-ins.
 
 Slack: 50 concurrent mentions in HTTP mode (ack latency, time until the answer is
 posted). Discord: 50 concurrent `/ask` interactions (ack latency, time to the
-follow-up answer). The bot answers from the indexed sample documents on the embedded
-default (extractive answers). Each is run `rounds` times; the median of each
-percentile is reported, with every round's figures alongside.
+follow-up answer). Teams: 30 concurrent channel mentions on serve's web server (ack
+latency, time until the answer card is posted in the question's thread). The bot answers
+from the indexed sample documents on the embedded default (extractive answers). Each is run
+`rounds` times; the median of each percentile is reported, with every round's figures
+alongside.
 """
 
 from __future__ import annotations
@@ -99,4 +101,30 @@ def bench_discord(n: int = 50, rounds: int = 5) -> dict[str, Any]:
         "rejected_callbacks": sum(r["rejected_callbacks"] for r in results),
         "answers_with_sources": [r["answers_with_sources"] for r in results],
         "per_round_answer_p95_ms": [round(r["answer_p95_ms"], 1) for r in results],
+    }
+
+
+def bench_teams(n: int = 30, rounds: int = 5) -> dict[str, Any]:
+    from tests.adapters.teams_harness import run_questions, teams_settings
+    from tests.fakes.teams_server import FakeTeams
+
+    results = []
+    with tempfile.TemporaryDirectory() as tmp_name:
+        tmp = Path(tmp_name)
+        indexed = _indexed(tmp)
+        for r in range(rounds):
+            with FakeTeams() as fake:
+                app = _bot(indexed, tmp, f"teams-{r}", **teams_settings())
+                results.append(asyncio.run(run_questions(app, fake, n)))
+                app.close()
+    return {
+        "n": n,
+        "rounds": rounds,
+        "ack_p50_ms": _median_of(results, lambda r: r["ack_ms"]["p50"]),
+        "ack_p99_ms": _median_of(results, lambda r: r["ack_ms"]["p99"]),
+        "answer_p50_ms": _median_of(results, lambda r: r["answer_ms"]["p50"]),
+        "answer_p95_ms": _median_of(results, lambda r: r["answer_ms"]["p95"]),
+        "all_answered_every_round": all(r["all_answered"] for r in results),
+        "answers_with_sources": [r["answers_with_sources"] for r in results],
+        "per_round_answer_p95_ms": [r["answer_ms"]["p95"] for r in results],
     }

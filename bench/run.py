@@ -10,6 +10,7 @@ Sections (run all, or name some: `python -m bench.run index ask`):
          on the Northwind dev corpus (and, with PARTNERBOT_BENCH_BASELINE, that checkout's)
   slack  ack and answer latency for 50 concurrent mentions (HTTP mode, local stand-in)
   discord  ack and answer latency for 50 concurrent /ask (local stand-in)
+  teams  ack and answer latency for 30 concurrent channel mentions (local stand-in)
   changes  time to diff 1,000 changed documents
   hostile  `partnerbot index` on both bombs, a link out and two good files: time, peak RSS
   ask_reindex  `ask` p50/p95 idle vs during a full re-index in the same process (and, with
@@ -171,6 +172,7 @@ SECTIONS: dict[str, Callable[[], dict[str, Any]]] = {
     "ask_app": _optional("ask_app", "bench.ask_app", "bench_ask_app"),
     "slack": _optional("slack", "bench.chat_bench", "bench_slack"),
     "discord": _optional("discord", "bench.chat_bench", "bench_discord"),
+    "teams": _optional("teams", "bench.chat_bench", "bench_teams"),
     "changes": _optional("changes", "bench.changes_bench", "bench_changes"),
     "hostile": _optional("hostile", "bench.hostile_bench", "bench_hostile"),
     "ask_reindex": _optional("ask_reindex", "bench.index_generations", "bench_ask_reindex"),

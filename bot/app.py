@@ -40,6 +40,7 @@ PLATFORMS = PlatformRegistry(
     {
         "slack": "adapters.slack",
         "discord": "adapters.discord",
+        "teams": "adapters.teams",
     }
 )
 

@@ -142,6 +142,12 @@ class CommandTable:
                 return command, call
         return None
 
+    def starts(self, text: str) -> bool:
+        """Whether the words start with a command's name or alias, whatever follows (where
+        questions and commands share one box: Teams' personal chat)."""
+        words, names = text.lower().split(), self._by_word_names()
+        return any(" ".join(words[:size]) in names for size in (2, 1) if len(words) >= size)
+
     def group_usage(self, group: str) -> str:
         usages = [f"`{c.usage()}`" for c in self.groups().get(group, [])]
         return message("command_usage", usage=" or ".join(usages))

@@ -20,6 +20,7 @@ from knowledge.vectors import AUTH_HEADERS, ChromaServer
 SAMPLES_DIR = Path(__file__).resolve().parent.parent / "knowledge" / "samples"
 
 CsvList = Annotated[list[str], NoDecode]
+GUID = re.compile(r"[0-9A-Fa-f]{8}-(?:[0-9A-Fa-f]{4}-){3}[0-9A-Fa-f]{12}")
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 
 
@@ -228,6 +229,15 @@ class Settings(BaseSettings):
     discord_admin_user_ids: CsvList = Field(default_factory=list, alias="DISCORD_ADMIN_USER_IDS")
     discord_guild_ids: CsvList = Field(default_factory=list, alias="DISCORD_GUILD_IDS")
     discord_message_content: bool = Field(False, alias="DISCORD_MESSAGE_CONTENT_INTENT")
+    # Microsoft Teams (adapters/teams): the Azure Bot's Microsoft App ID and client secret,
+    # the Entra tenant it is registered in (the vendor's: its people are no partner
+    # organisation), admins by Entra object id, and the public https address Teams reaches
+    # `partnerbot serve`'s /api/messages at (its domain goes in the app package).
+    teams_app_id: str | None = Field(None, alias="TEAMS_APP_ID")
+    teams_app_password: SecretStr | None = Field(None, alias="TEAMS_APP_PASSWORD")
+    teams_tenant_id: str | None = Field(None, alias="TEAMS_TENANT_ID")
+    teams_admin_ids: CsvList = Field(default_factory=list, alias="TEAMS_ADMIN_IDS")
+    teams_public_url: str | None = Field(None, alias="TEAMS_PUBLIC_URL")
 
     # Program changes (bot/changes): partner channels for the digest as platform:channel
     # ("slack:#partners,discord:123"), publish automatically after each re-index (off by
@@ -288,6 +298,7 @@ class Settings(BaseSettings):
 
     _split = field_validator(
         "slack_admin_ids",
+        "teams_admin_ids",
         "discord_admin_role_ids",
         "discord_admin_user_ids",
         "discord_guild_ids",
@@ -303,6 +314,38 @@ class Settings(BaseSettings):
                 f"Copy ID); not an id: {bad[0]!r}"
             )
         return value
+
+    @field_validator("teams_app_id", "teams_tenant_id", "teams_public_url", mode="before")
+    @classmethod
+    def _blank_is_unset(cls, value: object) -> object:
+        return value.strip() or None if isinstance(value, str) else value
+
+    @field_validator("teams_app_id", "teams_tenant_id")
+    @classmethod
+    def _check_teams_guid(cls, value: str | None) -> str | None:
+        if value is not None and not GUID.fullmatch(value):
+            raise ValueError(
+                "give the GUID from the Azure portal (Azure Bot → Configuration), "
+                "e.g. 00000000-0000-0000-0000-000000000000"
+            )
+        return value.lower() if value else value
+
+    @field_validator("teams_admin_ids")
+    @classmethod
+    def _check_teams_admins(cls, value: list[str]) -> list[str]:
+        if bad := [v for v in value if not GUID.fullmatch(v)]:
+            raise ValueError(
+                "give comma-separated Entra object ids (Entra admin center → Users → "
+                f"Object ID); not an object id: {bad[0]!r}"
+            )
+        return [v.lower() for v in value]
+
+    @field_validator("teams_public_url")
+    @classmethod
+    def _check_public_url(cls, value: str | None) -> str | None:
+        if value is not None and not re.fullmatch(r"https://[A-Za-z0-9.-]+(:\d+)?(/\S*)?", value):
+            raise ValueError("give the https:// address Teams reaches partnerbot at")
+        return value.rstrip("/") if value else value
 
     @cached_property
     def documents_dir(self) -> Path:

@@ -41,6 +41,11 @@ class PlatformRefused(PartnerbotError):
     has said so once, naming what is missing; the message is not worth a traceback."""
 
 
+class Undeliverable(PartnerbotError):
+    """The platform will not take posts to this place any more (the bot was removed from
+    it): trying again cannot help, so the post is failed at once and the admins told."""
+
+
 class Conflict(PartnerbotError):
     """Another process (a replica) wrote the same row at the same moment; whoever runs
     again finds it written."""

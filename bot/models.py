@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime
 from typing import Literal
 
 from bot.errors import ConfigError
@@ -281,6 +281,25 @@ class Notice:
     buttons: tuple[NoticeButton, ...] = ()
     link: str | None = None
     fields: tuple[tuple[str, str], ...] = ()
+
+
+# -- where a platform posts without being asked (Teams conversation references) -------------------
+@dataclass(frozen=True, slots=True)
+class ConversationRef:
+    """A place as the core names it (`place`: a channel id, `@<user>` for a person's own
+    chat) and what the platform needs to post there unasked: the conversation id and the
+    service URL it is reached at. `removed_at`: the bot was taken out of it (posts are
+    skipped until it is added back)."""
+
+    platform: str
+    place: str
+    conversation_id: str
+    service_url: str
+    kind: str = ""  # "channel", "personal", "groupChat"
+    tenant: str = ""
+    team: str = ""  # the team a channel belongs to
+    updated_at: datetime | None = None
+    removed_at: datetime | None = None
 
 
 # -- channels in settings and routes -------------------------------------------------------------

@@ -1,9 +1,10 @@
 """Who is who among the partners: the partners file (YAML or CSV).
 
 One entry per partner organisation: its id and name, tier, region and competencies,
-and per chat platform its contacts (user ids), its teams (a Slack Connect external
-team id; a Discord guild id or role id) and its private place, if any (a Slack
-Connect shared channel, a private channel, a Discord channel):
+and per chat platform its contacts (user ids; Entra object ids on Teams), its teams (a
+Slack Connect external team id; a Discord guild id or role id; an Entra tenant id on
+Teams) and its private place, if any (a Slack Connect or Teams shared channel, a private
+channel, a Discord channel):
 
     partners:
       - id: harbour-it

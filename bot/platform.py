@@ -14,7 +14,8 @@ from __future__ import annotations
 import asyncio
 import importlib
 import logging
-from collections.abc import Awaitable, Callable, Coroutine, Iterable, Mapping
+import re
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol, TypeVar, runtime_checkable
 
@@ -87,6 +88,27 @@ class MessagePreview:
     platform: str
     parts: tuple[PreviewPart, ...]
     payload: str
+
+
+# Markdown as Discord and Teams draw it: [label](url), **bold**.
+_MARKDOWN = re.compile(r"\[([^\]\n]+)\]\((https?://[^)\s]+)\)|\*\*([^*\n]+)\*\*")
+
+
+def markdown_runs(markdown: str) -> tuple[tuple[str, str, str | None], ...]:
+    """Markdown as (text, "b" when bold, link) runs: a preview's `PreviewPart.runs`."""
+    found: list[tuple[str, str, str | None]] = []
+    at = 0
+    for m in _MARKDOWN.finditer(markdown):
+        if m.start() > at:
+            found.append((markdown[at : m.start()], "", None))
+        if m.group(2):
+            found.append((m.group(1), "", m.group(2)))
+        else:
+            found.append((m.group(3), "b", None))
+        at = m.end()
+    if at < len(markdown):
+        found.append((markdown[at:], "", None))
+    return tuple(found)
 
 
 @runtime_checkable
@@ -218,10 +240,11 @@ class Inflight:
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
 
-    def spawn(self, work: Coroutine[Any, Any, Any]) -> None:
+    def spawn(self, work: Awaitable[T]) -> asyncio.Future[T]:
         task = asyncio.ensure_future(work)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
+        return task
 
     async def drain(self, timeout: float) -> None:
         pending = [t for t in self._tasks if t is not asyncio.current_task()]
@@ -264,10 +287,15 @@ async def start_or_keep_trying(
 
 
 async def retrying(
-    make: Callable[[], Awaitable[T]], *, transient: Callable[[Exception], bool], tries: int = 3
+    make: Callable[[], Awaitable[T]],
+    *,
+    transient: Callable[[Exception], bool],
+    tries: int = 3,
+    wait: Callable[[Exception], float | None] = lambda e: None,
 ) -> T:
-    """Make a platform call; an error `transient` says is passing (a 503) is retried with
-    backoff (0.5 s, 1 s, …), any other is raised at once."""
+    """Make a platform call; an error `transient` says is passing (a 503, a 429) is retried
+    after the delay the platform asked for (`wait`: its Retry-After, at most 30 s), else with
+    backoff (0.5 s, 1 s, …); any other error is raised at once."""
     for attempt in range(tries):
         try:
             return await make()
@@ -275,7 +303,8 @@ async def retrying(
             if attempt == tries - 1 or not transient(e):
                 raise
             logger.warning("%s; retrying (%d of %d)", _why(e), attempt + 1, tries - 1)
-            await asyncio.sleep(0.5 * 2**attempt)
+            asked = wait(e)
+            await asyncio.sleep(min(asked, 30.0) if asked is not None else 0.5 * 2**attempt)
     raise AssertionError("unreachable")
 
 

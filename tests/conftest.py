@@ -39,10 +39,14 @@ TEST_PLATFORMS = PlatformRegistry(
     {
         "slack": "adapters.slack",
         "discord": "adapters.discord",
+        "teams": "adapters.teams",
         "memory": "tests.fakes.memory_platform",
     }
 )
-_PREFIXES = ("PARTNERBOT_", "SLACK_", "DISCORD_", "OPENAI_", "CHROMA_")
+_PREFIXES = ("PARTNERBOT_", "SLACK_", "DISCORD_", "TEAMS_", "OPENAI_", "CHROMA_")
+# What the Teams SDK reads from the environment (besides what partnerbot passes it).
+_TEAMS_SDK = {"CLIENT_ID", "CLIENT_SECRET", "TENANT_ID", "SERVICE_URL", "CLOUD", "PORT"}
+_TEAMS_SDK |= {"MANAGED_IDENTITY_CLIENT_ID", "DANGEROUSLY_ALLOW_UNAUTHENTICATED_REQUESTS"}
 # Read before any test clears the PARTNERBOT_ variables: "postgres" or "sqlite" (default).
 TEST_DATABASE = os.environ.get("PARTNERBOT_TEST_DATABASE", "sqlite").strip().lower()
 if TEST_DATABASE not in ("sqlite", "postgres"):
@@ -89,7 +93,8 @@ def isolated_env(
     """No test sees the developer's tokens, .env or data directory. (After `left_as_found`:
     what is changed here is put back before it looks.)"""
     for key in list(os.environ):
-        if key.startswith(_PREFIXES) or key.lower() in {"http_proxy", "https_proxy", "all_proxy"}:
+        proxies = {"http_proxy", "https_proxy", "all_proxy"}
+        if key.startswith(_PREFIXES) or key in _TEAMS_SDK or key.lower() in proxies:
             monkeypatch.delenv(key, raising=False)
     monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
     monkeypatch.setenv("PARTNERBOT_DATA_DIR", str(tmp_path / "data"))

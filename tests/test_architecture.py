@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-CHAT_SDKS = ("slack_bolt", "slack_sdk", "discord")
+CHAT_SDKS = ("slack_bolt", "slack_sdk", "discord", "microsoft_teams")
 
 
 def imported_modules(path: Path) -> set[str]:

@@ -3,31 +3,12 @@
 from __future__ import annotations
 
 import json
-import re
 from typing import Any
 
 from adapters.discord.render import render_notice
 from bot.models import Notice
 from bot.platform import MessagePreview, PreviewPart
-
-# Discord Markdown: [label](url), **bold**.
-_TOKENS = re.compile(r"\[([^\]\n]+)\]\((https?://[^)\s]+)\)|\*\*([^*\n]+)\*\*")
-
-
-def runs(markdown: str) -> tuple[tuple[str, str, str | None], ...]:
-    found: list[tuple[str, str, str | None]] = []
-    at = 0
-    for m in _TOKENS.finditer(markdown):
-        if m.start() > at:
-            found.append((markdown[at : m.start()], "", None))
-        if m.group(2):
-            found.append((m.group(1), "", m.group(2)))
-        else:
-            found.append((m.group(3), "b", None))
-        at = m.end()
-    if at < len(markdown):
-        found.append((markdown[at:], "", None))
-    return tuple(found)
+from bot.platform import markdown_runs as runs
 
 
 def preview_notice(notice: Notice) -> MessagePreview:

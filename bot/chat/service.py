@@ -20,6 +20,7 @@ from collections import OrderedDict
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
 from bot.answering.acknowledgements import is_acknowledgement
@@ -46,7 +47,12 @@ from bot.models import (
     Turn,
 )
 from bot.prompts import message
-from bot.store import EventRepository, InteractionRepository, ThreadRepository
+from bot.store import (
+    ConversationRepository,
+    EventRepository,
+    InteractionRepository,
+    ThreadRepository,
+)
 from knowledge.audience import Viewer
 from knowledge.errors import KnowledgeError
 
@@ -97,7 +103,8 @@ class ButtonUI:
 
 class ChatStore(Protocol):
     """The repositories the chat service keeps its state in: delivery de-dupe (events),
-    feedback (interactions), threads and their topics."""
+    feedback (interactions), threads and their topics; and the platforms' own state
+    (conversation references, for a platform that posts to them unasked: Teams)."""
 
     @property
     def events(self) -> EventRepository: ...
@@ -107,6 +114,9 @@ class ChatStore(Protocol):
 
     @property
     def threads(self) -> ThreadRepository: ...
+
+    @property
+    def conversations(self) -> ConversationRepository: ...
 
 
 def words_usage(command: Command) -> str:
@@ -249,6 +259,23 @@ class ChatService:
             logger.exception("%s: answering message %s failed", platform, msg.message_id)
             with contextlib.suppress(Exception):
                 await send(Reply(text=message("apology")))
+
+    async def recorded(self, msg: ChatMessage) -> Conversation:
+        """The conversation so far as the bot recorded it — the questions asked in this thread
+        (in a DM: in the last hour) and its answers — for a platform that cannot read a
+        thread back (Teams)."""
+        place, since = msg.place, datetime.now(UTC) - timedelta(hours=1)
+        if not msg.direct:
+            since = datetime.fromtimestamp(0, UTC)
+        pairs = await asyncio.to_thread(
+            self.store.interactions.in_place,
+            msg.actor.platform,
+            str(place),
+            since=since,
+            limit=self.history_turns,
+        )
+        turns = [turn for q, a in pairs for turn in (Turn("user", q), Turn("bot", a))]
+        return Conversation(tuple(turns), bot_present=bool(pairs))
 
     def _opened(self, platform: str, thread: Place, channel: str) -> None:
         """A thread the bot posts in is read by those who read `channel`."""

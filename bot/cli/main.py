@@ -25,6 +25,7 @@ from bot.cli.changes import changes_app
 from bot.cli.comms import comms_app
 from bot.cli.console import console_app
 from bot.cli.session import Boundary, command_app, command_settings, err, fail
+from bot.cli.teams import teams_app
 from bot.config import SAMPLES_DIR
 from bot.core import PartnerBot
 from bot.errors import PartnerbotError, UserError
@@ -35,8 +36,8 @@ from knowledge.errors import KnowledgeError
 from knowledge.index import CheckReport, SyncReport
 
 app = typer.Typer(
-    help="partnerbot: cited answers from partner-program documents, in Slack, Discord "
-    "and the terminal.",
+    help="partnerbot: cited answers from partner-program documents, in Slack, Discord, "
+    "Microsoft Teams and the terminal.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     cls=Boundary,  # every command's failure: one line and an exit code (bot/cli/session.py)
@@ -45,6 +46,7 @@ console = Console()
 logger = logging.getLogger("partnerbot")
 app.add_typer(comms_app, name="comms")
 app.add_typer(changes_app, name="changes")
+app.add_typer(teams_app, name="teams")
 app.add_typer(console_app, name="console")
 
 

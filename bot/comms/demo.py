@@ -85,14 +85,14 @@ def _run(store: SqliteStore, settings: CommsSettings, console: Console) -> None:
         send_at = datetime.fromisoformat(str(send_at))
     due = send_at.astimezone(UTC) - timedelta(days=14)
     comms = Communications(
-        store=store, settings=settings, platforms=("slack", "discord"), clock=lambda: due
+        store=store, settings=settings, platforms=("slack", "discord", "teams"), clock=lambda: due
     )
     registered = comms.add_file(SAMPLE, who="demo")
     if isinstance(registered, FileRefused):
         console.print(f"[red]the sample communication is refused[/red]: {shown(str(registered))}")
         return
     comm_id = registered.record.id
-    posters = {name: PrintingPoster(name) for name in ("slack", "discord")}
+    posters = {name: PrintingPoster(name) for name in ("slack", "discord", "teams")}
     Dispatcher(comms=comms, store=store, posters=posters).run_once()
     private = [
         (ChannelRef(name, channel), notice)

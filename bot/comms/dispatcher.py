@@ -48,7 +48,7 @@ from bot.comms.partner_notices import DIRECT
 from bot.comms.planning import notice_label
 from bot.comms.registry import Communications
 from bot.delivery import Outbox
-from bot.errors import Conflict
+from bot.errors import Conflict, Undeliverable
 from bot.models import Notice
 from bot.posting import ChannelPoster, Unreachable, abandon_calls, platform_answers
 from bot.prompts import render
@@ -408,7 +408,8 @@ class Dispatcher:
     def _failed(self, delivery: Delivery, error: Exception, report: TickReport) -> None:
         attempts = delivery.attempts
         note = f"{type(error).__name__}: {error}"[:500]
-        if attempts >= self.max_attempts:
+        # The bot was removed from the place: trying again cannot help.
+        if attempts >= self.max_attempts or isinstance(error, Undeliverable):
             logger.error(
                 "delivery %s failed for good after %d attempts: %s", delivery.key, attempts, note
             )

@@ -23,11 +23,13 @@ from bot.serving.web import WebService
 
 def services(app: App) -> list[Service]:
     """The services in start order: the web server (if on), the platforms, the features'
-    jobs. A broken routes or partners file is refused here, at start, naming the line."""
+    jobs. The web server runs for the health endpoints, the console or a platform's webhook.
+    A broken routes or partners file is refused here, at start, naming the line."""
     app.comms.routes  # noqa: B018 - loads and checks the file
     app.partners.check()
     app.places.check()
-    served = app.settings.health_server or app.settings.console
+    hooked = any(p.web_routes() for p in app.platforms)  # (Teams' /api/messages)
+    served = app.settings.health_server or app.settings.console or hooked
     web: list[Service] = [web_service(app)] if served else []
     return [*web, *app.platforms, *app.jobs()]
 

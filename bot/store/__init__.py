@@ -10,10 +10,12 @@ Features receive the repository (or the outbox) they need, never the backend.
 
 from __future__ import annotations
 
+from bot.models import ConversationRef
 from bot.store.protocols import (
     ChangeRepository,
     CommunicationRepository,
     ConsoleRepository,
+    ConversationRepository,
     DeliveryRepository,
     EventRepository,
     GapMarkRepository,
@@ -63,6 +65,8 @@ __all__ = [
     "ConsoleRepository",
     "ConsoleSession",
     "ConsoleUser",
+    "ConversationRef",
+    "ConversationRepository",
     "DatabaseUrl",
     "Delivery",
     "DeliveryRepository",

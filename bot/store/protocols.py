@@ -13,6 +13,7 @@ from contextlib import AbstractContextManager
 from datetime import datetime
 from typing import TYPE_CHECKING, Protocol
 
+from bot.models import ConversationRef
 from bot.store.types import (
     Ack,
     ApiToken,
@@ -55,6 +56,13 @@ class InteractionRepository(Protocol):
     def feedback(self) -> list[Feedback]: ...
 
     def gap_report(self, *, since: str | None = None, limit: int = 50) -> GapReport: ...
+
+    def in_place(
+        self, platform: str, place: str, *, since: datetime, limit: int
+    ) -> list[tuple[str, str]]:
+        """The last `limit` questions asked in one place since a time, with the answers they
+        got, oldest first (the conversation so far, where a platform cannot read it back)."""
+        ...
 
     def unanswered(self, *, since: str, limit: int = 20000) -> list[AskedQuestion]:
         """Questions since `since` that were not answered (abstained) or were rated 👎, newest
@@ -226,6 +234,33 @@ class DeliveryRepository(Protocol):
     def release(self, owner: str) -> int: ...
 
 
+class ConversationRepository(Protocol):
+    """Where a platform posts without being asked (Teams conversation references), and what
+    it posted by delivery key (a platform that cannot look a message up by its key)."""
+
+    def remember(self, ref: ConversationRef, *, at: datetime) -> bool:
+        """Keep (or update) a place's reference; the bot is in it again. True when it changed."""
+        ...
+
+    def get(self, platform: str, place: str) -> ConversationRef | None: ...
+
+    def mark_removed(self, platform: str, place: str, *, at: datetime) -> bool:
+        """The bot was taken out of this place; False when it was not known."""
+        ...
+
+    def mark_team_removed(self, platform: str, team: str, *, at: datetime) -> int:
+        """The bot was taken out of a team: every channel of it; returns how many."""
+        ...
+
+    def record_post(self, platform: str, key: str, message_id: str, *, at: datetime) -> None:
+        """A message posted under a delivery key (the first record of a key is kept)."""
+        ...
+
+    def posted(self, platform: str, key: str) -> str | None:
+        """The message id posted under this delivery key, if one was recorded."""
+        ...
+
+
 class ChangeRepository(Protocol):
     """Program changes recorded on re-index (digests are deliveries in the outbox)."""
 
@@ -373,6 +408,9 @@ class Repositories(Protocol):
 
     @property
     def threads(self) -> ThreadRepository: ...
+
+    @property
+    def conversations(self) -> ConversationRepository: ...
 
     @property
     def console(self) -> ConsoleRepository: ...

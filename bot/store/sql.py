@@ -20,6 +20,7 @@ from datetime import UTC, date, datetime
 from typing import TYPE_CHECKING, Any, Protocol
 
 from bot.errors import Conflict
+from bot.models import ConversationRef
 from bot.store.console_sql import SqlConsole, SqlGapMarks, SqlIndexRuns
 from bot.store.types import (
     Ack,
@@ -112,6 +113,7 @@ class SqlRepositories:
         self.changes = SqlChanges(use)
         self.threads = SqlThreads(use)
         self.recipients = SqlRecipients(use)
+        self.conversations = SqlConversations(use)
         self.console = SqlConsole(use)
         self.gap_marks = SqlGapMarks(use)
         self.index_runs = SqlIndexRuns(use)
@@ -251,6 +253,17 @@ class SqlInteractions:
             ),
         )
 
+    def in_place(
+        self, platform: str, place: str, *, since: datetime, limit: int
+    ) -> list[tuple[str, str]]:
+        with self._use(False) as s:
+            rows = s.execute(
+                "SELECT question, answer FROM interactions WHERE platform = ? AND place = ? "
+                "AND at >= ? ORDER BY id DESC LIMIT ?",
+                (platform, place, iso(since), limit),
+            ).rows
+        return [(r["question"], r["answer"]) for r in reversed(rows)]
+
     def unanswered(self, *, since: str, limit: int = 20000) -> list[AskedQuestion]:
         with self._use(False) as s:
             rows = s.execute(
@@ -326,6 +339,85 @@ class SqlThreads:
         with self._use(False) as s:
             row = s.execute("SELECT topic FROM chat_threads WHERE key = ?", (key,)).first()
         return None if row is None else row["topic"]
+
+
+# -- conversation references (where a platform posts unasked) ---------------------------------
+def _conversation(row: Row) -> ConversationRef:
+    return ConversationRef(
+        platform=row["platform"],
+        place=row["place"],
+        conversation_id=row["conversation_id"],
+        service_url=row["service_url"],
+        kind=row["kind"],
+        tenant=row["tenant"],
+        team=row["team"],
+        updated_at=_opt_time(row["updated_at"]),
+        removed_at=_opt_time(row["removed_at"]),
+    )
+
+
+class SqlConversations:
+    def __init__(self, use: SessionSource) -> None:
+        self._use = use
+
+    def remember(self, ref: ConversationRef, *, at: datetime) -> bool:
+        values = (ref.conversation_id, ref.service_url, ref.kind, ref.tenant, ref.team)
+        with self._use(False) as s:
+            done = s.execute(
+                "INSERT INTO conversation_refs(platform, place, conversation_id, service_url, "
+                "kind, tenant, team, updated_at, removed_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, NULL) "
+                "ON CONFLICT(platform, place) DO UPDATE SET conversation_id = "
+                "excluded.conversation_id, service_url = excluded.service_url, kind = "
+                "excluded.kind, tenant = excluded.tenant, team = excluded.team, updated_at = "
+                "excluded.updated_at, removed_at = NULL WHERE conversation_refs.removed_at IS "
+                "NOT NULL OR (conversation_refs.conversation_id, conversation_refs.service_url, "
+                "conversation_refs.kind, conversation_refs.tenant, conversation_refs.team) "
+                "<> (?, ?, ?, ?, ?)",
+                (ref.platform, ref.place, *values, iso(at), *values),
+            )
+        return done.rowcount == 1
+
+    def get(self, platform: str, place: str) -> ConversationRef | None:
+        with self._use(False) as s:
+            row = s.execute(
+                "SELECT * FROM conversation_refs WHERE platform = ? AND place = ?",
+                (platform, place),
+            ).first()
+        return _conversation(row) if row else None
+
+    def mark_removed(self, platform: str, place: str, *, at: datetime) -> bool:
+        with self._use(False) as s:
+            done = s.execute(
+                "UPDATE conversation_refs SET removed_at = ? WHERE platform = ? AND place = ? "
+                "AND removed_at IS NULL",
+                (iso(at), platform, place),
+            )
+        return done.rowcount == 1
+
+    def mark_team_removed(self, platform: str, team: str, *, at: datetime) -> int:
+        with self._use(False) as s:
+            done = s.execute(
+                "UPDATE conversation_refs SET removed_at = ? WHERE platform = ? AND team = ? "
+                "AND team <> '' AND removed_at IS NULL",
+                (iso(at), platform, team),
+            )
+        return done.rowcount
+
+    def record_post(self, platform: str, key: str, message_id: str, *, at: datetime) -> None:
+        with self._use(False) as s:
+            s.execute(
+                "INSERT INTO posted_messages(platform, key, message_id, posted_at) "
+                "VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING",
+                (platform, key, message_id, iso(at)),
+            )
+
+    def posted(self, platform: str, key: str) -> str | None:
+        with self._use(False) as s:
+            row = s.execute(
+                "SELECT message_id FROM posted_messages WHERE platform = ? AND key = ?",
+                (platform, key),
+            ).first()
+        return None if row is None else str(row["message_id"])
 
 
 # -- communications ----------------------------------------------------------------------------

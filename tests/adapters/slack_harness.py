@@ -257,9 +257,10 @@ BENCH_QUESTIONS = (
 
 
 # Slack's side of the benchmark, in its own process (as Slack is): POST every request at
-# once and report, per request, the status and when it was sent and acked (CLOCK_MONOTONIC,
-# which is system-wide, so the parent can compare it with when answers were posted).
-_LOAD_SCRIPT = r"""
+# once and report, per request (its "ts": any key), the status and when it was sent and acked
+# (CLOCK_MONOTONIC, which is system-wide, so the parent can compare it with when answers were
+# posted). The Teams benchmark sends its activities the same way.
+LOAD_SCRIPT = r"""
 import asyncio, json, sys, time
 import aiohttp
 
@@ -331,7 +332,7 @@ async def run_mentions_http(
         process = await asyncio.create_subprocess_exec(
             sys.executable,
             "-c",
-            _LOAD_SCRIPT,
+            LOAD_SCRIPT,
             stdin=asyncio.subprocess.PIPE,
             stdout=asyncio.subprocess.PIPE,
         )

@@ -75,6 +75,13 @@ def test_unknown_words_are_none_and_bad_arguments_show_the_usage() -> None:
         TABLE.parse_words("comms cancel", actor=ME)
 
 
+def test_words_that_start_with_a_command_are_told_from_a_question() -> None:
+    for words in ("comms", "Comms cancel", "comms frobnicate", "changes since", "ask"):
+        assert TABLE.starts(words), words  # (a command, even with bad arguments)
+    for words in ("what changed for gold?", "", "commsy", "cancel comms"):
+        assert not TABLE.starts(words), words
+
+
 def test_a_missing_free_text_parameter_is_left_to_the_handler() -> None:
     found = TABLE.parse_words("ask", actor=ME)
     assert found is not None and found[1].text("question") == ""

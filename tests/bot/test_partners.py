@@ -202,9 +202,13 @@ def test_no_file_means_no_partners_and_the_folder_default_is_found(tmp_path: Pat
 def test_the_sample_partners_file_has_three_organisations_one_per_tier() -> None:
     routes_tags = {"tiers": ["Member", "Advanced", "Elite"], "regions": ["ANZ", "EMEA"]}
     partners = load_partners(
-        SAMPLES_DIR / "comms" / "partners.yml", platforms=PLATFORMS, vocabulary=routes_tags
+        SAMPLES_DIR / "comms" / "partners.yml",
+        platforms=(*PLATFORMS, "teams"),
+        vocabulary=routes_tags,
     )
     assert sorted(p.tier for p in partners) == ["Advanced", "Elite", "Member"]
+    harbour = partners.get("harbour-it")
+    assert harbour is not None and (on := harbour.on("teams")) is not None and on.teams
 
 
 def test_an_edit_is_read_again_and_a_broken_one_fails_closed(

@@ -25,12 +25,12 @@ NOTICE = Notice(key="k1", title="t", text="x")
 
 
 def test_the_registry_names_platforms_and_loads_their_adapter_on_use() -> None:
-    assert PLATFORMS.names == ("discord", "slack")
+    assert PLATFORMS.names == ("discord", "slack", "teams")
     assert TEST_PLATFORMS.spec("memory").name == "memory"
     with pytest.raises(
-        ConfigError, match=r"unknown platform 'teams' \(known: discord, memory, slack\)"
+        ConfigError, match=r"unknown platform 'mattermost' \(known: discord, memory, slack, teams\)"
     ):
-        TEST_PLATFORMS.spec("teams")
+        TEST_PLATFORMS.spec("mattermost")
     wrong = PlatformRegistry({"slack": "tests.fakes.memory_platform"})
     with pytest.raises(ConfigError, match="implements 'memory', not 'slack'"):
         wrong.spec("slack")
@@ -48,9 +48,11 @@ def test_an_app_refuses_a_channel_on_an_unknown_platform_at_load() -> None:
         ConfigError, match="PARTNERBOT_CHANGES_CHANNELS: 'slak:#x': unknown platform"
     ):
         App(load_settings(PARTNERBOT_CHANGES_CHANNELS="slack:#ok,slak:#x"))
-    with pytest.raises(ConfigError, match="PARTNERBOT_ADMIN_CHANNELS: 'teams:G': unknown platform"):
-        App(load_settings(PARTNERBOT_ADMIN_CHANNELS="teams:G"))
-    App(load_settings(PARTNERBOT_CHANGES_CHANNELS="discord:1,slack:#ok")).close()
+    with pytest.raises(
+        ConfigError, match="PARTNERBOT_ADMIN_CHANNELS: 'matrix:G': unknown platform"
+    ):
+        App(load_settings(PARTNERBOT_ADMIN_CHANNELS="matrix:G"))
+    App(load_settings(PARTNERBOT_CHANGES_CHANNELS="discord:1,slack:#ok,teams:19:x")).close()
 
 
 class Poster(LoopPoster):

@@ -9,7 +9,15 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from bot.models import Answer, Citation, Question
-from bot.store import Ack, NewDelivery, PartnerAck, Recipient, Store, StoredCommunication
+from bot.store import (
+    Ack,
+    ConversationRef,
+    NewDelivery,
+    PartnerAck,
+    Recipient,
+    Store,
+    StoredCommunication,
+)
 from knowledge.changes import SectionChange, SentenceEdit
 from tests.bot.store.conftest import OpenStore
 
@@ -99,6 +107,22 @@ def test_a_second_rating_by_the_same_user_replaces_the_first(store: Store) -> No
     assert ratings == {("U1", -1, "slack"), ("U2", 1, "discord")}
 
 
+def test_the_questions_of_one_place_are_read_back_oldest_first(store: Store) -> None:
+    def ask(text: str, place: str, platform: str = "teams") -> None:
+        question = Question(text, asker="A1", place=place, platform=platform)
+        store.interactions.record(question, Answer(text=f"answer to {text}"))
+
+    for n in range(5):
+        ask(f"q{n}", "19:c/r1")
+    ask("elsewhere", "19:c/r2")
+    ask("other platform", "19:c/r1", platform="slack")
+    since = T0 - timedelta(days=3650)
+    got = store.interactions.in_place("teams", "19:c/r1", since=since, limit=3)
+    assert got == [("q2", "answer to q2"), ("q3", "answer to q3"), ("q4", "answer to q4")]
+    later = datetime.now(UTC) + timedelta(hours=1)
+    assert store.interactions.in_place("teams", "19:c/r1", since=later, limit=3) == []
+
+
 def test_the_gap_report_counts_questions_ignoring_case_and_spacing(store: Store) -> None:
     for text in ("Free summit tickets?", "free summit tickets?  ", "other?"):
         store.interactions.record(Question(text), Answer(text="no", abstained=True))
@@ -162,6 +186,60 @@ def test_a_thread_is_remembered_and_gets_its_topic_once(
     assert not replica.threads.set_topic(key, "comms:c1")
     assert replica.threads.set_topic("discord:G1:42:43", "comms:c3")
     assert store.threads.topic("discord:G1:42:43") == "comms:c3"
+
+
+# -- conversation references ------------------------------------------------------------------
+def ref(
+    place: str,
+    *,
+    service_url: str = "https://smba.example/emea/",
+    kind: str = "channel",
+    team: str = "team-1",
+) -> ConversationRef:
+    return ConversationRef("teams", place, f"conv-{place}", service_url, kind, "t-vendor", team)
+
+
+def test_a_conversation_reference_is_kept_updated_removed_and_added_back(
+    open_another: OpenStore,
+) -> None:
+    store, other = open_another(), open_another()
+    conversations = store.conversations
+    assert conversations.remember(ref("19:general"), at=T0)
+    assert not conversations.remember(ref("19:general"), at=T0 + timedelta(minutes=1))
+    assert conversations.remember(ref("19:sales"), at=T0)
+    assert conversations.remember(ref("@u1", kind="personal", team=""), at=T0)
+    got = other.conversations.get("teams", "19:general")  # another process sees it
+    assert got is not None and (got.conversation_id, got.service_url, got.kind) == (
+        "conv-19:general",
+        "https://smba.example/emea/",
+        "channel",
+    )
+    assert got.updated_at == T0 and got.removed_at is None
+    moved = ref("19:general", service_url="https://smba.example/amer/")
+    assert conversations.remember(moved, at=T0 + timedelta(hours=1))
+    assert (store.conversations.get("teams", "19:general") or got).service_url.endswith("/amer/")
+
+    assert conversations.mark_team_removed("teams", "team-1", at=T0 + timedelta(days=1)) == 2
+    assert conversations.mark_removed("teams", "@u1", at=T0 + timedelta(days=1))
+    assert not conversations.mark_removed("teams", "@u1", at=T0 + timedelta(days=2))
+    assert not conversations.mark_removed("teams", "@nobody", at=T0)
+    removed = conversations.get("teams", "19:sales")
+    assert removed is not None and removed.removed_at == T0 + timedelta(days=1)
+    assert conversations.remember(ref("19:sales"), at=T0 + timedelta(days=3))  # added back
+    back = conversations.get("teams", "19:sales")
+    assert back is not None and back.removed_at is None
+    assert conversations.get("slack", "19:sales") is None
+
+
+def test_a_post_is_recorded_once_per_key_and_found_by_another_process(
+    open_another: OpenStore,
+) -> None:
+    store, other = open_another(), open_another()
+    assert store.conversations.posted("teams", "comms:c1:first:C1") is None
+    store.conversations.record_post("teams", "comms:c1:first:C1", "m-1", at=T0)
+    store.conversations.record_post("teams", "comms:c1:first:C1", "m-2", at=T0)  # a duplicate
+    assert other.conversations.posted("teams", "comms:c1:first:C1") == "m-1"
+    assert other.conversations.posted("slack", "comms:c1:first:C1") is None
 
 
 # -- communications ------------------------------------------------------------------------------

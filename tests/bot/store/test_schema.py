@@ -87,7 +87,7 @@ def test_a_database_at_version_1_is_migrated_to_the_latest_with_its_data(
         execute(VERSION_1_ROWS.format(user=user))
     store = open_store(database_url)
     try:
-        assert store.schema_version() == LATEST == 6
+        assert store.schema_version() == LATEST == 7
         [rating] = store.interactions.feedback()
         assert (rating.user, rating.rating) == ("U9", -1)
         [ack] = store.comms.acks("c1")
