@@ -931,6 +931,9 @@ def test_changes_publish_posts_each_slack_channel_what_its_organisations_may_rea
             **env,
             **slack_settings(slack_fake),
             "PARTNERBOT_DATA_DIR": str(data),
+            # The changes the corpus recorded are in its own state (SQLite, in its data
+            # directory), whichever database the other tests of this run are given.
+            "PARTNERBOT_DATABASE_URL": f"sqlite:///{data / 'state.sqlite3'}",
             "PARTNERBOT_COMMS_DIR": str(tmp_path),
             "PARTNERBOT_PARTNERS_FILE": str(tmp_path / "partners.yml"),
             "PARTNERBOT_CHANGES_CHANNELS": ",".join(f"slack:{c}" for c in channels),
