@@ -43,7 +43,9 @@ def test_every_shipped_dev_set_has_held_out_questions_of_both_kinds() -> None:
     for devset in discover_devsets():
         heldout = devset.heldout
         assert sum(1 for i in heldout if i.answerable) >= 8, devset.name
-        assert sum(1 for i in heldout if not i.answerable) >= 8, devset.name
+        assert sum(1 for i in heldout if not i.answerable) >= 3, devset.name
+        # At least eight near misses in all: held out and in the questions fitted on.
+        assert sum(1 for i in (*heldout, *devset.items) if not i.answerable) >= 8, devset.name
         assert not {i.id for i in heldout} & {i.id for i in devset.items}, devset.name
         assert devset.corpus is not None
         for item in heldout:
