@@ -32,7 +32,7 @@ from bot.models import Question
 
 data = Path(sys.argv[1]) / str(os.getpid())  # (one data directory per checkout)
 corpus, questions = sys.argv[2], json.loads(sys.argv[3])
-settings = Settings(PARTNERBOT_DATA_DIR=data, PARTNERBOT_RATE_LIMIT_PER_MINUTE=10**9)
+settings = Settings(PARTNERBOT_DATA_DIR=data, PARTNERBOT_RATE_LIMIT_PER_MINUTE=10**6)
 app = App(settings)
 app.core.reindex(Path(corpus))
 for q in questions:  # warm up: BM25, caches
