@@ -43,6 +43,9 @@ async def serve(
     stop = stop or asyncio.Event()
     loop = asyncio.get_running_loop()
     signals = (signal.SIGTERM, signal.SIGINT)
+    # Put back as found when serving ends (the loop would put Python's default back instead
+    # of whatever handled the signal before: an embedding program's, an asyncio runner's).
+    before = {sig: signal.getsignal(sig) for sig in signals}
     for sig in signals:
         # Not the main thread (tests) or not supported: `stop` still works.
         with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
@@ -71,7 +74,8 @@ async def serve(
         await _stop_all(started, stop_seconds)
         for sig in signals:
             with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
-                loop.remove_signal_handler(sig)
+                if loop.remove_signal_handler(sig) and before[sig] is not None:
+                    signal.signal(sig, before[sig])
 
 
 async def _stop_all(services: list[Service], seconds: float) -> None:

@@ -338,3 +338,24 @@ def test_serve_with_discord_stops_after_answering_without_a_destroyed_task(
             process.kill()
     assert code == 0
     assert "Task was destroyed" not in stderr and "Traceback" not in stderr, stderr
+
+
+def test_serving_puts_back_the_signal_handlers_it_found() -> None:
+    """`serve` takes SIGINT and SIGTERM while it runs and leaves a program embedding it (or
+    the asyncio runner around it) with the handlers it had, not Python's defaults."""
+
+    def mine(signum: int, frame: object) -> None: ...
+
+    async def serve_until_stopped() -> None:
+        stop = asyncio.Event()
+        stop.set()
+        await serve([], stop=stop)
+
+    before = {sig: signal.signal(sig, mine) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        asyncio.run(serve_until_stopped())
+        assert signal.getsignal(signal.SIGINT) is mine
+        assert signal.getsignal(signal.SIGTERM) is mine
+    finally:
+        for sig, handler in before.items():
+            signal.signal(sig, handler)
