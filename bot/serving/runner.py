@@ -74,7 +74,9 @@ async def serve(
         await _stop_all(started, stop_seconds)
         for sig in signals:
             with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
-                if loop.remove_signal_handler(sig) and before[sig] is not None:
+                loop.remove_signal_handler(sig)
+            with contextlib.suppress(TypeError, ValueError):  # (not the main thread)
+                if before[sig] is not None:
                     signal.signal(sig, before[sig])
 
 
